@@ -1,0 +1,42 @@
+# collage: `make demo` runs the main job on bundled examples, `make test` runs the tests.
+# Both set everything up on a fresh Debian/Ubuntu machine first (apt packages, a
+# virtual environment with the pinned Python dependencies).
+
+VENV    ?= .venv
+PYTHON  ?= python3
+PY      := $(VENV)/bin/python
+COLLAGE := $(VENV)/bin/collage
+OUT     ?= out
+SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+APT_PKGS := fluidsynth fluid-soundfont-gm
+
+.PHONY: demo test install system-deps bench stats clean
+
+demo: install
+	$(COLLAGE) demo -o $(OUT)
+
+test: install
+	OMP_NUM_THREADS=1 $(PY) -m pytest -q
+
+system-deps:
+	@if ! command -v fluidsynth >/dev/null || [ ! -e /usr/share/sounds/sf2/FluidR3_GM.sf2 ]; then \
+	  $(SUDO) apt-get update -q && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends $(APT_PKGS); \
+	fi
+
+install: system-deps $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	touch $@
+
+stats: install
+	$(COLLAGE) stats --split test --grid ticks --json
+
+bench: install
+	$(PY) benchmarks/load.py
+
+clean:
+	rm -rf $(VENV) $(OUT) .pytest_cache

@@ -1,0 +1,34 @@
+"""Reading and writing pieces: MIDI (symusic), MusicXML and ABC (music21).
+
+>>> piece = collage.io.read("song.mid")          # or .musicxml / .mxl / .abc
+>>> collage.io.write_midi(piece, "out.mid")
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from collage.errors import InvalidInputError
+from collage.io.atomic import atomic_path
+from collage.io.midi import read_midi, write_midi
+from collage.io.score import SCORE_SUFFIXES, read_score
+from collage.piece import Piece
+
+__all__ = ["read", "read_midi", "read_score", "write_midi", "atomic_path", "MIDI_SUFFIXES", "SCORE_SUFFIXES"]
+
+MIDI_SUFFIXES = {".mid", ".midi", ".smf", ".kar"}
+
+
+def read(path: str | os.PathLike, **kwargs) -> Piece:
+    """Read any supported file by its extension (MIDI, MusicXML, ABC).
+
+    Keyword arguments go to :func:`read_midi` or :func:`read_score`.
+    An unknown extension is tried as MIDI.
+    """
+    suffix = Path(path).suffix.lower()
+    if suffix in SCORE_SUFFIXES:
+        kwargs = {k: v for k, v in kwargs.items() if k in ("tpq", "allow_empty")}
+        return read_score(path, **kwargs)
+    kwargs.pop("tpq", None)
+    return read_midi(path, **kwargs)

@@ -1,0 +1,253 @@
+"""The one internal representation of a piece of music.
+
+A :class:`Piece` is a list of :class:`Track` s plus the tempo, time-signature
+and key-signature maps, all in MIDI ticks at the piece's own resolution
+(``tpq``, ticks per quarter note). Nothing is quantised here: putting notes on
+a step grid is :mod:`collage.represent`'s job.
+
+Notes are an ``(N, 4)`` int64 array with the columns ``onset, duration, pitch,
+velocity`` (ticks, ticks, MIDI number, 1-127), sorted by onset then pitch.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import NamedTuple, Sequence
+
+import numpy as np
+
+from collage.errors import ParameterError
+
+__all__ = [
+    "ONSET",
+    "DURATION",
+    "PITCH",
+    "VELOCITY",
+    "Track",
+    "Piece",
+    "Tempo",
+    "TimeSignature",
+    "KeySignature",
+    "DEFAULT_QPM",
+]
+
+ONSET, DURATION, PITCH, VELOCITY = range(4)
+DEFAULT_QPM = 120.0
+
+
+class Tempo(NamedTuple):
+    """A tempo change at ``tick``, in quarter notes per minute."""
+
+    tick: int
+    qpm: float
+
+
+class TimeSignature(NamedTuple):
+    """A metre change at ``tick``: ``numerator / denominator``."""
+
+    tick: int
+    numerator: int
+    denominator: int
+
+
+class KeySignature(NamedTuple):
+    """A key change at ``tick``: ``sharps`` in [-7, 7] (flats negative), ``minor``."""
+
+    tick: int
+    sharps: int
+    minor: bool
+
+
+def _as_notes(notes) -> np.ndarray:
+    arr = np.asarray(notes, dtype=np.int64)
+    if arr.size == 0:
+        return np.zeros((0, 4), dtype=np.int64)
+    if arr.ndim != 2 or arr.shape[1] != 4:
+        raise ParameterError(f"given notes.shape={arr.shape}; expected (N, 4) [onset, duration, pitch, velocity]")
+    order = np.lexsort((arr[:, PITCH], arr[:, ONSET]))
+    return np.ascontiguousarray(arr[order])
+
+
+@dataclasses.dataclass
+class Track:
+    """One instrument's notes.
+
+    Attributes:
+        notes: ``(N, 4)`` int64, columns onset, duration (ticks), pitch, velocity;
+            sorted by onset then pitch on construction.
+        name: the track name as stored in the file ("" if none).
+        program: General MIDI program, 0-127.
+        is_drum: True for a percussion track (MIDI channel 10).
+    """
+
+    notes: np.ndarray
+    name: str = ""
+    program: int = 0
+    is_drum: bool = False
+
+    def __post_init__(self):
+        self.notes = _as_notes(self.notes)
+        if not 0 <= int(self.program) <= 127:
+            raise ParameterError(f"given program={self.program}; expected 0..127")
+
+    @property
+    def onsets(self) -> np.ndarray:
+        return self.notes[:, ONSET]
+
+    @property
+    def durations(self) -> np.ndarray:
+        return self.notes[:, DURATION]
+
+    @property
+    def offsets(self) -> np.ndarray:
+        return self.notes[:, ONSET] + self.notes[:, DURATION]
+
+    @property
+    def pitches(self) -> np.ndarray:
+        return self.notes[:, PITCH]
+
+    @property
+    def velocities(self) -> np.ndarray:
+        return self.notes[:, VELOCITY]
+
+    def __len__(self) -> int:
+        return len(self.notes)
+
+    def replace(self, **changes) -> "Track":
+        return dataclasses.replace(self, **changes)
+
+
+@dataclasses.dataclass
+class Piece:
+    """A multitrack piece in ticks.
+
+    Attributes:
+        tracks: the tracks, in file order.
+        tpq: ticks per quarter note (the file's resolution, kept on write).
+        tempos: tempo map, sorted by tick; empty means 120 qpm throughout.
+        time_signatures: metre map, sorted by tick; empty means 4/4.
+        key_signatures: key map, sorted by tick (may be empty).
+        source: the file the piece was read from, for messages (or None).
+    """
+
+    tracks: list[Track]
+    tpq: int = 480
+    tempos: list[Tempo] = dataclasses.field(default_factory=list)
+    time_signatures: list[TimeSignature] = dataclasses.field(default_factory=list)
+    key_signatures: list[KeySignature] = dataclasses.field(default_factory=list)
+    source: str | None = None
+
+    def __post_init__(self):
+        if int(self.tpq) <= 0:
+            raise ParameterError(f"given tpq={self.tpq}; expected a positive number of ticks per quarter note")
+        self.tracks = list(self.tracks)
+        self.tempos = sorted(Tempo(int(t), float(q)) for t, q in self.tempos)
+        self.time_signatures = sorted(TimeSignature(int(t), int(n), int(d)) for t, n, d in self.time_signatures)
+        self.key_signatures = sorted(KeySignature(int(t), int(s), bool(m)) for t, s, m in self.key_signatures)
+
+    # -- size -------------------------------------------------------------
+    @property
+    def n_notes(self) -> int:
+        return sum(len(t) for t in self.tracks)
+
+    @property
+    def end_tick(self) -> int:
+        """The tick at which the last note ends (0 for an empty piece)."""
+        return max((int(t.offsets.max()) for t in self.tracks if len(t)), default=0)
+
+    @property
+    def track_names(self) -> list[str]:
+        return [t.name for t in self.tracks]
+
+    # -- time -------------------------------------------------------------
+    def _tempo_segments(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Tempo-map breakpoints: ticks, seconds at each, seconds per tick after each."""
+        tempos = [t for t in self.tempos if t.qpm > 0]
+        if not tempos or tempos[0].tick > 0:
+            first = tempos[0].qpm if tempos else DEFAULT_QPM
+            tempos = [Tempo(0, first)] + tempos
+        ticks = np.array([t.tick for t in tempos], dtype=np.float64)
+        spt = np.array([60.0 / (t.qpm * self.tpq) for t in tempos])
+        secs = np.concatenate([[0.0], np.cumsum(np.diff(ticks) * spt[:-1])])
+        return ticks, secs, spt
+
+    def ticks_to_seconds(self, ticks) -> np.ndarray:
+        """Map ticks (any shape) to seconds through the tempo map."""
+        ticks = np.asarray(ticks, dtype=np.float64)
+        bt, bs, spt = self._tempo_segments()
+        i = np.clip(np.searchsorted(bt, ticks, side="right") - 1, 0, None)
+        return bs[i] + (ticks - bt[i]) * spt[i]
+
+    def seconds_to_ticks(self, seconds) -> np.ndarray:
+        """Map seconds (any shape) to (fractional) ticks through the tempo map."""
+        seconds = np.asarray(seconds, dtype=np.float64)
+        bt, bs, spt = self._tempo_segments()
+        i = np.clip(np.searchsorted(bs, seconds, side="right") - 1, 0, None)
+        return bt[i] + (seconds - bs[i]) / spt[i]
+
+    @property
+    def duration_s(self) -> float:
+        return float(self.ticks_to_seconds(self.end_tick))
+
+    # -- selection and edits ----------------------------------------------
+    def track(self, key: str | int) -> Track:
+        """One track by name (case-insensitive) or by index."""
+        return self.select([key]).tracks[0]
+
+    def select(self, keys: Sequence[str | int]) -> "Piece":
+        """A piece holding only the tracks named (case-insensitive) or indexed by ``keys``."""
+        chosen = []
+        for key in keys:
+            if isinstance(key, (int, np.integer)):
+                if not -len(self.tracks) <= key < len(self.tracks):
+                    raise ParameterError(
+                        f"given track index {key}; {self._where()}has {len(self.tracks)} tracks"
+                    )
+                chosen.append(self.tracks[key])
+                continue
+            hits = [t for t in self.tracks if t.name.strip().lower() == str(key).strip().lower()]
+            if not hits:
+                raise ParameterError(
+                    f"no track named {key!r}; {self._where()}has tracks {self.track_names}"
+                )
+            chosen.extend(hits)
+        return dataclasses.replace(self, tracks=chosen)
+
+    def has_track(self, name: str) -> bool:
+        return any(t.name.strip().lower() == name.strip().lower() for t in self.tracks)
+
+    def pitched(self) -> "Piece":
+        """The piece without its drum tracks."""
+        return dataclasses.replace(self, tracks=[t for t in self.tracks if not t.is_drum])
+
+    def merged(self, name: str = "", program: int | None = None) -> Track:
+        """All tracks' notes in one track (program of the first track unless given)."""
+        notes = [t.notes for t in self.tracks] or [np.zeros((0, 4), np.int64)]
+        first = self.tracks[0] if self.tracks else Track(np.zeros((0, 4)))
+        return Track(
+            np.concatenate(notes),
+            name=name or first.name,
+            program=first.program if program is None else program,
+            is_drum=all(t.is_drum for t in self.tracks) and bool(self.tracks),
+        )
+
+    def transpose(self, semitones: int) -> "Piece":
+        """Shift every pitched note by ``semitones``; drums are left alone.
+
+        Raises ParameterError if a note would leave 0..127.
+        """
+        semitones = int(semitones)
+        tracks = []
+        for t in self.tracks:
+            if t.is_drum or not len(t):
+                tracks.append(t)
+                continue
+            notes = t.notes.copy()
+            notes[:, PITCH] += semitones
+            if notes[:, PITCH].min() < 0 or notes[:, PITCH].max() > 127:
+                raise ParameterError(f"transposing by {semitones} moves notes of track {t.name!r} outside 0..127")
+            tracks.append(t.replace(notes=notes))
+        return dataclasses.replace(self, tracks=tracks)
+
+    def _where(self) -> str:
+        return f"{self.source} " if self.source else "the piece "

@@ -1,0 +1,132 @@
+"""The demo: collage's main job run on the bundled examples.
+
+For now (vertical fusion lands in a later issue) the demo puts the bundled
+melody and accompaniment side by side, unchanged:
+
+* ``pair.mid``: two tracks, MELODY and ACCOMPANIMENT, on one time line;
+* ``pair.wav``: that pair rendered with FluidSynth;
+* ``pair.png``: the two inputs as stacked piano rolls.
+
+:func:`run_demo` is the library entry point behind ``collage demo``; the fusion
+issue replaces its body (adding ``fused.mid`` etc.) and keeps its signature.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+from pathlib import Path
+
+import numpy as np
+
+from collage import examples
+from collage.errors import OutputError
+from collage.io import read_midi, write_midi
+from collage.piece import DURATION, ONSET, Piece, Track
+
+__all__ = ["run_demo", "DemoResult", "pair_piece"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass(frozen=True)
+class DemoResult:
+    """What :func:`run_demo` wrote and from what.
+
+    Attributes:
+        outputs: output name -> path (``"midi"``, ``"audio"``, ``"plot"``), in writing order.
+        inputs: input name -> bundled example path (``"melody"``, ``"accompaniment"``).
+        duration_s: length of the written piece, seconds.
+        sr: sample rate of the audio, Hz (None if no audio was rendered).
+    """
+
+    outputs: dict[str, Path]
+    inputs: dict[str, Path]
+    duration_s: float
+    sr: int | None
+
+
+def _retick(track: Track, src_tpq: int, dst_tpq: int) -> Track:
+    if src_tpq == dst_tpq or not len(track):
+        return track
+    notes = track.notes.copy()
+    notes[:, ONSET] = np.round(notes[:, ONSET] * dst_tpq / src_tpq)
+    notes[:, DURATION] = np.maximum(1, np.round(notes[:, DURATION] * dst_tpq / src_tpq))
+    return track.replace(notes=notes)
+
+
+def pair_piece(melody: Piece, accompaniment: Piece) -> Piece:
+    """One piece holding ``melody`` (track MELODY) over ``accompaniment`` (track ACCOMPANIMENT).
+
+    Each input's tracks are merged into one track (keeping its first program);
+    the time line, tempo and metre are the melody's, at the melody's ``tpq``.
+    """
+    mel = melody.pitched().merged(name="MELODY")
+    acc = _retick(accompaniment.pitched().merged(name="ACCOMPANIMENT"), accompaniment.tpq, melody.tpq)
+    return Piece(
+        [mel, acc],
+        tpq=melody.tpq,
+        tempos=list(melody.tempos),
+        time_signatures=list(melody.time_signatures),
+        key_signatures=[],  # the two inputs are in different keys
+    )
+
+
+def run_demo(
+    out_dir: str | os.PathLike = "out",
+    *,
+    render_audio: bool = True,
+    sr: int = 44100,
+    soundfont: str | os.PathLike | None = None,
+) -> DemoResult:
+    """Run the demo on the bundled examples and write its outputs to ``out_dir``.
+
+    Args:
+        out_dir: output folder (created if needed).
+        render_audio: also render ``pair.wav`` (needs FluidSynth and a soundfont,
+            checked before anything is written).
+        sr: audio sample rate, Hz.
+        soundfont: soundfont for rendering (None: see :func:`collage.audio.render.find_soundfont`).
+    Returns:
+        a :class:`DemoResult` naming every file written.
+    Raises:
+        CollageError: e.g. :class:`~collage.audio.render.RenderError` when FluidSynth
+            is missing, or OutputError when ``out_dir`` cannot be written; each
+            output file is written atomically.
+    """
+    from collage.plot import plot_pianorolls
+
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise OutputError(out, "is a file; expected an output folder")
+    if render_audio:
+        from collage.audio.render import check_renderer
+
+        check_renderer(soundfont)  # fail before writing anything
+    inputs = {"melody": examples.path("melody"), "accompaniment": examples.path("accompaniment")}
+    melody = read_midi(inputs["melody"])
+    accompaniment = read_midi(inputs["accompaniment"])
+    pair = pair_piece(melody, accompaniment)
+
+    outputs: dict[str, Path] = {}
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise OutputError(out, f"cannot create the output folder ({e.strerror or e})") from None
+    outputs["midi"] = write_midi(pair, out / "pair.mid")
+    logger.info("wrote %s", outputs["midi"])
+    if render_audio:
+        from collage.audio.render import render_to_file
+
+        outputs["audio"] = render_to_file(pair, out / "pair.wav", sr=sr, soundfont=soundfont)
+    plot_pianorolls(
+        [melody, accompaniment],
+        out / "pair.png",
+        titles=[
+            "input A: melody.mid (Ode to Joy, D major)",
+            "input B: accompaniment.mid (I-vi-IV-V, C major)",
+        ],
+    )
+    outputs["plot"] = out / "pair.png"
+    return DemoResult(outputs=outputs, inputs=inputs, duration_s=pair.duration_s, sr=sr if render_audio else None)

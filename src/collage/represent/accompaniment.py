@@ -28,7 +28,7 @@ import logging
 import numpy as np
 
 from collage.errors import ParameterError
-from collage.represent.encodings import _check_int, _check_notes, _check_velocity
+from collage.represent.checks import check_int, check_notes, check_velocity
 
 __all__ = [
     "PIANOTREE_PAD",
@@ -51,9 +51,9 @@ MAX_DUR = 32  # longest duration in steps (PolyDis: 5 bits, two 4/4 bars of 16th
 
 
 def _window(step_notes, n_steps, start) -> tuple[np.ndarray, int, int]:
-    notes = _check_notes(step_notes, "step_notes", nonneg_onset=False)
-    n_steps = _check_int(n_steps, "n_steps", minimum=0)
-    start = _check_int(start, "start")
+    notes = check_notes(step_notes, "step_notes", nonneg_onset=False)
+    n_steps = check_int(n_steps, "n_steps", minimum=0)
+    start = check_int(start, "start")
     return notes, n_steps, start
 
 
@@ -115,7 +115,7 @@ def durmat(step_notes, n_steps: int, *, start: int = 0, max_dur: int | None = MA
         the longer is kept (a warning is logged).
     """
     notes, n_steps, start = _window(step_notes, n_steps, start)
-    max_dur = _check_int(max_dur, "max_dur", minimum=1, allow_none=True)
+    max_dur = check_int(max_dur, "max_dur", minimum=1, allow_none=True)
     mat = np.zeros((n_steps, 128), dtype=np.int64)
     rel = _onsets_in_window(notes, n_steps, start)
     if not len(rel):
@@ -149,8 +149,8 @@ def durmat_to_notes(mat, *, start: int = 0, velocity: int = 64) -> np.ndarray:
         raise ParameterError(f"given mat of dtype {mat.dtype} with non-integer values; expected durations in steps")
     if mat.size and mat.min() < 0:
         raise ParameterError(f"given mat with value {mat.min()}; expected durations >= 0")
-    start = _check_int(start, "start")
-    velocity = _check_velocity(velocity)
+    start = check_int(start, "start")
+    velocity = check_velocity(velocity)
     t, p = np.nonzero(mat)
     dur = mat[t, p].astype(np.int64)
     return np.stack([t + start, dur, p, np.full(len(t), velocity)], axis=1).astype(np.int64).reshape(-1, 4)
@@ -174,8 +174,8 @@ def pianotree(
         pitch (then duration) ascending, unused slots :data:`PIANOTREE_PAD`.
     """
     notes, n_steps, start = _window(step_notes, n_steps, start)
-    max_notes = _check_int(max_notes, "max_notes", minimum=1)
-    max_dur = _check_int(max_dur, "max_dur", minimum=1)
+    max_notes = check_int(max_notes, "max_notes", minimum=1)
+    max_dur = check_int(max_dur, "max_dur", minimum=1)
     tree = np.full((n_steps, max_notes, 2), PIANOTREE_PAD, dtype=np.int64)
     rel = _onsets_in_window(notes, n_steps, start)
     if not len(rel):
@@ -213,8 +213,8 @@ def pianotree_to_notes(tree, *, start: int = 0, velocity: int = 64) -> np.ndarra
         raise ParameterError(f"given tree.shape={tree.shape}; expected (T, max_notes, 2)")
     if tree.size and not np.issubdtype(tree.dtype, np.integer):
         raise ParameterError(f"given tree of dtype {tree.dtype}; expected integers")
-    start = _check_int(start, "start")
-    velocity = _check_velocity(velocity)
+    start = check_int(start, "start")
+    velocity = check_velocity(velocity)
     t, s = np.nonzero(tree[..., 0] >= 0)
     pitch = tree[t, s, 0].astype(np.int64)
     dur = tree[t, s, 1].astype(np.int64) + 1

@@ -24,7 +24,7 @@ from typing import Iterable, NamedTuple, Sequence
 import numpy as np
 
 from collage.errors import ParameterError
-from collage.represent.encodings import _check_int, _check_notes
+from collage.represent.checks import check_int, check_notes
 
 __all__ = [
     "CHORD_DIM",
@@ -303,9 +303,9 @@ def beat_chroma(step_notes, n_beats: int, *, steps_per_beat: int = 4) -> tuple[n
         ``(n_beats,)`` int64, the lowest MIDI pitch sounding in the beat (-1 if
         none).
     """
-    notes = _check_notes(step_notes, "step_notes", nonneg_onset=False)
-    n_beats = _check_int(n_beats, "n_beats", minimum=0)
-    spb = _check_int(steps_per_beat, "steps_per_beat", minimum=1)
+    notes = check_notes(step_notes, "step_notes", nonneg_onset=False)
+    n_beats = check_int(n_beats, "n_beats", minimum=0)
+    spb = check_int(steps_per_beat, "steps_per_beat", minimum=1)
     n_steps = n_beats * spb
     frames = np.zeros((n_steps + 1, 128), dtype=np.int32)
     if len(notes):

@@ -32,6 +32,9 @@ from collections import defaultdict
 import numpy as np
 
 from collage.errors import ParameterError
+from collage.represent.checks import check_int
+from collage.represent.checks import check_notes
+from collage.represent.checks import check_velocity
 
 __all__ = [
     "PITCH_REST",
@@ -58,54 +61,10 @@ DEFAULT_VELOCITY = 64  # MusPy's default when an encoding carries no velocity
 # -- shared checks (used by the other modules of collage.represent) ----------
 
 
-def _check_notes(notes, name: str = "notes", *, nonneg_onset: bool = True) -> np.ndarray:
-    """``notes`` as an ``(N, 4)`` int64 array, validated; a copy is not guaranteed."""
-    arr = np.asarray(notes)
-    if arr.size == 0:
-        return np.zeros((0, 4), dtype=np.int64)
-    if arr.ndim != 2 or arr.shape[1] != 4:
-        raise ParameterError(
-            f"given {name}.shape={arr.shape}; expected (N, 4) [onset, duration, pitch, velocity]"
-        )
-    if not np.issubdtype(arr.dtype, np.integer):
-        if not np.all(np.isfinite(arr)) or np.any(arr != np.round(arr)):
-            raise ParameterError(f"given {name} of dtype {arr.dtype} with non-integer values; expected integers")
-    arr = arr.astype(np.int64, copy=False)
-    bad = (arr[:, 2] < 0) | (arr[:, 2] > 127)
-    if bad.any():
-        raise ParameterError(f"given {name} with pitch {int(arr[bad, 2][0])}; expected 0..127")
-    bad = arr[:, 1] < 0
-    if bad.any():
-        raise ParameterError(f"given {name} with duration {int(arr[bad, 1][0])}; expected >= 0")
-    bad = (arr[:, 3] < 0) | (arr[:, 3] > 127)
-    if bad.any():
-        raise ParameterError(f"given {name} with velocity {int(arr[bad, 3][0])}; expected 0..127")
-    if nonneg_onset and (arr[:, 0] < 0).any():
-        raise ParameterError(f"given {name} with onset {int(arr[:, 0].min())}; expected >= 0")
-    return arr
-
-
-def _check_int(value, name: str, *, minimum: int | None = None, allow_none: bool = False):
-    if value is None and allow_none:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise ParameterError(f"given {name}={value!r}; expected an integer")
-    if minimum is not None and value < minimum:
-        raise ParameterError(f"given {name}={value!r}; expected >= {minimum}")
-    return int(value)
-
-
 def _sort_notes(notes: np.ndarray) -> np.ndarray:
     """Sort by onset, pitch, duration, velocity (MusPy's note order)."""
     order = np.lexsort((notes[:, 3], notes[:, 1], notes[:, 2], notes[:, 0]))
     return notes[order]
-
-
-def _check_velocity(velocity) -> int:
-    velocity = _check_int(velocity, "velocity", minimum=0)
-    if velocity > 127:
-        raise ParameterError(f"given velocity={velocity}; expected 0..127")
-    return velocity
 
 
 def _check_tokens(tokens, name: str) -> np.ndarray:
@@ -139,8 +98,8 @@ def to_pitch_representation(notes, *, use_hold_state: bool = False, n_steps: int
     velocity), a later note overwriting an earlier one, as MusPy does; a debug
     message says so. Zero-length notes are skipped. Velocities are lost.
     """
-    notes = _check_notes(notes)
-    n_steps = _check_int(n_steps, "n_steps", minimum=0, allow_none=True)
+    notes = check_notes(notes)
+    n_steps = check_int(n_steps, "n_steps", minimum=0, allow_none=True)
     notes = _sort_notes(notes[notes[:, 1] > 0])
     length = int((notes[:, 0] + notes[:, 1]).max()) if len(notes) else 0
     if n_steps is None:
@@ -174,7 +133,7 @@ def from_pitch_representation(tokens, *, use_hold_state: bool = False, velocity:
         that follows no pitch is ignored (as in MusPy).
     """
     tokens = _check_tokens(tokens, "tokens")
-    velocity = _check_velocity(velocity)
+    velocity = check_velocity(velocity)
     top = PITCH_HOLD if use_hold_state else PITCH_REST
     bad = (tokens < 0) | (tokens > top)
     if bad.any():
@@ -249,9 +208,9 @@ def to_event_representation(
     Returns:
         ``(M,)`` int64 event codes.
     """
-    notes = _sort_notes(_check_notes(notes))
-    max_time_shift = _check_int(max_time_shift, "max_time_shift", minimum=1)
-    velocity_bins = _check_int(velocity_bins, "velocity_bins", minimum=1)
+    notes = _sort_notes(check_notes(notes))
+    max_time_shift = check_int(max_time_shift, "max_time_shift", minimum=1)
+    velocity_bins = check_int(velocity_bins, "velocity_bins", minimum=1)
     if velocity_bins > 128:
         raise ParameterError(f"given velocity_bins={velocity_bins}; expected 1..128")
     off_shift = 256
@@ -313,9 +272,9 @@ def from_event_representation(
         dropped (as in MusPy); unknown codes raise ParameterError.
     """
     events = _check_tokens(events, "events")
-    velocity = _check_velocity(velocity)
-    max_time_shift = _check_int(max_time_shift, "max_time_shift", minimum=1)
-    velocity_bins = _check_int(velocity_bins, "velocity_bins", minimum=1)
+    velocity = check_velocity(velocity)
+    max_time_shift = check_int(max_time_shift, "max_time_shift", minimum=1)
+    velocity_bins = check_int(velocity_bins, "velocity_bins", minimum=1)
     mode = str(duplicate_note_mode).lower()
     if mode not in ("fifo", "lifo", "all"):
         raise ParameterError(f"given duplicate_note_mode={duplicate_note_mode!r}; expected 'fifo', 'lifo' or 'all'")
@@ -381,8 +340,8 @@ def to_pianoroll_representation(notes, *, encode_velocity: bool = True, n_steps:
         ``(T, 128)`` uint8 or bool. Where notes of one pitch overlap, the one
         later in (onset, pitch, duration, velocity) order wins.
     """
-    notes = _sort_notes(_check_notes(notes))
-    n_steps = _check_int(n_steps, "n_steps", minimum=0, allow_none=True)
+    notes = _sort_notes(check_notes(notes))
+    n_steps = check_int(n_steps, "n_steps", minimum=0, allow_none=True)
     if n_steps is None:
         n_steps = int((notes[:, 0] + notes[:, 1]).max()) if len(notes) else 0
     roll = np.zeros((n_steps, 128), dtype=np.uint8 if encode_velocity else bool)
@@ -403,7 +362,7 @@ def from_pianoroll_representation(roll, *, encode_velocity: bool = True, velocit
     roll = np.asarray(roll)
     if roll.ndim != 2 or roll.shape[1] != 128:
         raise ParameterError(f"given roll.shape={roll.shape}; expected (T, 128)")
-    velocity = _check_velocity(velocity)
+    velocity = check_velocity(velocity)
     if encode_velocity and roll.size and (roll.min() < 0 or roll.max() > 127):
         raise ParameterError(f"given roll with values in [{roll.min()}, {roll.max()}]; expected velocities 0..127")
     on = roll > 0
@@ -423,7 +382,7 @@ def to_note_representation(notes) -> np.ndarray:
 
     Rows are sorted by (time, pitch, duration, velocity), as in MusPy.
     """
-    notes = _sort_notes(_check_notes(notes, nonneg_onset=False))
+    notes = _sort_notes(check_notes(notes, nonneg_onset=False))
     return np.ascontiguousarray(notes[:, [0, 2, 1, 3]])
 
 
@@ -438,5 +397,5 @@ def from_note_representation(array) -> np.ndarray:
         return np.zeros((0, 4), dtype=np.int64)
     if arr.ndim != 2 or arr.shape[1] != 4:
         raise ParameterError(f"given array.shape={arr.shape}; expected (N, 4) [time, pitch, duration, velocity]")
-    notes = _check_notes(arr[:, [0, 2, 1, 3]], "array", nonneg_onset=False)
+    notes = check_notes(arr[:, [0, 2, 1, 3]], "array", nonneg_onset=False)
     return _sort_notes(notes)

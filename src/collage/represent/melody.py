@@ -13,6 +13,7 @@ import logging
 import numpy as np
 
 from collage.errors import ParameterError
+from collage.represent.checks import check_notes
 
 __all__ = [
     "HOLD",
@@ -36,15 +37,6 @@ MELODY_DIM = 130
 ONSET_STATE, HOLD_STATE, REST_STATE = 0, 1, 2
 
 
-def _check_notes(notes) -> np.ndarray:
-    arr = np.asarray(notes)
-    if arr.size == 0:
-        return np.zeros((0, 4), dtype=np.int64)
-    if arr.ndim != 2 or arr.shape[1] != 4:
-        raise ParameterError(f"given notes.shape={arr.shape}; expected (N, 4) [onset, duration, pitch, velocity]")
-    return arr.astype(np.int64, copy=False)
-
-
 def skyline(notes, *, source: str | None = None, warn: bool = True) -> np.ndarray:
     """Make a melody monophonic: the highest pitch at each onset, each note cut at the next onset.
 
@@ -56,7 +48,7 @@ def skyline(notes, *, source: str | None = None, warn: bool = True) -> np.ndarra
         ``(M, 4)`` int64, sorted by onset, with strictly increasing onsets and
         no overlaps; durations stay >= 1.
     """
-    notes = _check_notes(notes)
+    notes = check_notes(notes, nonneg_onset=False)
     if len(notes) == 0:
         return notes.copy()
     order = np.lexsort((-notes[:, 2], notes[:, 0]))  # onset asc, pitch desc
@@ -89,7 +81,7 @@ def melody_tokens(notes, n_steps: int) -> np.ndarray:
         ``(T,)`` int64 tokens: pitch (0..127) at onsets, ``HOLD`` while a note
         sounds, ``REST`` elsewhere.
     """
-    notes = _check_notes(notes)
+    notes = check_notes(notes, nonneg_onset=False)
     if int(n_steps) != n_steps or n_steps < 0:
         raise ParameterError(f"given n_steps={n_steps!r}; expected a non-negative integer")
     tokens = np.full(int(n_steps), REST, dtype=np.int64)

@@ -15,7 +15,7 @@ import numpy as np
 
 from collage.errors import ParameterError
 from collage.represent.chord import CHORD_DIM
-from collage.represent.encodings import _check_int, _check_notes
+from collage.represent.checks import check_int, check_notes
 
 __all__ = ["transpose_notes", "transpose_roll", "transpose_chords"]
 
@@ -39,8 +39,8 @@ def transpose_notes(notes, semitones: int, *, on_overflow: str = "raise") -> np.
     Returns:
         ``(N', 4)`` int64, a new array in the input's order.
     """
-    notes = _check_notes(notes, nonneg_onset=False)
-    k = _check_int(semitones, "semitones")
+    notes = check_notes(notes, nonneg_onset=False)
+    k = check_int(semitones, "semitones")
     _check_mode(on_overflow)
     out = notes.copy()
     out[:, 2] += k
@@ -71,7 +71,7 @@ def transpose_roll(roll, semitones: int, *, on_overflow: str = "raise") -> np.nd
     roll = np.asarray(roll)
     if roll.ndim < 1 or roll.shape[-1] != 128:
         raise ParameterError(f"given roll.shape={roll.shape}; expected (..., 128)")
-    k = _check_int(semitones, "semitones")
+    k = check_int(semitones, "semitones")
     _check_mode(on_overflow)
     out = np.zeros_like(roll)
     if k == 0:
@@ -106,6 +106,6 @@ def transpose_chords(chords, semitones: int) -> np.ndarray:
     chords = np.asarray(chords)
     if chords.ndim < 1 or chords.shape[-1] != CHORD_DIM:
         raise ParameterError(f"given chords.shape={chords.shape}; expected (..., {CHORD_DIM})")
-    k = _check_int(semitones, "semitones")
+    k = check_int(semitones, "semitones")
     blocks = chords.reshape(chords.shape[:-1] + (3, 12))
     return np.roll(blocks, k, axis=-1).reshape(chords.shape).copy()

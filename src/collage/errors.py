@@ -14,6 +14,7 @@ __all__ = [
     "InvalidMidiError",
     "InvalidScoreError",
     "InvalidAudioError",
+    "OutputError",
     "ParameterError",
     "ModelLoadingError",
     "DatasetNotFoundError",
@@ -46,6 +47,18 @@ class InvalidScoreError(InvalidInputError):
 
 class InvalidAudioError(InvalidInputError):
     """An audio file is corrupt, silent or otherwise unusable."""
+
+
+class OutputError(CollageError):
+    """An output file cannot be written (no permission, a directory in the way, disk full).
+
+    ``str(err)`` reads ``"<path>: <problem>"``; the path is kept in ``.path``.
+    """
+
+    def __init__(self, path: str | os.PathLike, problem: str):
+        self.path = os.fspath(path)
+        self.problem = problem
+        super().__init__(f"{self.path}: {problem}")
 
 
 class ParameterError(CollageError, ValueError):

@@ -16,7 +16,7 @@ from typing import NamedTuple, Sequence
 
 import numpy as np
 
-from collage.errors import ParameterError
+from collage.errors import InvalidMidiError, InvalidScoreError, ParameterError
 
 __all__ = [
     "ONSET",
@@ -59,11 +59,26 @@ class KeySignature(NamedTuple):
 
 
 def _as_notes(notes) -> np.ndarray:
-    arr = np.asarray(notes, dtype=np.int64)
+    arr = np.asarray(notes)
     if arr.size == 0:
         return np.zeros((0, 4), dtype=np.int64)
     if arr.ndim != 2 or arr.shape[1] != 4:
         raise ParameterError(f"given notes.shape={arr.shape}; expected (N, 4) [onset, duration, pitch, velocity]")
+    if arr.dtype.kind == "f" and not np.array_equal(arr, np.round(arr)):
+        raise ParameterError("given notes with fractional values; expected whole ticks, pitches and velocities")
+    arr = arr.astype(np.int64)
+    for col, what, lo, hi in (
+        (ONSET, "onset", 0, None),
+        (DURATION, "duration", 0, None),
+        (PITCH, "pitch", 0, 127),
+        (VELOCITY, "velocity", 0, 127),
+    ):
+        v = arr[:, col]
+        bad = (v < lo) if hi is None else ((v < lo) | (v > hi))
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            rng = f">= {lo}" if hi is None else f"in {lo}..{hi}"
+            raise ParameterError(f"given note {arr[i].tolist()} (row {i}) with {what}={int(v[i])}; expected {rng}")
     order = np.lexsort((arr[:, PITCH], arr[:, ONSET]))
     return np.ascontiguousarray(arr[order])
 
@@ -74,7 +89,10 @@ class Track:
 
     Attributes:
         notes: ``(N, 4)`` int64, columns onset, duration (ticks), pitch, velocity;
-            sorted by onset then pitch on construction.
+            sorted by onset then pitch on construction. Checked on construction:
+            onset >= 0, duration >= 0, pitch and velocity in 0..127 (velocity 0
+            is kept here but written to MIDI as 1, since a MIDI note-on with
+            velocity 0 is a note-off).
         name: the track name as stored in the file ("" if none).
         program: General MIDI program, 0-127.
         is_drum: True for a percussion track (MIDI channel 10).
@@ -124,7 +142,8 @@ class Piece:
     Attributes:
         tracks: the tracks, in file order.
         tpq: ticks per quarter note (the file's resolution, kept on write).
-        tempos: tempo map, sorted by tick; empty means 120 qpm throughout.
+        tempos: tempo map, sorted by tick; qpm > 0. Before the first event (or
+            throughout, if empty) the tempo is 120 qpm.
         time_signatures: metre map, sorted by tick; empty means 4/4.
         key_signatures: key map, sorted by tick (may be empty).
         source: the file the piece was read from, for messages (or None).
@@ -138,12 +157,28 @@ class Piece:
     source: str | None = None
 
     def __post_init__(self):
-        if int(self.tpq) <= 0:
-            raise ParameterError(f"given tpq={self.tpq}; expected a positive number of ticks per quarter note")
+        if int(self.tpq) != self.tpq or int(self.tpq) <= 0:
+            raise ParameterError(f"given tpq={self.tpq}; expected a positive whole number of ticks per quarter note")
+        self.tpq = int(self.tpq)
         self.tracks = list(self.tracks)
-        self.tempos = sorted(Tempo(int(t), float(q)) for t, q in self.tempos)
-        self.time_signatures = sorted(TimeSignature(int(t), int(n), int(d)) for t, n, d in self.time_signatures)
-        self.key_signatures = sorted(KeySignature(int(t), int(s), bool(m)) for t, s, m in self.key_signatures)
+        # Sorted by tick only (stable): events at the same tick keep their order,
+        # and the last one wins, as in a MIDI file.
+        by_tick = lambda e: e.tick  # noqa: E731
+        self.tempos = sorted((Tempo(int(t), float(q)) for t, q in self.tempos), key=by_tick)
+        self.time_signatures = sorted(
+            (TimeSignature(int(t), int(n), int(d)) for t, n, d in self.time_signatures), key=by_tick
+        )
+        self.key_signatures = sorted(
+            (KeySignature(int(t), int(s), bool(m)) for t, s, m in self.key_signatures), key=by_tick
+        )
+        for t in self.tempos:
+            if not (np.isfinite(t.qpm) and t.qpm > 0):
+                raise ParameterError(f"given tempo {t.qpm} qpm at tick {t.tick}; expected a positive, finite tempo")
+        for ts in self.time_signatures:
+            if ts.numerator < 1 or ts.denominator < 1:
+                raise ParameterError(
+                    f"given time signature {ts.numerator}/{ts.denominator} at tick {ts.tick}; expected positive numbers"
+                )
 
     # -- size -------------------------------------------------------------
     @property
@@ -161,11 +196,14 @@ class Piece:
 
     # -- time -------------------------------------------------------------
     def _tempo_segments(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Tempo-map breakpoints: ticks, seconds at each, seconds per tick after each."""
-        tempos = [t for t in self.tempos if t.qpm > 0]
+        """Tempo-map breakpoints: ticks, seconds at each, seconds per tick after each.
+
+        Before the first tempo event the tempo is 120 qpm (:data:`DEFAULT_QPM`), as
+        the MIDI standard says; of several events at one tick the last wins.
+        """
+        tempos = list(self.tempos)
         if not tempos or tempos[0].tick > 0:
-            first = tempos[0].qpm if tempos else DEFAULT_QPM
-            tempos = [Tempo(0, first)] + tempos
+            tempos = [Tempo(0, DEFAULT_QPM)] + tempos
         ticks = np.array([t.tick for t in tempos], dtype=np.float64)
         spt = np.array([60.0 / (t.qpm * self.tpq) for t in tempos])
         secs = np.concatenate([[0.0], np.cumsum(np.diff(ticks) * spt[:-1])])
@@ -195,7 +233,13 @@ class Piece:
         return self.select([key]).tracks[0]
 
     def select(self, keys: Sequence[str | int]) -> "Piece":
-        """A piece holding only the tracks named (case-insensitive) or indexed by ``keys``."""
+        """A piece holding only the tracks named (case-insensitive) or indexed by ``keys``.
+
+        A single name or index is taken as a list of one (``select("melody")``
+        does not look for tracks called "m", "e", ...).
+        """
+        if isinstance(keys, (str, int, np.integer)):
+            keys = [keys]
         chosen = []
         for key in keys:
             if isinstance(key, (int, np.integer)):
@@ -220,6 +264,25 @@ class Piece:
         """The piece without its drum tracks."""
         return dataclasses.replace(self, tracks=[t for t in self.tracks if not t.is_drum])
 
+    def require_pitched(self) -> "Piece":
+        """The piece without its drum tracks, or an error if that leaves no notes.
+
+        For consumers that need pitches (melody selection, chords, key finding):
+        a drum-only or empty piece then fails with one clear line instead of an
+        empty array further down.
+
+        Raises:
+            InvalidScoreError (MusicXML/ABC source) or InvalidMidiError (otherwise):
+            ``"<source>: has only drum notes; ..."`` or ``"<source>: has no notes; ..."``.
+        """
+        pitched = self.pitched()
+        if pitched.n_notes:
+            return pitched
+        score = self.source is not None and str(self.source).lower().endswith((".xml", ".musicxml", ".mxl", ".abc"))
+        error = InvalidScoreError if score else InvalidMidiError
+        what = "has only drum notes" if self.n_notes else "has no notes"
+        raise error(self.source or "the piece", f"{what}; expected pitched notes")
+
     def merged(self, name: str = "", program: int | None = None) -> Track:
         """All tracks' notes in one track (program of the first track unless given)."""
         notes = [t.notes for t in self.tracks] or [np.zeros((0, 4), np.int64)]
@@ -236,6 +299,8 @@ class Piece:
 
         Raises ParameterError if a note would leave 0..127.
         """
+        if int(semitones) != semitones:
+            raise ParameterError(f"given semitones={semitones!r}; expected a whole number")
         semitones = int(semitones)
         tracks = []
         for t in self.tracks:

@@ -23,12 +23,16 @@ MIDI_SUFFIXES = {".mid", ".midi", ".smf", ".kar"}
 def read(path: str | os.PathLike, **kwargs) -> Piece:
     """Read any supported file by its extension (MIDI, MusicXML, ABC).
 
-    Keyword arguments go to :func:`read_midi` or :func:`read_score`.
-    An unknown extension is tried as MIDI.
+    Keyword arguments go to :func:`read_midi` (``max_ticks``, ``max_duration_s``,
+    ``allow_empty``) or :func:`read_score` (``tpq``, ``allow_empty``, ``tune``);
+    those the chosen reader does not take are ignored. An unknown extension is
+    tried as MIDI. A drum-only file reads fine: call
+    :meth:`~collage.piece.Piece.require_pitched` where pitches are needed.
     """
     suffix = Path(path).suffix.lower()
     if suffix in SCORE_SUFFIXES:
-        kwargs = {k: v for k, v in kwargs.items() if k in ("tpq", "allow_empty")}
+        kwargs = {k: v for k, v in kwargs.items() if k in ("tpq", "allow_empty", "tune")}
         return read_score(path, **kwargs)
     kwargs.pop("tpq", None)
+    kwargs.pop("tune", None)
     return read_midi(path, **kwargs)

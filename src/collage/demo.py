@@ -62,8 +62,8 @@ def pair_piece(melody: Piece, accompaniment: Piece) -> Piece:
     Each input's tracks are merged into one track (keeping its first program);
     the time line, tempo and metre are the melody's, at the melody's ``tpq``.
     """
-    mel = melody.pitched().merged(name="MELODY")
-    acc = _retick(accompaniment.pitched().merged(name="ACCOMPANIMENT"), accompaniment.tpq, melody.tpq)
+    mel = melody.require_pitched().merged(name="MELODY")
+    acc = _retick(accompaniment.require_pitched().merged(name="ACCOMPANIMENT"), accompaniment.tpq, melody.tpq)
     return Piece(
         [mel, acc],
         tpq=melody.tpq,

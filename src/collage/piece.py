@@ -66,7 +66,14 @@ def _as_notes(notes) -> np.ndarray:
         raise ParameterError(f"given notes.shape={arr.shape}; expected (N, 4) [onset, duration, pitch, velocity]")
     if arr.dtype.kind == "f" and not np.array_equal(arr, np.round(arr)):
         raise ParameterError("given notes with fractional values; expected whole ticks, pitches and velocities")
-    arr = arr.astype(np.int64)
+    arr = arr.astype(np.int64)  # a copy: the track owns its notes
+    if (arr.min(axis=0) >= 0).all() and (arr[:, PITCH:].max(axis=0) <= 127).all():
+        # fast path (one pass per column): all values in range; skip the per-column search below
+        on, pitch = arr[:, ONSET], arr[:, PITCH]
+        step = np.diff(on)
+        if ((step > 0) | ((step == 0) & (np.diff(pitch) >= 0))).all():
+            return arr  # already sorted by onset then pitch (as files usually are): skip the sort
+        return np.ascontiguousarray(arr[np.lexsort((pitch, on))])
     for col, what, lo, hi in (
         (ONSET, "onset", 0, None),
         (DURATION, "duration", 0, None),

@@ -1,0 +1,165 @@
+"""The Bach chorales of music21's bundled corpus, as four-track pieces.
+
+The set is the 371 Riemenschneider chorales
+(``music21.corpus.chorales.Iterator``) keeping those whose parts are exactly
+Soprano, Alto, Tenor, Bass; ids are the corpus names (``'bwv269'``). The
+song-level 80/10/10 split is committed in ``collage/datasets/splits/bach.json``
+(``scripts/make_splits.py`` regenerates it and records the skipped chorales).
+Parsing with music21 is slow, so each converted chorale is cached under
+``$COLLAGE_CACHE/bach/``.
+
+>>> for cid, piece in iter_chorales("train"):
+...     soprano = piece.track("Soprano")
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from collage.datasets.cache import cache_dir, check_split, fingerprint, load_arrays, load_split_file, save_arrays
+from collage.errors import InvalidScoreError, ParameterError
+from collage.piece import KeySignature, Piece, Tempo, TimeSignature, Track
+
+__all__ = ["PART_NAMES", "bach_ids", "chorale_path", "load_chorale", "iter_chorales", "parse_chorale"]
+
+log = logging.getLogger(__name__)
+
+PART_NAMES = ("Soprano", "Alto", "Tenor", "Bass")
+CODE_VERSION = "bach-1"
+TPQ = 480
+
+
+@functools.lru_cache(maxsize=1)
+def _split_table() -> dict[str, list[str]]:
+    data = load_split_file("bach")
+    table = {k: list(data[k]) for k in ("train", "val", "test")}
+    table["all"] = sorted(table["train"] + table["val"] + table["test"])
+    return table
+
+
+def bach_ids(split: str = "all") -> list[str]:
+    """Chorale ids (e.g. ``'bwv269'``) of a split: ``'train'``, ``'val'``, ``'test'`` or ``'all'``, sorted."""
+    return list(_split_table()[check_split(split)])
+
+
+def chorale_path(chorale_id: str) -> Path:
+    """The corpus file of a chorale id (``'bwv269'`` or ``'bach/bwv269'``).
+
+    Raises:
+        ParameterError: no such chorale in music21's corpus.
+    """
+    from music21 import corpus
+    from music21.exceptions21 import CorpusException
+
+    if not isinstance(chorale_id, str) or not chorale_id.strip():
+        raise ParameterError(f"given chorale_id={chorale_id!r}; expected a corpus name such as 'bwv269'")
+    name = chorale_id.strip().removeprefix("bach/")
+    try:
+        path = corpus.getWork(f"bach/{name}")
+    except CorpusException:
+        path = None
+    if not path:
+        raise ParameterError(f"given chorale_id={chorale_id!r}; music21's corpus has no bach/{name}")
+    return Path(path[0] if isinstance(path, list) else path)
+
+
+def parse_chorale(chorale_id: str) -> Piece:
+    """Parse one chorale with music21 (slow, uncached) into a four-track :class:`Piece`.
+
+    Raises:
+        InvalidScoreError: its parts are not exactly Soprano, Alto, Tenor, Bass.
+    """
+    from music21 import converter
+
+    from collage.io.score import piece_from_music21
+
+    path = chorale_path(chorale_id)
+    try:
+        score = converter.parse(str(path))
+    except Exception as e:  # music21 raises many unrelated types
+        raise InvalidScoreError(path, f"cannot be parsed ({type(e).__name__}: {str(e)[:200]})") from None
+    names = tuple(p.partName for p in score.parts)
+    if names != PART_NAMES:
+        raise InvalidScoreError(path, f"has parts {list(names)}; expected exactly {list(PART_NAMES)}")
+    return piece_from_music21(score, tpq=TPQ, source=str(path))
+
+
+def _to_arrays(piece: Piece) -> dict[str, np.ndarray]:
+    counts = [len(t) for t in piece.tracks]
+    ptr = np.zeros(len(counts) + 1, dtype=np.int64)
+    np.cumsum(counts, out=ptr[1:])
+    return {
+        "notes": np.concatenate([t.notes for t in piece.tracks]) if piece.tracks else np.zeros((0, 4), np.int64),
+        "ptr": ptr,
+        "names": np.array([t.name for t in piece.tracks], dtype=str),
+        "programs": np.array([t.program for t in piece.tracks], dtype=np.int64),
+        "tpq": np.array(piece.tpq),
+        "tempos": np.array([[t.tick, t.qpm] for t in piece.tempos], dtype=np.float64).reshape(-1, 2),
+        "time_signatures": np.array(piece.time_signatures, dtype=np.int64).reshape(-1, 3),
+        "key_signatures": np.array(
+            [[k.tick, k.sharps, int(k.minor)] for k in piece.key_signatures], dtype=np.int64
+        ).reshape(-1, 3),
+        "source": np.array(piece.source or ""),
+    }
+
+
+def _from_arrays(a: dict[str, np.ndarray]) -> Piece:
+    ptr = a["ptr"]
+    tracks = [
+        Track(a["notes"][ptr[i]:ptr[i + 1]], name=str(name), program=int(prog))
+        for i, (name, prog) in enumerate(zip(a["names"].tolist(), a["programs"].tolist()))
+    ]
+    return Piece(
+        tracks,
+        tpq=int(a["tpq"]),
+        tempos=[Tempo(int(t), float(q)) for t, q in a["tempos"].tolist()],
+        time_signatures=[TimeSignature(*map(int, r)) for r in a["time_signatures"].tolist()],
+        key_signatures=[KeySignature(int(t), int(s), bool(m)) for t, s, m in a["key_signatures"].tolist()],
+        source=str(a["source"]) or None,
+    )
+
+
+_KEYS = ("notes", "ptr", "names", "programs", "tpq", "tempos", "time_signatures", "key_signatures", "source")
+
+
+def load_chorale(chorale_id: str, *, cache: bool = True) -> Piece:
+    """One chorale as a :class:`Piece` with tracks Soprano, Alto, Tenor, Bass (tpq 480).
+
+    Args:
+        chorale_id: a corpus name such as ``'bwv269'`` (see :func:`bach_ids`).
+        cache: read/write the converted piece under ``$COLLAGE_CACHE/bach/``.
+    Raises:
+        ParameterError: unknown id. InvalidScoreError: not a four-part chorale.
+    """
+    import music21
+
+    path = chorale_path(chorale_id)
+    cpath = None
+    if cache:
+        key = fingerprint([path], CODE_VERSION, music21.__version__, TPQ)
+        cpath = cache_dir() / "bach" / f"{path.stem}-{key}.npz"
+        arrays = load_arrays(cpath, _KEYS)
+        if arrays is not None:
+            return _from_arrays(arrays)
+    piece = parse_chorale(chorale_id)
+    if cpath is not None:
+        save_arrays(cpath, _to_arrays(piece))
+    return piece
+
+
+def iter_chorales(split: str = "all", *, cache: bool = True, progress: bool = False) -> Iterator[tuple[str, Piece]]:
+    """Yield ``(chorale_id, Piece)`` for every chorale of ``split``, in id order."""
+    ids = bach_ids(split)
+    if not progress:
+        for cid in ids:
+            yield cid, load_chorale(cid, cache=cache)
+        return
+    from rich.progress import track
+
+    for cid in track(ids, description=f"Bach chorales ({split})", transient=True):
+        yield cid, load_chorale(cid, cache=cache)

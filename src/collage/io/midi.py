@@ -93,9 +93,11 @@ def piece_from_symusic(score: "symusic.Score", source: str | None = None) -> Pie
     tracks = []
     for t in score.tracks:
         a = t.notes.numpy()
-        notes = np.stack(
-            [a["time"], a["duration"], a["pitch"].astype(np.uint8), a["velocity"].astype(np.uint8)], axis=1
-        ).astype(np.int64) if len(a["time"]) else np.zeros((0, 4), np.int64)
+        notes = np.empty((len(a["time"]), 4), dtype=np.int64)  # one copy, filled column by column
+        for col, key in enumerate(("time", "duration", "pitch", "velocity")):
+            notes[:, col] = a[key]
+        if len(notes) and notes[:, 0].min() < 0:  # symusic keeps times in 32 bits: past 2**31 ticks they wrap
+            raise InvalidMidiError(source, f"is too long: event times run past {_INT32_MAX} ticks")
         tracks.append(Track(notes, name=t.name, program=int(t.program), is_drum=bool(t.is_drum)))
     return Piece(
         tracks,
@@ -188,10 +190,8 @@ def _check_parsed(score: "symusic.Score", path: Path) -> None:
     for t in score.tempos:
         if t.mspq <= 0:
             raise InvalidMidiError(path, f"has a tempo of {t.mspq} microseconds per quarter note at tick {t.time}")
-    times = [np.asarray(t.notes.numpy()["time"]) for t in score.tracks]
-    times += [np.array([e.time for e in evs], dtype=np.int64)
-              for evs in (score.tempos, score.time_signatures, score.key_signatures)]
-    if any(len(a) and int(a.min()) < 0 for a in times):
+    # note times are checked in piece_from_symusic, where the note arrays are built once
+    if any(e.time < 0 for evs in (score.tempos, score.time_signatures, score.key_signatures) for e in evs):
         # symusic keeps times in 32 bits: a file that runs past 2**31 ticks wraps around.
         raise InvalidMidiError(path, f"is too long: event times run past {_INT32_MAX} ticks")
     for ts in score.time_signatures:
@@ -233,7 +233,7 @@ def read_midi(
     _check_parsed(score, path)
     try:
         piece = piece_from_symusic(score, source=str(path))
-    except ParameterError as e:  # anything _check_parsed did not foresee
+    except ParameterError as e:
         raise InvalidMidiError(path, f"holds an invalid event ({e})") from None
     if piece.n_notes == 0 and not allow_empty:
         raise InvalidMidiError(path, "contains no notes")

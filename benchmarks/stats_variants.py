@@ -16,7 +16,6 @@ import argparse
 import time
 
 import numpy as np
-import scipy.stats
 
 from collage.datasets.pop909 import (
     disharmonic_pairs,

@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from collage.errors import InvalidInputError
 from collage.io.atomic import atomic_path
 from collage.io.midi import read_midi, write_midi
 from collage.io.score import SCORE_SUFFIXES, read_score

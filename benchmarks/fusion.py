@@ -1,0 +1,180 @@
+"""Vertical fusion speed: CollageNet vs the data-driven baseline, and a 3-minute song end to end.
+
+Measures, on this machine (one PyTorch thread, as shipped):
+
+- warm latency of one 8-beat pair (encode, transform, decode) for CollageNet
+  and for the data-driven baseline at its default step count;
+- batched throughput (pairs/s) for both, on a batch of POP909 test pairs;
+- a whole ~3-minute song (a POP909 test melody over another test song's
+  piano, looped/trimmed to 3 minutes) fused by ``collage.fusion.vertical.fuse``
+  in a fresh process, model loading included, with its peak RSS.
+
+Writes ``docs/results/fusion_speed.md`` (``--out``) and prints the table.
+
+    python benchmarks/fusion.py            # shipped models
+    python benchmarks/fusion.py --tiny     # tiny random models (a smoke run)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from common import best_time, loadavg, machine, version  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+
+SONG_SCRIPT = r"""
+import json, resource, sys, time
+t0 = time.perf_counter()
+import torch
+torch.set_num_threads(1)
+import numpy as np
+from collage.datasets.pop909 import load_song
+from collage.piece import Piece
+from collage.fusion.vertical import fuse, FusionModels
+tiny = sys.argv[1] == "1"
+mel_song, acc_song, seconds = int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
+a, b = load_song(mel_song).piece, load_song(acc_song).piece
+t1 = time.perf_counter()
+models = FusionModels.tiny() if tiny else FusionModels.load()
+t2 = time.perf_counter()
+res = fuse(a, b, melody_track="MELODY", accomp_tracks=["PIANO"], models=models, fit="trim")
+t3 = time.perf_counter()
+print(json.dumps({"duration_s": float(res.piece.duration_s()) if callable(res.piece.duration_s) else float(res.piece.duration_s),
+                  "import_s": t1 - t0, "load_s": t2 - t1, "fuse_s": t3 - t2, "total_s": t3 - t0,
+                  "n_windows": res.n_windows, "n_steps": res.n_steps, "melody_qpm": res.melody_qpm,
+                  "maxrss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+
+def test_pairs(n: int, seed: int = 0):
+    from collage.datasets.pop909 import disharmonic_pairs, pop909_segments
+    from collage.training.latents import segment_chords
+
+    segs = pop909_segments("test", grid="beats")
+    pd = disharmonic_pairs(segs, n, seed)
+    mels = [segs.melody(int(i)) for i in pd[:, 0]]
+    accs = [segs.accomp(int(j)) for j in pd[:, 1]]
+    return mels, accs, segment_chords(segs, pd[:, 1]), segs
+
+
+def pick_songs(segs, minutes: float = 3.0):
+    """The two test songs whose durations are nearest ``minutes`` (melody song, accompaniment song)."""
+    from collage.datasets.pop909 import load_song
+
+    ids = np.array([int(s) for s in segs.songs])
+    dur = np.array([load_song(int(s)).piece.duration_s for s in ids])
+    order = np.argsort(np.abs(dur - minutes * 60))
+    return int(ids[order[0]]), int(ids[order[1]])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--tiny", action="store_true", help="tiny random models")
+    ap.add_argument("--batch", type=int, default=256, help="pairs in the throughput batch")
+    ap.add_argument("--repeat", type=int, default=5, help="repeats of the single-pair timing (best kept)")
+    ap.add_argument("--out", default=str(REPO / "docs" / "results" / "fusion_speed.md"))
+    args = ap.parse_args()
+    torch.set_num_threads(1)
+
+    from collage.fusion.gradient import DEFAULT_STEPS
+    from collage.fusion.vertical import FusionModels, fuse_windows
+
+    models = FusionModels.tiny() if args.tiny else FusionModels.load(critic="latent_critic_pretrained")
+    mels, accs, chords, segs = test_pairs(max(args.batch, 1))
+    ctl = {"pitch": 0.5, "rhythm": 0.5, "chord": 0.5, "texture": 0.5}
+
+    def one(method):
+        return lambda: fuse_windows(mels[:1], accs[:1], method=method, controls=ctl, models=models,
+                                    chords=chords[:1])
+
+    def batch(method):
+        return lambda: fuse_windows(mels, accs, method=method, controls=ctl, models=models, chords=chords)
+
+    one("collagenet")()  # warm up
+    one("gradient")()
+    rows = {}
+    for method in ("collagenet", "gradient"):
+        lat = best_time(one(method), args.repeat)
+        bt = best_time(batch(method), 1 if method == "gradient" else 2)
+        rows[method] = {"latency_ms": 1000 * lat, "throughput_pairs_s": len(mels) / bt}
+    # the transform alone (latent step), without the VAEs
+    from collage.fusion.gradient import encode_pairs, gradient_fuse_latents
+
+    za, zb = encode_pairs(models.melody_vae, models.accomp_vae, mels, accs, chords=chords)
+    c = torch.full((len(za), 4), 0.5)
+    with torch.no_grad():
+        t_actor = best_time(lambda: models.actor(za, zb, c), 3)
+    t_grad = best_time(lambda: gradient_fuse_latents(za, zb, models.critic, steps=DEFAULT_STEPS), 1)
+    rows["collagenet"]["latent_step_ms_batch"] = 1000 * t_actor
+    rows["gradient"]["latent_step_ms_batch"] = 1000 * t_grad
+
+    a, b = pick_songs(segs)
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    t = time.perf_counter()
+    out = subprocess.run([sys.executable, "-c", SONG_SCRIPT, "1" if args.tiny else "0", str(a), str(b), "180"],
+                         capture_output=True, text=True, env=env, cwd=REPO)
+    wall = time.perf_counter() - t
+    if out.returncode:
+        raise SystemExit(out.stderr)
+    song = json.loads(out.stdout.strip().splitlines()[-1])
+    song["wall_s"] = wall
+    song["songs"] = [a, b]
+    peak_bench = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+    ratio_lat = rows["gradient"]["latency_ms"] / rows["collagenet"]["latency_ms"]
+    ratio_thr = rows["collagenet"]["throughput_pairs_s"] / rows["gradient"]["throughput_pairs_s"]
+    ratio_latent = rows["gradient"]["latent_step_ms_batch"] / rows["collagenet"]["latent_step_ms_batch"]
+    song_minutes = song["duration_s"] / 60
+    lines = [
+        "# Vertical fusion speed",
+        "",
+        f"`python benchmarks/fusion.py{' --tiny' if args.tiny else ''}` on {machine()}; "
+        f"torch {version('torch')}, 1 thread; load average at the end {loadavg()} "
+        "(the 2 cores were shared with other jobs; timings are best-of-N).",
+        "",
+        f"Models: {'tiny random (smoke run)' if args.tiny else 'shipped melody_vae, accomp_vae, latent_actor, latent_critic_pretrained'}; "
+        f"data-driven baseline at its default {DEFAULT_STEPS} Adam steps.",
+        "",
+        "| method | warm latency, one 8-beat pair (ms) | throughput, batch of "
+        f"{len(mels)} (pairs/s) | latent transform of the batch alone (ms) |",
+        "|---|---:|---:|---:|",
+    ]
+    for m, r in rows.items():
+        lines.append(f"| {m} | {r['latency_ms']:.1f} | {r['throughput_pairs_s']:.1f} | {r['latent_step_ms_batch']:.1f} |")
+    lines += [
+        "",
+        f"CollageNet vs data-driven: {ratio_lat:.1f}x lower latency, {ratio_thr:.1f}x higher throughput, "
+        f"{ratio_latent:.0f}x faster latent transform (the VAEs' encoding and decoding are shared by both).",
+        "",
+        f"Whole song end to end (fresh process: imports, model loading, `fuse`): POP909 test song {a}'s melody over "
+        f"song {b}'s piano, trimmed to the shorter (~{song_minutes:.1f} min, {song['n_windows']} windows): "
+        f"**{song['total_s']:.2f} s** (imports and reading the two songs {song['import_s']:.2f} s, loading {song['load_s']:.2f} s, "
+        f"fusion {song['fuse_s']:.2f} s); peak RSS **{song['maxrss_mib']:.0f} MiB**.",
+        "",
+        f"Peak RSS of the benchmark process itself (batch of {len(mels)}): {peak_bench:.0f} MiB.",
+        "",
+        "```json",
+        json.dumps({"rows": rows, "song": song, "peak_rss_bench_mib": peak_bench}, indent=1),
+        "```",
+    ]
+    text = "\n".join(lines) + "\n"
+    print(text)
+    Path(args.out).write_text(text)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,522 @@
+"""Vertical fusion of a whole melody and an unrelated accompaniment (the ``collage fuse`` pipeline).
+
+>>> result = fuse("melody.mid", "accompaniment.mid", keep_pitch=0.8, keep_texture=0.2)
+>>> collage.io.write_midi(result.piece, "fused.mid")      # tracks MELODY and ACCOMPANIMENT
+
+The steps, for inputs of any length:
+
+1. **tracks** (:mod:`collage.fusion.inputs`): the melody track and the
+   accompaniment tracks of each file.
+2. **grid** (:mod:`collage.fusion.windows`): each input on the 16th-note grid
+   of its own tempo map; a polyphonic melody is reduced to its skyline (with
+   a warning). Non-4/4 metres are fused as a continuous stream of beats (with
+   a warning); tempi differing by more than :data:`TEMPO_RATIO_WARN` warn. The
+   output plays at the melody's tempo, ``tpq`` and metre.
+3. **key pre-alignment** (:mod:`collage.fusion.keyalign`, on by default): the
+   accompaniment is transposed by the interval in -6..+6 semitones that best
+   matches the melody's pitch-class profile (``FusionResult.key_shift``).
+4. **length**: the shorter input is looped to the longer one (``fit='loop'``,
+   the default) or the longer one trimmed (``fit='trim'``).
+5. **windows**: 8-beat windows every ``hop_beats`` beats (default 4); the last
+   one padded with silence.
+6. **per-window fusion**, all windows of the piece in one batch:
+
+   - ``'collagenet'``: melody window -> tokens -> one-hot -> melody VAE
+     posterior mean ``z_mel``; accompaniment window -> chords (estimated over
+     the whole accompaniment, :func:`collage.represent.chord.estimate_chords`)
+     and ``pr_mat`` -> accompaniment VAE posterior mean ``z_acc``; the latent
+     actor moves ``(z_mel, z_acc)`` under the four keep controls; both
+     decoders turn the result back into notes.
+   - ``'rule'``: :func:`collage.fusion.rule.rule_fuse_segment` on each window
+     (melody only; the accompaniment is passed through and the keep controls
+     do not apply).
+   - ``'gradient'``: the data-driven baseline,
+     :func:`collage.fusion.gradient.gradient_fuse_latents` on the latents
+     with the pre-trained critic ``latent_critic_pretrained`` (the keep
+     controls do not apply; ``gradient_options`` may set ``steps``, ``lr``).
+
+   A window where an input track is silent stays silent in that track (not
+   an error). A decoded note takes the velocity of the input note with the
+   same onset and pitch, else that of the input track's latest onset at or
+   before it.
+7. **stitching** (:func:`collage.fusion.windows.stitch`): each step belongs to
+   one window, and notes held across window boundaries become one note; the
+   result is trimmed back to the piece's length.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+import os
+from typing import Any, Sequence
+
+import numpy as np
+
+from collage.errors import ParameterError
+from collage.fusion import inputs as _inputs
+from collage.fusion import windows as W
+from collage.fusion.keyalign import best_shift
+from collage.fusion.rule import rule_fuse_segment
+from collage.piece import Piece, Tempo, Track
+from collage.represent.grid import SEGMENT_BEATS, SEGMENT_STEPS, STEPS_PER_BEAT
+from collage.represent.melody import melody_onehot, melody_tokens, skyline, tokens_to_notes
+from collage.represent.transpose import transpose_notes
+
+__all__ = [
+    "METHODS",
+    "TEMPO_RATIO_WARN",
+    "CONTROL_NAMES",
+    "FusionModels",
+    "FusionResult",
+    "fuse",
+    "check_controls",
+    "fuse_windows",
+]
+
+log = logging.getLogger(__name__)
+
+METHODS = ("collagenet", "rule", "gradient")
+CONTROL_NAMES = ("pitch", "rhythm", "chord", "texture")
+TEMPO_RATIO_WARN = 1.5
+"""Inputs whose average tempi differ by this factor or more get a warning."""
+DEFAULT_WEIGHTS = {"melody_vae": "melody_vae", "accomp_vae": "accomp_vae", "actor": "latent_actor"}
+MELODY_PROGRAM = 73  # flute, for a melody that came from a piano-family track
+ACCOMP_PROGRAM = 0  # acoustic grand piano
+
+
+@dataclasses.dataclass
+class FusionModels:
+    """The loaded models of the CollageNet method (pass one to :func:`fuse` in loops to load once).
+
+    Attributes:
+        melody_vae: a :class:`collage.models.melody_vae.MelodyVAE` (or the same interface).
+        accomp_vae: a :class:`collage.models.accomp_vae.AccompVAE`.
+        actor: a :class:`collage.models.latent_critic.LatentActor`:
+            ``actor(z_mel, z_acc, controls)`` -> ``(z_mel', z_acc')``.
+        critic: the pre-trained critic of the data-driven baseline (or None);
+            used only by ``method='gradient'``.
+    """
+
+    melody_vae: Any
+    accomp_vae: Any
+    actor: Any = None
+    critic: Any = None
+
+    @classmethod
+    def load(cls, melody_vae: str | os.PathLike = "melody_vae", accomp_vae: str | os.PathLike = "accomp_vae",
+             actor: str | os.PathLike | None = "latent_actor", critic: str | os.PathLike | None = None
+             ) -> "FusionModels":
+        """Load shipped weights by name (or user weights by path); None skips that model.
+
+        Raises:
+            ModelLoadingError: weights missing, corrupt or of the wrong hash.
+        """
+        from collage.pretrained import load_pretrained
+
+        loaded_actor = None if actor is None else load_pretrained(actor)  # first: the likeliest user choice
+        loaded_critic = None if critic is None else load_pretrained(critic)
+        return cls(melody_vae=load_pretrained(melody_vae), accomp_vae=load_pretrained(accomp_vae),
+                   actor=loaded_actor, critic=loaded_critic)
+
+    @classmethod
+    def tiny(cls, seed: int = 0) -> "FusionModels":
+        """Tiny random-weight models (VAEs, actor and critic) for fast tests."""
+        import torch
+
+        from collage.models.latent_critic import LatentActorConfig, LatentCriticConfig
+        from collage.pretrained import build_model, tiny_model
+
+        mvae, avae = tiny_model("melody_vae", seed=seed), tiny_model("accomp_vae", seed=seed)
+        sizes = {"embed": 16, "hidden": 16, "layers": 2, "dropout": 0.0}
+        torch.manual_seed(seed)
+        actor = build_model("latent_actor", LatentActorConfig.for_latents(
+            mvae.aspects, avae.aspects, mvae.z_dim, avae.z_dim, **sizes)).eval()
+        critic = build_model("latent_critic", LatentCriticConfig.for_latents(
+            mvae.aspects, avae.aspects, mvae.z_dim, avae.z_dim, **sizes)).eval()
+        return cls(melody_vae=mvae, accomp_vae=avae, actor=actor, critic=critic)
+
+
+@dataclasses.dataclass(frozen=True)
+class FusionResult:
+    """What :func:`fuse` made and how.
+
+    Attributes:
+        piece: the fused piece: tracks MELODY and ACCOMPANIMENT, at the
+            melody's ``tpq``, tempo map and metre.
+        method: ``'collagenet'``, ``'rule'`` or ``'gradient'``.
+        controls: ``{"pitch", "rhythm", "chord", "texture"}`` keep values used
+            (all None for the methods without controls).
+        seed: the seed.
+        key_shift: semitones the accompaniment was transposed (0 without key alignment).
+        key_scores: profile correlation of each candidate shift (empty without key alignment).
+        n_steps: length of the output in 16th-note steps.
+        n_windows: number of 8-beat windows fused.
+        hop_steps: steps between window starts.
+        fit: ``{"looped": "melody" | "accompaniment" | None, "trimmed": ... , "loops": float}``.
+        silent_windows: ``{"melody": n, "accompaniment": n}`` windows left silent
+            because the input was silent there.
+        melody_qpm, accomp_qpm: average input tempi (quarter notes per minute).
+        melody_input, accomp_input: the selected input tracks as pieces (for plots).
+    """
+
+    piece: Piece
+    method: str
+    controls: dict
+    seed: int
+    key_shift: int
+    key_scores: dict
+    n_steps: int
+    n_windows: int
+    hop_steps: int
+    fit: dict
+    silent_windows: dict
+    melody_qpm: float
+    accomp_qpm: float
+    melody_input: Piece
+    accomp_input: Piece
+
+
+def check_controls(**controls) -> dict[str, float]:
+    """Validate keep controls (``pitch=..., rhythm=..., chord=..., texture=...``): each a number in [0, 1]."""
+    out = {}
+    for name, value in controls.items():
+        try:
+            v = float(value)
+        except (TypeError, ValueError):
+            raise ParameterError(f"given keep_{name}={value!r}; expected a number in [0, 1]") from None
+        if isinstance(value, bool) or not math.isfinite(v) or not 0.0 <= v <= 1.0:
+            raise ParameterError(f"given keep_{name}={value!r}; expected a number in [0, 1]")
+        out[name] = v
+    return out
+
+
+def _check_int(name: str, value, lo: int, hi: int | None = None) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < lo or (hi is not None and value > hi):
+        rng = f"an integer >= {lo}" if hi is None else f"an integer in {lo}..{hi}"
+        raise ParameterError(f"given {name}={value!r}; expected {rng}")
+    return int(value)
+
+
+def _velocity_contour(notes: np.ndarray, n_steps: int, default: int = 80) -> np.ndarray:
+    """``(n_steps,)`` int: the velocity of the latest input onset at or before each step (the first one before it)."""
+    out = np.full(n_steps, default, dtype=np.int64)
+    if not len(notes):
+        return out
+    on = np.clip(notes[:, 0], 0, max(n_steps - 1, 0))
+    last = np.full(n_steps, -1, dtype=np.int64)
+    np.maximum.at(last, on, notes[:, 3])  # loudest onset at each step
+    idx = np.where(last >= 0, np.arange(n_steps), -1)
+    idx = np.maximum.accumulate(idx)
+    first = int(np.flatnonzero(last >= 0)[0])
+    idx[idx < 0] = first
+    return last[idx]
+
+
+def _onset_velocities(notes: np.ndarray, n_steps: int) -> np.ndarray:
+    """``(n_steps, 128)`` int: the velocity of the input note starting at each (step, pitch), 0 where none."""
+    grid = np.zeros((n_steps, 128), dtype=np.int64)
+    keep = (notes[:, 0] >= 0) & (notes[:, 0] < n_steps)
+    np.maximum.at(grid, (notes[keep, 0], notes[keep, 2]), notes[keep, 3])
+    return grid
+
+
+def _with_velocity(notes: np.ndarray, grid: np.ndarray, contour: np.ndarray, start: int) -> np.ndarray:
+    """Window-relative decoded notes with input velocities: the same (onset, pitch)'s, else the contour's."""
+    notes = notes.copy()
+    if len(notes):
+        pos = np.clip(notes[:, 0] + start, 0, len(contour) - 1)
+        same = grid[pos, notes[:, 2]]
+        notes[:, 3] = np.clip(np.where(same > 0, same, contour[pos]), 1, 127)
+    return notes
+
+
+def fuse_windows(mel_windows: Sequence[np.ndarray], acc_windows: Sequence[np.ndarray], *, method: str = "collagenet",
+                 controls: dict | None = None, models: FusionModels | None = None, seed: int = 0,
+                 chords: np.ndarray | None = None, gradient_options: dict | None = None
+                 ) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Fuse a batch of 32-step windows (window-relative step notes) in one pass.
+
+    Args:
+        mel_windows, acc_windows: K arrays each of ``(n, 4)`` step notes in ``[0, 32)``.
+        method: ``'collagenet'``, ``'rule'`` or ``'gradient'``.
+        controls: keep values ``{"pitch", "rhythm", "chord", "texture"}`` (collagenet).
+        models: a :class:`FusionModels` (collagenet, gradient; required here).
+        seed: seeds the rule's skips (the other methods are deterministic).
+        chords: ``(K, 8, 36)`` chord tracks of the accompaniment windows; None
+            estimates them window by window.
+        gradient_options: ``steps`` and ``lr`` for the gradient baseline.
+    Returns:
+        ``(melodies, accompaniments)``: K fused window-relative note arrays each
+        (velocities are placeholders: 90 for the melody, 64 for the accompaniment,
+        except for the rule method, which keeps them).
+    """
+    k = len(mel_windows)
+    if len(acc_windows) != k:
+        raise ParameterError(f"given {k} melody windows and {len(acc_windows)} accompaniment windows; expected equal")
+    if method not in METHODS:
+        raise ParameterError(f"given method={method!r}; expected one of {', '.join(METHODS)}")
+    if method == "rule":
+        rng = np.random.default_rng(seed)
+        return [rule_fuse_segment(m, a, rng=rng) for m, a in zip(mel_windows, acc_windows)], list(acc_windows)
+    if models is None:
+        raise ParameterError(f"method {method!r} needs models (a FusionModels)")
+    import torch
+
+    from collage.represent.accompaniment import durmat, durmat_to_notes
+    from collage.represent.chord import estimate_chords
+
+    if k == 0:
+        return [], []
+    tokens = np.stack([melody_tokens(m, SEGMENT_STEPS) for m in mel_windows])  # (K, 32)
+    x = torch.from_numpy(np.stack([melody_onehot(t) for t in tokens]))  # (K, 32, 130)
+    if chords is None:
+        chords = np.stack([estimate_chords(a, SEGMENT_BEATS) for a in acc_windows])  # (K, 8, 36)
+    chord = torch.from_numpy(np.asarray(chords, dtype=np.float32))  # (K, 8, 36)
+    prmat = torch.from_numpy(np.stack([durmat(a, SEGMENT_STEPS) for a in acc_windows]).astype(np.float32))  # (K, 32, 128)
+    with torch.no_grad():
+        z_mel, _ = models.melody_vae.encode(x)  # (K, Dm) posterior means
+        z_acc, _ = models.accomp_vae.encode(chord, prmat)  # (K, Da)
+        if method == "collagenet":
+            if models.actor is None:
+                raise ParameterError("method 'collagenet' needs the latent actor (models.actor is None)")
+            c = controls or {}
+            names = tuple(getattr(getattr(models.actor, "config", None), "aspect_names", CONTROL_NAMES))
+            unknown = [n for n in names if n not in CONTROL_NAMES]
+            if unknown:
+                raise ParameterError(f"the actor's aspects {list(names)} are not the controls {list(CONTROL_NAMES)}")
+            ctl = torch.tensor([[c.get(n, 0.5) for n in names]], dtype=z_mel.dtype).expand(k, len(names))  # (K, 4)
+            z_mel, z_acc = models.actor(z_mel, z_acc, ctl)  # (K, Dm), (K, Da)
+        else:
+            z_mel, z_acc = _gradient(z_mel, z_acc, models, gradient_options or {})
+        out_tokens = models.melody_vae.decode_tokens(z_mel).cpu().numpy()  # (K, 32)
+        out_pr = models.accomp_vae.decode(z_acc).cpu().numpy()  # (K, 32, 128)
+    mels = [tokens_to_notes(t) for t in out_tokens]
+    accs = [W.trim_notes(durmat_to_notes(p), SEGMENT_STEPS) for p in out_pr]
+    return mels, accs
+
+
+def _gradient(z_mel, z_acc, models: FusionModels, options: dict):
+    """The data-driven baseline on latents (:func:`collage.fusion.gradient.gradient_fuse_latents`)."""
+    try:
+        from collage.fusion.gradient import gradient_fuse_latents
+    except ModuleNotFoundError as e:
+        if e.name != "collage.fusion.gradient":
+            raise
+        raise ParameterError("method 'gradient' is not available in this installation "
+                             "(collage.fusion.gradient is missing); use 'collagenet' or 'rule'") from None
+    critic = models.critic
+    if critic is None:
+        from collage.pretrained import load_pretrained
+
+        critic = models.critic = load_pretrained("latent_critic_pretrained")
+    unknown = sorted(set(options) - {"steps", "lr"})
+    if unknown:
+        raise ParameterError(f"given gradient_options with {unknown}; expected only 'steps' and 'lr'")
+    return gradient_fuse_latents(z_mel, z_acc, critic, **options)
+
+
+def _dedupe(notes: np.ndarray, role: str) -> np.ndarray:
+    """Step notes without doublings: of notes sharing onset and pitch (merged tracks, doubled voices) the
+    longest is kept (logged), and a note is cut where the next note of its pitch starts."""
+    if not len(notes):
+        return notes
+    order = np.lexsort((-notes[:, 1], notes[:, 2], notes[:, 0]))  # onset, pitch, longest first
+    s = notes[order]
+    first = np.ones(len(s), dtype=bool)
+    first[1:] = (s[1:, 0] != s[:-1, 0]) | (s[1:, 2] != s[:-1, 2])
+    if not first.all():
+        log.info("%s: %d notes doubled another's onset and pitch on the step grid; kept the longest",
+                 role, int((~first).sum()))
+    s = s[first]
+    by_pitch = np.lexsort((s[:, 0], s[:, 2]))  # a note is cut where the next one of its pitch starts
+    t = s[by_pitch]
+    nxt = np.append(t[1:, 0], np.iinfo(np.int64).max)
+    same = np.append(t[1:, 2] == t[:-1, 2], False)
+    t[:, 1] = np.where(same, np.minimum(t[:, 1], nxt - t[:, 0]), t[:, 1])
+    return t[np.lexsort((t[:, 2], t[:, 0]))]
+
+
+def _repeat_tempos(piece: Piece, period_ticks: int, end_tick: int) -> list[Tempo]:
+    """The melody's tempo map repeated every ``period_ticks`` up to ``end_tick`` (for a looped melody)."""
+    base = [t for t in piece.tempos if t.tick < period_ticks]
+    if len({t.qpm for t in base}) <= 1:
+        return list(piece.tempos[:1]) if piece.tempos else []
+    first_qpm = base[0].qpm if base[0].tick == 0 else 120.0
+    out = []
+    for k in range(max(-(-end_tick // period_ticks), 1)):
+        loop = [Tempo(t.tick + k * period_ticks, t.qpm) for t in base]
+        if k and loop[0].tick != k * period_ticks:
+            loop.insert(0, Tempo(k * period_ticks, first_qpm))
+        out.extend(loop)
+    return out
+
+
+def fuse(
+    melody: Piece | str | os.PathLike,
+    accompaniment: Piece | str | os.PathLike,
+    *,
+    keep_pitch: float = 0.5,
+    keep_rhythm: float = 0.5,
+    keep_chord: float = 0.5,
+    keep_texture: float = 0.5,
+    method: str = "collagenet",
+    seed: int = 0,
+    models: FusionModels | None = None,
+    melody_track: str | None = None,
+    accomp_tracks: Sequence[str] | None = None,
+    fit: str = "loop",
+    key_align: bool = True,
+    key_method: str = "mixed",
+    hop_beats: int = 4,
+    gradient_options: dict | None = None,
+) -> FusionResult:
+    """Fuse a melody and an unrelated accompaniment of any length into a harmonic two-track piece.
+
+    Args:
+        melody, accompaniment: pieces or files (MIDI, MusicXML, ABC).
+        keep_pitch, keep_rhythm, keep_chord, keep_texture: how much to keep of
+            the melody's pitch and rhythm and the accompaniment's chords and
+            texture, each in [0, 1] (1: change as little as possible). Used by
+            ``'collagenet'`` only.
+        method: ``'collagenet'`` (default), ``'rule'`` or ``'gradient'``.
+        seed: seeds the rule baseline's random skips (CollageNet uses posterior means and
+            is deterministic).
+        models: loaded :class:`FusionModels`; None loads the shipped weights
+            (collagenet, gradient).
+        melody_track: the melody's track name (default: MELODY, else the only pitched track).
+        accomp_tracks: the accompaniment's track names (default: PIANO, else all pitched tracks).
+        fit: ``'loop'`` the shorter input (default) or ``'trim'`` the longer one.
+        key_align: transpose the accompaniment toward the melody's pitch classes first.
+        key_method: ``'mixed'`` (default), ``'key'`` or ``'profile'``; see :mod:`collage.fusion.keyalign`.
+        hop_beats: beats between window starts, 1..8 (8: no overlap).
+        gradient_options: ``{"steps": ..., "lr": ...}`` for the data-driven baseline.
+    Returns:
+        a :class:`FusionResult`.
+    Raises:
+        ParameterError: a bad argument (quoted) or an unusable track choice.
+        InvalidMidiError / InvalidScoreError: unreadable, empty or drum-only input.
+        ModelLoadingError: the shipped weights cannot be loaded.
+    """
+    controls = check_controls(pitch=keep_pitch, rhythm=keep_rhythm, chord=keep_chord, texture=keep_texture)
+    if method not in METHODS:
+        raise ParameterError(f"given method={method!r}; expected one of {', '.join(METHODS)}")
+    seed = _check_int("seed", seed, 0)
+    hop_beats = _check_int("hop_beats", hop_beats, 1, SEGMENT_BEATS)
+    if fit not in W.FIT_MODES:
+        raise ParameterError(f"given fit={fit!r}; expected one of {', '.join(W.FIT_MODES)}")
+    if method != "collagenet" and any(v != 0.5 for v in controls.values()):
+        log.warning("the keep controls do not apply to method %r; ignored", method)
+    if models is not None and not isinstance(models, FusionModels):
+        raise ParameterError(f"given models of type {type(models).__name__}; expected a FusionModels")
+
+    mel_piece = _inputs.load_piece(melody)
+    acc_piece = _inputs.load_piece(accompaniment)
+    mel_track = _inputs.select_melody(mel_piece, melody_track)
+    acc_track = _inputs.select_accompaniment(acc_piece, accomp_tracks)
+    W.check_metre(mel_piece, "melody")
+    W.check_metre(acc_piece, "accompaniment")
+    mel_in = dataclasses.replace(mel_piece, tracks=[mel_track], key_signatures=[])
+    acc_in = dataclasses.replace(acc_piece, tracks=[acc_track], key_signatures=[])
+    q_mel, q_acc = W.mean_qpm(mel_in), W.mean_qpm(acc_in)
+    if max(q_mel, q_acc) / max(min(q_mel, q_acc), 1e-9) >= TEMPO_RATIO_WARN:
+        log.warning(
+            "very different tempi: melody %.0f qpm, accompaniment %.0f qpm; beats are matched one to one, "
+            "so the accompaniment plays at the melody's tempo (%.2fx its own)", q_mel, q_acc, q_mel / q_acc,
+        )
+
+    mel, n_mel = W.to_step_notes(mel_track, mel_piece)
+    mel = skyline(mel, source=mel_piece.source or "melody")
+    acc, n_acc = W.to_step_notes(acc_track, acc_piece)
+    acc = _dedupe(acc, "accompaniment")
+
+    shift, scores = 0, {}
+    if key_align:
+        shift, scores = best_shift(mel, acc, method=key_method)
+        if shift:
+            acc = transpose_notes(acc, shift)
+        log.info("key alignment: accompaniment transposed by %+d semitones (score %.2f -> %.2f)",
+                 shift, scores.get(0, 0.0), scores.get(shift, 0.0))
+
+    mel, acc, n_steps, fit_info = W.fit_lengths(mel, n_mel, acc, n_acc, mode=fit)
+    if fit_info["looped"]:
+        log.info("length: %s looped %.2f times to %d beats", fit_info["looped"], fit_info["loops"],
+                 n_steps // STEPS_PER_BEAT)
+    elif fit_info["trimmed"]:
+        log.info("length: %s trimmed to %d beats", fit_info["trimmed"], n_steps // STEPS_PER_BEAT)
+
+    plan = W.plan_windows(n_steps, hop=hop_beats * STEPS_PER_BEAT)
+    mel_w = W.crop_windows(mel, plan)
+    acc_w = W.crop_windows(acc, plan)
+    if method != "rule" and models is None:
+        models = FusionModels.load(actor="latent_actor" if method == "collagenet" else None,
+                                   critic="latent_critic_pretrained" if method == "gradient" else None)
+    chords = None
+    if method != "rule":
+        from collage.represent.chord import estimate_chords
+
+        all_chords = estimate_chords(acc, plan.padded // STEPS_PER_BEAT)  # (beats, 36), whole accompaniment
+        b0 = plan.starts // STEPS_PER_BEAT
+        chords = np.stack([all_chords[b:b + SEGMENT_BEATS] for b in b0])  # (K, 8, 36)
+    out_mel, out_acc = fuse_windows(mel_w, acc_w, method=method, controls=controls, models=models, seed=seed,
+                                    chords=chords, gradient_options=gradient_options)
+
+    mel_vel = (_onset_velocities(mel, plan.padded), _velocity_contour(mel, plan.padded, default=90))
+    acc_vel = (_onset_velocities(acc, plan.padded), _velocity_contour(acc, plan.padded, default=64))
+    silent = {"melody": 0, "accompaniment": 0}
+    for k in range(plan.n_windows):
+        s = int(plan.starts[k])
+        if not len(mel_w[k]):
+            out_mel[k] = np.zeros((0, 4), dtype=np.int64)
+            silent["melody"] += 1
+        if not len(acc_w[k]):
+            out_acc[k] = np.zeros((0, 4), dtype=np.int64)
+            silent["accompaniment"] += 1
+        if method != "rule":
+            out_mel[k] = _with_velocity(out_mel[k], *mel_vel, s)
+            out_acc[k] = _with_velocity(out_acc[k], *acc_vel, s)
+    fused_mel = W.stitch_notes(out_mel, plan)
+    fused_acc = acc if method == "rule" else W.stitch_notes(out_acc, plan)
+    if silent["melody"]:
+        log.info("%d of %d windows have no melody notes: left silent in the melody", silent["melody"], plan.n_windows)
+
+    piece = _output_piece(fused_mel, fused_acc, mel_piece, mel_track, acc_track, n_steps, n_mel, fit_info)
+    return FusionResult(
+        piece=piece,
+        method=method,
+        controls=controls if method == "collagenet" else {n: None for n in CONTROL_NAMES},
+        seed=seed,
+        key_shift=int(shift),
+        key_scores=scores,
+        n_steps=int(n_steps),
+        n_windows=plan.n_windows,
+        hop_steps=plan.hop,
+        fit=fit_info,
+        silent_windows=silent,
+        melody_qpm=q_mel,
+        accomp_qpm=q_acc,
+        melody_input=mel_in,
+        accomp_input=acc_in,
+    )
+
+
+def _output_piece(mel: np.ndarray, acc: np.ndarray, mel_piece: Piece, mel_track: Track, acc_track: Track,
+                  n_steps: int, n_mel: int, fit_info: dict) -> Piece:
+    tpq = mel_piece.tpq
+    ticks_per_step = tpq / STEPS_PER_BEAT
+    tempos = list(mel_piece.tempos)
+    if fit_info["looped"] == "melody":
+        tempos = _repeat_tempos(mel_piece, int(round(n_mel * ticks_per_step)), int(round(n_steps * ticks_per_step)))
+    mel_program = MELODY_PROGRAM if mel_track.program < 8 else mel_track.program
+    acc_program = acc_track.program if not acc_track.is_drum else ACCOMP_PROGRAM
+    return Piece(
+        [
+            Track(W.steps_to_ticks(mel, tpq), name="MELODY", program=mel_program),
+            Track(W.steps_to_ticks(acc, tpq), name="ACCOMPANIMENT", program=acc_program),
+        ],
+        tpq=tpq,
+        tempos=tempos,
+        time_signatures=list(mel_piece.time_signatures),
+        key_signatures=[],
+    )

@@ -1,0 +1,366 @@
+"""Adversarial training of the latent actor G and critic D (CollageNet §3.2-3.4), and a critic alone.
+
+Data: cached posteriors (:class:`collage.training.latents.LatentSet`) of the
+train split under the 12 transpositions; each batch samples ``z = mu + std * eps``.
+
+- D's positives: Ωh latents (a segment's melody and accompaniment, one transposition).
+- D's negatives: Ωdh latents (melody and accompaniment of different songs,
+  each at its own transposition), prior samples ``N(0, I)`` and, when an actor
+  is trained, G's outputs on Ωdh and prior inputs (a third each).
+- D's loss: ``BCE(D(pos), 1) + BCE(D(neg), 0)`` with logits (the paper's
+  eq. (2); its ``L_{c=0}`` should read ``log(1 - D(z))``).
+- G's loss: ``BCE(D(G(z, c)), 1) + lam * mean(sum_aspect c_aspect * rho(z_hat_aspect, z_aspect))``
+  on Ωdh and prior inputs, controls ``c ~ U(0, 1)`` per sample and aspect.
+- Adam with ``betas=(0, 0.9)`` for both (paper: lr 3e-5; our smaller model
+  trains with 1e-4 in fewer steps).
+
+Selection: the critic alone keeps its best validation accuracy (Ωh vs Ωdh
+and prior, posterior means of the val split); the actor keeps the step with
+the best judge harmony rate of decoded val fusions at controls 0.5 (when a
+judge and the VAEs are given) and otherwise its last step.
+
+Commands: ``collage train critic`` (pre-trained critic for the data-driven
+baseline) and ``collage train actor --lam 1`` (actor and critic).
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from collage.errors import ParameterError
+
+__all__ = ["LatentSampler", "train_critic", "train_actor", "actor_val_metrics"]
+
+log = logging.getLogger(__name__)
+
+
+class LatentSampler:
+    """Draws Ωh / Ωdh / prior latent batches from a :class:`LatentSet`."""
+
+    def __init__(self, lat):
+        self.lat = lat
+        self.n_shift = lat.mel_mu.shape[0]
+        self.song_ids = np.asarray(lat.song_ids)
+        sa, sb = lat.sigma_bar()
+        self.sigma_a = torch.from_numpy(np.asarray(sa, np.float32))
+        self.sigma_b = torch.from_numpy(np.asarray(sb, np.float32))
+
+    def _z(self, mu, std, s, k, sample: bool) -> torch.Tensor:
+        m = torch.from_numpy(mu[s, k].astype(np.float32))  # (B, d)
+        if not sample:
+            return m
+        return m + torch.from_numpy(std[s, k].astype(np.float32)) * torch.randn_like(m)
+
+    def other_song(self, i: np.ndarray, rng) -> np.ndarray:
+        n = len(self.song_ids)
+        j = rng.integers(0, n, size=len(i))
+        bad = self.song_ids[i] == self.song_ids[j]
+        for _ in range(100):
+            if not bad.any():
+                break
+            j[bad] = rng.integers(0, n, size=int(bad.sum()))
+            bad = self.song_ids[i] == self.song_ids[j]
+        return j
+
+    def harmonic(self, n: int, rng, *, sample: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+        """Ωh: ``(z_mel (n, d_a), z_acc (n, d_b))``, one segment and transposition per row."""
+        k = rng.integers(0, self.lat.n, size=n)
+        s = rng.integers(0, self.n_shift, size=n)
+        return (self._z(self.lat.mel_mu, self.lat.mel_std, s, k, sample),
+                self._z(self.lat.acc_mu, self.lat.acc_std, s, k, sample))
+
+    def disharmonic(self, n: int, rng, *, sample: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+        """Ωdh: melody and accompaniment of different songs, each at its own transposition."""
+        i = rng.integers(0, self.lat.n, size=n)
+        j = self.other_song(i, rng)
+        si = rng.integers(0, self.n_shift, size=n)
+        sj = rng.integers(0, self.n_shift, size=n)
+        return (self._z(self.lat.mel_mu, self.lat.mel_std, si, i, sample),
+                self._z(self.lat.acc_mu, self.lat.acc_std, sj, j, sample))
+
+    def prior(self, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+        return torch.randn(n, self.lat.mel_mu.shape[-1]), torch.randn(n, self.lat.acc_mu.shape[-1])
+
+
+def _bce(logits: torch.Tensor, target: float) -> torch.Tensor:
+    return F.binary_cross_entropy_with_logits(logits, torch.full_like(logits, target))
+
+
+def _critic_val(critic, val: LatentSampler, n: int = 2000) -> dict[str, float]:
+    rng = np.random.default_rng(321)
+    torch.manual_seed(321)
+    zh = val.harmonic(n, rng, sample=False)
+    zd = val.disharmonic(n, rng, sample=False)
+    zp = val.prior(n)
+    ph, pd, pp = critic(*zh), critic(*zd), critic(*zp)
+    acc_h, acc_d, acc_p = (ph > 0).float().mean(), (pd <= 0).float().mean(), (pp <= 0).float().mean()
+    bce = (_bce(ph, 1.0) + _bce(pd, 0.0)) / 2
+    return {"val_acc": float((acc_h + acc_d) / 2), "val_acc_h": float(acc_h), "val_acc_dh": float(acc_d),
+            "val_acc_prior": float(acc_p), "val_bce": float(bce)}
+
+
+def _adam(params, lr):
+    return torch.optim.Adam(params, lr=lr, betas=(0.0, 0.9))
+
+
+def train_critic(train_lat, val_lat, *, run_dir, config=None, steps: int = 3000, batch_size: int = 512,
+                 lr: float = 1e-4, seed: int = 0, val_every: int = 250, progress: bool = True,
+                 max_seconds: float | None = None):
+    """Train a critic without an actor (positives Ωh; negatives Ωdh and prior, half each).
+
+    Returns ``(critic with the best val weights, TrainResult)``.
+    """
+    from collage.models.latent_critic import LatentCritic
+    from collage.training.loop import set_threads, train_loop
+
+    set_threads()
+    tr, va = LatentSampler(train_lat), LatentSampler(val_lat)
+    torch.manual_seed(seed)
+    from collage.models.latent_critic import LatentCriticConfig
+
+    critic = LatentCritic(config or LatentCriticConfig())
+    opt = _adam(critic.parameters(), lr)
+
+    def step_fn(step, rng):
+        zh = tr.harmonic(batch_size, rng)
+        zd = tr.disharmonic(batch_size // 2, rng)
+        zp = tr.prior(batch_size - batch_size // 2)
+        neg = critic(torch.cat([zd[0], zp[0]]), torch.cat([zd[1], zp[1]]))  # (B,)
+        pos = critic(*zh)  # (B,)
+        loss = _bce(pos, 1.0) + _bce(neg, 0.0)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        return {"d_loss": loss.item(), "d_pos": torch.sigmoid(pos).mean().item(),
+                "d_neg": torch.sigmoid(neg).mean().item()}
+
+    res = train_loop({"critic": critic}, {"opt": opt}, step_fn, run_dir=run_dir, max_steps=steps,
+                     val_fn=lambda: _critic_val(critic, va), val_every=min(val_every, steps),
+                     ckpt_every=min(val_every, steps), log_every=min(50, steps), select="val_acc", mode="max",
+                     seed=seed, progress=progress, max_seconds=max_seconds)
+    return critic.eval(), res
+
+
+@torch.no_grad()
+def actor_val_metrics(actor, critic, val: LatentSampler, *, mel_vae=None, acc_vae=None, judge=None,
+                      n: int = 500) -> dict[str, float]:
+    """Val metrics of the actor on ``n`` Ωdh pairs (posterior means) at controls 0.5.
+
+    Always: the critic's mean output before/after and rho per latent; with
+    the VAEs and a judge, ``harmony_rate`` of the decoded fusions.
+    """
+    rng = np.random.default_rng(321)
+    za, zb = val.disharmonic(n, rng, sample=False)
+    c = torch.full((n, actor.n_aspects), 0.5)
+    ha, hb = actor(za, zb, c)
+    d = actor.distances(ha, hb, za, zb)
+    out = {"val_d_in": float(torch.sigmoid(critic(za, zb)).mean()), "val_d_out": float(torch.sigmoid(critic(ha, hb)).mean()),
+           "val_rho_a": float(d["z_a"].mean()), "val_rho_b": float(d["z_b"].mean())}
+    if mel_vae is not None and acc_vae is not None and judge is not None:
+        from collage.fusion.gradient import decode_latents
+
+        mels, accs = decode_latents(mel_vae, acc_vae, ha, hb)
+        out["val_harmony"] = float((judge.score(mels, accs) > 0.5).mean())
+    return out
+
+
+def train_actor(train_lat, val_lat, *, run_dir, lam: float = 1.0, actor_config=None, critic_config=None,
+                steps: int = 4000, batch_size: int = 512, lr: float = 1e-4, seed: int = 0, val_every: int = 500,
+                mel_vae=None, acc_vae=None, judge=None, val_pairs: int = 500, progress: bool = True,
+                max_seconds: float | None = None):
+    """Train actor and critic together (one D step, then one G step, per training step).
+
+    Returns ``(actor, critic, TrainResult)``; with a judge and the VAEs, the
+    best val harmony rate picks the weights, else the last step is kept.
+    """
+    from collage.models.latent_critic import LatentActor, LatentCritic, latent_distance
+    from collage.training.loop import set_threads, train_loop
+
+    if lam < 0:
+        raise ParameterError(f"given lam={lam!r}; expected >= 0")
+    set_threads()
+    tr, va = LatentSampler(train_lat), LatentSampler(val_lat)
+    torch.manual_seed(seed)
+    from collage.models.latent_critic import LatentActorConfig, LatentCriticConfig
+
+    actor = LatentActor(actor_config or LatentActorConfig())
+    critic = LatentCritic(critic_config or LatentCriticConfig())
+    if (actor.config.d_a, actor.config.d_b) != (train_lat.mel_mu.shape[-1], train_lat.acc_mu.shape[-1]):
+        raise ParameterError(f"actor sizes {(actor.config.d_a, actor.config.d_b)} do not match the latents "
+                             f"{(train_lat.mel_mu.shape[-1], train_lat.acc_mu.shape[-1])}")
+    actor.sigma_a.copy_(tr.sigma_a)
+    actor.sigma_b.copy_(tr.sigma_b)
+    opt_d, opt_g = _adam(critic.parameters(), lr), _adam(actor.parameters(), lr)
+    slices = actor.aspect_slices()
+    third = batch_size // 3
+
+    def g_inputs(n, rng):
+        zd = tr.disharmonic(n - n // 2, rng)
+        zp = tr.prior(n // 2)
+        za, zb = torch.cat([zd[0], zp[0]]), torch.cat([zd[1], zp[1]])
+        return za, zb, torch.rand(n, actor.n_aspects)
+
+    def step_fn(step, rng):
+        # critic step
+        zh = tr.harmonic(batch_size, rng)
+        zd = tr.disharmonic(third, rng)
+        zp = tr.prior(third)
+        ga, gb, gc = g_inputs(batch_size - 2 * third, rng)
+        with torch.no_grad():
+            fa, fb = actor(ga, gb, gc)
+        neg = critic(torch.cat([zd[0], zp[0], fa]), torch.cat([zd[1], zp[1], fb]))  # (B,)
+        pos = critic(*zh)  # (B,)
+        d_loss = _bce(pos, 1.0) + _bce(neg, 0.0)
+        opt_d.zero_grad()
+        d_loss.backward()
+        opt_d.step()
+        # actor step
+        za, zb, c = g_inputs(batch_size, rng)
+        ha, hb = actor(za, zb, c)
+        adv = _bce(critic(ha, hb), 1.0)
+        dist = torch.zeros(batch_size)
+        for k, (name, (which, sl)) in enumerate(slices.items()):
+            zh_, z_, s_ = (ha, za, actor.sigma_a) if which == 0 else (hb, zb, actor.sigma_b)
+            dist = dist + c[:, k] * latent_distance(zh_[:, sl], z_[:, sl], s_[sl])
+        g_loss = adv + lam * dist.mean()
+        opt_g.zero_grad()
+        g_loss.backward()
+        opt_g.step()
+        return {"d_loss": d_loss.item(), "g_adv": adv.item(), "g_dist": dist.mean().item(),
+                "d_pos": torch.sigmoid(pos).mean().item()}
+
+    use_judge = judge is not None and mel_vae is not None and acc_vae is not None
+
+    def val_fn():
+        m = actor_val_metrics(actor, critic, va, mel_vae=mel_vae, acc_vae=acc_vae, judge=judge, n=val_pairs)
+        m["val_select"] = m["val_harmony"] if use_judge else float(step_counter())
+        return m
+
+    state = {"step": 0}
+
+    def step_counter():
+        return state["step"]
+
+    def counted_step(step, rng):
+        state["step"] = step + 1
+        return step_fn(step, rng)
+
+    res = train_loop({"actor": actor, "critic": critic}, {"opt_d": opt_d, "opt_g": opt_g}, counted_step,
+                     run_dir=run_dir, max_steps=steps, val_fn=val_fn, val_every=min(val_every, steps),
+                     ckpt_every=min(val_every, steps), log_every=min(50, steps), select="val_select", mode="max",
+                     seed=seed, progress=progress, max_seconds=max_seconds)
+    return actor.eval(), critic.eval(), res
+
+
+def base_card(kind: str, *, latents_info: dict, train_info: dict, scores: dict) -> dict:
+    """The common part of a critic/actor card."""
+    return {
+        "training_command": " ".join(["collage"] + sys.argv[1:]) if sys.argv and "collage" in sys.argv[0] else None,
+        "data": dict(latents_info, split="POP909 train (beats grid, 12 transpositions); selected on val"),
+        "train": train_info,
+        "scores": scores,
+        "kind": kind,
+    }
+
+
+def _load_vaes(mel_vae, acc_vae, tiny: bool):
+    from collage.pretrained import load_pretrained, tiny_model
+
+    if tiny:
+        return tiny_model("melody_vae"), tiny_model("accomp_vae")
+    return load_pretrained(mel_vae or "melody_vae"), load_pretrained(acc_vae or "accomp_vae")
+
+
+def _configs(mel, acc, tiny: bool, sizes: dict):
+    from collage.models.latent_critic import LatentActorConfig, LatentCriticConfig
+
+    if tiny:
+        sizes = dict(embed=16, hidden=16, layers=2, dropout=0.0)
+    cc = LatentCriticConfig.for_latents(mel.aspects, acc.aspects, mel.z_dim, acc.z_dim, **sizes)
+    ac = LatentActorConfig.for_latents(mel.aspects, acc.aspects, mel.z_dim, acc.z_dim, **sizes)
+    return cc, ac
+
+
+def lam_name(lam: float) -> str:
+    """``1.0`` -> ``'1'``, ``0.3`` -> ``'0.3'`` (used in weight names and eval rows)."""
+    return f"{lam:g}"
+
+
+def run_train_critic(*, run_dir, steps=3000, batch_size=256, lr=1e-4, seed=0, segments=8000, out_dir=None,
+                     name="latent_critic_pretrained", mel_vae=None, acc_vae=None, tiny=False, sizes=None,
+                     max_seconds=None, progress=True):
+    """`collage train critic`: latents (cached), a critic without actor, shipped as ``name``. Returns the .pt path.
+
+    Stopped early by ``max_seconds``, it still ships (the card records the steps done); running again resumes.
+    """
+    from collage.pretrained import save_pretrained, weights_dir
+    from collage.training.latents import cached_latents, latents_info
+
+    mel, acc = _load_vaes(mel_vae, acc_vae, tiny)
+    n_val = max(segments // 8, 100)
+    tr = cached_latents(mel, acc, "train", max_segments=segments, seed=seed, progress=progress)
+    va = cached_latents(mel, acc, "val", max_segments=n_val, seed=seed, progress=progress)
+    cc, _ = _configs(mel, acc, tiny, sizes or {})
+    critic, res = train_critic(tr, va, run_dir=run_dir, config=cc, steps=steps, batch_size=batch_size, lr=lr,
+                               seed=seed, progress=progress, max_seconds=max_seconds)
+    if res.step < steps:
+        log.warning("stopped at step %d of %d (max_seconds); shipping the %s weights; run again to resume",
+                    res.step, steps, "best" if res.best_step else "last")
+    card = base_card("critic (pre-trained without an actor; the data-driven baseline's)",
+                     latents_info=latents_info(mel, acc, "train", segments, seed),
+                     train_info={"steps": res.step, "batch_size": batch_size, "lr": lr, "betas": [0.0, 0.9],
+                                 "seed": seed, "best_step": res.best_step, "seconds": round(res.seconds, 1),
+                                 "planned_steps": steps, "negatives": "Ωdh and prior samples, half each"},
+                     scores={"val": res.best_metrics})
+    return save_pretrained(critic, name, out_dir or weights_dir(), card=card)
+
+
+def run_train_actor(*, run_dir, lam=1.0, steps=3000, batch_size=256, lr=1e-4, seed=0, segments=8000,
+                    out_dir=None, name=None, mel_vae=None, acc_vae=None, judge=None, tiny=False, sizes=None,
+                    ship_critic: bool = True, max_seconds=None, progress=True):
+    """`collage train actor`: actor and critic at ``lam``; ships ``latent_actor[_lam<λ>]`` (+ its critic).
+
+    Returns the actor's .pt path; stopped early by ``max_seconds``, it still ships (the card records the
+    steps done) and running again resumes.
+    """
+    from collage.pretrained import load_pretrained, save_pretrained, shipped_names, tiny_model, weights_dir
+    from collage.training.latents import cached_latents, latents_info
+
+    mel, acc = _load_vaes(mel_vae, acc_vae, tiny)
+    n_val = max(segments // 8, 100)
+    tr = cached_latents(mel, acc, "train", max_segments=segments, seed=seed, progress=progress)
+    va = cached_latents(mel, acc, "val", max_segments=n_val, seed=seed, progress=progress)
+    cc, ac = _configs(mel, acc, tiny, sizes or {})
+    if judge is None:
+        judge = tiny_model("harmony_judge") if tiny else (
+            load_pretrained("harmony_judge") if "harmony_judge" in shipped_names() else None)
+    elif isinstance(judge, str):
+        judge = load_pretrained(judge)
+    actor, critic, res = train_actor(tr, va, run_dir=run_dir, lam=lam, actor_config=ac, critic_config=cc,
+                                     steps=steps, batch_size=batch_size, lr=lr, seed=seed, mel_vae=mel,
+                                     acc_vae=acc, judge=judge, val_pairs=100 if tiny else 500, progress=progress,
+                                     max_seconds=max_seconds)
+    if res.step < steps:
+        log.warning("stopped at step %d of %d (max_seconds); shipping the %s weights; run again to resume",
+                    res.step, steps, "best" if res.best_step else "last")
+    name = name or "latent_actor"
+    card = base_card(f"actor (CollageNet G) at lambda={lam:g}",
+                     latents_info=latents_info(mel, acc, "train", segments, seed),
+                     train_info={"lam": lam, "steps": res.step, "batch_size": batch_size, "lr": lr,
+                                 "betas": [0.0, 0.9], "seed": seed, "best_step": res.best_step,
+                                 "seconds": round(res.seconds, 1), "planned_steps": steps,
+                                 "select": "best judge harmony rate of 500 decoded val Ωdh fusions at controls 0.5"
+                                 if judge is not None else "last step"},
+                     scores={"val": res.best_metrics})
+    card["lam"] = lam
+    out = out_dir or weights_dir()
+    pt = save_pretrained(actor, name, out, card=card)
+    if ship_critic:
+        cname = name.replace("latent_actor", "latent_critic") if "latent_actor" in name else name + "_critic"
+        save_pretrained(critic, cname, out, card=dict(card, kind=f"critic trained with the actor at lambda={lam:g}"))
+    return pt

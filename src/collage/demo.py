@@ -1,14 +1,19 @@
-"""The demo: collage's main job run on the bundled examples.
+"""The demo: collage's main job (``collage fuse``) run on the bundled examples.
 
-For now (vertical fusion lands in a later issue) the demo puts the bundled
-melody and accompaniment side by side, unchanged:
+The bundled melody ("Ode to Joy", D major) and the unrelated accompaniment
+(I-vi-IV-V in C major) are fused with :func:`collage.fusion.vertical.fuse`
+at the default controls (all 0.5). The method is CollageNet when its trained
+weights are shipped in the package (``melody_vae``, ``accomp_vae``,
+``latent_actor``), else the rule-based baseline (and :class:`DemoResult` says
+so). Outputs:
 
-* ``pair.mid``: two tracks, MELODY and ACCOMPANIMENT, on one time line;
-* ``pair.wav``: that pair rendered with FluidSynth;
-* ``pair.png``: the two inputs as stacked piano rolls.
+* ``pair.mid``: the fused piece, tracks MELODY and ACCOMPANIMENT;
+* ``pair.wav``: that piece rendered with FluidSynth;
+* ``pair.png``: the two inputs and the fused piece as stacked piano rolls.
 
-:func:`run_demo` is the library entry point behind ``collage demo``; the fusion
-issue replaces its body (adding ``fused.mid`` etc.) and keeps its signature.
+(:func:`pair_piece` puts the unfused inputs on one time line, for comparison.)
+
+:func:`run_demo` is the library entry point behind ``collage demo``.
 """
 
 from __future__ import annotations
@@ -25,9 +30,11 @@ from collage.errors import OutputError
 from collage.io import read_midi, write_midi
 from collage.piece import DURATION, ONSET, Piece, Track
 
-__all__ = ["run_demo", "DemoResult", "pair_piece"]
+__all__ = ["run_demo", "DemoResult", "pair_piece", "demo_method", "COLLAGENET_WEIGHTS"]
 
 logger = logging.getLogger(__name__)
+
+COLLAGENET_WEIGHTS = ("melody_vae", "accomp_vae", "latent_actor")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -39,12 +46,28 @@ class DemoResult:
         inputs: input name -> bundled example path (``"melody"``, ``"accompaniment"``).
         duration_s: length of the written piece, seconds.
         sr: sample rate of the audio, Hz (None if no audio was rendered).
+        method: the fusion method used (``'collagenet'`` or ``'rule'``).
+        note: why that method (e.g. that no trained weights are shipped).
+        key_shift: semitones the accompaniment was transposed.
     """
 
     outputs: dict[str, Path]
     inputs: dict[str, Path]
     duration_s: float
     sr: int | None
+    method: str = "rule"
+    note: str = ""
+    key_shift: int = 0
+
+
+def demo_method() -> tuple[str, str]:
+    """``('collagenet', why)`` when its weights are shipped, else ``('rule', why)``."""
+    from collage.pretrained import shipped_names
+
+    missing = [n for n in COLLAGENET_WEIGHTS if n not in shipped_names()]
+    if not missing:
+        return "collagenet", "CollageNet with the shipped weights"
+    return "rule", f"rule-based baseline: no trained CollageNet weights shipped yet (missing {', '.join(missing)})"
 
 
 def _retick(track: Track, src_tpq: int, dst_tpq: int) -> Track:
@@ -80,7 +103,7 @@ def run_demo(
     sr: int = 44100,
     soundfont: str | os.PathLike | None = None,
 ) -> DemoResult:
-    """Run the demo on the bundled examples and write its outputs to ``out_dir``.
+    """Fuse the bundled examples and write the outputs to ``out_dir``.
 
     Args:
         out_dir: output folder (created if needed).
@@ -89,12 +112,13 @@ def run_demo(
         sr: audio sample rate, Hz.
         soundfont: soundfont for rendering (None: see :func:`collage.audio.render.find_soundfont`).
     Returns:
-        a :class:`DemoResult` naming every file written.
+        a :class:`DemoResult` naming every file written and the method used.
     Raises:
         CollageError: e.g. :class:`~collage.audio.render.RenderError` when FluidSynth
             is missing, or OutputError when ``out_dir`` cannot be written; each
             output file is written atomically.
     """
+    from collage.fusion.vertical import fuse
     from collage.plot import plot_pianorolls
 
     out = Path(out_dir)
@@ -107,26 +131,31 @@ def run_demo(
     inputs = {"melody": examples.path("melody"), "accompaniment": examples.path("accompaniment")}
     melody = read_midi(inputs["melody"])
     accompaniment = read_midi(inputs["accompaniment"])
-    pair = pair_piece(melody, accompaniment)
+    method, note = demo_method()
+    result = fuse(melody, accompaniment, method=method)
+    logger.info("demo: %s", note)
+    fused = result.piece
 
     outputs: dict[str, Path] = {}
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise OutputError(out, f"cannot create the output folder ({e.strerror or e})") from None
-    outputs["midi"] = write_midi(pair, out / "pair.mid")
+    outputs["midi"] = write_midi(fused, out / "pair.mid")
     logger.info("wrote %s", outputs["midi"])
     if render_audio:
         from collage.audio.render import render_to_file
 
-        outputs["audio"] = render_to_file(pair, out / "pair.wav", sr=sr, soundfont=soundfont)
+        outputs["audio"] = render_to_file(fused, out / "pair.wav", sr=sr, soundfont=soundfont)
     plot_pianorolls(
-        [melody, accompaniment],
+        [melody, accompaniment, fused],
         out / "pair.png",
         titles=[
             "input A: melody.mid (Ode to Joy, D major)",
             "input B: accompaniment.mid (I-vi-IV-V, C major)",
+            f"fused ({method}; accompaniment transposed {result.key_shift:+d} semitones)",
         ],
     )
     outputs["plot"] = out / "pair.png"
-    return DemoResult(outputs=outputs, inputs=inputs, duration_s=pair.duration_s, sr=sr if render_audio else None)
+    return DemoResult(outputs=outputs, inputs=inputs, duration_s=fused.duration_s, sr=sr if render_audio else None,
+                      method=method, note=note, key_shift=result.key_shift)

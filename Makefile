@@ -8,7 +8,7 @@ PY      := $(VENV)/bin/python
 COLLAGE := $(VENV)/bin/collage
 OUT     ?= out
 SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-APT_PKGS := fluidsynth fluid-soundfont-gm
+APT_PKGS := fluidsynth fluid-soundfont-gm timgm6mb-soundfont musescore-general-soundfont
 
 .PHONY: demo test install system-deps bench stats clean
 
@@ -19,7 +19,7 @@ test: install
 	OMP_NUM_THREADS=1 $(PY) -m pytest -q
 
 system-deps:
-	@if ! command -v fluidsynth >/dev/null || [ ! -e /usr/share/sounds/sf2/FluidR3_GM.sf2 ]; then \
+	@if ! command -v fluidsynth >/dev/null || [ ! -e /usr/share/sounds/sf2/FluidR3_GM.sf2 ] || [ ! -e /usr/share/sounds/sf2/TimGM6mb.sf2 ]; then \
 	  $(SUDO) apt-get update -q && \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends $(APT_PKGS); \
 	fi

@@ -902,6 +902,10 @@ def eval_fusion_command(n_pairs, seed, control_pairs, gradient_steps, gradient_s
     click.echo("\n".join(lines))
 
 
+from collage.mashup.commands import mashup_group  # noqa: E402  (its commands attach themselves)
+
+app.add_command(mashup_group)
+
 def main(argv: Optional[list[str]] = None) -> int:
     """Entry point: run the CLI and map user errors to one line and exit code 2."""
     try:

@@ -815,8 +815,12 @@ def train_critic_command(run_dir, steps, batch_size, lr, seed, segments, melody_
                                            "with --no-default).")
 @click.option("--no-default", is_flag=True, help="Not the shipped default: name it latent_actor_lam<LAM>.")
 @click.option("--judge", default=None, help="Judge for selection (default: shipped harmony_judge).")
+@click.option("--control-gate/--no-control-gate", default=True, show_default=True,
+              help="Scale each aspect's gate by 1 - control (a control of 1 keeps that aspect exactly).")
+@click.option("--init-from", default=None, metavar="NAME|PT",
+              help="Warm-start from trained actor weights (and the matching latent_critic*) of the same sizes.")
 def train_actor_command(run_dir, steps, batch_size, lr, seed, segments, melody_vae, accomp_vae, out_dir,
-                        max_seconds, tiny, lam, name, no_default, judge) -> None:
+                        max_seconds, tiny, lam, name, no_default, judge, control_gate, init_from) -> None:
     """Train the CollageNet actor G with its critic D at distance weight LAM.
 
     Adversarial training in the latent space of the two VAEs (cached
@@ -835,7 +839,8 @@ def train_actor_command(run_dir, steps, batch_size, lr, seed, segments, melody_v
         name = f"latent_actor_lam{lam_name(lam)}" if no_default else "latent_actor"
     pt = run_train_actor(run_dir=run_dir or f"runs/{name}", lam=lam, steps=steps, batch_size=batch_size, lr=lr,
                          seed=seed, segments=segments, out_dir=out_dir, name=name, mel_vae=melody_vae,
-                         acc_vae=accomp_vae, judge=judge, tiny=tiny, max_seconds=max_seconds)
+                         acc_vae=accomp_vae, judge=judge, tiny=tiny, max_seconds=max_seconds,
+                         control_gate=control_gate, init_from=init_from)
     click.echo(f"wrote {pt}")
 
 

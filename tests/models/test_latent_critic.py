@@ -1,5 +1,6 @@
 """LatentCritic / LatentActor: shapes, validation, the gated residual, rho, save/load, a tiny training run."""
 
+import dataclasses
 
 import numpy as np
 import pytest
@@ -65,6 +66,24 @@ def test_gate_closed_returns_the_input():
     ha, hb = actor(za, zb, c)
     delta = actor.delta(actor.trunk(za, zb, c))  # gate open: the output is delta
     torch.testing.assert_close(torch.cat([ha, hb], 1), delta)
+
+
+def test_control_gate_keeps_an_aspect_at_control_one_and_moves_less_as_it_rises():
+    cfg = dataclasses.replace(LatentActorConfig.tiny(), control_gate=True)
+    torch.manual_seed(0)
+    actor = LatentActor(cfg).eval()
+    za, zb = torch.randn(8, 16), torch.randn(8, 16)
+    keep = torch.tensor([1.0, 0.0, 1.0, 0.0]).expand(8, 4)  # keep pitch and chord exactly
+    ha, hb = actor(za, zb, keep)
+    torch.testing.assert_close(ha[:, :8], za[:, :8])
+    torch.testing.assert_close(hb[:, :8], zb[:, :8])
+    assert (ha[:, 8:] - za[:, 8:]).abs().max() > 1e-3  # rhythm free to move
+    ones = torch.ones(8, 4)
+    ha, hb = actor(za, zb, ones)
+    torch.testing.assert_close(torch.cat([ha, hb], 1), torch.cat([za, zb], 1))
+    scale = actor.keep_scale(torch.tensor([[0.25, 0.5, 0.75, 1.0]]))  # (1, 32)
+    assert scale[0, :8].eq(0.75).all() and scale[0, 8:16].eq(0.5).all()
+    assert scale[0, 16:24].eq(0.25).all() and scale[0, 24:].eq(0.0).all()
 
 
 def test_latent_distance():

@@ -13,7 +13,8 @@ about music.
 - :class:`LatentActor` (``"latent_actor"``): ``G(z_a, z_b, controls) -> (z_a', z_b')``;
   the same trunk also fed the controls (one per aspect, in [0, 1], how much
   to *keep*), ending in a gated residual: ``out = (1 - g) * z + g * delta``
-  with ``g = sigmoid(.)`` and ``delta`` predicted per dimension.
+  with ``g = sigmoid(.)`` (times ``1 - c_aspect`` with ``control_gate``) and
+  ``delta`` predicted per dimension.
 - :func:`latent_distance`: CollageNet's ``rho(z_hat, z) = (1/d) * || log(1 + (z_hat - z)^2) / sigma_bar^2 ||_1``.
 
 Sizes: the paper uses 8 x 1024 MLPs; the default here is 4 x 256 with 256-wide latent embeddings (see
@@ -116,9 +117,17 @@ class LatentActorConfig(LatentCriticConfig):
 
     ``gate_bias`` starts the gates near closed (``sigmoid(-1) = 0.27``) so
     that an untrained actor stays close to its input.
+
+    ``control_gate``: scale each aspect's gate by ``1 - c_aspect`` (the
+    control says how much to *keep*), so that a control of 1 returns that
+    aspect unchanged and the room to move shrinks as the control rises;
+    without it the controls are only inputs and the distance penalty alone
+    ties them to the output (the paper's form, whose controls our smaller,
+    shorter-trained actors learned to ignore: ``docs/results/fusion.md``).
     """
 
     gate_bias: float = -1.0
+    control_gate: bool = False
 
     @classmethod
     def tiny(cls) -> "LatentActorConfig":
@@ -203,6 +212,15 @@ class LatentActor(nn.Module):
         out["z_b"] = latent_distance(z_b_hat, z_b, self.sigma_b)
         return out
 
+    def keep_scale(self, controls: torch.Tensor) -> torch.Tensor:
+        """``1 - c_aspect`` spread over each aspect's latent dimensions (1 outside every aspect): ``(B, d_a + d_b)``."""
+        c = self.config
+        scale = torch.ones(controls.shape[0], c.d_a + c.d_b, dtype=controls.dtype)
+        for k, (which, sl) in enumerate(self.aspect_slices().values()):
+            off = 0 if which == 0 else c.d_a
+            scale[:, off + sl.start: off + sl.stop] = 1 - controls[:, k: k + 1]
+        return scale
+
     def forward(self, z_a: torch.Tensor, z_b: torch.Tensor, controls: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         _check_pair(self, z_a, z_b)
         if controls.ndim != 2 or controls.shape != (z_a.shape[0], self.n_aspects):
@@ -212,6 +230,8 @@ class LatentActor(nn.Module):
         h = self.trunk(z_a, z_b, controls.to(z_a.dtype))  # (B, H)
         z = torch.cat([z_a, z_b], dim=-1)  # (B, d_a + d_b)
         g = torch.sigmoid(self.gate(h))  # (B, d_a + d_b)
+        if self.config.control_gate:
+            g = g * self.keep_scale(controls.to(z_a.dtype))  # (B, d_a + d_b)
         out = (1 - g) * z + g * self.delta(h)  # (B, d_a + d_b)
         return out[:, : self.config.d_a], out[:, self.config.d_a:]
 

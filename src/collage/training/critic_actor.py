@@ -25,6 +25,7 @@ baseline) and ``collage train actor --lam 1`` (actor and critic).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import sys
 
@@ -172,8 +173,12 @@ def actor_val_metrics(actor, critic, val: LatentSampler, *, mel_vae=None, acc_va
 def train_actor(train_lat, val_lat, *, run_dir, lam: float = 1.0, actor_config=None, critic_config=None,
                 steps: int = 4000, batch_size: int = 512, lr: float = 1e-4, seed: int = 0, val_every: int = 500,
                 mel_vae=None, acc_vae=None, judge=None, val_pairs: int = 500, progress: bool = True,
-                max_seconds: float | None = None):
+                max_seconds: float | None = None, init=None):
     """Train actor and critic together (one D step, then one G step, per training step).
+
+    ``init``: optional ``(actor_state_dict, critic_state_dict)`` to start from
+    (a warm start from trained weights of the same sizes; a checkpoint in
+    ``run_dir`` still takes precedence, so a run resumes where it stopped).
 
     Returns ``(actor, critic, TrainResult)``; with a judge and the VAEs, the
     best val harmony rate picks the weights, else the last step is kept.
@@ -193,6 +198,9 @@ def train_actor(train_lat, val_lat, *, run_dir, lam: float = 1.0, actor_config=N
     if (actor.config.d_a, actor.config.d_b) != (train_lat.mel_mu.shape[-1], train_lat.acc_mu.shape[-1]):
         raise ParameterError(f"actor sizes {(actor.config.d_a, actor.config.d_b)} do not match the latents "
                              f"{(train_lat.mel_mu.shape[-1], train_lat.acc_mu.shape[-1])}")
+    if init is not None:
+        actor.load_state_dict(init[0])
+        critic.load_state_dict(init[1])
     actor.sigma_a.copy_(tr.sigma_a)
     actor.sigma_b.copy_(tr.sigma_b)
     opt_d, opt_g = _adam(critic.parameters(), lr), _adam(actor.parameters(), lr)
@@ -286,6 +294,11 @@ def _configs(mel, acc, tiny: bool, sizes: dict):
     return cc, ac
 
 
+def _critic_name(actor_name: str) -> str:
+    """The critic trained with an actor: ``latent_actor_lam0.1`` -> ``latent_critic_lam0.1``."""
+    return actor_name.replace("latent_actor", "latent_critic") if "latent_actor" in actor_name else actor_name + "_critic"
+
+
 def lam_name(lam: float) -> str:
     """``1.0`` -> ``'1'``, ``0.3`` -> ``'0.3'`` (used in weight names and eval rows)."""
     return f"{lam:g}"
@@ -322,8 +335,14 @@ def run_train_critic(*, run_dir, steps=3000, batch_size=256, lr=1e-4, seed=0, se
 
 def run_train_actor(*, run_dir, lam=1.0, steps=3000, batch_size=256, lr=1e-4, seed=0, segments=8000,
                     out_dir=None, name=None, mel_vae=None, acc_vae=None, judge=None, tiny=False, sizes=None,
-                    ship_critic: bool = True, max_seconds=None, progress=True):
+                    ship_critic: bool = True, max_seconds=None, progress=True, control_gate: bool = True,
+                    init_from: str | None = None):
     """`collage train actor`: actor and critic at ``lam``; ships ``latent_actor[_lam<λ>]`` (+ its critic).
+
+    ``control_gate``: scale each aspect's gate by ``1 - control`` (see
+    :class:`~collage.models.latent_critic.LatentActorConfig`). ``init_from``:
+    warm-start from trained actor weights (a name or path; the critic from the
+    matching ``latent_critic*`` file) with the same sizes.
 
     Returns the actor's .pt path; stopped early by ``max_seconds``, it still ships (the card records the
     steps done) and running again resumes.
@@ -336,6 +355,12 @@ def run_train_actor(*, run_dir, lam=1.0, steps=3000, batch_size=256, lr=1e-4, se
     tr = cached_latents(mel, acc, "train", max_segments=segments, seed=seed, progress=progress)
     va = cached_latents(mel, acc, "val", max_segments=n_val, seed=seed, progress=progress)
     cc, ac = _configs(mel, acc, tiny, sizes or {})
+    ac = dataclasses.replace(ac, control_gate=control_gate)
+    init = None
+    if init_from is not None:
+        init_actor = load_pretrained(init_from)
+        init_critic = load_pretrained(_critic_name(str(init_from)))
+        init = (init_actor.state_dict(), init_critic.state_dict())
     if judge is None:
         judge = tiny_model("harmony_judge") if tiny else (
             load_pretrained("harmony_judge") if "harmony_judge" in shipped_names() else None)
@@ -344,7 +369,7 @@ def run_train_actor(*, run_dir, lam=1.0, steps=3000, batch_size=256, lr=1e-4, se
     actor, critic, res = train_actor(tr, va, run_dir=run_dir, lam=lam, actor_config=ac, critic_config=cc,
                                      steps=steps, batch_size=batch_size, lr=lr, seed=seed, mel_vae=mel,
                                      acc_vae=acc, judge=judge, val_pairs=100 if tiny else 500, progress=progress,
-                                     max_seconds=max_seconds)
+                                     max_seconds=max_seconds, init=init)
     if res.step < steps:
         log.warning("stopped at step %d of %d (max_seconds); shipping the %s weights; run again to resume",
                     res.step, steps, "best" if res.best_step else "last")
@@ -354,6 +379,7 @@ def run_train_actor(*, run_dir, lam=1.0, steps=3000, batch_size=256, lr=1e-4, se
                      train_info={"lam": lam, "steps": res.step, "batch_size": batch_size, "lr": lr,
                                  "betas": [0.0, 0.9], "seed": seed, "best_step": res.best_step,
                                  "seconds": round(res.seconds, 1), "planned_steps": steps,
+                                 "control_gate": control_gate, "init_from": init_from,
                                  "select": "best judge harmony rate of 500 decoded val Ωdh fusions at controls 0.5"
                                  if judge is not None else "last step"},
                      scores={"val": res.best_metrics})
@@ -361,6 +387,6 @@ def run_train_actor(*, run_dir, lam=1.0, steps=3000, batch_size=256, lr=1e-4, se
     out = out_dir or weights_dir()
     pt = save_pretrained(actor, name, out, card=card)
     if ship_critic:
-        cname = name.replace("latent_actor", "latent_critic") if "latent_actor" in name else name + "_critic"
+        cname = _critic_name(name)
         save_pretrained(critic, cname, out, card=dict(card, kind=f"critic trained with the actor at lambda={lam:g}"))
     return pt

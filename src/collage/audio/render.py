@@ -179,6 +179,7 @@ def render(
         mid, wav = Path(tmp) / "in.mid", Path(tmp) / "out.wav"
         write_midi(piece, mid)
         cmd = [exe, "-ni", "-q", "-T", "wav", "-O", "float", "-F", str(wav), "-r", str(sr), "-g", f"{gain:g}"]
+        cmd += ["-o", "synth.dynamic-sample-loading=1"]  # load only the samples played: sf3 fonts ~6x faster
         cmd += [str(sf2), str(mid)]
         logger.info("rendering %.1f s at %d Hz with %s", piece.duration_s, sr, sf2)
         try:

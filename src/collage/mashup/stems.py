@@ -9,7 +9,7 @@ Each POP909 song becomes three mono stems with known ground truth:
   song's own annotated beat grid (``beat_midi.txt``): pattern, hat density, velocities and
   the fill period vary per song (seeded), with a fill before every phrase and a crash on it;
 
-and ``mix``, their sample-exact sum. Only the clip is rendered (one FluidSynth call per stem).
+and ``mix``, their sample-exact sum. Only the clip is rendered, all stems in one FluidSynth call.
 
 >>> meta = render_pop909_stems(12, "out/012", soundfont=pick_soundfont(12))
 >>> meta["paths"]["vocals"], meta["sr"], meta["key"], meta["tempo"]
@@ -72,6 +72,7 @@ BASS_PROGRAMS = (33, 34, 38, 32)  # finger, pick, synth, acoustic bass
 DEFAULT_CLIP_S = 30.0
 TICKS_PER_S = 960  # the stems' MIDI: tpq 480 at 120 qpm
 _DRUM_NOTE_S = 0.12
+STEM_GAP_S = 4.0  # silence between the stems laid out in one rendering
 
 # GM drum keys
 KICK, STICK, SNARE, CLAP, CHAT, PHAT, OHAT, CRASH, RIDE, TAMB = 36, 37, 38, 39, 42, 44, 46, 49, 51, 54
@@ -283,17 +284,35 @@ def _clip_track(notes_s: np.ndarray, start: float, end: float, *, name: str, pro
     return Track(ticks, name=name, program=int(program), is_drum=is_drum)
 
 
-def _render_clip(tracks: list[Track], n_samples: int, *, sr: int, soundfont: str) -> np.ndarray:
-    """One FluidSynth call for the tracks; ``(n_samples,)`` float32, silence if no notes."""
-    tracks = [t for t in tracks if len(t)]
+def _render_stems(stems: dict[str, list[Track]], n_samples: int, *, sr: int, soundfont: str) -> dict[str, np.ndarray]:
+    """Render each stem's tracks to ``(n_samples,)`` float32 (silence for a stem without notes).
+
+    One FluidSynth call for all stems, which pays the soundfont load once: the stems are
+    laid one after another in time, :data:`STEM_GAP_S` apart (longer than any release or
+    reverb tail), each on its own MIDI channels, and cut apart again.
+    """
+    slot = n_samples / sr + STEM_GAP_S
+    slot_ticks = int(round(slot * TICKS_PER_S))
+    tracks, order = [], []
+    for k, (role, trs) in enumerate(stems.items()):
+        for t in trs:
+            if len(t):
+                notes = t.notes.copy()
+                notes[:, 0] += k * slot_ticks
+                tracks.append(t.replace(notes=notes))
+        order.append(role)
+    out = {role: np.zeros(n_samples, np.float32) for role in order}
     if not tracks:
-        return np.zeros(n_samples, np.float32)
+        return out
     piece = Piece(tracks, tpq=TICKS_PER_S // 2, tempos=[Tempo(0, 120.0)])
     y, _ = render(piece, sr=sr, soundfont=soundfont, release_s=0.3)
-    y = y[:n_samples] if len(y) >= n_samples else np.concatenate([y, np.zeros(n_samples - len(y), np.float32)])
     n_fade = min(int(0.02 * sr), n_samples)
-    y[-n_fade:] *= np.linspace(1.0, 0.0, n_fade, dtype=np.float32)
-    return y
+    for k, role in enumerate(order):
+        a = int(round(k * slot_ticks * sr / TICKS_PER_S))
+        seg = y[a:a + n_samples]
+        out[role][: len(seg)] = seg
+        out[role][-n_fade:] *= np.linspace(1.0, 0.0, n_fade, dtype=np.float32)
+    return out
 
 
 def clip_truth(song: Pop909Song, start_s: float, end_s: float) -> dict:
@@ -402,7 +421,7 @@ def render_pop909_stems(
         ],
         "percussion": [_clip_track(drums, start, end, name="drums", program=0, is_drum=True)],
     }
-    audio = {role: _render_clip(tr, n_samples, sr=sr, soundfont=sf_path) for role, tr in stem_tracks.items()}
+    audio = _render_stems(stem_tracks, n_samples, sr=sr, soundfont=sf_path)
     mix = audio["vocals"] + audio["harmonic"] + audio["percussion"]
     peak = float(np.abs(mix).max()) if n_samples else 0.0
     if peak > 0.99:

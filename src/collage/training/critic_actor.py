@@ -1,16 +1,31 @@
 """Adversarial training of the latent actor G and critic D (CollageNet §3.2-3.4), and a critic alone.
 
-Data: cached posteriors (:class:`collage.training.latents.LatentSet`) of the
-train split under the 12 transpositions; each batch samples ``z = mu + std * eps``.
+One mechanism, two pairings. A *pairing* says which latent pairs are real
+and how the controls weigh the distance term; the trainers here take any
+pairing (or a :class:`collage.training.latents.LatentSet`, which means the
+vertical one):
 
-- D's positives: Ωh latents (a segment's melody and accompaniment, one transposition).
-- D's negatives: Ωdh latents (melody and accompaniment of different songs,
-  each at its own transposition), prior samples ``N(0, I)`` and, when an actor
-  is trained, G's outputs on Ωdh and prior inputs (a third each).
+- :class:`LatentSampler` (vertical fusion, CollageNet): positives Ωh (a
+  segment's melody and accompaniment, one transposition), negatives Ωdh
+  (melody and accompaniment of different songs, each at its own
+  transposition); the controls weigh each aspect's distance.
+- :class:`collage.training.join_data.JoinPairing` (phrase joining,
+  Connective Fusion): positives are consecutive 8-beat melody segments of a
+  song, negatives unpaired segments of different songs; the controls are the
+  style vector and the distance term weighs every aspect alike, i.e. it is
+  ``rho(z_a', z_a) + rho(z_b', z_b)`` (the poster's eq. 7).
+
+Data: cached posteriors of the train split under transpositions; each batch
+samples ``z = mu + std * eps``.
+
+- D's positives: the pairing's positives.
+- D's negatives: the pairing's negatives, prior samples ``N(0, I)`` and, when
+  an actor is trained, G's outputs on negative and prior inputs (a third each).
 - D's loss: ``BCE(D(pos), 1) + BCE(D(neg), 0)`` with logits (the paper's
   eq. (2); its ``L_{c=0}`` should read ``log(1 - D(z))``).
-- G's loss: ``BCE(D(G(z, c)), 1) + lam * mean(sum_aspect c_aspect * rho(z_hat_aspect, z_aspect))``
-  on Ωdh and prior inputs, controls ``c ~ U(0, 1)`` per sample and aspect.
+- G's loss: ``BCE(D(G(z, c)), 1) + lam * mean(sum_aspect w_aspect(c) * rho(z_hat_aspect, z_aspect))``
+  on negative and prior inputs, controls ``c ~ U(0, 1)`` per sample and
+  aspect, weights ``w`` from the pairing (:meth:`LatentSampler.distance_weights`).
 - Adam with ``betas=(0, 0.9)`` for both (paper: lr 3e-5; our smaller model
   trains with 1e-4 in fewer steps).
 
@@ -35,13 +50,26 @@ import torch.nn.functional as F
 
 from collage.errors import ParameterError
 
-__all__ = ["LatentSampler", "train_critic", "train_actor", "actor_val_metrics"]
+__all__ = ["LatentSampler", "as_pairing", "train_critic", "train_actor", "actor_val_metrics"]
 
 log = logging.getLogger(__name__)
 
 
+def _z(mu, std, s, k, sample: bool) -> torch.Tensor:
+    """Latents of segments ``k`` at transpositions ``s``: the means, or samples of the posteriors. ``(B, d)``."""
+    m = torch.from_numpy(mu[s, k].astype(np.float32))  # (B, d)
+    if not sample:
+        return m
+    return m + torch.from_numpy(std[s, k].astype(np.float32)) * torch.randn_like(m)
+
+
 class LatentSampler:
-    """Draws Ωh / Ωdh / prior latent batches from a :class:`LatentSet`."""
+    """The vertical pairing: draws Ωh / Ωdh / prior latent batches from a :class:`LatentSet`.
+
+    The pairing interface the trainers use: :meth:`positive`,
+    :meth:`negative`, :meth:`prior`, :meth:`distance_weights`, ``sigma_a``
+    and ``sigma_b`` (``(d,)`` mean posterior scales).
+    """
 
     def __init__(self, lat):
         self.lat = lat
@@ -50,12 +78,7 @@ class LatentSampler:
         sa, sb = lat.sigma_bar()
         self.sigma_a = torch.from_numpy(np.asarray(sa, np.float32))
         self.sigma_b = torch.from_numpy(np.asarray(sb, np.float32))
-
-    def _z(self, mu, std, s, k, sample: bool) -> torch.Tensor:
-        m = torch.from_numpy(mu[s, k].astype(np.float32))  # (B, d)
-        if not sample:
-            return m
-        return m + torch.from_numpy(std[s, k].astype(np.float32)) * torch.randn_like(m)
+        self.d_a, self.d_b = lat.mel_mu.shape[-1], lat.acc_mu.shape[-1]
 
     def other_song(self, i: np.ndarray, rng) -> np.ndarray:
         n = len(self.song_ids)
@@ -72,8 +95,8 @@ class LatentSampler:
         """Ωh: ``(z_mel (n, d_a), z_acc (n, d_b))``, one segment and transposition per row."""
         k = rng.integers(0, self.lat.n, size=n)
         s = rng.integers(0, self.n_shift, size=n)
-        return (self._z(self.lat.mel_mu, self.lat.mel_std, s, k, sample),
-                self._z(self.lat.acc_mu, self.lat.acc_std, s, k, sample))
+        return (_z(self.lat.mel_mu, self.lat.mel_std, s, k, sample),
+                _z(self.lat.acc_mu, self.lat.acc_std, s, k, sample))
 
     def disharmonic(self, n: int, rng, *, sample: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
         """Ωdh: melody and accompaniment of different songs, each at its own transposition."""
@@ -81,22 +104,42 @@ class LatentSampler:
         j = self.other_song(i, rng)
         si = rng.integers(0, self.n_shift, size=n)
         sj = rng.integers(0, self.n_shift, size=n)
-        return (self._z(self.lat.mel_mu, self.lat.mel_std, si, i, sample),
-                self._z(self.lat.acc_mu, self.lat.acc_std, sj, j, sample))
+        return (_z(self.lat.mel_mu, self.lat.mel_std, si, i, sample),
+                _z(self.lat.acc_mu, self.lat.acc_std, sj, j, sample))
+
+    def positive(self, n: int, rng, *, sample: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+        """The pairing's real pairs: Ωh."""
+        return self.harmonic(n, rng, sample=sample)
+
+    def negative(self, n: int, rng, *, sample: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+        """The pairing's unreal pairs (also G's data inputs): Ωdh."""
+        return self.disharmonic(n, rng, sample=sample)
 
     def prior(self, n: int) -> tuple[torch.Tensor, torch.Tensor]:
-        return torch.randn(n, self.lat.mel_mu.shape[-1]), torch.randn(n, self.lat.acc_mu.shape[-1])
+        """``N(0, I)`` samples of both latents: ``((n, d_a), (n, d_b))``."""
+        return torch.randn(n, self.d_a), torch.randn(n, self.d_b)
+
+    @staticmethod
+    def distance_weights(controls: torch.Tensor, actor) -> torch.Tensor:
+        """``(B, n_aspects)`` weight of each aspect's rho in G's distance term: the keep controls themselves."""
+        return controls
+
+
+def as_pairing(data):
+    """``data`` if it is a pairing (has ``positive``), else the vertical :class:`LatentSampler` of a LatentSet."""
+    return data if hasattr(data, "positive") else LatentSampler(data)
 
 
 def _bce(logits: torch.Tensor, target: float) -> torch.Tensor:
     return F.binary_cross_entropy_with_logits(logits, torch.full_like(logits, target))
 
 
-def _critic_val(critic, val: LatentSampler, n: int = 2000) -> dict[str, float]:
+def _critic_val(critic, val, n: int = 2000) -> dict[str, float]:
+    """Accuracy on the pairing's positives vs negatives (``_h`` / ``_dh``) and on prior samples."""
     rng = np.random.default_rng(321)
     torch.manual_seed(321)
-    zh = val.harmonic(n, rng, sample=False)
-    zd = val.disharmonic(n, rng, sample=False)
+    zh = val.positive(n, rng, sample=False)
+    zd = val.negative(n, rng, sample=False)
     zp = val.prior(n)
     ph, pd, pp = critic(*zh), critic(*zd), critic(*zp)
     acc_h, acc_d, acc_p = (ph > 0).float().mean(), (pd <= 0).float().mean(), (pp <= 0).float().mean()
@@ -112,15 +155,16 @@ def _adam(params, lr):
 def train_critic(train_lat, val_lat, *, run_dir, config=None, steps: int = 3000, batch_size: int = 512,
                  lr: float = 1e-4, seed: int = 0, val_every: int = 250, progress: bool = True,
                  max_seconds: float | None = None):
-    """Train a critic without an actor (positives Ωh; negatives Ωdh and prior, half each).
+    """Train a critic without an actor (the pairing's positives vs its negatives and prior samples, half each).
 
+    ``train_lat``, ``val_lat``: pairings, or LatentSets (the vertical pairing).
     Returns ``(critic with the best val weights, TrainResult)``.
     """
     from collage.models.latent_critic import LatentCritic
     from collage.training.loop import set_threads, train_loop
 
     set_threads()
-    tr, va = LatentSampler(train_lat), LatentSampler(val_lat)
+    tr, va = as_pairing(train_lat), as_pairing(val_lat)
     torch.manual_seed(seed)
     from collage.models.latent_critic import LatentCriticConfig
 
@@ -128,8 +172,8 @@ def train_critic(train_lat, val_lat, *, run_dir, config=None, steps: int = 3000,
     opt = _adam(critic.parameters(), lr)
 
     def step_fn(step, rng):
-        zh = tr.harmonic(batch_size, rng)
-        zd = tr.disharmonic(batch_size // 2, rng)
+        zh = tr.positive(batch_size, rng)
+        zd = tr.negative(batch_size // 2, rng)
         zp = tr.prior(batch_size - batch_size // 2)
         neg = critic(torch.cat([zd[0], zp[0]]), torch.cat([zd[1], zp[1]]))  # (B,)
         pos = critic(*zh)  # (B,)
@@ -148,15 +192,15 @@ def train_critic(train_lat, val_lat, *, run_dir, config=None, steps: int = 3000,
 
 
 @torch.no_grad()
-def actor_val_metrics(actor, critic, val: LatentSampler, *, mel_vae=None, acc_vae=None, judge=None,
+def actor_val_metrics(actor, critic, val, *, mel_vae=None, acc_vae=None, judge=None,
                       n: int = 500) -> dict[str, float]:
-    """Val metrics of the actor on ``n`` Ωdh pairs (posterior means) at controls 0.5.
+    """Val metrics of the actor on ``n`` negative pairs of the pairing ``val`` (posterior means) at controls 0.5.
 
     Always: the critic's mean output before/after and rho per latent; with
     the VAEs and a judge, ``harmony_rate`` of the decoded fusions.
     """
     rng = np.random.default_rng(321)
-    za, zb = val.disharmonic(n, rng, sample=False)
+    za, zb = val.negative(n, rng, sample=False)
     c = torch.full((n, actor.n_aspects), 0.5)
     ha, hb = actor(za, zb, c)
     d = actor.distances(ha, hb, za, zb)
@@ -176,6 +220,8 @@ def train_actor(train_lat, val_lat, *, run_dir, lam: float = 1.0, actor_config=N
                 max_seconds: float | None = None, init=None):
     """Train actor and critic together (one D step, then one G step, per training step).
 
+    ``train_lat``, ``val_lat``: pairings, or LatentSets (the vertical pairing).
+
     ``init``: optional ``(actor_state_dict, critic_state_dict)`` to start from
     (a warm start from trained weights of the same sizes; a checkpoint in
     ``run_dir`` still takes precedence, so a run resumes where it stopped).
@@ -189,15 +235,15 @@ def train_actor(train_lat, val_lat, *, run_dir, lam: float = 1.0, actor_config=N
     if lam < 0:
         raise ParameterError(f"given lam={lam!r}; expected >= 0")
     set_threads()
-    tr, va = LatentSampler(train_lat), LatentSampler(val_lat)
+    tr, va = as_pairing(train_lat), as_pairing(val_lat)
     torch.manual_seed(seed)
     from collage.models.latent_critic import LatentActorConfig, LatentCriticConfig
 
     actor = LatentActor(actor_config or LatentActorConfig())
     critic = LatentCritic(critic_config or LatentCriticConfig())
-    if (actor.config.d_a, actor.config.d_b) != (train_lat.mel_mu.shape[-1], train_lat.acc_mu.shape[-1]):
+    if (actor.config.d_a, actor.config.d_b) != (tr.d_a, tr.d_b):
         raise ParameterError(f"actor sizes {(actor.config.d_a, actor.config.d_b)} do not match the latents "
-                             f"{(train_lat.mel_mu.shape[-1], train_lat.acc_mu.shape[-1])}")
+                             f"{(tr.d_a, tr.d_b)}")
     if init is not None:
         actor.load_state_dict(init[0])
         critic.load_state_dict(init[1])
@@ -208,15 +254,15 @@ def train_actor(train_lat, val_lat, *, run_dir, lam: float = 1.0, actor_config=N
     third = batch_size // 3
 
     def g_inputs(n, rng):
-        zd = tr.disharmonic(n - n // 2, rng)
+        zd = tr.negative(n - n // 2, rng)
         zp = tr.prior(n // 2)
         za, zb = torch.cat([zd[0], zp[0]]), torch.cat([zd[1], zp[1]])
         return za, zb, torch.rand(n, actor.n_aspects)
 
     def step_fn(step, rng):
         # critic step
-        zh = tr.harmonic(batch_size, rng)
-        zd = tr.disharmonic(third, rng)
+        zh = tr.positive(batch_size, rng)
+        zd = tr.negative(third, rng)
         zp = tr.prior(third)
         ga, gb, gc = g_inputs(batch_size - 2 * third, rng)
         with torch.no_grad():
@@ -231,10 +277,11 @@ def train_actor(train_lat, val_lat, *, run_dir, lam: float = 1.0, actor_config=N
         za, zb, c = g_inputs(batch_size, rng)
         ha, hb = actor(za, zb, c)
         adv = _bce(critic(ha, hb), 1.0)
+        w = tr.distance_weights(c, actor)  # (B, n_aspects)
         dist = torch.zeros(batch_size)
         for k, (name, (which, sl)) in enumerate(slices.items()):
             zh_, z_, s_ = (ha, za, actor.sigma_a) if which == 0 else (hb, zb, actor.sigma_b)
-            dist = dist + c[:, k] * latent_distance(zh_[:, sl], z_[:, sl], s_[sl])
+            dist = dist + w[:, k] * latent_distance(zh_[:, sl], z_[:, sl], s_[sl])
         g_loss = adv + lam * dist.mean()
         opt_g.zero_grad()
         g_loss.backward()

@@ -54,6 +54,8 @@ _MODEL_MODULES = (
     "collage.models.latent_critic",
     "collage.models.judge",
     "collage.models.arrange",
+    "collage.models.join_judge",
+    "collage.models.mashability",
 )
 
 

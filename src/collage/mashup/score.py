@@ -1,0 +1,119 @@
+"""Scoring mashups: the learned models (PreMixNet / PostMixNet) and AutoMashUpper behind one API.
+
+>>> feats = mel_features(stems, sr)                  # (4, 64, T) log-mel: vocals, harmonic, percussion, mix
+>>> learned_scores([feats], model)                   # (N,) probability that the mashup works
+>>> automashupper_score(stems, sr, beats=b, downbeats=d)["score"]
+
+Features: 16 kHz audio, 1024-point STFT, hop 512 (32 ms), 64 mel bins up to 8 kHz,
+power in dB scaled to about [-2, 2]. Long mashups are scored by the mean over
+windows of :data:`WINDOW_FRAMES` frames (8.2 s), the length the models were trained on.
+"""
+
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+import numpy as np
+
+from collage.errors import ParameterError
+
+__all__ = [
+    "FEATURE_SR",
+    "N_MELS",
+    "HOP",
+    "WINDOW_FRAMES",
+    "SCORERS",
+    "MODEL_NAMES",
+    "mel",
+    "mel_features",
+    "windows",
+    "learned_scores",
+    "load_scorer",
+    "automashupper_score",
+]
+
+FEATURE_SR = 16000
+N_MELS = 64
+N_FFT = 1024
+HOP = 512
+FMAX = 8000.0
+WINDOW_FRAMES = 256
+FEATURE_ROLES = ("vocals", "harmonic", "percussion", "mix")
+#: scorer name (CLI) → shipped weights name
+MODEL_NAMES = {"premixnet": "mashability_premixnet_lsro", "postmixnet": "mashability_postmixnet_lsro"}
+SCORERS = (*MODEL_NAMES, "automashupper")
+
+
+def mel(y: np.ndarray, sr: int = FEATURE_SR) -> np.ndarray:
+    """``(n,)`` audio at :data:`FEATURE_SR` → ``(N_MELS, T)`` float32 scaled log-mel."""
+    import librosa
+
+    if sr != FEATURE_SR:
+        raise ParameterError(f"given sr={sr}; features are computed at {FEATURE_SR} Hz (resample first)")
+    S = librosa.feature.melspectrogram(
+        y=np.asarray(y, dtype=np.float32), sr=sr, n_fft=N_FFT, hop_length=HOP, n_mels=N_MELS, fmax=FMAX
+    )
+    db = librosa.power_to_db(S, ref=1.0, amin=1e-10, top_db=None)
+    return ((np.clip(db, -90.0, 30.0) + 30.0) / 30.0).astype(np.float32)
+
+
+def mel_features(stems: Mapping[str, np.ndarray], sr: int = FEATURE_SR) -> np.ndarray:
+    """Stems with ``"vocals"``, ``"harmonic"``, ``"percussion"``, ``"mix"`` → ``(4, N_MELS, T)`` float32."""
+    missing = [r for r in FEATURE_ROLES if r not in stems]
+    if missing:
+        raise ParameterError(f"given stems without {missing}; expected {FEATURE_ROLES}")
+    return np.stack([mel(stems[r], sr) for r in FEATURE_ROLES])
+
+
+def windows(feats: np.ndarray, frames: int = WINDOW_FRAMES) -> np.ndarray:
+    """``(4, F, T)`` → ``(W, 4, F, frames)``: non-overlapping windows, the last one flush with the end."""
+    T = feats.shape[-1]
+    if T <= frames:
+        return feats[None]
+    starts = list(range(0, T - frames + 1, frames))
+    if starts[-1] + frames < T:
+        starts.append(T - frames)
+    return np.stack([feats[..., s : s + frames] for s in starts])
+
+
+def _model_input(model, feats: np.ndarray) -> np.ndarray:
+    """``(..., 4, F, T)`` features → the model's sources: stems (3) or mix (1)."""
+    return feats[..., :3, :, :] if model.config.n_sources == 3 else feats[..., 3:4, :, :]
+
+
+def learned_scores(feats: Sequence[np.ndarray], model, *, batch: int = 32) -> np.ndarray:
+    """Mean positive-class probability over windows for each ``(4, F, T)`` feature array → ``(N,)``."""
+    import torch
+
+    if len(feats) == 0:
+        return np.zeros(0, np.float32)
+    wins, owner = [], []
+    for i, f in enumerate(feats):
+        w = windows(np.asarray(f, dtype=np.float32))
+        wins.append(w)
+        owner += [i] * len(w)
+    x = np.concatenate(wins)
+    x = _model_input(model, x)
+    model.eval()
+    out = np.concatenate(
+        [model.score(torch.from_numpy(np.ascontiguousarray(x[i : i + batch]))).numpy() for i in range(0, len(x), batch)]
+    )
+    owner = np.asarray(owner)
+    return np.array([out[owner == i].mean() for i in range(len(feats))], dtype=np.float32)
+
+
+def load_scorer(name: str):
+    """A shipped learned model by scorer name (``premixnet``/``postmixnet``) or weights name/path."""
+    import collage.models.mashability  # noqa: F401  (registers the architectures)
+    from collage.pretrained import load_pretrained
+
+    return load_pretrained(MODEL_NAMES.get(name, name))
+
+
+def automashupper_score(
+    stems: Mapping[str, np.ndarray], sr: int, *, beats: np.ndarray, downbeats: np.ndarray, shifts=(0,)
+) -> dict:
+    """AutoMashUpper's terms for the three stems (see :mod:`collage.mashup.automashupper`)."""
+    from collage.mashup.automashupper import mashability
+
+    return mashability({r: stems[r] for r in ("vocals", "harmonic", "percussion")}, sr, beats=beats, downbeats=downbeats, shifts=shifts)

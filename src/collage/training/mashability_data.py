@@ -1,0 +1,165 @@
+"""Data for the mashability models: POP909 clips rendered to stems, mashups under the three
+conditions, and their mel spectrograms cached once (npz) so that training never re-renders.
+
+Pipeline (each step resumable; outputs under ``root``, default ``runs/mashup``):
+
+1. :func:`render_split`: ``root/stems/<split>/<id>/{vocals,harmonic,percussion,mix}.wav``
+   + ``stems.json`` through :func:`collage.mashup.stems.render_pop909_stems`
+   (train/val: FluidR3 or TimGM6mb; test: the held-out MuseScore_General).
+2. :func:`load_clips`: :class:`~collage.mashup.generate.Clip` objects with the POP909
+   ground-truth key, tempo, beats and downbeats of each rendered clip (training uses the
+   annotations, not estimates).
+3. :func:`build_examples`: for each vocal seed, mashups (original / unmatched / matched)
+   rendered and turned into log-mel spectrograms ``(4, n_mels, T)`` (vocals, harmonic,
+   percussion, mix) in float16, cached in one npz per split.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from pathlib import Path
+
+import numpy as np
+
+from collage.mashup.generate import (
+    ROLES,
+    Clip,
+    matched_candidates,
+    original_candidate,
+    render_candidate,
+    unmatched_candidate,
+    vocal_starts,
+)
+
+__all__ = ["render_split", "load_clips", "build_examples", "mashup_record", "DATA_ROOT", "FEATURE_SR"]
+
+log = logging.getLogger(__name__)
+
+DATA_ROOT = Path("runs/mashup")
+FEATURE_SR = 16000
+
+
+def render_split(split: str, n_songs: int, *, root=DATA_ROOT, sr: int = FEATURE_SR, seconds: float = 30.0, seed: int = 0) -> list[Path]:
+    """Render the first ``n_songs`` 4/4 songs of a POP909 split (a fixed shuffle) to stems; skips done ones."""
+    from collage.datasets.pop909 import split_ids
+    from collage.mashup.stems import pick_soundfont, render_pop909_stems
+
+    ids = split_ids(split, four_four=True)
+    ids = np.random.default_rng(seed).permutation(ids)[:n_songs]
+    out = []
+    for i, sid in enumerate(ids):
+        d = Path(root) / "stems" / split / f"{int(sid):03d}"
+        if not (d / "stems.json").exists():
+            try:
+                meta = render_pop909_stems(int(sid), d, soundfont=pick_soundfont(int(sid)), sr=sr, seconds=seconds, seed=seed)
+            except Exception as e:  # a song that cannot be rendered is skipped and logged
+                log.warning("song %s skipped: %s", sid, e)
+                continue
+            log.info("%s %d/%d: song %s %s %.1f BPM", split, i + 1, len(ids), sid, meta["key"], meta["tempo"])
+        out.append(d)
+    return out
+
+
+def load_clips(split: str, *, root=DATA_ROOT) -> list[Clip]:
+    """The rendered clips of a split with their ground-truth analysis (POP909 annotations)."""
+    clips = []
+    for meta_path in sorted((Path(root) / "stems" / split).glob("*/stems.json")):
+        meta = json.loads(meta_path.read_text())
+        if meta.get("silent") or not meta.get("key") or len(meta.get("downbeats", [])) < 2:
+            continue
+        clips.append(
+            Clip(
+                id=f"{meta['song_id']:03d}",
+                sr=int(meta["sr"]),
+                key=meta["key"],
+                tempo=float(meta["tempo"]),
+                beats=np.asarray(meta["beats"], dtype=np.float64),
+                downbeats=np.asarray(meta["downbeats"], dtype=np.float64),
+                stems={r: meta["paths"][r] for r in ROLES},
+            )
+        )
+    return clips
+
+
+def mashup_record(seed: Clip, cand, clips: dict, *, high_quality: bool = False) -> tuple[np.ndarray, dict]:
+    """Render one candidate → ``(4, 64, T)`` float16 log-mel and its recipe (fast Rubber Band by default)."""
+    from collage.mashup.score import mel_features
+
+    audio = render_candidate(cand, clips, high_quality=high_quality)
+    return mel_features(audio, seed.sr).astype(np.float16), cand.to_dict()
+
+
+def build_examples(
+    split: str,
+    *,
+    root=DATA_ROOT,
+    seconds: float = 8.192,
+    windows_per_seed: int = 3,
+    n_matched: int = 1,
+    seed: int = 0,
+    progress: bool = True,
+) -> Path:
+    """Render mashups for every vocal seed of a split and cache their features in ``root/<split>_examples.npz``.
+
+    Per seed window: one original (label 1), one unmatched (label 0, mode drawn at random)
+    and ``n_matched`` matched (label -1: unlabeled). The npz holds ``x (N, 4, 64, T)``
+    float16, ``label (N,)`` int8, ``seed_index (N,)`` (one id per vocal window),
+    ``recipes`` (JSON) and ``data_hash``. Reused when it exists.
+    """
+    out = Path(root) / f"{split}_examples_{windows_per_seed}x{n_matched}_{seconds:g}s.npz"
+    if out.exists():
+        return out
+    from collage.io.atomic import atomic_path
+
+    clips = load_clips(split, root=root)
+    if len(clips) < 3:
+        raise FileNotFoundError(f"only {len(clips)} rendered clips under {Path(root) / 'stems' / split}; run render_split first")
+    by_id = {c.id: c for c in clips}
+    rng = np.random.default_rng([seed, len(split)])
+    xs, labels, seeds, recipes = [], [], [], []
+    seed_no = 0
+    if progress:
+        from rich.progress import track
+
+        it = track(clips, description=f"mashups ({split})")
+    else:
+        it = clips
+    for c in it:
+        starts = vocal_starts(c, seconds)
+        for s in rng.permutation(starts)[:windows_per_seed]:
+            s = float(s)
+            cands = [(original_candidate(c, seconds=seconds, vocal_start_s=s), 1)]
+            u = unmatched_candidate(c, clips, seconds=seconds, vocal_start_s=s, rng=rng)
+            if u is not None:
+                cands.append((u, 0))
+            cands += [(m, -1) for m in matched_candidates(c, clips, n=n_matched, seconds=seconds, vocal_start_s=s, rng=rng)]
+            for cand, lab in cands:
+                x, rec = mashup_record(c, cand, by_id)
+                xs.append(x)
+                labels.append(lab)
+                seeds.append(seed_no)
+                recipes.append(rec)
+            seed_no += 1
+        for k in list(c.stems):  # free the audio of this seed (other clips reload on demand)
+            if not isinstance(c.stems[k], (str, Path)):
+                c.stems[k] = str(Path(root) / "stems" / split / c.id / f"{k}.wav")
+    T = min(x.shape[-1] for x in xs)
+    x = np.stack([x[..., :T] for x in xs])
+    ids = sorted(c.id for c in clips)
+    data_hash = hashlib.sha256(json.dumps([split, ids, seconds, windows_per_seed, n_matched, seed]).encode()).hexdigest()[:16]
+    with atomic_path(out) as tmp:
+        with open(tmp, "wb") as f:
+            np.savez(
+                f,
+                x=x,
+                label=np.asarray(labels, np.int8),
+                seed_index=np.asarray(seeds, np.int32),
+                recipes=np.asarray(json.dumps(recipes)),
+                songs=np.asarray(ids),
+                data_hash=np.asarray(data_hash),
+            )
+    log.info("%s: %d examples (%d seeds) -> %s", split, len(x), seed_no, out)
+    return out

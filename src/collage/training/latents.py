@@ -265,23 +265,30 @@ def _vae_key(vae) -> str:
 
 
 def cached_part(vae, part: str, split: str, *, max_segments: int | None = None, seed: int = 0,
-                progress: bool = False) -> dict[str, np.ndarray]:
+                progress: bool = False, index: np.ndarray | None = None,
+                shifts: tuple[int, ...] = TRANSPOSITIONS) -> dict[str, np.ndarray]:
     """:func:`encode_part` of a POP909 split (beats grid), cached under ``$COLLAGE_CACHE/latents``.
 
-    The file name holds the VAE's weight hash and the segment data hash, so
-    new weights re-encode. Returns the arrays plus ``index`` and ``song_ids``.
+    ``index`` (segment indices) replaces the seeded subset of ``max_segments``;
+    ``shifts`` are the transpositions encoded. The file name holds the VAE's
+    weight hash, the segment data hash and the selection, so new weights
+    re-encode. Returns the arrays plus ``index`` and ``song_ids``.
     """
     from collage.datasets.cache import cache_dir
     from collage.datasets.pop909 import pop909_segments
 
     segset = pop909_segments(split, grid="beats")
     key = f"{_vae_key(vae)}-{data_hash(segset)}-{max_segments}-{seed}"
+    if index is not None or tuple(shifts) != TRANSPOSITIONS:
+        h = hashlib.sha256(np.ascontiguousarray(index if index is not None else [], np.int64).tobytes())
+        h.update(np.asarray(shifts, np.int64).tobytes())
+        key += f"-{h.hexdigest()[:12]}"
     path = cache_dir() / "latents" / f"{part}-{split}-{key}.npz"
     if path.exists():
         with np.load(path) as z:
             return {k: z[k] for k in z.files}
-    idx = _subset(len(segset), max_segments, seed)
-    arrays = encode_part(vae, part, segset, idx, progress=progress)
+    idx = _subset(len(segset), max_segments, seed) if index is None else np.asarray(index, np.int64)
+    arrays = encode_part(vae, part, segset, idx, shifts=tuple(shifts), progress=progress)
     arrays["index"] = idx
     arrays["song_ids"] = np.asarray(segset.song_ids)[idx]
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -71,6 +71,20 @@ def test_fuse_rule_writes_midi_and_prints_a_summary(capsys, tmp_path):
     assert piece.duration_s == pytest.approx(19.2)
 
 
+def test_fuse_then_arrange_writes_one_track_per_part(capsys, tmp_path):
+    out = tmp_path / "band.mid"
+    rc, stdout, err = run(capsys, "fuse", MEL, ACC, "-o", out, "--method", "rule", "--arrange", "satb",
+                          "--arrange-model", "zone", "--json")
+    assert rc == 0, err
+    summary = json.loads(stdout)
+    piece = read_midi(out)
+    assert piece.track_names == ["Soprano", "Alto", "Tenor", "Bass"]
+    assert summary["arranged"]["notes"] == {t.name: len(t.notes) for t in piece.tracks}
+    plain = tmp_path / "plain.mid"
+    assert run(capsys, "fuse", MEL, ACC, "-o", plain, "--method", "rule")[0] == 0
+    assert sum(len(t.notes) for t in piece.tracks) == sum(len(t.notes) for t in read_midi(plain).tracks)
+
+
 def test_fuse_collagenet_with_options_and_json(capsys, tmp_path, tiny_models):
     out = tmp_path / "f.mid"
     rc, stdout, err = run(capsys, "fuse", MEL, ACC, "-o", out, "--keep-pitch", "1", "--keep-rhythm", "0",

@@ -669,9 +669,14 @@ def fuse_summary(result) -> dict:
 @click.option("--actor", default=None, metavar="NAME|PATH",
               help="CollageNet actor weights: a shipped name (e.g. latent_actor_lam0.5) or a .pt path "
                    "(default: latent_actor).")
+@click.option("--arrange", "arrange_ensemble", type=click.Choice(["satb", "pop909"]), default=None,
+              help="Then arrange the fused piece for this ensemble (collage arrange): one track per part.")
+@click.option("--arrange-model", type=click.Choice(_ARRANGE_MODELS), default="bilstm", show_default=True,
+              help="The part-separation model used by --arrange.")
 @click.option("--json", "as_json", is_flag=True, help="Print a summary as JSON.")
 def fuse_command(melody_path, accomp_path, output, keep_pitch, keep_rhythm, keep_chord, keep_texture, method, seed,
-                 wav, plot, melody_track, accomp_tracks, loop, no_key_align, hop, actor, as_json) -> None:
+                 wav, plot, melody_track, accomp_tracks, loop, no_key_align, hop, actor, arrange_ensemble,
+                 arrange_model, as_json) -> None:
     """Fuse MELODY and an unrelated ACCOMPANIMENT into one harmonic two-track piece.
 
     Inputs are MIDI, MusicXML or ABC files of any length. The melody is the
@@ -694,6 +699,7 @@ def fuse_command(melody_path, accomp_path, output, keep_pitch, keep_rhythm, keep
     Example:
       collage fuse melody.mid accompaniment.mid -o fused.mid --keep-rhythm 0.9 --wav fused.wav --plot fused.png
       collage fuse song.mid other.musicxml -o out.mid --method rule --seed 1 --trim
+      collage fuse melody.mid accompaniment.mid -o band.mid --arrange pop909 --wav band.wav
     """
     import json
 
@@ -717,25 +723,36 @@ def fuse_command(melody_path, accomp_path, output, keep_pitch, keep_rhythm, keep
 
     if actor is not None and method != "collagenet":
         raise ParameterError(f"given --actor {actor!r} with --method {method}; the actor is CollageNet's only")
+    arrange_net = None
+    if arrange_ensemble is not None:
+        from collage.arrange.pipeline import NEURAL, load_arrange_model
+
+        if arrange_model in NEURAL:  # load (and fail) before any work
+            arrange_net = load_arrange_model(arrange_ensemble, arrange_model)
     models = FusionModels.load(actor=actor) if actor is not None else None
     result = fuse(melody_path, accomp_path, keep_pitch=keep_pitch, keep_rhythm=keep_rhythm, keep_chord=keep_chord,
                   keep_texture=keep_texture, method=method, seed=seed, melody_track=melody_track,
                   accomp_tracks=list(accomp_tracks) or None, fit="loop" if loop else "trim",
                   key_align=not no_key_align, hop_beats=hop, models=models)
+    out_piece = result.piece
+    if arrange_ensemble is not None:
+        from collage.arrange.pipeline import arrange
+
+        out_piece, _ = arrange(result.piece, ensemble=arrange_ensemble, model=arrange_model, net=arrange_net)
     written = []
     try:
-        written.append(write_midi(result.piece, output))
+        written.append(write_midi(out_piece, output))
         if wav is not None:
             from collage.audio.render import render_to_file
 
-            written.append(render_to_file(result.piece, wav))
+            written.append(render_to_file(out_piece, wav))
         if plot is not None:
             from pathlib import Path
 
             from collage.plot import plot_pianorolls
 
             plot_pianorolls(
-                [result.melody_input, result.accomp_input, result.piece], plot,
+                [result.melody_input, result.accomp_input, out_piece], plot,
                 titles=[f"melody: {Path(melody_path).name}", f"accompaniment: {Path(accomp_path).name}",
                         f"fused ({result.method}, accompaniment {result.key_shift:+d} semitones)"],
             )
@@ -747,7 +764,11 @@ def fuse_command(melody_path, accomp_path, output, keep_pitch, keep_rhythm, keep
             Path(p).unlink(missing_ok=True)
         raise
     if as_json:
-        click.echo(json.dumps({**fuse_summary(result), "outputs": [str(p) for p in written]}, indent=2))
+        summary = fuse_summary(result)
+        if arrange_ensemble is not None:
+            summary["arranged"] = {"ensemble": arrange_ensemble, "model": arrange_model,
+                                   "notes": {t.name: len(t.notes) for t in out_piece.tracks}}
+        click.echo(json.dumps({**summary, "outputs": [str(p) for p in written]}, indent=2))
         return
     c = result.controls
     how = ("keep " + ", ".join(f"{k} {v:g}" for k, v in c.items())) if result.method == "collagenet" else \
@@ -759,6 +780,9 @@ def fuse_command(melody_path, accomp_path, output, keep_pitch, keep_rhythm, keep
         fit = f", {result.fit['trimmed']} trimmed"
     click.echo(f"fused with {result.method} ({how}): {result.n_steps / 4:g} beats in {result.n_windows} windows, "
                f"accompaniment {result.key_shift:+d} semitones{fit}")
+    if arrange_ensemble is not None:
+        parts = ", ".join(f"{t.name} {len(t.notes)}" for t in out_piece.tracks)
+        click.echo(f"arranged for {arrange_ensemble} with {arrange_model}: {parts} notes")
     for p in written:
         click.echo(f"wrote {p}")
 
@@ -910,6 +934,12 @@ def eval_fusion_command(n_pairs, seed, control_pairs, gradient_steps, gradient_s
 from collage.mashup.commands import mashup_group  # noqa: E402  (its commands attach themselves)
 
 app.add_command(mashup_group)
+
+from collage.fusion import join_cli  # noqa: E402  (collage join, train join-*, eval join)
+
+app.add_command(join_cli.join_command)
+for _cmd in (join_cli.train_join_critic_command, join_cli.train_join_actor_command, join_cli.train_join_judge_command):
+    train_group.add_command(_cmd)
 
 def main(argv: Optional[list[str]] = None) -> int:
     """Entry point: run the CLI and map user errors to one line and exit code 2."""

@@ -943,12 +943,6 @@ for _cmd in (join_cli.train_join_critic_command, join_cli.train_join_actor_comma
 eval_group.add_command(join_cli.eval_join_command)
 
 
-from collage.fusion import join_cli  # noqa: E402  (collage join, train join-*, eval join)
-
-app.add_command(join_cli.join_command)
-for _cmd in (join_cli.train_join_critic_command, join_cli.train_join_actor_command, join_cli.train_join_judge_command):
-    train_group.add_command(_cmd)
-
 def main(argv: Optional[list[str]] = None) -> int:
     """Entry point: run the CLI and map user errors to one line and exit code 2."""
     try:

@@ -45,7 +45,7 @@ TRANSITIONS = ("pitch_class", "interval", "duration", "onset_position")
 _SIZES = {"pitch_class": 12, "interval": 25, "duration": 16, "onset_position": 16}
 ITERATIONS = (1, 2, 4, 8)
 LP_STEP_COUNTS = (25, 100, 400, 1600)
-LP_BUDGETS = (0.25, 0.5, 1.0, 2.0, 4.0)
+LP_BUDGETS = (0.5, 1.0, 2.0, 4.0, 8.0, 16.0)
 
 
 def melody_transitions(melodies) -> dict[str, np.ndarray]:

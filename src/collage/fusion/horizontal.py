@@ -60,7 +60,7 @@ STYLE_NAMES = ("left_pitch", "left_rhythm", "right_pitch", "right_rhythm")
 TEMPO_RATIO_WARN = 1.5
 LP_STEPS = 400
 """Random-search steps of the LP baseline (each one critic evaluation of every pair)."""
-LP_BUDGET = 1.0
+LP_BUDGET = 4.0
 """The LP baseline's z-distance budget (``rho_L + rho_R``)."""
 LP_STEP_SIZE = 0.5
 """LP proposal scale, in units of the mean posterior scale per dimension."""

@@ -60,7 +60,7 @@ def _parse_float(name: str, value: str) -> float:
 @click.option("--method", type=click.Choice(["ours", "lp"]), default="ours", show_default=True,
               help="ours (the join actor) or lp (latent random search against the join critic).")
 @click.option("--lp-steps", default=None, metavar="N", help="LP: random-search steps (default 400).")
-@click.option("--lp-budget", default=None, metavar="D", help="LP: z-distance budget (default 1).")
+@click.option("--lp-budget", default=None, metavar="D", help="LP: z-distance budget rho_L + rho_R (default 4).")
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Seed of LP's proposals.")
 @click.option("--left-track", default=None, metavar="NAME", help="The melody track of LEFT (default: MELODY or the only one).")
 @click.option("--right-track", default=None, metavar="NAME", help="The melody track of RIGHT.")

@@ -127,7 +127,7 @@ def evaluate_join(*, n_pairs: int = 500, seed: int = 0, iterations=ITERATIONS, l
                   lp_budgets=LP_BUDGETS, tiny: bool = False, progress: bool = False) -> dict:
     """Run the evaluation (see the module doc). Returns a JSON-ready dict with ``points``."""
     from collage.datasets.pop909 import pop909_segments
-    from collage.fusion.horizontal import encode_tokens, lp_search, transform_latents
+    from collage.fusion.horizontal import encode_tokens, joint_distance, lp_search, transform_latents
     from collage.training.join import TINY_SONGS
     from collage.training.join_data import join_index, pair_index, restrict_songs, segment_tokens
     from collage.training.loop import set_threads
@@ -192,7 +192,15 @@ def evaluate_join(*, n_pairs: int = 500, seed: int = 0, iterations=ITERATIONS, l
                                **_score(vae, judge, z_l, z_r, z0_l, z0_r, sigma, reference)})
                 if progress:
                     log.info("%s lp budget=%g steps=%d: %s", name, budget, steps, points[-1]["coherency"])
-    res = {"points": points, "inputs": inputs_scores, "references": refs,
+    style_effect = {}
+    z0_l, z0_r = inputs["test"]
+    other = torch.from_numpy(rng.random((n_pairs, 4)).astype(np.float32))
+    for lam, actor in m["actors"].items():
+        a_l, a_r = transform_latents(actor, z0_l, z0_r, style)
+        b_l, b_r = transform_latents(actor, z0_l, z0_r, other)
+        style_effect[lam] = {"between_styles": float(joint_distance(a_l, a_r, b_l, b_r, sigma).mean()),
+                             "from_input": float(joint_distance(a_l, a_r, z0_l, z0_r, sigma).mean())}
+    res = {"points": points, "inputs": inputs_scores, "references": refs, "style_effect": style_effect,
            "config": {"n_pairs": n_pairs, "seed": seed, "iterations": iterations, "lp_steps": list(lp_steps),
                       "lp_budgets": list(lp_budgets), "lams": list(m["actors"]), "style": "U(0,1)^4 per pair",
                       "tiny": tiny, "threads": torch.get_num_threads(),
@@ -272,6 +280,12 @@ def to_markdown(res: dict, *, figure: str | None = None, command: str | None = N
     lines.append("")
     if figure:
         lines += [f"![coherency and transition correlations vs z-distance]({figure})", ""]
+    if res.get("style_effect"):
+        lines += ["Style: z-distance between the outputs of one input pair under two random styles, beside the "
+                  "outputs' distance from the input (test pairs, one transformation):", ""]
+        lines += [f"- λ {lam:g}: between styles {v['between_styles']:.3f}, from the input {v['from_input']:.3f}"
+                  for lam, v in res["style_effect"].items()]
+        lines.append("")
     lines += ["## Goal: ours above LP at every z-distance, at >= 10x less compute than LP at its best", ""]
     for name, g in res["goal"].items():
         bl, bo = g["best_lp"], g["best_ours"]

@@ -11,3 +11,6 @@ CONTEXT = {"help_option_names": ["-h", "--help"]}
 @click.group("mashup", context_settings=CONTEXT)
 def mashup_group() -> None:
     """Audio mashups: build a MashupDB of stems, generate, score and retrieve mashups."""
+
+
+from collage.mashup import use_cli  # noqa: E402,F401  (score, retrieve, generate attach themselves)

@@ -134,9 +134,9 @@ class Clip:
 
 
 def _load_resampled(path, sr: int) -> np.ndarray:
-    from collage.mashup.audio_io import load_audio
+    from collage.io.audio import load_audio
 
-    return load_audio(path, sr=sr)
+    return load_audio(path, sr=sr, min_seconds=0.0)
 
 
 @dataclasses.dataclass(frozen=True)

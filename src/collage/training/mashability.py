@@ -34,7 +34,7 @@ log = logging.getLogger(__name__)
 
 CROP_FRAMES = 224
 #: songs rendered per split (4/4 POP909 songs, a fixed shuffle) and vocal windows per seed
-DATA_SIZES = {"train": (200, 3), "val": (40, 2)}
+DATA_SIZES = {"train": (200, 2), "val": (40, 2)}
 
 
 def weights_name(model: str, lsro: bool) -> str:

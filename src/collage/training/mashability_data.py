@@ -24,8 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
+from collage.mashup.evaluate import load_rendered_clips as load_clips
 from collage.mashup.generate import (
-    ROLES,
     Clip,
     matched_candidates,
     original_candidate,
@@ -61,27 +61,6 @@ def render_split(split: str, n_songs: int, *, root=DATA_ROOT, sr: int = FEATURE_
             log.info("%s %d/%d: song %s %s %.1f BPM", split, i + 1, len(ids), sid, meta["key"], meta["tempo"])
         out.append(d)
     return out
-
-
-def load_clips(split: str, *, root=DATA_ROOT) -> list[Clip]:
-    """The rendered clips of a split with their ground-truth analysis (POP909 annotations)."""
-    clips = []
-    for meta_path in sorted((Path(root) / "stems" / split).glob("*/stems.json")):
-        meta = json.loads(meta_path.read_text())
-        if meta.get("silent") or not meta.get("key") or len(meta.get("downbeats", [])) < 2:
-            continue
-        clips.append(
-            Clip(
-                id=f"{meta['song_id']:03d}",
-                sr=int(meta["sr"]),
-                key=meta["key"],
-                tempo=float(meta["tempo"]),
-                beats=np.asarray(meta["beats"], dtype=np.float64),
-                downbeats=np.asarray(meta["downbeats"], dtype=np.float64),
-                stems={r: meta["paths"][r] for r in ROLES},
-            )
-        )
-    return clips
 
 
 def mashup_record(seed: Clip, cand, clips: dict, *, high_quality: bool = False) -> tuple[np.ndarray, dict]:
@@ -143,6 +122,8 @@ def build_examples(
                 seeds.append(seed_no)
                 recipes.append(rec)
             seed_no += 1
+        if seed_no % 20 == 0:
+            log.info("%s: %d vocal windows, %d examples", split, seed_no, len(xs))
         for k in list(c.stems):  # free the audio of this seed (other clips reload on demand)
             if not isinstance(c.stems[k], (str, Path)):
                 c.stems[k] = str(Path(root) / "stems" / split / c.id / f"{k}.wav")

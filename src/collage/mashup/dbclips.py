@@ -1,0 +1,70 @@
+"""Clips for generation and retrieval: from a MashupDB (its stored analysis) or from a user's vocal file.
+
+>>> pool = clips_from_db("songs.db")             # one Clip per song (stems load on first use)
+>>> seed = vocal_clip("acapella.wav", sr=pool[0].sr)   # analysed here: key, tempo, beats, downbeats
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from collage.errors import InvalidInputError
+from collage.mashup.generate import ROLES, Clip
+from collage.mashup.score import FEATURE_SR
+
+__all__ = ["clips_from_db", "vocal_clip"]
+
+
+def _loader(path, sr: int) -> np.ndarray:
+    from collage.io.audio import load_audio
+
+    return load_audio(path, sr=sr, min_seconds=0.0)
+
+
+def vocal_clip(path: str | os.PathLike, *, sr: int = FEATURE_SR) -> Clip:
+    """A vocal file as a seed :class:`Clip`: read (any rate, mono/stereo), checked and analysed.
+
+    Raises:
+        InvalidAudioError: unreadable, non-audio, NaN/inf, silent or shorter than 5 s.
+        AnalysisError: no beat or no pitch content (the file is named).
+    """
+    from collage.audio.analyze import AnalysisError, analyze
+    from collage.io.audio import load_audio
+
+    y = load_audio(path, sr=sr)
+    try:
+        a = analyze(sr=sr, vocals=y)
+    except AnalysisError as e:
+        raise AnalysisError(f"{path}: {e}") from None
+    downs = a.downbeats if len(a.downbeats) else a.beats[:1]
+    return Clip(Path(path).stem, sr, a.key, float(a.tempo), np.asarray(a.beats), np.asarray(downs), {"vocals": y}, _loader)
+
+
+def clips_from_db(db_path: str | os.PathLike, *, sr: int = FEATURE_SR) -> list[Clip]:
+    """One :class:`Clip` per song of a MashupDB that has all three stems and an analysis.
+
+    Raises:
+        InvalidInputError: the DB is missing, unreadable or holds no usable song.
+    """
+    from collage.mashup.db import MashupDB
+
+    if not Path(db_path).is_file():
+        raise InvalidInputError(db_path, "no such MashupDB file")
+    db = MashupDB(db_path)
+    clips = []
+    for song in db.songs():
+        sid = song["id"] if isinstance(song, dict) else song
+        stems = db.stems(sid)
+        paths = {r: (s["path"] if isinstance(s, dict) else s) for r, s in stems.items() if r in ROLES}
+        an = db.analysis(sid)
+        if len(paths) < 3 or not an or not an.get("key") or len(an.get("beats", [])) < 2:
+            continue
+        downs = np.asarray(an.get("downbeats") or an["beats"][:1], dtype=np.float64)
+        clips.append(Clip(str(song.get("name", sid)) if isinstance(song, dict) else str(sid), sr, an["key"], float(an["tempo"]),
+                          np.asarray(an["beats"], dtype=np.float64), downs, paths, _loader))
+    if not clips:
+        raise InvalidInputError(db_path, "the MashupDB holds no song with three stems and an analysis (is it empty?)")
+    return clips

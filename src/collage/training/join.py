@@ -12,7 +12,7 @@ the distance term is ``lam * (rho(z_L', z_L) + rho(z_R', z_R))``.
   prior), the reality score of the LP baseline: ``join_critic``;
 - ``collage train join-actor --lam L``: actor and critic together:
   ``join_actor`` (the default) or ``join_actor_lam<L>``; the actor is kept
-  at its last step;
+  at its last validated step;
 - ``collage train join-judge``: the reality classifier on notes used by the
   evaluation (:mod:`collage.models.join_judge`): ``join_judge``.
 """
@@ -121,7 +121,7 @@ def run_train_join_actor(*, run_dir, lam: float = 1.0, steps: int = 3000, batch_
                          sizes=None, max_seconds=None, progress: bool = True):
     """`collage train join-actor`: actor and critic at ``lam`` on the horizontal pairing; ships the actor as ``name``.
 
-    The actor is kept at its last step. Returns the .pt path; stopped early by
+    The actor is kept at its last validated step. Returns the .pt path; stopped early by
     ``max_seconds`` it still ships (the card records the steps) and running again resumes.
     """
     from collage.pretrained import save_pretrained, weights_dir
@@ -141,7 +141,8 @@ def run_train_join_actor(*, run_dir, lam: float = 1.0, steps: int = 3000, batch_
     name = name or join_actor_name(lam, True)
     card = _card(f"join actor (Connective Fusion G) at lambda={lam:g}", mel, tr,
                  {"lam": lam, "steps": res.step, "planned_steps": steps, "batch_size": batch_size, "lr": lr,
-                  "betas": [0.0, 0.9], "seed": seed, "seconds": round(res.seconds, 1), "select": "last step"},
+                  "betas": [0.0, 0.9], "seed": seed, "seconds": round(res.seconds, 1), "best_step": res.best_step,
+                  "select": "the last validated step (validation every 500 steps)"},
                  {"val": actor_val_metrics(actor, critic, JoinPairing(va), n=100 if tiny else 500),
                   "val_note": "500 unpaired val pairs (posterior means) at style 0.5: mean critic output before "
                               "(val_d_in) and after (val_d_out), rho of each latent"})

@@ -49,22 +49,21 @@ def clips_from_db(db_path: str | os.PathLike, *, sr: int = FEATURE_SR) -> list[C
     Raises:
         InvalidInputError: the DB is missing, unreadable or holds no usable song.
     """
-    from collage.mashup.db import MashupDB
-
     if not Path(db_path).is_file():
         raise InvalidInputError(db_path, "no such MashupDB file")
-    db = MashupDB(db_path)
+    from collage.mashup.db import MashupDB
+
     clips = []
-    for song in db.songs():
-        sid = song["id"] if isinstance(song, dict) else song
-        stems = db.stems(sid)
-        paths = {r: (s["path"] if isinstance(s, dict) else s) for r, s in stems.items() if r in ROLES}
-        an = db.analysis(sid)
-        if len(paths) < 3 or not an or not an.get("key") or len(an.get("beats", [])) < 2:
-            continue
-        downs = np.asarray(an.get("downbeats") or an["beats"][:1], dtype=np.float64)
-        clips.append(Clip(str(song.get("name", sid)) if isinstance(song, dict) else str(sid), sr, an["key"], float(an["tempo"]),
-                          np.asarray(an["beats"], dtype=np.float64), downs, paths, _loader))
+    with MashupDB(db_path) as db:
+        for song in db.songs():
+            stems = db.stems(song["id"])
+            paths = {r: stems[r]["path"] for r in ROLES if r in stems}
+            an = db.analysis(song["id"])
+            if len(paths) < 3 or not an or not an.get("key") or len(an.get("beats") or []) < 2:
+                continue
+            beats = np.asarray(an["beats"], dtype=np.float64)
+            downs = np.asarray(an.get("downbeats") or beats[:1], dtype=np.float64)
+            clips.append(Clip(str(song["name"]), sr, an["key"], float(an["tempo"]), beats, downs, paths, _loader))
     if not clips:
         raise InvalidInputError(db_path, "the MashupDB holds no song with three stems and an analysis (is it empty?)")
     return clips

@@ -106,6 +106,8 @@ def build_protocol_set(
             seeds.append(n_done)
             recipes.append(cand.to_dict())
         n_done += 1
+        if n_done % 5 == 0:
+            log.info("%s protocol: %d seeds, %d mashups", split, n_done, len(xs))
         for k in list(c.stems):  # keep memory flat: reload on demand
             c.stems[k] = str(Path(root) / "stems" / split / c.id / f"{k}.wav")
     if not xs:

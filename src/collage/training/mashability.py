@@ -24,6 +24,7 @@ import numpy as np
 import torch
 
 from collage.errors import ParameterError
+from collage.mashup.evaluate import rank_and_accuracy
 from collage.models.mashability import MashabilityConfig, PostMixConfig, PostMixNet, PreMixNet
 from collage.training.loop import set_threads, train_loop
 from collage.training.mashability_data import DATA_ROOT, build_examples, render_split
@@ -62,21 +63,6 @@ def _targets(labels: np.ndarray) -> np.ndarray:
     t[labels == 0, 1] = 1.0
     t[labels == -1] = 0.5
     return t
-
-
-def evaluate_scores(scores: np.ndarray, labels: np.ndarray, seeds: np.ndarray, *, threshold: float = 0.5) -> dict:
-    """Accuracy on original (1) vs unmatched (0) at ``threshold`` and the mean rank of each
-    seed's original among itself and its matched (-1) candidates (1 = best; ties count half)."""
-    lab = labels != -1
-    acc = float(np.mean((scores[lab] >= threshold) == (labels[lab] == 1))) if lab.any() else float("nan")
-    ranks = []
-    for s in np.unique(seeds):
-        m = seeds == s
-        orig = scores[m & (labels == 1)]
-        others = scores[m & (labels == -1)]
-        if orig.size and others.size:
-            ranks.append(1.0 + np.sum(others > orig[0]) + 0.5 * np.sum(others == orig[0]))
-    return {"accuracy": acc, "avg_rank": float(np.mean(ranks)) if ranks else float("nan")}
 
 
 def train_mashability(
@@ -127,7 +113,7 @@ def train_mashability(
         opt.zero_grad()
         loss.backward()
         opt.step()
-        return {"loss": float(loss)}
+        return {"loss": loss.item()}
 
     def val_fn() -> dict:
         with torch.no_grad():
@@ -137,7 +123,7 @@ def train_mashability(
         m = lab != -1
         tgt = torch.from_numpy(_targets(lab[m]))
         vloss = float(-(tgt * torch.log_softmax(logits[torch.from_numpy(m)], 1)).sum(1).mean())
-        r = evaluate_scores(scores, lab, val["seed_index"])
+        r = rank_and_accuracy(scores, lab, val["seed_index"])
         return {"val_accuracy": r["accuracy"], "val_avg_rank": r["avg_rank"], "val_loss": vloss,
                 "val_select": r["accuracy"] - 1e-3 * vloss}
 
@@ -148,8 +134,8 @@ def train_mashability(
         run_dir=run_dir,
         max_steps=steps,
         val_fn=val_fn,
-        val_every=250,
-        ckpt_every=250,
+        val_every=100,
+        ckpt_every=200,
         log_every=50,
         select="val_select",
         mode="max",

@@ -100,3 +100,12 @@ def test_join_rejects_bad_arguments(models):
     empty = Piece([Track(np.zeros((0, 4), np.int64), name="MELODY")], tpq=Q)
     with pytest.raises(InvalidMidiError, match="has no notes"):
         join(empty, p, models=models)
+
+
+def test_lp_search_continues_from_a_start(models):
+    z_l, z_r = torch.randn(16, 16), torch.randn(16, 16)
+    sigma = torch.full((16,), 0.3)
+    a = lp_search(z_l, z_r, models.critic, sigma=sigma, budget=1.0, steps=10, seed=0)
+    b = lp_search(z_l, z_r, models.critic, sigma=sigma, budget=1.0, steps=10, seed=1, start=a)
+    assert torch.all(models.critic(*b) >= models.critic(*a) - 1e-6)
+    assert torch.all(joint_distance(*b, z_l, z_r, sigma) <= 1.0 + 1e-6)

@@ -8,7 +8,8 @@ melody VAE) and ``n_pairs`` pairs sampled from the prior, transforms them by
   applied ``k`` times (the iterated transformation) with a style
   ``s ~ U(0, 1)^4`` per pair;
 - ``lp``: latent random search (:func:`collage.fusion.horizontal.lp_search`)
-  against the pre-trained join critic for each z-distance budget and step count;
+  against the pre-trained join critic for each z-distance budget, scored
+  after each number of steps (one search per budget, continued);
 
 decodes both latents to notes and scores every configuration:
 
@@ -44,8 +45,8 @@ log = logging.getLogger(__name__)
 TRANSITIONS = ("pitch_class", "interval", "duration", "onset_position")
 _SIZES = {"pitch_class": 12, "interval": 25, "duration": 16, "onset_position": 16}
 ITERATIONS = (1, 2, 4, 8)
-LP_STEP_COUNTS = (25, 100, 400, 1600)
-LP_BUDGETS = (0.5, 1.0, 2.0, 4.0, 8.0, 16.0)
+LP_STEP_COUNTS = (25, 100, 400, 1000)
+LP_BUDGETS = (1.0, 2.0, 4.0, 8.0, 16.0)
 
 
 def melody_transitions(melodies) -> dict[str, np.ndarray]:
@@ -182,11 +183,13 @@ def evaluate_join(*, n_pairs: int = 500, seed: int = 0, iterations=ITERATIONS, l
                 if progress:
                     log.info("%s ours lam=%g k=%d: %s", name, lam, k, points[-1]["coherency"])
         for budget in lp_budgets:
-            for steps in lp_steps:
+            z_l, z_r, spent, done = z0_l, z0_r, 0.0, 0
+            for steps in sorted(int(k) for k in lp_steps):  # one search per budget, scored as it goes
                 t0 = time.perf_counter()
-                z_l, z_r = lp_search(z0_l, z0_r, m["critic"], sigma=sigma, budget=float(budget), steps=int(steps),
-                                     seed=seed)
-                spent = time.perf_counter() - t0
+                z_l, z_r = lp_search(z0_l, z0_r, m["critic"], sigma=sigma, budget=float(budget), steps=steps - done,
+                                     seed=seed + done, start=(z_l, z_r))
+                spent += time.perf_counter() - t0
+                done = steps
                 points.append({"method": "lp", "inputs": name, "lam": None, "iterations": int(steps),
                                "budget": float(budget), "seconds": round(spent, 5),
                                **_score(vae, judge, z_l, z_r, z0_l, z0_r, sigma, reference)})

@@ -234,14 +234,15 @@ def transform_latents(actor, z_l: torch.Tensor, z_r: torch.Tensor, style, *, ite
 
 @torch.no_grad()
 def lp_search(z_l: torch.Tensor, z_r: torch.Tensor, critic, *, sigma: torch.Tensor, budget: float = LP_BUDGET,
-              steps: int = LP_STEPS, step_size: float = LP_STEP_SIZE, seed: int = 0
-              ) -> tuple[torch.Tensor, torch.Tensor]:
+              steps: int = LP_STEPS, step_size: float = LP_STEP_SIZE, seed: int = 0,
+              start: tuple[torch.Tensor, torch.Tensor] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """The LP baseline: iterated random perturbations that raise the critic's score within a z-distance budget.
 
     Each step proposes ``z + step_size * sigma * eps`` for both latents of
     every pair and accepts the proposal where the critic's logit rises and
     ``rho(z_L', z_L) + rho(z_R', z_R) <= budget`` (distances to the input).
-    The compute budget is ``steps`` critic evaluations per pair.
+    The compute budget is ``steps`` critic evaluations per pair. ``start``:
+    continue a search from its result (distances still to ``z_l``, ``z_r``).
 
     Returns:
         ``(z_L', z_R')`` ``(B, d)``.
@@ -255,7 +256,7 @@ def lp_search(z_l: torch.Tensor, z_r: torch.Tensor, critic, *, sigma: torch.Tens
     g = torch.Generator().manual_seed(int(seed))
     d = z_l.shape[1]
     z0 = torch.cat([z_l, z_r], dim=1)  # (B, 2d)
-    z = z0.clone()
+    z = z0.clone() if start is None else torch.cat(start, dim=1)
     score = critic(z[:, :d], z[:, d:])  # (B,)
     scale = step_size * torch.cat([sigma, sigma])  # (2d,)
     for _ in range(steps):

@@ -14,3 +14,4 @@ def mashup_group() -> None:
 
 
 from collage.mashup import use_cli  # noqa: E402,F401  (score, retrieve, generate attach themselves)
+from collage.mashup import build_cli  # noqa: E402,F401  (build attaches itself)

@@ -36,7 +36,10 @@ import numpy as np
 import soundfile as sf
 
 from collage.audio.render import render
-from collage.datasets.pop909 import Pop909Song, load_song, pop909_root, split_ids
+from collage.datasets.pop909 import (
+    Pop909Song, SongInfo, load_song, pop909_root, read_beats, read_chords, read_key, split_ids,
+)
+from collage.io.midi import read_midi
 from collage.errors import InvalidInputError, ParameterError
 from collage.io.atomic import atomic_path
 from collage.piece import Piece, Tempo, Track
@@ -53,6 +56,7 @@ __all__ = [
     "default_clip",
     "drum_notes",
     "render_pop909_stems",
+    "load_song_folder",
     "clip_truth",
 ]
 
@@ -131,7 +135,7 @@ def _rng(song_id: int, seed: int, what: str) -> np.random.Generator:
     return np.random.default_rng([int(seed), int(song_id), zlib.crc32(what.encode())])
 
 
-def pick_soundfont(song_id: int, *, root: str | os.PathLike | None = None) -> str:
+def pick_soundfont(song_id: int) -> str:
     """The soundfont for one POP909 song: :data:`TEST_SOUNDFONT` for the test split, else one of
     :data:`TRAIN_SOUNDFONTS` by a fixed hash of the id (deterministic)."""
     sid = int(song_id)
@@ -341,13 +345,30 @@ def clip_truth(song: Pop909Song, start_s: float, end_s: float) -> dict:
     }
 
 
+def load_song_folder(folder: str | os.PathLike) -> Pop909Song:
+    """A POP909-style song folder ``NNN/`` (``NNN.mid``, ``beat_midi.txt``, ``chord_midi.txt``,
+    ``key_audio.txt``) anywhere, without POP909's ``index.csv``."""
+    d = Path(folder)
+    if not d.is_dir():
+        raise InvalidInputError(d, "no such song folder")
+    mids = sorted(d.glob("*.mid")) + sorted(d.glob("*.midi"))
+    if not mids:
+        raise InvalidInputError(d, "has no .mid file; expected a POP909-style song folder")
+    sid = int(d.name) if d.name.isdigit() else 0
+    beats, down = read_beats(d / "beat_midi.txt")
+    cspans, clabels = read_chords(d / "chord_midi.txt")
+    kspans, keys = read_key(d / "key_audio.txt")
+    return Pop909Song(SongInfo(sid, d.name, "", 0, 0), read_midi(mids[0]), beats, down, cspans, clabels, kspans, keys,
+                      folder=d)
+
+
 def _write_wav(path: Path, y: np.ndarray, sr: int) -> None:
     with atomic_path(path) as tmp:
         sf.write(tmp, y, sr, format="WAV", subtype="FLOAT")
 
 
 def render_pop909_stems(
-    song_id: int,
+    song_id: int | str | os.PathLike,
     out_dir: str | os.PathLike,
     *,
     soundfont: str | os.PathLike,
@@ -360,7 +381,7 @@ def render_pop909_stems(
     """Render one POP909 song's clip to ``out_dir/{vocals,harmonic,percussion,mix}.wav``.
 
     Args:
-        song_id: 1..909.
+        song_id: 1..909, or the path of a POP909-style song folder (see :func:`load_song_folder`).
         out_dir: folder for the four mono float32 WAVs and ``stems.json`` (the returned
             metadata); each file is written atomically.
         soundfont: ``.sf2``/``.sf3`` path (see :func:`pick_soundfont`).
@@ -389,8 +410,13 @@ def render_pop909_stems(
     sf_path = str(soundfont)
     if not Path(sf_path).is_file():
         raise InvalidInputError(sf_path, "no such soundfont file")
-    song = load_song(song_id, pop909_root(root))
+    if isinstance(song_id, (str, os.PathLike)) and not str(song_id).isdigit():
+        song = load_song_folder(song_id)
+    else:
+        song = load_song(song_id, pop909_root(root))
     sid = song.song_id
+    if len(song.beat_times) < 2 or not (np.diff(song.beat_times) > 0).all():
+        raise InvalidInputError(song.folder / "beat_midi.txt", "needs at least 2 increasing beat times")
     beats, down = song.beat_times, song.downbeats
     length = DEFAULT_CLIP_S if seconds is None else float(seconds)
     if start_s is None:

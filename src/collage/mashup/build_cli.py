@@ -1,0 +1,344 @@
+"""``collage mashup build DB --from DIR``: fill a MashupDB from MIDI songs, stems or full mixes.
+
+Sources (``--source``):
+
+- ``midi``: ``DIR`` is POP909's root (``index.csv`` + ``001/`` ...) or a folder of POP909-style
+  song folders (``NNN/NNN.mid``, ``beat_midi.txt``, ``chord_midi.txt``, ``key_audio.txt``); each
+  song's clip is rendered to stems (:func:`~collage.mashup.stems.render_pop909_stems`), the
+  annotations kept as ground truth in ``songs.info``;
+- ``stems``: stems the user has, by the naming convention or manifest of
+  :mod:`collage.mashup.sources`;
+- ``mix``: full mixes (audio files not named as stems), split by
+  :func:`~collage.audio.separate.separate` (``--backend``).
+
+Stems are written as float32 WAVs under ``DB.stems/<name>/`` (atomically), then analysed
+(:func:`~collage.audio.analyze.analyze`) and cut into 8- and 16-bar segments on the
+downbeats; each song is committed in one transaction after its files exist. Songs already
+in the DB are skipped, so an interrupted build continues where it stopped.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import logging
+import multiprocessing
+import os
+import time
+from pathlib import Path
+
+import click
+import numpy as np
+
+from collage.errors import CollageError, InvalidInputError, ParameterError
+from collage.mashup.commands import CONTEXT, mashup_group
+
+__all__ = ["BuildOptions", "plan_jobs", "process_job", "build_db", "segments_from_downbeats", "BuildError"]
+
+log = logging.getLogger(__name__)
+
+SOURCES = ("midi", "stems", "mix")
+SEGMENT_BARS = (8, 16)
+
+
+class BuildError(CollageError):
+    """The build cannot go on (nothing to add, or --on-error stop hit an error)."""
+
+
+class BuildOptions(dict):
+    """Options shared by every job: source, stems_dir, sr, seconds, seed, soundfont, backend, pop909_root."""
+
+
+# -- segments ---------------------------------------------------------------------------
+def segments_from_downbeats(downbeats, duration_s: float, *, bars=SEGMENT_BARS) -> list[dict]:
+    """Whole-bar spans starting on downbeats: for each length in ``bars``, windows every
+    half-length (8-bar windows every 4 bars). A span ends on the downbeat ``bars`` later, or
+    where the median bar length puts it if that falls past the last downbeat but inside the clip."""
+    db = np.asarray(downbeats, dtype=np.float64)
+    if len(db) < 2:
+        return []
+    bar_s = float(np.median(np.diff(db)))
+    out = []
+    for n in bars:
+        for i in range(0, len(db), max(1, n // 2)):
+            end = float(db[i + n]) if i + n < len(db) else float(db[-1] + (i + n - len(db) + 1) * bar_s)
+            if end <= duration_s + 0.05 * bar_s:
+                out.append({"bars": n, "start_s": round(float(db[i]), 4), "end_s": round(min(end, duration_s), 4),
+                            "first_downbeat": i})
+    return out
+
+
+# -- planning ---------------------------------------------------------------------------
+def plan_jobs(src: Path, source: str) -> list[tuple[str, str]]:
+    """``[(name, origin)]`` of every song found under ``src`` for ``source``, sorted by name.
+
+    Raises:
+        InvalidInputError: ``src`` is missing, not a folder, or holds nothing of that source.
+    """
+    from collage.mashup.sources import find_mixes, find_stem_sets
+
+    if not src.is_dir():
+        raise InvalidInputError(src, "no such folder" if not src.exists() else "is not a folder")
+    if source == "midi":
+        jobs = []
+        for d in sorted(p for p in src.iterdir() if p.is_dir()):
+            if (d / "beat_midi.txt").is_file() and any(d.glob("*.mid")):
+                jobs.append((f"pop909-{d.name}" if d.name.isdigit() else d.name, str(d)))
+        if not jobs:
+            raise InvalidInputError(src, "holds no POP909-style song folders (NNN/NNN.mid with beat_midi.txt)")
+        return jobs
+    if source == "stems":
+        sets = find_stem_sets(src)
+        if not sets:
+            raise InvalidInputError(src, "holds no stems named <name>.<role>.<ext> or <name>/<role>.<ext> and no manifest")
+        return [(s.name, str(src)) for s in sets]
+    mixes = find_mixes(src)
+    if not mixes:
+        raise InvalidInputError(src, "holds no audio files (.wav, .flac, .ogg, .mp3, .aiff)")
+    return [(p.stem, str(p)) for p in mixes]
+
+
+# -- one song (runs in a worker) ------------------------------------------------------------
+def _write_stems(out_dir: Path, stems: dict[str, np.ndarray], sr: int) -> dict[str, dict]:
+    from collage.io.audio import write_wav
+
+    n = min(len(y) for y in stems.values())
+    stems = {r: np.asarray(y[:n], dtype=np.float32) for r, y in stems.items()}
+    stems["mix"] = stems["vocals"] + stems["harmonic"] + stems["percussion"]
+    peak = float(np.abs(stems["mix"]).max())
+    if peak > 0.99:  # scale all together so that mix stays the exact sum
+        stems = {r: y * np.float32(0.99 / peak) for r, y in stems.items()}
+    rec = {}
+    for role, y in stems.items():
+        path = write_wav(out_dir / f"{role}.wav", y, sr)
+        rec[role] = {"path": str(path), "sr": sr, "n_samples": len(y)}
+    return rec
+
+
+def _cut_clip(stems: dict[str, np.ndarray], sr: int, analysis, seconds: float | None):
+    """Cut the stems to ``seconds`` from the downbeat nearest 25% in; shift the analysis."""
+    n = min(len(y) for y in stems.values())
+    if seconds is None or n / sr <= seconds + 1e-6:
+        return stems, 0.0, analysis
+    db = np.asarray(analysis.downbeats if len(analysis.downbeats) else analysis.beats)
+    fits = db[db + seconds <= n / sr]
+    start = float(fits[np.argmin(np.abs(fits - 0.25 * n / sr))]) if len(fits) else 0.0
+    a, b = int(round(start * sr)), int(round((start + seconds) * sr))
+    cut = {r: y[a:b] for r, y in stems.items()}
+    keep = lambda t: np.asarray(t)[(np.asarray(t) >= start - 1e-6) & (np.asarray(t) < start + seconds)] - start  # noqa: E731
+    analysis.beats, analysis.downbeats = keep(analysis.beats), keep(analysis.downbeats)
+    return cut, start, analysis
+
+
+def process_job(name: str, origin: str, opts: BuildOptions) -> dict:
+    """Make one song's stems and analysis; returns the record for :meth:`MashupDB.add_song`,
+    or ``{"name", "error"}`` when the song cannot be used (a user error)."""
+    from collage.audio.analyze import analyze
+    from collage.io.audio import load_audio
+
+    try:
+        out_dir = Path(opts["stems_dir"]) / name
+        sr = int(opts["sr"])
+        if opts["source"] == "midi":
+            from collage.mashup.stems import pick_soundfont, render_pop909_stems
+
+            d = Path(origin)
+            sf2 = opts.get("soundfont") or (pick_soundfont(int(d.name)) if d.name.isdigit() else None)
+            if sf2 is None:
+                from collage.mashup.stems import TRAIN_SOUNDFONTS
+
+                sf2 = TRAIN_SOUNDFONTS[0]
+            meta = render_pop909_stems(d, out_dir, soundfont=sf2, seconds=opts["seconds"], sr=sr, seed=opts["seed"])
+            audio = {r: load_audio(meta["paths"][r], sr=sr, min_seconds=0.0) for r in ("vocals", "harmonic", "percussion")}
+            start, end = meta["start_s"], meta["end_s"]
+            a = analyze(sr=sr, **audio)
+            progs = meta["programs"]
+            stems_rec = {r: {"path": meta["paths"][r], "sr": sr, "n_samples": meta["n_samples"], "soundfont": sf2,
+                             "program": {"vocals": progs["vocals"], "harmonic": progs["piano"]}.get(r)}
+                         for r in ("vocals", "harmonic", "percussion", "mix")}
+            info = {"soundfont": sf2, "programs": progs, "drums": meta["drums"], "silent": meta["silent"],
+                    "truth": {k: meta[k] for k in ("key", "tempo", "beats", "downbeats")}}
+            duration = meta["n_samples"] / sr
+        else:
+            if opts["source"] == "stems":
+                from collage.mashup.sources import find_stem_sets, load_stem_set
+
+                match = [s for s in find_stem_sets(origin) if s.name == name]
+                if not match:
+                    raise InvalidInputError(origin, f"song {name!r} is no longer there")
+                audio = load_stem_set(match[0], sr=sr)
+            else:
+                from collage.audio.separate import separate
+
+                audio = separate(load_audio(origin, sr=sr), sr, backend=opts["backend"])
+            a = analyze(sr=sr, **audio)
+            audio, start, a = _cut_clip(audio, sr, a, opts["seconds"])
+            stems_rec = _write_stems(out_dir, audio, sr)
+            duration = stems_rec["mix"]["n_samples"] / sr
+            end = start + duration
+            info = {"backend": opts["backend"]} if opts["source"] == "mix" else {}
+        if len(a.beats) < 4:
+            raise InvalidInputError(origin, f"only {len(a.beats)} beats found in the clip; cannot segment it")
+        return {
+            "name": name, "source": opts["source"], "origin": origin, "start_s": start, "end_s": end, "info": info,
+            "stems": stems_rec, "analysis": {"song": a.to_dict()},
+            "segments": segments_from_downbeats(a.downbeats, duration),
+        }
+    except CollageError as e:
+        msg = str(e)
+        return {"name": name, "error": msg if origin in msg or name in msg else f"{origin}: {msg}"}
+
+
+# -- the pool ------------------------------------------------------------------------------
+def _init_worker() -> None:
+    """Each worker single-threaded (BLAS / OpenMP / torch)."""
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[var] = "1"
+    try:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(1)
+    except ImportError:
+        pass
+
+
+def _warm_up(source: str, backend: str) -> None:
+    """Compile librosa's numba kernels once in the parent, so forked workers inherit them
+    instead of compiling (and writing numba's cache) concurrently, which can corrupt it."""
+    from collage.audio.analyze import analyze
+
+    sr = 22050
+    t = np.arange(int(6 * sr)) / sr
+    click = (np.sin(2 * np.pi * 60 * t) * np.exp(-((t % 0.5) * 30))).astype(np.float32)
+    tone = (0.1 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
+    analyze(sr=sr, vocals=tone, harmonic=tone, percussion=click)
+    if source != "midi":
+        import librosa
+
+        librosa.effects.hpss(click + tone)
+        if source == "mix":
+            from collage.audio.separate import separate
+
+            separate(click + tone, sr, backend=backend)
+
+
+def build_db(db_path: str | os.PathLike, src: str | os.PathLike, *, source: str = "midi", jobs: int = 1,
+             on_error: str = "skip", limit: int | None = None, seconds: float | None = 30.0, sr: int = 22050,
+             seed: int = 0, soundfont: str | None = None, backend: str = "classical", progress: bool = True) -> dict:
+    """Build or continue a MashupDB; returns ``{"added", "already", "skipped": [(name, why)], "wall_s"}``.
+
+    Raises:
+        ParameterError: a bad option.
+        InvalidInputError: ``src`` holds nothing usable, or ``db_path`` is not a MashupDB.
+        BuildError: ``on_error='stop'`` met a song that cannot be used, or no song could be added.
+    """
+    from collage.mashup.db import MashupDB
+
+    if source not in SOURCES:
+        raise ParameterError(f"given source={source!r}; expected one of {', '.join(SOURCES)}")
+    if on_error not in ("skip", "stop"):
+        raise ParameterError(f"given on_error={on_error!r}; expected skip or stop")
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or not 1 <= jobs <= 64:
+        raise ParameterError(f"given jobs={jobs!r}; expected 1..64")
+    if limit is not None and limit < 1:
+        raise ParameterError(f"given limit={limit!r}; expected a positive number of songs")
+    if seconds is not None and not 5.0 <= seconds <= 600.0:
+        raise ParameterError(f"given seconds={seconds!r}; expected 5..600")
+    if source == "mix":
+        from collage.audio.separate import available_backends
+
+        why = available_backends().get(backend, "unknown backend")
+        if why is not None:
+            raise ParameterError(f"given backend={backend!r}: {why}")
+    src = Path(src)
+    planned = plan_jobs(src, source)
+    if limit is not None:
+        planned = planned[:limit]
+    db_path = Path(db_path)
+    stems_dir = db_path.with_name(db_path.name + ".stems")
+    t0 = time.perf_counter()
+    with MashupDB(db_path, create=True) as db:
+        done = db.names()
+        todo = [(n, o) for n, o in planned if n not in done]
+        opts = BuildOptions(source=source, stems_dir=str(stems_dir), sr=sr, seconds=seconds, seed=seed,
+                            soundfont=soundfont, backend=backend)
+        added, skipped = 0, []
+        if todo:
+            _warm_up(source, backend)
+        bar = None
+        if progress and todo:
+            from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+            bar = Progress(TextColumn("[bold]build[/] {task.description}"), BarColumn(), MofNCompleteColumn(),
+                           TimeRemainingColumn(), console=Console(stderr=True), transient=True)
+            task = bar.add_task(source, total=len(todo))
+            bar.start()
+
+        def take(rec: dict) -> None:
+            nonlocal added
+            if "error" in rec:
+                if on_error == "stop":
+                    raise BuildError(f"{rec['error']} (stopped; {added} songs added this run; rerun to continue)")
+                skipped.append((rec["name"], rec["error"]))
+            else:
+                db.add_song(rec)
+                added += 1
+            if bar is not None:
+                bar.update(task, advance=1, description=f"{source}: {rec['name']}")
+
+        try:
+            if jobs == 1:
+                _init_worker()
+                for name, origin in todo:
+                    take(process_job(name, origin, opts))
+            else:
+                ctx = multiprocessing.get_context("fork")
+                with cf.ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_init_worker) as pool:
+                    futs = [pool.submit(process_job, n, o, opts) for n, o in todo]
+                    try:
+                        for fut in cf.as_completed(futs):
+                            take(fut.result())
+                    except BaseException:
+                        pool.shutdown(wait=True, cancel_futures=True)
+                        raise
+        finally:
+            if bar is not None:
+                bar.stop()
+    res = {"added": added, "already": len(planned) - len(todo), "skipped": skipped,
+           "wall_s": round(time.perf_counter() - t0, 2), "db": str(db_path)}
+    if todo and added == 0 and res["already"] == 0:
+        raise BuildError(f"no song could be added to {db_path} ({len(skipped)} skipped; first: {skipped[0][1]})")
+    return res
+
+
+@mashup_group.command("build", context_settings=CONTEXT)
+@click.argument("db", type=click.Path(dir_okay=False))
+@click.option("--from", "src", required=True, type=click.Path(), help="Folder of songs, stems or mixes.")
+@click.option("--source", type=click.Choice(SOURCES), default="midi", show_default=True,
+              help="midi: POP909-style songs rendered to stems; stems: files by naming convention/manifest; "
+                   "mix: full mixes through a separation backend.")
+@click.option("--jobs", "-j", type=click.IntRange(1, 64), default=1, show_default=True, help="Worker processes.")
+@click.option("--on-error", type=click.Choice(["skip", "stop"]), default="skip", show_default=True,
+              help="skip: report unusable songs at the end; stop: exit 2 at the first.")
+@click.option("--limit", type=click.IntRange(1, None), default=None, help="At most this many songs of DIR (first by name).")
+@click.option("--seconds", type=float, default=30.0, show_default=True, help="Clip length per song (s).")
+@click.option("--sr", type=click.IntRange(8000, 48000), default=22050, show_default=True, help="Stem sample rate (Hz).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Varies programs and drums (midi).")
+@click.option("--soundfont", type=click.Path(dir_okay=False), default=None,
+              help="One soundfont for all (midi); default: the train/test convention per song.")
+@click.option("--backend", type=click.Choice(["classical", "demucs"]), default="classical", show_default=True,
+              help="Separation backend (mix).")
+@click.option("--no-progress", is_flag=True, help="No progress bar.")
+def build_command(db, src, source, jobs, on_error, limit, seconds, sr, seed, soundfont, backend, no_progress):
+    """Build (or continue) the MashupDB DB from the songs in a folder.
+
+    Resumable: songs already in DB are skipped; kill it and run it again to continue.
+    """
+    res = build_db(db, src, source=source, jobs=jobs, on_error=on_error, limit=limit, seconds=seconds, sr=sr,
+                   seed=seed, soundfont=soundfont, backend=backend, progress=not no_progress)
+    click.echo(f"{res['db']}: added {res['added']} songs ({res['already']} already there, "
+               f"{len(res['skipped'])} skipped) in {res['wall_s']:.1f} s")
+    if res["skipped"]:
+        click.echo(f"skipped {len(res['skipped'])}:", err=True)
+        for name, why in res["skipped"]:
+            click.echo(f"  {name}: {why}", err=True)

@@ -1,0 +1,111 @@
+"""Analysis (beats, downbeats, key), separation and checked audio loading on synthetic stems."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from collage.audio.analyze import AnalysisError, analyze, estimate_key, parse_key, to_mir_eval_key, track_beats
+from collage.audio.separate import SeparationUnavailable, available_backends, separate
+from collage.errors import InvalidAudioError, ParameterError
+from collage.io.audio import load_audio
+
+from .synth import BPM, SR, stems, true_beats
+
+
+@pytest.fixture(scope="module")
+def song():
+    return stems(10.0)
+
+
+def test_beats_tempo_and_downbeats_from_stems(song):
+    import mir_eval
+
+    a = analyze(sr=SR, **song)
+    ref = true_beats(10.0)
+    assert abs(a.tempo - BPM) < 3
+    assert mir_eval.beat.f_measure(ref, a.beats) > 0.9
+    assert a.key == "C:maj" and a.mode == "major" and a.tonic == 0
+    assert np.allclose(a.downbeats[:2], ref[[0, 4]], atol=0.07)  # the kick + chord change phase
+
+
+def test_mix_alone_finds_the_tempo(song):
+    tempo, beats = track_beats(song["vocals"] + song["harmonic"] + song["percussion"], SR)
+    assert abs(tempo - BPM) < 3 and len(beats) >= 12
+
+
+def test_key_transposes(song):
+    y = song
+    t = np.arange(len(y["harmonic"])) / SR
+    assert estimate_key(y["harmonic"] + y["vocals"], SR)[:2] == (0, "major")
+    shifted = np.zeros_like(t)  # the same chords a fifth up by resynthesis: G major
+    for p in (55, 59, 62, 67):
+        shifted += 0.1 * np.sin(2 * np.pi * 440 * 2 ** ((p - 69) / 12) * t)
+    assert estimate_key(shifted.astype(np.float32), SR)[:2] == (7, "major")
+
+
+def test_sustained_tone_has_no_tempo():
+    t = np.arange(8 * SR) / SR
+    pad = (0.2 * np.sin(2 * np.pi * 220 * t)).astype(np.float32)
+    with pytest.raises(AnalysisError, match="no beat"):
+        track_beats(None, SR, percussion=pad)
+
+
+def test_key_labels():
+    assert parse_key("Gb:maj") == (6, "major") and parse_key("c# minor") == (1, "minor")
+    assert to_mir_eval_key("Gb:maj") == "Gb major"
+    with pytest.raises(ParameterError, match="expected"):
+        parse_key("H:dorian")
+
+
+def test_classical_separation_partitions_the_mix(song):
+    mix = song["vocals"] + song["harmonic"] + song["percussion"]
+    est = separate(mix, SR)
+    assert set(est) == {"vocals", "harmonic", "percussion"} and all(len(v) == len(mix) for v in est.values())
+    np.testing.assert_allclose(est["vocals"] + est["harmonic"] + est["percussion"], mix, atol=1e-3)
+    # the percussion estimate is closer to the true drums than to the chords
+    c = lambda a, b: float(np.dot(a, b) / (np.linalg.norm(a) * np.linalg.norm(b)))  # noqa: E731
+    assert c(est["percussion"], song["percussion"]) > c(est["percussion"], song["harmonic"])
+
+
+def test_demucs_never_downloads():
+    why = available_backends()["demucs"]
+    if why is None:
+        pytest.skip("demucs and its weights are installed here")
+    assert why.startswith("not available")
+    with pytest.raises(SeparationUnavailable, match="not available"):
+        separate(np.zeros(SR * 6, np.float32), SR, backend="demucs")
+
+
+# -- loading ---------------------------------------------------------------------------------
+def test_load_any_rate_and_channels(tmp_path, song):
+    y = song["harmonic"]
+    stereo = np.stack([y, y], axis=1)
+    sf.write(tmp_path / "s.flac", stereo, SR)
+    sf.write(tmp_path / "m.wav", y[::2], SR // 2)
+    a = load_audio(tmp_path / "s.flac", sr=16000)
+    b = load_audio(tmp_path / "m.wav", sr=SR)
+    assert a.dtype == np.float32 and a.ndim == 1 and abs(len(a) - 16000 * len(y) / SR) <= 2
+    assert abs(len(b) - len(y)) <= 2
+
+
+@pytest.mark.parametrize("case, match", [
+    ("text", "cannot be read as audio"), ("nan", "non-finite"), ("silent", "silent"), ("short", "long; expected at least 5"),
+    ("missing", "no such file"),
+])
+def test_load_rejects_bad_audio(tmp_path, case, match):
+    p = tmp_path / f"{case}.wav"
+    if case == "text":
+        p.write_text("not audio")
+    elif case == "nan":
+        y = np.full(6 * SR, 0.1, np.float32)
+        y[100] = np.nan
+        sf.write(p, y, SR, subtype="FLOAT")
+    elif case == "silent":
+        sf.write(p, np.zeros(6 * SR, np.float32), SR)
+    elif case == "short":
+        sf.write(p, 0.1 * np.ones(2 * SR, np.float32), SR)
+    with pytest.raises(InvalidAudioError, match=match) as e:
+        load_audio(p)
+    assert str(p) in str(e.value) and "\n" not in str(e.value)

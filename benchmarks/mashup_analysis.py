@@ -9,9 +9,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+import tempfile
 from pathlib import Path
 
+# A private numba cache: the shared one in the venv can be corrupted by concurrent compiles
+# (numba#10128, librosa#1998), which crashes librosa's beat tracker (the baseline here).
+os.environ.setdefault("NUMBA_CACHE_DIR", str(Path(tempfile.gettempdir()) / "collage-numba-bench"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import loadavg, machine, version  # noqa: E402

@@ -18,10 +18,12 @@ from collage.mashup.sources import find_mixes, find_stem_sets, load_stem_set
 from .synth import SR, stems
 
 
-def _write_song(folder, name, *, layout="files", seed=0, silent_percussion=False, instrumental=False):
+def _write_song(folder, name, *, layout="files", seed=0, silent_percussion=False, instrumental=False, pad_percussion=False):
     s = stems(7.0, seed=seed)
     if silent_percussion:
         s["percussion"] = np.zeros_like(s["percussion"])
+    if pad_percussion:  # a sustained tone: no onsets, no tempo
+        s["percussion"] = (0.2 * np.sin(2 * np.pi * 220 * np.arange(len(s["vocals"])) / SR)).astype(np.float32)
     if instrumental:
         s = {"acapella": s["vocals"], "instrumental": s["harmonic"] + s["percussion"]}
     for role, y in s.items():
@@ -109,19 +111,34 @@ def test_skip_reports_and_stop_exits_2(tmp_path, capsys):
     d.mkdir()
     _write_song(d, "good", seed=4)
     _write_song(d, "quiet", seed=5, silent_percussion=True)
+    _write_song(d, "pad", seed=6, pad_percussion=True)
     (d / "short.vocals.wav").parent.mkdir(exist_ok=True)
     for role in ("vocals", "harmonic", "percussion"):
         sf.write(d / f"short.{role}.wav", 0.1 * np.ones(SR), SR)
     db = tmp_path / "s.db"
     assert main(["mashup", "build", str(db), "--from", str(d), "--source", "stems", "--no-progress"]) == 0
     out = capsys.readouterr()
-    assert "added 1 songs" in out.out and "skipped 2" in out.err
+    assert "added 1 songs" in out.out and "skipped 3" in out.err
     assert "quiet.percussion.wav: is silent" in out.err and "short" in out.err and "at least 5 s" in out.err
+    assert "pad: no beat found" in out.err
     db2 = tmp_path / "t.db"
     assert main(["mashup", "build", str(db2), "--from", str(d), "--source", "stems", "--on-error", "stop",
                  "--no-progress"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("collage: error:") and "stopped" in err[0]
+
+
+def test_build_from_a_mix(tmp_path):
+    d = tmp_path / "mixes"
+    d.mkdir()
+    s = stems(7.0, seed=7)
+    sf.write(d / "song.flac", s["vocals"] + s["harmonic"] + s["percussion"], 44100 // 2)
+    res = build_db(tmp_path / "x.db", d, source="mix", progress=False)
+    assert res["added"] == 1
+    with MashupDB(tmp_path / "x.db") as db:
+        song = db.songs()[0]
+        assert song["source"] == "mix" and song["info"] == {"backend": "classical"}
+        assert abs(db.analysis(song["id"])["tempo"] - 100) < 3 and set(db.stems(song["id"])) >= {"vocals", "percussion"}
 
 
 @pytest.mark.parametrize("setup, match", [

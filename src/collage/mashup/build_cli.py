@@ -131,7 +131,8 @@ def _cut_clip(stems: dict[str, np.ndarray], sr: int, analysis, seconds: float | 
 
 def process_job(name: str, origin: str, opts: BuildOptions) -> dict:
     """Make one song's stems and analysis; returns the record for :meth:`MashupDB.add_song`,
-    or ``{"name", "error"}`` when the song cannot be used (a user error)."""
+    or ``{"name", "error"}`` when the song cannot be used (a user error; files it wrote
+    stay under the stems folder, unreferenced, and are overwritten by a later run)."""
     from collage.audio.analyze import analyze
     from collage.io.audio import load_audio
 
@@ -184,8 +185,7 @@ def process_job(name: str, origin: str, opts: BuildOptions) -> dict:
             "segments": segments_from_downbeats(a.downbeats, duration),
         }
     except CollageError as e:
-        msg = str(e)
-        return {"name": name, "error": msg if origin in msg or name in msg else f"{origin}: {msg}"}
+        return {"name": name, "error": str(e)}
 
 
 # -- the pool ------------------------------------------------------------------------------
@@ -278,7 +278,7 @@ def build_db(db_path: str | os.PathLike, src: str | os.PathLike, *, source: str 
             nonlocal added
             if "error" in rec:
                 if on_error == "stop":
-                    raise BuildError(f"{rec['error']} (stopped; {added} songs added this run; rerun to continue)")
+                    raise BuildError(f"{rec['name']}: {rec['error']} (stopped; {added} songs added this run; rerun to continue)")
                 skipped.append((rec["name"], rec["error"]))
             else:
                 db.add_song(rec)
@@ -307,7 +307,7 @@ def build_db(db_path: str | os.PathLike, src: str | os.PathLike, *, source: str 
     res = {"added": added, "already": len(planned) - len(todo), "skipped": skipped,
            "wall_s": round(time.perf_counter() - t0, 2), "db": str(db_path)}
     if todo and added == 0 and res["already"] == 0:
-        raise BuildError(f"no song could be added to {db_path} ({len(skipped)} skipped; first: {skipped[0][1]})")
+        raise BuildError(f"no song could be added to {db_path} ({len(skipped)} skipped; first: {skipped[0][0]}: {skipped[0][1]})")
     return res
 
 

@@ -31,7 +31,7 @@ def test_train_saves_weights_with_card(tmp_path, monkeypatch, model, config, lsr
     rng = np.random.default_rng(0)
     _fake_cache(tmp_path, "train", 12, rng)
     _fake_cache(tmp_path, "val", 4, rng)
-    scores = tm.train_mashability(model, lsro=lsro, run_dir=tmp_path / "run", out_dir=tmp_path / "w", steps=30,
+    scores = tm.train_mashability(model, lsro=lsro, run_dir=tmp_path / "run", out_dir=tmp_path / "w", steps=12,
                                   batch=8, root=tmp_path, config=config, progress=False, command="test")
     assert 0.0 <= scores["val_accuracy"] <= 1.0 and 1.0 <= scores["val_avg_rank"] <= 2.0
     name = tm.weights_name(model, lsro)

@@ -269,7 +269,7 @@ def retrieve_command(db, vocal, top, scorer, n_candidates, seconds, seed, as_jso
     res = [{"rank": i + 1, "score": round(s, 4), "harmonic": c.harmonic, "percussion": c.percussion,
             "harmonic_semitones": c.harmonic_semitones, "harmonic_ratio": round(c.harmonic_ratio, 4),
             "percussion_ratio": round(c.percussion_ratio, 4),
-            **{k: round(v, 4) for k, v in t.items() if k in ("harmonic", "rhythmic", "spectral")}}
+            "terms": {k: round(v, 4) for k, v in t.items() if k in ("score", "harmonic", "rhythmic", "spectral")}}
            for i, (s, c, t) in enumerate(rows[:top])]
     if as_json:
         click.echo(json.dumps({"vocal": vocal, "key": seed_clip.key, "tempo": round(seed_clip.tempo, 2), "results": res}, indent=2))

@@ -1,23 +1,22 @@
 """PreMixNet and PostMixNet (Huang et al., AAAI 2021, fig. 3): mashability from mel spectrograms.
 
 ``SourceNet``: two ConvBlock2D (each two 3×3 conv + BatchNorm + ReLU, then average
-pooling), a ConvBlock1D whose first kernel spans all remaining mel bins (3 × F) so that
-it summarises each frame, then global pooling over time (mean + max of each filter,
-our reading of "average over time and max + mean") → ``(B, c1d)``.
-
-- ``PreMixNet``: one SourceNet per stem (vocals, harmonic, percussion; weights not
-  shared), outputs concatenated, two fully connected layers → 2 logits
-  (positive = mashable, negative).
-- ``PostMixNet``: one SourceNet on the mix, the same head.
+pooling). As in the paper (sec. 4.2), PreMixNet concatenates the three SourceNets' maps
+(one per stem: vocals, harmonic, percussion; weights not shared) along the filters;
+then a ConvBlock1D whose first kernel spans all remaining mel bins (3 × F) summarises
+each frame (of all stems at once, so that their alignment is visible), the time axis
+is reduced (mean + max of each filter, our reading of "average over time and max +
+mean") and two fully connected layers give 2 logits (positive = mashable, negative).
+PostMixNet is the same on one SourceNet of the mix.
 
 Input: ``(B, S, n_mels, T)`` log-mel (S = 3 stems for PreMixNet, 1 mix for
 PostMixNet); internally ``(B, C, T, F)`` so that pooling ``(pt, pf)`` reads time first.
 ``score(x)`` is the softmax probability of the positive class, ``(B,)`` in [0, 1].
 
-Reductions from the paper (CPU training): 64 mel bins at 16 kHz instead of 128 at
-22.05 kHz, ~8 s inputs, channels 16-16-32-32 / 64 instead of 64-64-128-128 / 256, an
-FC width of 64 instead of 128, and frequency pooling 2 in each ConvBlock2D (the paper
-pools time only).
+Reductions from the paper (CPU training on a shared 2-core machine): 64 mel bins at
+16 kHz instead of 128 at 22.05 kHz, ~7-8 s inputs averaged to 64 ms frames, channels
+8-8-16-16 / 32 instead of 64-64-128-128 / 256, an FC width of 32 instead of 128, and
+frequency pooling 2 in each ConvBlock2D (the paper pools time only).
 """
 
 from __future__ import annotations
@@ -39,9 +38,10 @@ class MashabilityConfig:
 
     n_sources: int = 3
     n_mels: int = 64
-    channels: tuple = (16, 16, 32, 32)
-    c1d: int = 64
-    fc: int = 64
+    channels: tuple = (8, 8, 16, 16)
+    c1d: int = 32
+    fc: int = 32
+    pool_input: int = 2
     pool_time: int = 2
     pool_freq: int = 2
     dropout: float = 0.2
@@ -55,7 +55,7 @@ class MashabilityConfig:
 
     @classmethod
     def tiny(cls, n_sources: int = 3) -> "MashabilityConfig":
-        return cls(n_sources=n_sources, n_mels=16, channels=(2, 2, 4, 4), c1d=8, fc=8)
+        return cls(n_sources=n_sources, n_mels=16, channels=(2, 2, 4, 4), c1d=8, fc=8, pool_input=1)
 
 
 def _block2d(cin: int, cout1: int, cout2: int, pool: tuple[int, int]) -> nn.Sequential:
@@ -71,30 +71,20 @@ def _block2d(cin: int, cout1: int, cout2: int, pool: tuple[int, int]) -> nn.Sequ
 
 
 class SourceNet(nn.Module):
-    """``(B, n_mels, T)`` log-mel → ``(B, c1d)`` summary."""
+    """``(B, n_mels, T)`` log-mel → ``(B, c3, T/4p, F/4)`` feature maps (two ConvBlock2D); the
+    input is first averaged over ``pool_input`` frames in time (64 ms steps at the default 2)."""
 
     def __init__(self, config: MashabilityConfig):
         super().__init__()
         c = config.channels
         pool = (config.pool_time, config.pool_freq)
+        self.pool_input = nn.AvgPool2d((config.pool_input, 1), ceil_mode=True)
         self.block1 = _block2d(1, c[0], c[1], pool)
         self.block2 = _block2d(c[1], c[2], c[3], pool)
-        f = config.n_mels // config.pool_freq**2
-        self.block1d = nn.Sequential(
-            nn.Conv2d(c[3], config.c1d, (3, f), padding=(1, 0), bias=False),  # one value per frame
-            nn.BatchNorm2d(config.c1d),
-            nn.ReLU(inplace=True),
-            nn.Conv2d(config.c1d, config.c1d, (3, 1), padding=(1, 0), bias=False),
-            nn.BatchNorm2d(config.c1d),
-            nn.ReLU(inplace=True),
-            nn.AvgPool2d((config.pool_time, 1), ceil_mode=True),
-        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = x.transpose(1, 2).unsqueeze(1)  # (B, 1, T, F)
-        h = self.block2(self.block1(h))  # (B, c3, T/4, F/4)
-        h = self.block1d(h).squeeze(3)  # (B, c1d, T/8)
-        return h.mean(dim=2) + h.amax(dim=2)  # (B, c1d)
+        h = self.pool_input(x.transpose(1, 2).unsqueeze(1))  # (B, 1, T/p, F)
+        return self.block2(self.block1(h))  # (B, c3, T/4p, F/4)
 
 
 class _MixNet(nn.Module):
@@ -102,8 +92,19 @@ class _MixNet(nn.Module):
         super().__init__()
         self.config = config
         self.sources = nn.ModuleList(SourceNet(config) for _ in range(config.n_sources))
+        f = config.n_mels // config.pool_freq**2
+        cin = config.channels[3] * config.n_sources
+        self.block1d = nn.Sequential(  # sees every stem at once, frame by frame
+            nn.Conv2d(cin, config.c1d, (3, f), padding=(1, 0), bias=False),  # one value per frame
+            nn.BatchNorm2d(config.c1d),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(config.c1d, config.c1d, (3, 1), padding=(1, 0), bias=False),
+            nn.BatchNorm2d(config.c1d),
+            nn.ReLU(inplace=True),
+            nn.AvgPool2d((config.pool_time, 1), ceil_mode=True),
+        )
         self.head = nn.Sequential(
-            nn.Linear(config.c1d * config.n_sources, config.fc),
+            nn.Linear(config.c1d, config.fc),
             nn.ReLU(inplace=True),
             nn.Dropout(config.dropout),
             nn.Linear(config.fc, 2),
@@ -116,8 +117,9 @@ class _MixNet(nn.Module):
             raise ParameterError(
                 f"given input shape {tuple(x.shape)}; expected (B, {cfg.n_sources}, {cfg.n_mels}, T >= 8)"
             )
-        z = torch.cat([net(x[:, i]) for i, net in enumerate(self.sources)], dim=1)  # (B, S * c1d)
-        return self.head(z)
+        h = torch.cat([net(x[:, i]) for i, net in enumerate(self.sources)], dim=1)  # (B, S * c3, T', F')
+        h = self.block1d(h).squeeze(3)  # (B, c1d, T'')
+        return self.head(h.mean(dim=2) + h.amax(dim=2))  # (B, 2)
 
     @torch.no_grad()
     def score(self, x: torch.Tensor) -> torch.Tensor:
@@ -143,7 +145,7 @@ class PostMixConfig(MashabilityConfig):
 
     @classmethod
     def tiny(cls, n_sources: int = 1) -> "PostMixConfig":
-        return cls(n_sources=1, n_mels=16, channels=(2, 2, 4, 4), c1d=8, fc=8)
+        return cls(n_sources=1, n_mels=16, channels=(2, 2, 4, 4), c1d=8, fc=8, pool_input=1)
 
 
 @register_model("postmixnet", PostMixConfig)

@@ -10,7 +10,7 @@ Backends:
   percussion stem; on the harmonic part, REPET-SIM (Rafii & Pardo 2012) as in librosa's
   vocal-separation example -- each frame's nearest neighbours by cosine similarity,
   median-aggregated (:func:`librosa.decompose.nn_filter`), model the repeating
-  accompaniment -- and a soft mask takes the non-repeating rest as vocals. The masks
+  accompaniment -- and a soft mask takes the non-repeating rest above 150 Hz as vocals. The masks
   partition the STFT, so the three stems sum back to the mix (up to the STFT round trip).
 - ``"demucs"``: Hybrid Transformer Demucs (``htdemucs``), used only when the ``demucs``
   package is installed AND its weights are already in the torch hub cache (or in the
@@ -37,6 +37,11 @@ BACKENDS = ("classical", "demucs")
 DEMUCS_REPO_ENV = "COLLAGE_DEMUCS_REPO"
 DEMUCS_MODEL = "htdemucs"
 _HTDEMUCS_FILES = ("955717e8-8726e21a.th",)  # the checkpoint torch.hub caches for htdemucs
+# classical backend, chosen on 4 rendered POP909 val songs (mean SDR 0.06 -> 1.28 dB against
+# librosa's example settings: 31-frame kernels, vocal margin 10, no low cut)
+HPSS_KERNEL = 17  # median-filter length (frames and bins)
+VOCAL_MARGIN = 2.0  # softmask margin of the non-repeating (vocal) part over the repeating one
+VOCAL_LOW_HZ = 150.0
 
 
 class SeparationUnavailable(CollageError):
@@ -74,7 +79,7 @@ def _classical(y: np.ndarray, sr: int, *, n_fft: int, hop: int, repet_s: float) 
 
     D = librosa.stft(y, n_fft=n_fft, hop_length=hop)  # (F, T) complex
     mag = np.abs(D)
-    mask_h, mask_p = librosa.decompose.hpss(mag, kernel_size=(31, 31), power=2.0, mask=True)  # soft, sum to 1
+    mask_h, mask_p = librosa.decompose.hpss(mag, kernel_size=HPSS_KERNEL, power=2.0, mask=True)  # soft, sum to 1
     harm = mag * mask_h
     width = max(3, int(round(repet_s * sr / hop)))
     if harm.shape[1] > 2 * width + 1:
@@ -82,7 +87,8 @@ def _classical(y: np.ndarray, sr: int, *, n_fft: int, hop: int, repet_s: float) 
         rep = np.minimum(harm, rep)  # the repeating part cannot exceed the signal
     else:  # too short to find repetitions: all of it is accompaniment
         rep = harm
-    mask_v = librosa.util.softmask(harm - rep, 10.0 * rep, power=2)  # margins as in librosa's example
+    mask_v = librosa.util.softmask(harm - rep, VOCAL_MARGIN * rep, power=2)
+    mask_v[librosa.fft_frequencies(sr=sr, n_fft=n_fft) < VOCAL_LOW_HZ] = 0.0  # no voice below it: bass stays harmonic
     n = len(y)
     out = {
         "vocals": librosa.istft(D * mask_h * mask_v, hop_length=hop, n_fft=n_fft, length=n),

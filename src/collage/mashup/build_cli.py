@@ -333,6 +333,13 @@ def build_command(db, src, source, jobs, on_error, limit, seconds, sr, seed, sou
     """Build (or continue) the MashupDB DB from the songs in a folder.
 
     Resumable: songs already in DB are skipped; kill it and run it again to continue.
+    Stems go to DB.stems/; unusable songs are listed at the end (--on-error skip).
+
+    \b
+    Examples:
+      collage mashup build pop.db --from ../shared/data/pop909 --jobs 2 --limit 100
+      collage mashup build mine.db --from my_stems/ --source stems   # <name>.vocals.wav, ...
+      collage mashup build mixes.db --from my_songs/ --source mix
     """
     res = build_db(db, src, source=source, jobs=jobs, on_error=on_error, limit=limit, seconds=seconds, sr=sr,
                    seed=seed, soundfont=soundfont, backend=backend, progress=not no_progress)

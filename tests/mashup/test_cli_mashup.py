@@ -58,7 +58,7 @@ def test_score_explains_with_automashupper(stems, capsys):
     assert rc == 0
     r = json.loads(out)
     assert r["key_distance"] == 0  # both C major
-    assert abs(r["tempo_ratio"] - 1.0) < 0.05 or abs(r["tempo_ratio"] - 2.0) < 0.1 or abs(r["tempo_ratio"] - 0.5) < 0.05
+    assert abs(r["tempo_ratio"] - 1.0) < 0.05  # folded by octaves
     for k in ("harmonic", "rhythmic", "spectral", "downbeat_phase"):
         assert k in r
 

@@ -30,12 +30,23 @@ def _stem_analysis(path: str, fn, *args, **kw):
         raise AnalysisError(f"{path}: {e}") from None
 
 
+def _fold_octave(ratio: float) -> float:
+    """A tempo ratio moved by factors of 2 into [1/sqrt 2, sqrt 2] (a lone vocal's beat is often tracked at double or half tempo)."""
+    r = float(ratio)
+    while r > 2**0.5:
+        r /= 2
+    while r < 2**-0.5:
+        r *= 2
+    return r
+
+
 def score_combination(vocals: str, harmonic: str, percussion: str, *, scorer: str = "premixnet") -> dict:
     """Score three stem files as they are (no shifting): the learned score and its explanation.
 
     Returns ``{"score", "scorer", "key_distance", "tempo_ratio", "downbeat_phase",
     "harmonic", "rhythmic", "spectral", "automashupper", "analysis": {role: ...}}``;
-    ``tempo_ratio`` is vocal tempo / percussion tempo, ``downbeat_phase`` the offset of
+    ``tempo_ratio`` is vocal tempo / percussion tempo folded by octaves (``tempo_ratio_raw``
+    unfolded), ``downbeat_phase`` the offset of
     the percussion's first downbeat from the vocal's bar grid in bars, in [-0.5, 0.5).
     """
     from collage.audio.mix import normalize_loudness
@@ -75,7 +86,8 @@ def score_combination(vocals: str, harmonic: str, percussion: str, *, scorer: st
         "score": round(float(score), 4),
         "scorer": scorer,
         "key_distance": key_distance(key_v, key_h),
-        "tempo_ratio": round(float(tempo_v / tempo_p), 4),
+        "tempo_ratio": round(_fold_octave(tempo_v / tempo_p), 4),
+        "tempo_ratio_raw": round(float(tempo_v / tempo_p), 4),
         "downbeat_phase": round(phase, 4),
         "harmonic": round(amu["harmonic"], 4),
         "rhythmic": round(amu["rhythmic"], 4),

@@ -67,6 +67,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--root", default="runs/mashup", help="rendered stems (runs/mashup/stems/<split>)")
     ap.add_argument("--db", default=None, help="a MashupDB for the retrieval latency")
+    ap.add_argument("--vocal", default=None, help="the query vocal for --db (default: a rendered test vocal)")
     ap.add_argument("--candidates", type=int, default=20, help="candidates scored per scorer")
     ap.add_argument("--seconds", type=float, default=25.0, help="mashup length")
     ap.add_argument("--out", default="docs/results/mashup_scoring.json")
@@ -108,11 +109,14 @@ def main() -> None:
     from collage.cli import app
 
     if args.db:
-        vocal = clips[0].stems["vocals"] if isinstance(clips[0].stems["vocals"], str) else None
+        from collage.mashup.dbclips import clips_from_db
+
+        vocal = args.vocal or str(Path(args.root) / "stems" / "test" / clips[0].id / "vocals.wav")
         runner = CliRunner()
         t = time.perf_counter()
-        r = runner.invoke(app, ["mashup", "retrieve", args.db, "--vocal", str(vocal), "--top", "5", "--json"])
-        res["retrieval"] = {"db": args.db, "seconds": round(time.perf_counter() - t, 2), "exit_code": r.exit_code}
+        r = runner.invoke(app, ["mashup", "retrieve", args.db, "--vocal", vocal, "--top", "5", "--json"])
+        res["retrieval"] = {"db": args.db, "db_songs": len(clips_from_db(args.db)), "vocal": vocal,
+                            "candidates": 30, "seconds": round(time.perf_counter() - t, 2), "exit_code": r.exit_code}
     else:
         from collage.io.audio import load_audio
         from collage.mashup.dbclips import vocal_clip

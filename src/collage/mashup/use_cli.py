@@ -108,7 +108,7 @@ def score_combination(vocals: str, harmonic: str, percussion: str, *, scorer: st
 @click.argument("harmonic", type=click.Path(dir_okay=True))
 @click.argument("percussion", type=click.Path(dir_okay=True))
 @click.option("--scorer", type=SCORER_CHOICE, default="premixnet", show_default=True,
-              help="premixnet / postmixnet (shipped, with LSRO) or automashupper (rule-based).")
+              help="premixnet / postmixnet (shipped; the variant better on val) or automashupper (rule-based).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def score_command(vocals, harmonic, percussion, scorer, as_json) -> None:
     """Score one combination of three stems as they are, and explain the score.

@@ -208,7 +208,8 @@ def eval_mashup_command(n_seeds, val_seeds, seconds, data_root, analysis_mode, a
 # -- the MashupDB: retrieval and generation --------------------------------------------------
 def _rank(seed, pool, *, scorer: str, model, n_candidates: int, seconds: float, rng, vocal_start_s: float | None = None,
           high_quality: bool = False):
-    """Matched candidates for ``seed``'s vocal from ``pool``, scored: ``[(score, Candidate, terms)]`` best first."""
+    """Matched candidates for ``seed``'s vocal from ``pool``, scored: ``[(score, Candidate, terms)]`` best first;
+    ``terms`` are AutoMashUpper's (``automashupper``, ``harmonic``, ``rhythmic``, ``spectral``) for the explanation."""
     from collage.mashup.generate import matched_candidates, render_candidate, vocal_starts
     from collage.mashup.score import automashupper_score, learned_scores, mel_features
 
@@ -225,7 +226,9 @@ def _rank(seed, pool, *, scorer: str, model, n_candidates: int, seconds: float, 
         audio = render_candidate(cand, clips, high_quality=high_quality)
         terms = automashupper_score(audio, seed.sr, beats=beats, downbeats=downs) if len(beats) >= 2 else {}
         terms.pop("pairs", None)
-        out.append([terms.get("score", float("nan")), cand, terms])
+        if "score" in terms:
+            terms["automashupper"] = terms.pop("score")
+        out.append([terms.get("automashupper", float("nan")), cand, terms])
         if scorer != "automashupper":
             feats.append(mel_features(audio, seed.sr))
     if scorer != "automashupper" and out:
@@ -281,7 +284,7 @@ def retrieve_command(db, vocal, top, scorer, n_candidates, seconds, seed, as_jso
     res = [{"rank": i + 1, "score": round(s, 4), "harmonic": c.harmonic, "percussion": c.percussion,
             "harmonic_semitones": c.harmonic_semitones, "harmonic_ratio": round(c.harmonic_ratio, 4),
             "percussion_ratio": round(c.percussion_ratio, 4),
-            "terms": {k: round(v, 4) for k, v in t.items() if k in ("score", "harmonic", "rhythmic", "spectral")}}
+            "terms": {k: round(v, 4) for k, v in t.items() if k in ("automashupper", "harmonic", "rhythmic", "spectral")}}
            for i, (s, c, t) in enumerate(rows[:top])]
     if as_json:
         click.echo(json.dumps({"vocal": vocal, "key": seed_clip.key, "tempo": round(seed_clip.tempo, 2), "results": res}, indent=2))

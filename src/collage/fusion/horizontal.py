@@ -46,6 +46,7 @@ from collage.errors import ParameterError
 from collage.fusion import inputs as _inputs
 from collage.fusion import windows as W
 from collage.piece import Piece, Track
+from collage.represent.checks import check_int_range, check_unit_interval
 from collage.represent.grid import SEGMENT_STEPS
 from collage.represent.melody import melody_tokens, skyline, tokens_to_notes
 
@@ -184,23 +185,13 @@ def check_style(style) -> np.ndarray:
     if len(values) not in (1, len(STYLE_NAMES)):
         raise ParameterError(f"given {len(values)} style values {values}; expected 1 or {len(STYLE_NAMES)} "
                              f"({', '.join(STYLE_NAMES)}), each in [0, 1]")
-    out = []
-    for v in values:
-        try:
-            f = float(v)
-        except (TypeError, ValueError):
-            raise ParameterError(f"given style value {v!r}; expected a number in [0, 1]") from None
-        if isinstance(v, bool) or not math.isfinite(f) or not 0.0 <= f <= 1.0:
-            raise ParameterError(f"given style value {v!r}; expected a number in [0, 1]")
-        out.append(f)
+    out = [check_unit_interval(v, f"style value {v!r}") for v in values]
     return np.asarray(out * (len(STYLE_NAMES) if len(out) == 1 else 1), np.float32)
 
 
 def check_iterations(value, name: str = "iterations", lo: int = 1) -> int:
     """An integer >= ``lo`` (a float, bool or string is refused)."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < lo:
-        raise ParameterError(f"given {name}={value!r}; expected an integer >= {lo}")
-    return int(value)
+    return check_int_range(name, value, lo)
 
 
 def joint_distance(z_l_hat: torch.Tensor, z_r_hat: torch.Tensor, z_l: torch.Tensor, z_r: torch.Tensor,

@@ -5,7 +5,6 @@ Registered in :mod:`collage.cli`; the heavy imports happen inside the commands.
 
 from __future__ import annotations
 
-from typing import Optional
 
 import click
 
@@ -13,15 +12,6 @@ __all__ = ["join_command", "train_join_critic_command", "train_join_actor_comman
            "eval_join_command"]
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
-
-
-def _check_suffix(option: str, path: str, suffixes) -> None:
-    from pathlib import Path
-
-    from collage.errors import ParameterError
-
-    if Path(path).suffix.lower() not in suffixes:
-        raise ParameterError(f"given {option} {path!r}; expected a file name ending in {' or '.join(suffixes)}")
 
 
 def _parse_int(name: str, value: str, lo: int) -> int:
@@ -99,6 +89,8 @@ def join_command(left_path, right_path, output, style, iterations, lam, method, 
     lam_value = None if lam is None else _parse_float("--lam", lam)
     if lam_value is not None and method != "ours":
         raise ParameterError(f"given --lam {lam} with --method {method}; λ picks the join actor (method ours)")
+    from collage.cli import _check_suffix  # the front end's one check (imported here: cli imports this module)
+
     _check_suffix("-o/--output", output, (".mid", ".midi"))
     if wav is not None:
         from collage.audio.render import AUDIO_SUFFIXES, check_renderer

@@ -48,7 +48,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import math
 import os
 from typing import Any, Sequence
 
@@ -60,6 +59,7 @@ from collage.fusion import windows as W
 from collage.fusion.keyalign import best_shift
 from collage.fusion.rule import rule_fuse_segment
 from collage.piece import Piece, Tempo, Track
+from collage.represent.checks import check_int_range, check_unit_interval
 from collage.represent.grid import SEGMENT_BEATS, SEGMENT_STEPS, STEPS_PER_BEAT
 from collage.represent.melody import melody_onehot, melody_tokens, skyline, tokens_to_notes
 from collage.represent.transpose import transpose_notes
@@ -180,23 +180,7 @@ class FusionResult:
 
 def check_controls(**controls) -> dict[str, float]:
     """Validate keep controls (``pitch=..., rhythm=..., chord=..., texture=...``): each a number in [0, 1]."""
-    out = {}
-    for name, value in controls.items():
-        try:
-            v = float(value)
-        except (TypeError, ValueError):
-            raise ParameterError(f"given keep_{name}={value!r}; expected a number in [0, 1]") from None
-        if isinstance(value, bool) or not math.isfinite(v) or not 0.0 <= v <= 1.0:
-            raise ParameterError(f"given keep_{name}={value!r}; expected a number in [0, 1]")
-        out[name] = v
-    return out
-
-
-def _check_int(name: str, value, lo: int, hi: int | None = None) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < lo or (hi is not None and value > hi):
-        rng = f"an integer >= {lo}" if hi is None else f"an integer in {lo}..{hi}"
-        raise ParameterError(f"given {name}={value!r}; expected {rng}")
-    return int(value)
+    return {name: check_unit_interval(value, f"keep_{name}={value!r}") for name, value in controls.items()}
 
 
 def _velocity_contour(notes: np.ndarray, n_steps: int, default: int = 80) -> np.ndarray:
@@ -402,8 +386,8 @@ def fuse(
     controls = check_controls(pitch=keep_pitch, rhythm=keep_rhythm, chord=keep_chord, texture=keep_texture)
     if method not in METHODS:
         raise ParameterError(f"given method={method!r}; expected one of {', '.join(METHODS)}")
-    seed = _check_int("seed", seed, 0)
-    hop_beats = _check_int("hop_beats", hop_beats, 1, SEGMENT_BEATS)
+    seed = check_int_range("seed", seed, 0)
+    hop_beats = check_int_range("hop_beats", hop_beats, 1, SEGMENT_BEATS)
     if fit not in W.FIT_MODES:
         raise ParameterError(f"given fit={fit!r}; expected one of {', '.join(W.FIT_MODES)}")
     if method != "collagenet" and any(v != 0.5 for v in controls.values()):

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from collage.errors import ParameterError
 
-__all__ = ["check_notes", "check_int", "check_velocity"]
+__all__ = ["check_notes", "check_int", "check_int_range", "check_unit_interval", "check_velocity"]
 
 
 def check_notes(notes, name: str = "notes", *, nonneg_onset: bool = True) -> np.ndarray:
@@ -51,3 +53,22 @@ def check_velocity(velocity) -> int:
     if velocity > 127:
         raise ParameterError(f"given velocity={velocity}; expected 0..127")
     return velocity
+
+
+def check_int_range(name: str, value, lo: int, hi: int | None = None) -> int:
+    """``value`` as an int in ``lo..hi`` (no upper bound when ``hi`` is None); a float, bool or string is refused."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < lo or (hi is not None and value > hi):
+        rng = f"an integer >= {lo}" if hi is None else f"an integer in {lo}..{hi}"
+        raise ParameterError(f"given {name}={value!r}; expected {rng}")
+    return int(value)
+
+
+def check_unit_interval(value, label: str) -> float:
+    """``value`` as a finite float in [0, 1]; ``label`` names it in the error (``"keep_pitch=2"``)."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise ParameterError(f"given {label}; expected a number in [0, 1]") from None
+    if isinstance(value, bool) or not math.isfinite(v) or not 0.0 <= v <= 1.0:
+        raise ParameterError(f"given {label}; expected a number in [0, 1]")
+    return v

@@ -413,8 +413,22 @@ def train_accomp_vae_command(steps, batch_size, run_dir, out_dir, max_minutes, l
 @click.option("--lr", type=click.FloatRange(min=0, min_open=True, max=1), default=1e-3, show_default=True,
               help="Adam learning rate (decays x0.9996 per step to 1e-5).")
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Seed.")
+@click.option("--lr-decay", type=click.FloatRange(min=0, min_open=True, max=1), default=0.9996, show_default=True,
+              help="Learning-rate factor per step (floored at 1e-5).")
+@click.option("--beta", "beta_max", type=click.FloatRange(min=0, max=10), default=0.1, show_default=True,
+              help="KL weight (per latent dimension, mean).")
+@click.option("--beta-warmup", type=click.FloatRange(min=0, max=1), default=0.4, show_default=True,
+              help="Fraction of --steps over which the KL weight ramps up from 0.")
+@click.option("--tf-min", type=click.FloatRange(min=0, max=1), default=0.5, show_default=True,
+              help="Final probability of a teacher-forced batch.")
+@click.option("--tf-warmup", type=click.FloatRange(min=0, max=1), default=0.7, show_default=True,
+              help="Fraction of --steps over which teacher forcing falls from 1 to --tf-min.")
+@click.option("--init-from", default=None, metavar="NAME|PT",
+              help="Warm-start from melody-VAE weights (e.g. melody_vae); pair with --beta-warmup 0 --tf-warmup 0.")
+@click.option("--name", default="melody_vae", show_default=True, help="Name of the written weights.")
 @click.option("--tiny", is_flag=True, help="Tiny model on 5 songs per split (a smoke test).")
-def train_melody_vae_command(steps, batch_size, run_dir, out_dir, max_minutes, lr, seed, tiny) -> None:
+def train_melody_vae_command(steps, batch_size, run_dir, out_dir, max_minutes, lr, seed, lr_decay, beta_max,
+                             beta_warmup, tf_min, tf_warmup, init_from, name, tiny) -> None:
     """Train the melody VAE (EC2-VAE style, latent = pitch + rhythm) on POP909.
 
     Trains on the train split (beats grid, 32-step windows, 12 transpositions),
@@ -426,18 +440,21 @@ def train_melody_vae_command(steps, batch_size, run_dir, out_dir, max_minutes, l
     \b
     Example:
       collage train melody-vae --steps 6000 --batch 64 --max-minutes 35
+      collage train melody-vae --init-from melody_vae --steps 4000 --batch 128 --lr 5e-4 \
+          --lr-decay 0.9995 --beta-warmup 0 --tf-warmup 0 --name melody_vae_ft --out runs/weights
     """
     from collage.training.melody_vae import ship_melody_vae, train_melody_vae
 
     model, res, card = train_melody_vae(
-        run_dir=run_dir, steps=steps, batch_size=batch_size, lr=lr, seed=seed,
+        run_dir=run_dir, steps=steps, batch_size=batch_size, lr=lr, seed=seed, lr_decay=lr_decay,
+        beta_max=beta_max, beta_warmup=beta_warmup, tf_min=tf_min, tf_warmup=tf_warmup, init_from=init_from,
         max_seconds=None if max_minutes is None else 60.0 * max_minutes, tiny=tiny,
         max_songs=5 if tiny else None, val_size=256 if tiny else 2048, val_every=min(250, steps),
     )
     if res.best_step is None:
         click.echo(f"stopped at step {res.step} before the first validation; run the same command again to resume")
         return
-    pt = ship_melody_vae(model, card, out_dir=out_dir, eval_n=256 if tiny else 2000)
+    pt = ship_melody_vae(model, card, out_dir=out_dir, name=name, eval_n=256 if tiny else 2000)
     from collage.pretrained import load_card
 
     ev = load_card(pt)["scores"]["val_eval"]

@@ -44,3 +44,22 @@ def test_join_critic_and_actor_learn_on_the_horizontal_pairing(tmp_path):
     m = res.best_metrics
     assert m["val_d_out"] > m["val_d_in"]  # the actor's joins look more consecutive to its critic
     torch.testing.assert_close(actor.sigma_a, p.sigma_a)
+
+
+def test_diversity_term_makes_the_style_matter(tmp_path):
+    """With the mode-seeking term the actor's output depends on its style input."""
+    p = _pairing()
+    cc = LatentCriticConfig(d_a=16, d_b=16, embed=32, hidden=32, layers=2, dropout=0.0, **ASPECTS)
+    ac = LatentActorConfig(d_a=16, d_b=16, embed=32, hidden=32, layers=2, dropout=0.0, control_gate=False, **ASPECTS)
+    spread = {}
+    for div in (0.0, 1.0):
+        torch.manual_seed(0)
+        actor, _, _ = train_actor(p, p, run_dir=tmp_path / f"d{div}", lam=0.1, actor_config=ac, critic_config=cc,
+                                  steps=150, batch_size=64, lr=3e-3, progress=False, val_every=150, diversity=div,
+                                  val_score=lambda a: 0.0)
+        za, zb = p.negative(64, np.random.default_rng(0), sample=False)
+        with torch.no_grad():
+            h1 = torch.cat(actor(za, zb, torch.zeros(64, 4)), 1)
+            h2 = torch.cat(actor(za, zb, torch.ones(64, 4)), 1)
+        spread[div] = float((h1 - h2).abs().mean())
+    assert spread[1.0] > 2 * spread[0.0]

@@ -49,23 +49,27 @@ def _cache_root() -> Path:
 
 
 def validation_clips(n_songs: int, *, seconds: float = DEFAULT_CLIP_S, sr: int = 22050,
-                     cache: str | os.PathLike | None = None, root=None, progress: bool = False) -> list[dict]:
-    """Render (or reuse) the stems of the first ``n_songs`` duple-metre POP909 test songs;
+                     cache: str | os.PathLike | None = None, root=None, progress: bool = False,
+                     split: str = "test", soundfont: str | None = None) -> list[dict]:
+    """Render (or reuse) the stems of the first ``n_songs`` duple-metre POP909 songs of ``split``
+    with ``soundfont`` (default: each song's own, :func:`~collage.mashup.stems.pick_soundfont`);
     returns their metadata dicts (see :func:`~collage.mashup.stems.render_pop909_stems`)."""
     from collage.datasets.pop909 import split_ids
 
     base = Path(cache) if cache is not None else _cache_root()
-    ids = split_ids("test", four_four=True, root=root)[:n_songs].tolist()
+    ids = split_ids(split, four_four=True, root=root)[:n_songs].tolist()
+    tag = "" if soundfont is None else "-" + Path(soundfont).name.split(".")[0]
     metas = []
-    for sid in _progress(ids, "rendering test clips", progress):
-        d = base / f"{sid:03d}-{int(seconds)}s-{sr}"
+    for sid in _progress(ids, f"rendering {split} clips", progress):
+        d = base / f"{sid:03d}-{int(seconds)}s-{sr}{tag}"
         js = d / "stems.json"
         if js.is_file():
             meta = json.loads(js.read_text())
             if all(Path(p).is_file() for p in meta["paths"].values()):
                 metas.append(meta)
                 continue
-        metas.append(render_pop909_stems(sid, d, soundfont=pick_soundfont(sid), seconds=seconds, sr=sr, root=root))
+        metas.append(render_pop909_stems(sid, d, soundfont=soundfont or pick_soundfont(sid), seconds=seconds, sr=sr,
+                                         root=root))
     return metas
 
 

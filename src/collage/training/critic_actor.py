@@ -217,7 +217,8 @@ def actor_val_metrics(actor, critic, val, *, mel_vae=None, acc_vae=None, judge=N
 def train_actor(train_lat, val_lat, *, run_dir, lam: float = 1.0, actor_config=None, critic_config=None,
                 steps: int = 4000, batch_size: int = 512, lr: float = 1e-4, seed: int = 0, val_every: int = 500,
                 mel_vae=None, acc_vae=None, judge=None, val_pairs: int = 500, progress: bool = True,
-                max_seconds: float | None = None, init=None):
+                max_seconds: float | None = None, init=None, diversity: float = 0.0, diversity_cap: float = 1.0,
+                val_score=None):
     """Train actor and critic together (one D step, then one G step, per training step).
 
     ``train_lat``, ``val_lat``: pairings, or LatentSets (the vertical pairing).
@@ -226,8 +227,17 @@ def train_actor(train_lat, val_lat, *, run_dir, lam: float = 1.0, actor_config=N
     (a warm start from trained weights of the same sizes; a checkpoint in
     ``run_dir`` still takes precedence, so a run resumes where it stopped).
 
-    Returns ``(actor, critic, TrainResult)``; with a judge and the VAEs, the
-    best val harmony rate picks the weights, else the last step is kept.
+    ``diversity``: weight of a mode-seeking term (Mao et al., CVPR 2019): the
+    actor's loss gets ``- diversity * min(r, diversity_cap)`` with
+    ``r = mean|G(z, c1) - G(z, c2)| / mean|c1 - c2|`` for two control draws, so
+    that the controls (the join actor's style) change the output instead of
+    being ignored, as a GAN generator tends to do with its noise input.
+
+    ``val_score``: optional ``actor -> float`` (higher is better, e.g. a note-level
+    judge on decoded val outputs) that picks the kept step instead of the harmony rate.
+
+    Returns ``(actor, critic, TrainResult)``; with ``val_score``, or a judge and the
+    VAEs, the best val score picks the weights, else the last step is kept.
     """
     from collage.models.latent_critic import LatentActor, LatentCritic, latent_distance
     from collage.training.loop import set_threads, train_loop
@@ -283,17 +293,29 @@ def train_actor(train_lat, val_lat, *, run_dir, lam: float = 1.0, actor_config=N
             zh_, z_, s_ = (ha, za, actor.sigma_a) if which == 0 else (hb, zb, actor.sigma_b)
             dist = dist + w[:, k] * latent_distance(zh_[:, sl], z_[:, sl], s_[sl])
         g_loss = adv + lam * dist.mean()
+        metrics = {}
+        if diversity > 0:
+            c2 = torch.rand_like(c)
+            ha2, hb2 = actor(za, zb, c2)
+            moved = torch.cat([ha - ha2, hb - hb2], dim=1).abs().mean(1)  # (B,)
+            ratio = moved / ((c - c2).abs().mean(1) + 1e-3)  # (B,)
+            g_loss = g_loss - diversity * ratio.clamp(max=diversity_cap).mean()
+            metrics["g_div"] = ratio.mean().item()
         opt_g.zero_grad()
         g_loss.backward()
         opt_g.step()
         return {"d_loss": d_loss.item(), "g_adv": adv.item(), "g_dist": dist.mean().item(),
-                "d_pos": torch.sigmoid(pos).mean().item()}
+                "d_pos": torch.sigmoid(pos).mean().item(), **metrics}
 
     use_judge = judge is not None and mel_vae is not None and acc_vae is not None
 
     def val_fn():
         m = actor_val_metrics(actor, critic, va, mel_vae=mel_vae, acc_vae=acc_vae, judge=judge, n=val_pairs)
-        m["val_select"] = m["val_harmony"] if use_judge else float(step_counter())
+        if val_score is not None:
+            m["val_score"] = float(val_score(actor))
+            m["val_select"] = m["val_score"]
+        else:
+            m["val_select"] = m["val_harmony"] if use_judge else float(step_counter())
         return m
 
     state = {"step": 0}

@@ -116,15 +116,38 @@ def run_train_join_critic(*, run_dir, steps: int = 2000, batch_size: int = 256, 
     return save_pretrained(critic, name, out_dir or weights_dir(), card=card)
 
 
+def judge_val_score(vae, judge, val, *, n: int = 500, seed: int = 321):
+    """``actor -> float``: the reality classifier's mean probability on ``n`` unpaired val pairs
+    (posterior means, fixed draws) after one transformation at random styles (fixed draws)."""
+    from collage.fusion.horizontal import decode_tokens
+
+    rng = np.random.default_rng(seed)
+    z_l, z_r = val.negative(n, rng, sample=False)
+    style = torch.from_numpy(rng.random((n, 4)).astype(np.float32))
+
+    @torch.no_grad()
+    def score(actor) -> float:
+        actor.eval()
+        h_l, h_r = actor(z_l, z_r, style)
+        return float(judge.score(decode_tokens(vae, h_l), decode_tokens(vae, h_r)).mean())
+
+    return score
+
+
 def run_train_join_actor(*, run_dir, lam: float = 1.0, steps: int = 3000, batch_size: int = 256, lr: float = 1e-4,
                          seed: int = 0, out_dir=None, name: str | None = None, vae=None, tiny: bool = False,
-                         sizes=None, max_seconds=None, progress: bool = True):
+                         sizes=None, max_seconds=None, progress: bool = True, diversity: float = 0.0,
+                         init_from: str | None = None, judge: str | None = None):
     """`collage train join-actor`: actor and critic at ``lam`` on the horizontal pairing; ships the actor as ``name``.
 
-    The actor is kept at its last validated step. Returns the .pt path; stopped early by
-    ``max_seconds`` it still ships (the card records the steps) and running again resumes.
+    ``diversity``: weight of the mode-seeking style term (:func:`~collage.training.critic_actor.train_actor`).
+    ``init_from``: warm-start the actor from these join-actor weights and the critic from ``join_critic``.
+    ``judge``: a reality classifier (e.g. ``join_judge``) that picks the kept step by its mean score on
+    decoded val joins (:func:`judge_val_score`); without it the last validated step is kept.
+    Returns the .pt path; stopped early by ``max_seconds`` it still ships (the card records the
+    steps) and running again resumes.
     """
-    from collage.pretrained import save_pretrained, weights_dir
+    from collage.pretrained import load_pretrained, save_pretrained, tiny_model, weights_dir
     from collage.training.critic_actor import actor_val_metrics, train_actor
     from collage.training.join_data import JoinPairing
 
@@ -133,16 +156,26 @@ def run_train_join_actor(*, run_dir, lam: float = 1.0, steps: int = 3000, batch_
     mel = _vae(vae, tiny)
     tr, va = _latents(mel, tiny, progress)
     cc, ac = join_configs(mel, tiny=tiny, sizes=sizes)
+    init = None
+    if init_from is not None:
+        init = (load_pretrained(init_from).state_dict(), load_pretrained("join_critic").state_dict())
+    val_score = None
+    if judge is not None:
+        j = tiny_model("join_judge") if tiny else load_pretrained(judge)
+        val_score = judge_val_score(mel, j, JoinPairing(va), n=100 if tiny else 500)
     actor, critic, res = train_actor(JoinPairing(tr), JoinPairing(va), run_dir=run_dir, lam=lam, actor_config=ac,
                                      critic_config=cc, steps=steps, batch_size=batch_size, lr=lr, seed=seed,
-                                     val_pairs=100 if tiny else 500, progress=progress, max_seconds=max_seconds)
+                                     val_pairs=100 if tiny else 500, progress=progress, max_seconds=max_seconds,
+                                     init=init, diversity=diversity, val_score=val_score)
     if res.step < steps:
         log.warning("stopped at step %d of %d (max_seconds); shipping; run again to resume", res.step, steps)
     name = name or join_actor_name(lam, True)
     card = _card(f"join actor (Connective Fusion G) at lambda={lam:g}", mel, tr,
                  {"lam": lam, "steps": res.step, "planned_steps": steps, "batch_size": batch_size, "lr": lr,
                   "betas": [0.0, 0.9], "seed": seed, "seconds": round(res.seconds, 1), "best_step": res.best_step,
-                  "select": "the last validated step (validation every 500 steps)"},
+                  "diversity": diversity, "init_from": init_from,
+                  "select": (f"best mean {judge} score of 500 decoded val joins (one transformation, random styles)"
+                             if judge else "the last validated step (validation every 500 steps)")},
                  {"val": actor_val_metrics(actor, critic, JoinPairing(va), n=100 if tiny else 500),
                   "val_note": "500 unpaired val pairs (posterior means) at style 0.5: mean critic output before "
                               "(val_d_in) and after (val_d_out), rho of each latent"})

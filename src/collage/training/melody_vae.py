@@ -221,6 +221,8 @@ def train_melody_vae(
     beta_max: float = 0.1,
     beta_warmup: float = 0.4,
     tf_min: float = 0.5,
+    tf_warmup: float = 0.7,
+    init_from: str | None = None,
     val_every: int = 250,
     val_size: int = 2048,
     seed: int = 0,
@@ -239,7 +241,10 @@ def train_melody_vae(
         steps, batch_size, lr: optimizer steps, melodies per step, Adam's initial rate
             (times ``lr_decay`` per step, floored at ``lr_min``).
         beta_max, beta_warmup: KL weight and the fraction of ``steps`` over which it ramps up.
-        tf_min: final probability of a teacher-forced batch (reached at 70 % of ``steps``).
+        tf_min, tf_warmup: final probability of a teacher-forced batch, reached (linearly from 1)
+            at the fraction ``tf_warmup`` of ``steps`` (0: ``tf_min`` from the start).
+        init_from: warm-start from these melody-VAE weights (a shipped name or a ``.pt``; same sizes;
+            the config is taken from them). Use with ``beta_warmup=0``, ``tf_warmup=0``.
         val_every, val_size: validation interval and fixed val subset size.
         max_seconds: stop after this long (resumable).
         config, tiny: model sizes (``tiny``: :meth:`MelodyVAEConfig.tiny`).
@@ -250,16 +255,27 @@ def train_melody_vae(
         if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
             raise ParameterError(f"given {name}={v!r}; expected a positive integer")
     for name, v, lo, hi in (("lr", lr, 0, 1), ("beta_max", beta_max, 0, 10), ("beta_warmup", beta_warmup, 0, 1),
-                            ("tf_min", tf_min, 0, 1), ("lr_decay", lr_decay, 0, 1)):
+                            ("tf_min", tf_min, 0, 1), ("tf_warmup", tf_warmup, 0, 1),
+                            ("lr_decay", lr_decay, 0, 1)):
         if not isinstance(v, (int, float)) or not lo <= v <= hi or (name in ("lr", "lr_decay") and v == 0):
             bracket = "(" if name in ("lr", "lr_decay") else "["
             raise ParameterError(f"given {name}={v!r}; expected a number in {bracket}{lo}, {hi}]")
     threads = set_threads()
     train_data = train_data if train_data is not None else SegmentTensors(_segments("train", max_songs))
     val_data = val_data if val_data is not None else SegmentTensors(_segments("val", max_songs))
-    config = MelodyVAEConfig.tiny() if tiny else (config or MelodyVAEConfig())
+    init = None
+    if init_from is not None:
+        from collage.pretrained import load_pretrained
+
+        init = load_pretrained(init_from)
+        if not isinstance(init, MelodyVAE):
+            raise ParameterError(f"given init_from={init_from!r}: not melody-VAE weights")
+        config = init.config
+    config = MelodyVAEConfig.tiny() if tiny and init is None else (config or MelodyVAEConfig())
     torch.manual_seed(seed)
     model = MelodyVAE(config)
+    if init is not None:
+        model.load_state_dict(init.state_dict())
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: max(lr_decay ** s, lr_min / lr))
     val_idx = val_data.fixed_subset(val_size, seed=seed)
@@ -269,7 +285,9 @@ def train_melody_vae(
         return beta_max * min(step / ramp, 1.0)
 
     def p_tf_at(step: int) -> float:
-        return 1.0 - (1.0 - tf_min) * min(step / max(0.7 * steps, 1.0), 1.0)
+        if tf_warmup == 0:
+            return tf_min
+        return 1.0 - (1.0 - tf_min) * min(step / max(tf_warmup * steps, 1.0), 1.0)
 
     def step_fn(step: int, rng: np.random.Generator) -> dict:
         b = train_data.sample_batch(rng, batch_size, parts=("melody", "tokens"))
@@ -297,7 +315,8 @@ def train_melody_vae(
         "training": {
             "steps_done": int(res.step), "steps_planned": int(steps), "best_step": res.best_step,
             "batch_size": int(batch_size), "lr": lr, "lr_decay": lr_decay, "lr_min": lr_min, "beta_max": beta_max,
-            "beta_warmup_fraction": beta_warmup, "teacher_forcing_min": tf_min, "seed": seed, "threads": threads,
+            "beta_warmup_fraction": beta_warmup, "teacher_forcing_min": tf_min, "teacher_forcing_warmup": tf_warmup,
+            "init_from": None if init_from is None else str(init_from), "seed": seed, "threads": threads,
             "seconds_this_call": round(time.time() - t0, 1), "optimizer": "Adam, grad-norm clip 1.0",
             "loss": "CE(tokens) + CE(rhythm states) + beta * (mean KL z_pitch + mean KL z_rhythm)",
         },

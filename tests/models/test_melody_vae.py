@@ -117,6 +117,26 @@ def test_tiny_training_on_synthetic_segments_learns_and_ships(tmp_path):
     assert res2.step == 60
 
 
+def test_warm_start_continues_from_given_weights(tmp_path):
+    from collage.training.melody_vae import ship_melody_vae, train_melody_vae
+
+    train = SegmentTensors(synthetic_segment_set(4, n_beats=24, seed=0))
+    val = SegmentTensors(synthetic_segment_set(2, n_beats=24, seed=1, split="val"))
+    kw = dict(batch_size=16, lr=3e-3, val_every=20, val_size=32, tiny=True, train_data=train, val_data=val,
+              progress=False)
+    model, _, card = train_melody_vae(run_dir=tmp_path / "a", steps=40, **kw)
+    pt = ship_melody_vae(model, card, out_dir=tmp_path / "w", eval_n=32, val_data=val)
+    first = [json.loads(x) for x in (tmp_path / "a" / "log.jsonl").read_text().splitlines()]
+    _, _, card2 = train_melody_vae(run_dir=tmp_path / "b", steps=20, init_from=str(pt), beta_warmup=0.0, tf_warmup=0.0,
+                                   **kw)
+    second = [json.loads(x) for x in (tmp_path / "b" / "log.jsonl").read_text().splitlines()]
+    loss = lambda lines: [r["train"]["ce"] for r in lines if "train" in r]  # noqa: E731
+    assert loss(second)[0] < loss(first)[0]  # starts where the first run got to, not from scratch
+    assert card2["training"]["init_from"] == str(pt) and card2["training"]["teacher_forcing_warmup"] == 0.0
+    with pytest.raises(ParameterError, match="tf_warmup"):
+        train_melody_vae(run_dir=tmp_path / "c", steps=2, tf_warmup=2.0, **kw)
+
+
 def test_cli_tiny_run_on_pop909(pop909_root, tmp_path, monkeypatch):
     from collage.cli import main
 

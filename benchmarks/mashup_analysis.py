@@ -76,7 +76,7 @@ def main() -> None:
         "",
         "The percussion stem is generated on the annotated grid, so beats from the stems are an easy case by "
         "construction; the mix-only row (percussion taken from the mix by HPSS) is the harder test. The metrical "
-        "level is chosen by the backbeat test and a tempo prior (`collage.audio.analyze`); librosa's tracker "
+        "level is chosen by a half-bar/bar comb against syncopation periods, the backbeat test and a tempo prior (`collage.audio.analyze`); librosa's tracker "
         "mostly errs by doubling the tempo of slow songs.",
         "",
         f"## Separation (first {res['separation_songs']} songs, first {10} s of each clip, `mir_eval` bss_eval_sources SDR)",

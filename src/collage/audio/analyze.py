@@ -8,7 +8,11 @@
 Beats (:func:`track_beats`). librosa's dynamic-programming beat tracker (Ellis 2007) on
 an onset envelope taken from the percussion stem when there is one (else from the
 percussive part of the mix), run at three tempo hypotheses: the tempogram's best tempo
-under a broad prior, half and double it. The metrical level is then chosen by the pop
+under a broad prior (replaced by a tempo 2/3, 3/4, 4/3 or 3/2 of it when that one's period
+is better repeated at the half bar and bar: the autocorrelation peak can be a syncopation
+period, such as the 1.5 beats between a ballad's kicks), half and double it. On 40 POP909
+val songs rendered with the held-out soundfont this check raised the beat F-measure from
+the percussion stem from 0.927 to 0.956 (0.998 with the training soundfonts). The metrical level is then chosen by the pop
 *backbeat* test: at the right level the off-beats (beats 2 and 4) carry the snare, so the
 low+mid band (kick, snare; hats excluded) onset strength on odd beats is comparable to
 that on even beats; at double tempo the odd "beats" are eighth-note off-beats that carry

@@ -10,10 +10,9 @@ an onset envelope taken from the percussion stem when there is one (else from th
 percussive part of the mix), run at three tempo hypotheses: the tempogram's best tempo
 under a broad prior (replaced by a tempo 2/3, 3/4, 4/3 or 3/2 of it when that one's period
 is better repeated at the half bar and bar: the autocorrelation peak can be a syncopation
-period, such as the 1.5 beats between a ballad's kicks), half and double it. On 40 POP909
-val songs rendered with the held-out soundfont this check raised the beat F-measure from
-the percussion stem from 0.927 to 0.956 (0.998 with the training soundfonts). The metrical level is then chosen by the pop
-*backbeat* test: at the right level the off-beats (beats 2 and 4) carry the snare, so the
+period, such as the 1.5 beats between a ballad's kicks; measured on POP909 val songs by
+``benchmarks/analysis_choices.py``), half and double it. The metrical level is then chosen
+by the pop *backbeat* test: at the right level the off-beats (beats 2 and 4) carry the snare, so the
 low+mid band (kick, snare; hats excluded) onset strength on odd beats is comparable to
 that on even beats; at double tempo the odd "beats" are eighth-note off-beats that carry
 only hats. The fastest hypothesis that passes the test wins; a tempo prior centred on
@@ -29,9 +28,9 @@ HPSS -- averaged over the clip per octave and pitch class, cube-root compressed,
 pitch classes and correlated with the 24 rotations of a key profile: by default one measured
 on the POP909 train split (``'pop909'``); Albrecht & Shanahan's, Temperley's and
 Krumhansl-Kessler's also. Chosen on 40 POP909 val songs rendered with the training soundfonts
-and again with the held-out one (MIREX weighted score): pop909 0.948 / 0.930, Albrecht 0.880 /
-0.880, Krumhansl 0.812 / 0.838, Temperley 0.742 / 0.760 (without the compression: 0.898 /
-0.880, 0.880 / 0.762, ...). Keys are spelled as POP909 does: ``'Gb:maj'``, ``'C#:min'``.
+and again with the held-out one (``benchmarks/analysis_choices.py``; MIREX weighted score):
+pop909 0.948 / 0.930, Albrecht 0.880 / 0.880, Krumhansl 0.812 / 0.838, Temperley 0.742 / 0.760
+(without the compression: 0.898 / 0.880, 0.880 / 0.762, ...). Keys are spelled as POP909 does: ``'Gb:maj'``, ``'C#:min'``.
 """
 
 from __future__ import annotations
@@ -80,7 +79,7 @@ KEY_PROFILES = {  # (major, minor), tonic first
     ),
     # POP909 train split: duration-weighted pitch-class shares of all notes within each key_audio.txt
     # span, rotated to the tonic and averaged (512 major, 369 minor spans);
-    # `python benchmarks/key_profiles.py` recomputes them
+    # `python benchmarks/analysis_choices.py` recomputes them
     "pop909": (
         (0.2186, 0.0015, 0.1316, 0.0023, 0.1445, 0.0868, 0.0036, 0.2089, 0.0058, 0.1243, 0.0053, 0.0667),
         (0.2214, 0.0026, 0.0819, 0.1479, 0.0049, 0.1230, 0.0025, 0.1935, 0.0718, 0.0057, 0.1322, 0.0125),
@@ -276,13 +275,13 @@ def _comb(ac: np.ndarray, period: float, multiples=COMB_MULTIPLES) -> float:
     return float(np.mean(vals)) if vals else -np.inf
 
 
-def _metrical_tempo(ac: np.ndarray, t0: float, sr: int) -> float:
+def _metrical_tempo(ac: np.ndarray, t0: float, sr: int, ratios=TEMPO_RATIOS) -> float:
     """``t0`` or a tempo a simple ratio away (:data:`TEMPO_RATIOS`) whose beat period is better
     reinforced by its half bar and bar (:func:`_comb`): the autocorrelation peak can be the
     period of a syncopation (e.g. the 1.5 beats between the kicks of a ballad groove), which
     the half bar and bar do not repeat."""
     best, best_score = t0, _comb(ac, 60.0 * sr / (HOP * t0))
-    for r in TEMPO_RATIOS:
+    for r in ratios:
         t = t0 * r
         if MIN_BPM <= t <= MAX_BPM:
             sc = _comb(ac, 60.0 * sr / (HOP * t))
@@ -301,6 +300,7 @@ def track_beats(
     *,
     percussion: np.ndarray | None = None,
     backbeat_min: float = BACKBEAT_MIN,
+    tempo_ratios=TEMPO_RATIOS,
 ) -> tuple[float, np.ndarray]:
     """``(tempo_bpm, beats (B,) seconds)`` of a clip.
 
@@ -308,6 +308,8 @@ def track_beats(
         y: the mix (or any stem); may be None when ``percussion`` is given.
         percussion: the percussion stem, if known: its onsets drive the tracker.
         backbeat_min: the off-beat / on-beat strength ratio a metrical level must reach.
+        tempo_ratios: the non-octave alternatives to the autocorrelation's tempo that the
+            half-bar/bar comb may pick instead (``()``: none, the tracker before that check).
     Raises:
         AnalysisError: no periodic onsets (e.g. a sustained pad or a single hit).
     """
@@ -332,7 +334,7 @@ def track_beats(
         raise AnalysisError("no beat found: the onsets are not periodic")
     weight = np.exp(-0.5 * np.log2(bpm / 110.0) ** 2)  # broad (1 octave), only to pick among peaks
     t0 = float(bpm[ok][np.argmax((tg[1:] * weight)[ok])])
-    t0 = _metrical_tempo(tg / (tg[0] + 1e-12), t0, sr)
+    t0 = _metrical_tempo(tg / (tg[0] + 1e-12), t0, sr, tempo_ratios)
     hyps = sorted({round(t, 2) for t in (t0 / 2, t0, 2 * t0) if MIN_BPM <= t <= MAX_BPM}, reverse=True)
     cands = []
     for t in hyps:

@@ -1,6 +1,6 @@
-"""Derive the POP909 key profile and choose the key estimator on rendered POP909 val songs.
+"""The analysis choices, made on rendered POP909 val songs: key profile and compression, tempo check.
 
-    OMP_NUM_THREADS=1 python benchmarks/key_profiles.py [--songs 40]
+    OMP_NUM_THREADS=1 python benchmarks/analysis_choices.py [--songs 40]
 
 1. The ``pop909`` profile of :data:`collage.audio.analyze.KEY_PROFILES`: duration-weighted
    pitch-class shares of all notes (MELODY, BRIDGE, PIANO) within each ``key_audio.txt`` span
@@ -10,8 +10,10 @@
    val songs rendered as 30 s clips twice: with their training soundfonts and with the
    held-out test soundfont (MIREX weighted key score against ``key_audio.txt``; the key from
    vocals + harmonic, as :func:`collage.audio.analyze.analyze` does with stems).
+3. The beat tracker with and without the half-bar/bar tempo check (``tempo_ratios``) on
+   the same clips: beat F-measure from the percussion stem and from the mix.
 
-Writes docs/results/key_profiles.json and .md. The test split is not used here.
+Writes docs/results/analysis_choices.json and .md. The test split is not used here.
 """
 
 from __future__ import annotations
@@ -61,9 +63,9 @@ def pop909_profiles(split: str = "train") -> dict:
 def main() -> None:
     import soundfile as sf
 
-    from collage.audio.analyze import KEY_PROFILES, fold_chroma, key_from_chroma, key_name, octave_chroma
+    from collage.audio.analyze import KEY_PROFILES, fold_chroma, key_from_chroma, key_name, octave_chroma, track_beats
     from collage.mashup.stems import TEST_SOUNDFONT
-    from collage.mashup.validate import _key_score, validation_clips
+    from collage.mashup.validate import _beat_f, _key_score, validation_clips
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--songs", type=int, default=40)
@@ -76,12 +78,20 @@ def main() -> None:
     print(f"pop909 profile from {prof['spans']} spans; matches the shipped constant: {match}")
 
     scores: dict = {}
+    beats: dict = {}
     for sf_tag, soundfont in (("training soundfonts", None), ("held-out soundfont", TEST_SOUNDFONT)):
         metas = validation_clips(args.songs, split="val", soundfont=soundfont, progress=True)
         octs = []
         for m in metas:
             y = sum(sf.read(m["paths"][r], dtype="float32")[0] for r in ("vocals", "harmonic"))
             octs.append(octave_chroma(y, int(m["sr"])))
+            perc, mix = (sf.read(m["paths"][r], dtype="float32")[0] for r in ("percussion", "mix"))
+            for check, ratios in (("with the tempo check", None), ("without", ())):
+                kw = {} if ratios is None else {"tempo_ratios": ratios}
+                for src, args_ in (("percussion stem", (None,)), ("mix", (mix,))):
+                    _, bt = track_beats(*args_, int(m["sr"]), percussion=perc if src == "percussion stem" else None,
+                                        **kw)
+                    beats.setdefault(f"{check}, {src}", {}).setdefault(sf_tag, []).append(_beat_f(m["beats"], bt))
         for name in KEY_PROFILES:
             for c in COMPRESSIONS:
                 keys = [key_name(*key_from_chroma(fold_chroma(o, c), name)[:2]) for o in octs]
@@ -89,13 +99,17 @@ def main() -> None:
                 scores.setdefault(f"{name}, compression {c:.3g}", {})[sf_tag] = round(s, 3)
     res = {"songs": args.songs, "split": "val", "profile_pop909": {"major": derived[0].round(4).tolist(),
            "minor": derived[1].round(4).tolist(), "spans": prof["spans"], "matches_shipped": match},
-           "weighted_key_score": scores, "wall_s": round(time.perf_counter() - t0, 1), "machine": machine(),
-           "command": "OMP_NUM_THREADS=1 python benchmarks/key_profiles.py " + " ".join(sys.argv[1:])}
-    (OUT / "key_profiles.json").write_text(json.dumps(res, indent=1) + "\n")
+           "weighted_key_score": scores,
+           "beat_f": {k: {t: round(float(np.mean(v)), 4) for t, v in d.items()} for k, d in beats.items()},
+           "wall_s": round(time.perf_counter() - t0, 1), "machine": machine(),
+           "command": "OMP_NUM_THREADS=1 python benchmarks/analysis_choices.py " + " ".join(sys.argv[1:])}
+    (OUT / "analysis_choices.json").write_text(json.dumps(res, indent=1) + "\n")
     rows = ["| profile | training soundfonts | held-out soundfont |", "|---|---|---|"]
     rows += [f"| {k} | {v['training soundfonts']:.3f} | {v['held-out soundfont']:.3f} |" for k, v in scores.items()]
+    brows = ["| tracker, input | training soundfonts | held-out soundfont |", "|---|---|---|"]
+    brows += [f"| {k} | {v['training soundfonts']:.3f} | {v['held-out soundfont']:.3f} |" for k, v in res["beat_f"].items()]
     md = "\n".join([
-        "# Key estimation: profile and chroma compression, chosen on POP909 val songs",
+        "# Analysis choices (key profile, chroma compression, tempo check), made on POP909 val songs",
         "",
         f"{args.songs} duple-metre POP909 val songs, 30 s clips (as the mashup validation renders them), each "
         "rendered with its training soundfont and again with the held-out test soundfont; the key of vocals + "
@@ -108,10 +122,16 @@ def main() -> None:
         f"split, {prof['spans']['major']} major and {prof['spans']['minor']} minor spans) matches the constant in "
         f"`collage.audio.analyze`: {match}. Chosen default: `pop909` with compression 1/3.",
         "",
+        "Beat F-measure (`mir_eval`, ±70 ms) of `collage.audio.analyze.track_beats` on the same clips, with and "
+        "without the check that replaces the autocorrelation's tempo by a 2/3, 3/4, 4/3 or 3/2 multiple when "
+        "that one's period is better repeated at the half bar and bar:",
+        "",
+        *brows,
+        "",
         f"Machine: {res['machine']}; wall time {res['wall_s']:.0f} s. Command: `{res['command']}`",
         "",
     ])
-    (OUT / "key_profiles.md").write_text(md)
+    (OUT / "analysis_choices.md").write_text(md)
     print(md)
 
 

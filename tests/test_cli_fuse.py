@@ -4,49 +4,17 @@ from __future__ import annotations
 
 import json
 import logging
-import shutil
 
 import numpy as np
 import pytest
 
 from collage import examples
-from collage.cli import main
 from collage.io import read_midi, write_midi
 from collage.piece import Piece, Tempo, TimeSignature, Track
 
+from cli_helpers import assert_user_error, needs_fluidsynth, run
+
 MEL, ACC = str(examples.path("melody")), str(examples.path("accompaniment"))
-
-
-def _renderer_missing() -> str | None:
-    if shutil.which("fluidsynth") is None:
-        return "fluidsynth is not installed"
-    from collage.audio.render import find_soundfont
-
-    try:
-        find_soundfont()
-    except Exception as e:  # noqa: BLE001
-        return str(e)
-    return None
-
-
-_WHY = _renderer_missing()
-needs_fluidsynth = pytest.mark.skipif(_WHY is not None, reason=_WHY or "")
-
-
-def run(capsys, *argv) -> tuple[int, str, str]:
-    rc = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return rc, out, err
-
-
-def assert_user_error(rc: int, err: str, *needles: str) -> None:
-    assert rc == 2, err
-    assert "Traceback" not in err
-    lines = err.strip().splitlines()
-    assert len(lines) == 1, err
-    assert lines[0].startswith("collage: error: ")
-    for needle in needles:
-        assert needle in lines[0], lines[0]
 
 
 @pytest.fixture

@@ -7,48 +7,16 @@ traceback and no output file. Commands that synthesise skip without FluidSynth.
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
 import soundfile as sf
 
-from collage.cli import main
 from collage.io import write_midi
 
+from cli_helpers import assert_user_error, needs_fluidsynth, run
+
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-
-
-def _renderer_missing() -> str | None:
-    if shutil.which("fluidsynth") is None:
-        return "fluidsynth is not installed (apt-get install fluidsynth fluid-soundfont-gm)"
-    from collage.audio.render import find_soundfont
-
-    try:
-        find_soundfont()
-    except Exception as e:  # noqa: BLE001 - any reason to skip is reported
-        return f"no usable soundfont: {e}"
-    return None
-
-
-_WHY = _renderer_missing()
-needs_fluidsynth = pytest.mark.skipif(_WHY is not None, reason=_WHY or "")
-
-
-def run(capsys, *argv) -> tuple[int, str, str]:
-    rc = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return rc, out, err
-
-
-def assert_user_error(rc: int, err: str, *needles: str) -> None:
-    assert rc == 2, err
-    assert "Traceback" not in err
-    lines = err.strip().splitlines()
-    assert len(lines) == 1, err
-    assert lines[0].startswith("collage: error: ")
-    for needle in needles:
-        assert needle in lines[0]
 
 
 @pytest.fixture

@@ -7,10 +7,11 @@ import shutil
 import numpy as np
 import pytest
 
-from collage.cli import main
 from collage.io import read, write_midi
 from collage.piece import Piece, Track
 from collage.pretrained import save_pretrained, tiny_model
+
+from cli_helpers import run
 
 
 @pytest.fixture
@@ -32,12 +33,6 @@ def tiny_weights(tmp_path):
             model = build_model(arch, type(model.config).tiny(**cfg)).eval()
         return save_pretrained(model, f"tiny_{arch}", tmp_path / "w", card={"note": "test"})
     return make
-
-
-def run(capsys, *argv):
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def tracks_of(path):

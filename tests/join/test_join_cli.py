@@ -7,9 +7,10 @@ import json
 import numpy as np
 import pytest
 
-from collage.cli import main
 from collage.io import read_midi, write_midi
 from collage.piece import Piece, Tempo, TimeSignature, Track
+
+from cli_helpers import assert_user_error, run
 
 Q = 480
 
@@ -19,20 +20,6 @@ def _write(path, pitches, qpm=110.0):
     write_midi(Piece([Track(notes, name="MELODY")], tpq=Q, tempos=[Tempo(0, qpm)],
                      time_signatures=[TimeSignature(0, 4, 4)]), path)
     return str(path)
-
-
-def run(capsys, *argv):
-    rc = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return rc, out, err
-
-
-def assert_user_error(rc, err, *needles):
-    assert rc == 2, err
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("collage: error: "), err
-    for n in needles:
-        assert n in lines[0], lines[0]
 
 
 @pytest.fixture

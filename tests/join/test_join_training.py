@@ -47,10 +47,11 @@ def test_join_critic_and_actor_learn_on_the_horizontal_pairing(tmp_path):
 
 
 def test_diversity_term_makes_the_style_matter(tmp_path):
-    """With the mode-seeking term the actor's output depends on its style input."""
+    """With the mode-seeking term the actor's output (eval mode) depends on its style input; with
+    dropout in the actor, so that different dropout masks cannot pass for a style effect."""
     p = _pairing()
     cc = LatentCriticConfig(d_a=16, d_b=16, embed=32, hidden=32, layers=2, dropout=0.0, **ASPECTS)
-    ac = LatentActorConfig(d_a=16, d_b=16, embed=32, hidden=32, layers=2, dropout=0.0, control_gate=False, **ASPECTS)
+    ac = LatentActorConfig(d_a=16, d_b=16, embed=32, hidden=32, layers=2, dropout=0.5, control_gate=False, **ASPECTS)
     spread = {}
     for div in (0.0, 1.0):
         torch.manual_seed(0)
@@ -58,6 +59,7 @@ def test_diversity_term_makes_the_style_matter(tmp_path):
                                   steps=150, batch_size=64, lr=3e-3, progress=False, val_every=150, diversity=div,
                                   val_score=lambda a: 0.0)
         za, zb = p.negative(64, np.random.default_rng(0), sample=False)
+        actor.eval()
         with torch.no_grad():
             h1 = torch.cat(actor(za, zb, torch.zeros(64, 4)), 1)
             h2 = torch.cat(actor(za, zb, torch.ones(64, 4)), 1)

@@ -184,12 +184,14 @@ def train_join_critic_command(run_dir, steps, batch_size, lr, seed, out_dir, max
 @click.option("--no-default", is_flag=True, help="Not the shipped default: name it join_actor_lam<λ>.")
 @click.option("--diversity", type=click.FloatRange(min=0), default=0.0, show_default=True,
               help="Weight of the mode-seeking term that makes the style change the output.")
+@click.option("--diversity-cap", type=click.FloatRange(min=0, min_open=True), default=0.5, show_default=True,
+              help="Cap of that term's ratio (output change per unit of style change).")
 @click.option("--init-from", default=None, metavar="NAME|PT",
               help="Warm-start the actor from these join-actor weights (the critic from join_critic).")
 @click.option("--judge", default=None, metavar="NAME|PT",
               help="Keep the step with the best reality-classifier score on decoded val joins (e.g. join_judge).")
 def train_join_actor_command(run_dir, steps, batch_size, lr, seed, out_dir, max_seconds, tiny, lam, name,
-                             no_default, diversity, init_from, judge) -> None:
+                             no_default, diversity, diversity_cap, init_from, judge) -> None:
     """Train the join actor G(z_L, z_R, s) with its critic at distance weight λ (Connective Fusion).
 
     \b
@@ -203,7 +205,7 @@ def train_join_actor_command(run_dir, steps, batch_size, lr, seed, out_dir, max_
     name = name or join_actor_name(lam, not no_default)
     pt = run_train_join_actor(run_dir=run_dir or f"runs/{name}", lam=lam, steps=steps or 3000, batch_size=batch_size,
                               lr=lr, seed=seed, out_dir=out_dir, name=name, tiny=tiny, max_seconds=max_seconds,
-                              diversity=diversity, init_from=init_from, judge=judge)
+                              diversity=diversity, diversity_cap=diversity_cap, init_from=init_from, judge=judge)
     click.echo(f"wrote {pt}")
 
 

@@ -217,7 +217,7 @@ def actor_val_metrics(actor, critic, val, *, mel_vae=None, acc_vae=None, judge=N
 def train_actor(train_lat, val_lat, *, run_dir, lam: float = 1.0, actor_config=None, critic_config=None,
                 steps: int = 4000, batch_size: int = 512, lr: float = 1e-4, seed: int = 0, val_every: int = 500,
                 mel_vae=None, acc_vae=None, judge=None, val_pairs: int = 500, progress: bool = True,
-                max_seconds: float | None = None, init=None, diversity: float = 0.0, diversity_cap: float = 1.0,
+                max_seconds: float | None = None, init=None, diversity: float = 0.0, diversity_cap: float = 0.5,
                 val_score=None):
     """Train actor and critic together (one D step, then one G step, per training step).
 
@@ -229,7 +229,8 @@ def train_actor(train_lat, val_lat, *, run_dir, lam: float = 1.0, actor_config=N
 
     ``diversity``: weight of a mode-seeking term (Mao et al., CVPR 2019): the
     actor's loss gets ``- diversity * min(r, diversity_cap)`` with
-    ``r = mean|G(z, c1) - G(z, c2)| / mean|c1 - c2|`` for two control draws, so
+    ``r = mean|G(z, c1) - G(z, c2)| / mean|c1 - c2|`` for two control draws (the same dropout
+    masks in both passes, so that only the controls make the difference), so
     that the controls (the join actor's style) change the output instead of
     being ignored, as a GAN generator tends to do with its noise input.
 
@@ -285,6 +286,7 @@ def train_actor(train_lat, val_lat, *, run_dir, lam: float = 1.0, actor_config=N
         opt_d.step()
         # actor step
         za, zb, c = g_inputs(batch_size, rng)
+        rng_state = torch.get_rng_state()
         ha, hb = actor(za, zb, c)
         adv = _bce(critic(ha, hb), 1.0)
         w = tr.distance_weights(c, actor)  # (B, n_aspects)
@@ -295,8 +297,11 @@ def train_actor(train_lat, val_lat, *, run_dir, lam: float = 1.0, actor_config=N
         g_loss = adv + lam * dist.mean()
         metrics = {}
         if diversity > 0:
-            c2 = torch.rand_like(c)
+            c2 = torch.rand(c.shape, generator=torch.Generator().manual_seed(int(rng.integers(2**31))))
+            after = torch.get_rng_state()
+            torch.set_rng_state(rng_state)  # the same dropout masks as the first pass: only the controls differ
             ha2, hb2 = actor(za, zb, c2)
+            torch.set_rng_state(after)
             moved = torch.cat([ha - ha2, hb - hb2], dim=1).abs().mean(1)  # (B,)
             ratio = moved / ((c - c2).abs().mean(1) + 1e-3)  # (B,)
             g_loss = g_loss - diversity * ratio.clamp(max=diversity_cap).mean()

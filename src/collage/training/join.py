@@ -137,10 +137,11 @@ def judge_val_score(vae, judge, val, *, n: int = 500, seed: int = 321):
 def run_train_join_actor(*, run_dir, lam: float = 1.0, steps: int = 3000, batch_size: int = 256, lr: float = 1e-4,
                          seed: int = 0, out_dir=None, name: str | None = None, vae=None, tiny: bool = False,
                          sizes=None, max_seconds=None, progress: bool = True, diversity: float = 0.0,
-                         init_from: str | None = None, judge: str | None = None):
+                         diversity_cap: float = 0.5, init_from: str | None = None, judge: str | None = None):
     """`collage train join-actor`: actor and critic at ``lam`` on the horizontal pairing; ships the actor as ``name``.
 
-    ``diversity``: weight of the mode-seeking style term (:func:`~collage.training.critic_actor.train_actor`).
+    ``diversity``, ``diversity_cap``: weight and cap of the mode-seeking style term
+    (:func:`~collage.training.critic_actor.train_actor`).
     ``init_from``: warm-start the actor from these join-actor weights and the critic from ``join_critic``.
     ``judge``: a reality classifier (e.g. ``join_judge``) that picks the kept step by its mean score on
     decoded val joins (:func:`judge_val_score`); without it the last validated step is kept.
@@ -166,14 +167,14 @@ def run_train_join_actor(*, run_dir, lam: float = 1.0, steps: int = 3000, batch_
     actor, critic, res = train_actor(JoinPairing(tr), JoinPairing(va), run_dir=run_dir, lam=lam, actor_config=ac,
                                      critic_config=cc, steps=steps, batch_size=batch_size, lr=lr, seed=seed,
                                      val_pairs=100 if tiny else 500, progress=progress, max_seconds=max_seconds,
-                                     init=init, diversity=diversity, val_score=val_score)
+                                     init=init, diversity=diversity, diversity_cap=diversity_cap, val_score=val_score)
     if res.step < steps:
         log.warning("stopped at step %d of %d (max_seconds); shipping; run again to resume", res.step, steps)
     name = name or join_actor_name(lam, True)
     card = _card(f"join actor (Connective Fusion G) at lambda={lam:g}", mel, tr,
                  {"lam": lam, "steps": res.step, "planned_steps": steps, "batch_size": batch_size, "lr": lr,
                   "betas": [0.0, 0.9], "seed": seed, "seconds": round(res.seconds, 1), "best_step": res.best_step,
-                  "diversity": diversity, "init_from": init_from,
+                  "diversity": diversity, "diversity_cap": diversity_cap, "init_from": init_from,
                   "select": (f"best mean {judge} score of 500 decoded val joins (one transformation, random styles)"
                              if judge else "the last validated step (validation every 500 steps)")},
                  {"val": actor_val_metrics(actor, critic, JoinPairing(va), n=100 if tiny else 500),

@@ -268,7 +268,7 @@ def to_markdown(res: dict, *, figure: str | None = None, command: str | None = N
               "reality classifier `join_judge` (notes, trained apart); transitions = Pearson correlation of the "
               "joined melodies' (L' then R', 64 steps) transition matrices with those of "
               f"{c['reference_pairs']} real consecutive test pairs; seconds = latent transformation of all pairs, "
-              f"{c['threads']} CPU thread.", ""]
+              f"{c['threads']} CPU thread(s).", ""]
     j = res.get("judge", {}).get("test")
     if j:
         lines += [f"Reality classifier test accuracy: {j['acc']:.3f} (consecutive {j['acc_paired']:.3f}, "

@@ -242,6 +242,7 @@ def eval_join_command(n_pairs, seed, out_dir, as_json, tiny) -> None:
       collage eval join --json --out-dir docs/results
     """
     import json
+    import os
     import sys
     from pathlib import Path
 
@@ -258,7 +259,8 @@ def eval_join_command(n_pairs, seed, out_dir, as_json, tiny) -> None:
         cmd = " ".join(["collage"] + sys.argv[1:]) if sys.argv and "collage" in sys.argv[0] else None
         with atomic_path(out / "join.md") as tmp:
             tmp.write_text(to_markdown(res, figure="join.png", command=cmd,
-                                       machine="2-core shared CPU machine, 1 thread"))
+                                       machine=f"{os.cpu_count()}-core shared CPU machine, "
+                                               f"{res['config']['threads']} PyTorch thread(s)"))
     if as_json:
         click.echo(json.dumps(res, indent=1))
         return

@@ -60,12 +60,17 @@ def pop909_profiles(split: str = "train") -> dict:
     return {m: acc[m] / n[m] for m in acc} | {"spans": n}
 
 
-def main() -> None:
-    import soundfile as sf
+def _table(first: str, values: dict) -> list[str]:
+    """Markdown rows: one per key of ``values``, its training / held-out soundfont figures."""
+    rows = [f"| {first} | training soundfonts | held-out soundfont |", "|---|---|---|"]
+    return rows + [f"| {k} | {v['training soundfonts']:.3f} | {v['held-out soundfont']:.3f} |" for k, v in values.items()]
 
-    from collage.audio.analyze import KEY_PROFILES, fold_chroma, key_from_chroma, key_name, octave_chroma, track_beats
+
+def main() -> None:
+    from collage.audio.analyze import (KEY_PROFILES, TEMPO_RATIOS, fold_chroma, key_from_chroma, key_name,
+                                       octave_chroma, track_beats)
     from collage.mashup.stems import TEST_SOUNDFONT
-    from collage.mashup.validate import _beat_f, _key_score, validation_clips
+    from collage.mashup.validate import _beat_f, _key_score, _read, validation_clips
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--songs", type=int, default=40)
@@ -83,14 +88,11 @@ def main() -> None:
         metas = validation_clips(args.songs, split="val", soundfont=soundfont, progress=True)
         octs = []
         for m in metas:
-            y = sum(sf.read(m["paths"][r], dtype="float32")[0] for r in ("vocals", "harmonic"))
-            octs.append(octave_chroma(y, int(m["sr"])))
-            perc, mix = (sf.read(m["paths"][r], dtype="float32")[0] for r in ("percussion", "mix"))
-            for check, ratios in (("with the tempo check", None), ("without", ())):
-                kw = {} if ratios is None else {"tempo_ratios": ratios}
-                for src, args_ in (("percussion stem", (None,)), ("mix", (mix,))):
-                    _, bt = track_beats(*args_, int(m["sr"]), percussion=perc if src == "percussion stem" else None,
-                                        **kw)
+            audio, sr = _read(m), int(m["sr"])
+            octs.append(octave_chroma(audio["vocals"] + audio["harmonic"], sr))
+            for check, ratios in (("with the tempo check", TEMPO_RATIOS), ("without", ())):
+                for src, y, perc in (("percussion stem", None, audio["percussion"]), ("mix", audio["mix"], None)):
+                    _, bt = track_beats(y, sr, percussion=perc, tempo_ratios=ratios)
                     beats.setdefault(f"{check}, {src}", {}).setdefault(sf_tag, []).append(_beat_f(m["beats"], bt))
         for name in KEY_PROFILES:
             for c in COMPRESSIONS:
@@ -104,10 +106,8 @@ def main() -> None:
            "wall_s": round(time.perf_counter() - t0, 1), "machine": machine(),
            "command": "OMP_NUM_THREADS=1 python benchmarks/analysis_choices.py " + " ".join(sys.argv[1:])}
     (OUT / "analysis_choices.json").write_text(json.dumps(res, indent=1) + "\n")
-    rows = ["| profile | training soundfonts | held-out soundfont |", "|---|---|---|"]
-    rows += [f"| {k} | {v['training soundfonts']:.3f} | {v['held-out soundfont']:.3f} |" for k, v in scores.items()]
-    brows = ["| tracker, input | training soundfonts | held-out soundfont |", "|---|---|---|"]
-    brows += [f"| {k} | {v['training soundfonts']:.3f} | {v['held-out soundfont']:.3f} |" for k, v in res["beat_f"].items()]
+    rows = _table("profile", scores)
+    brows = _table("tracker, input", res["beat_f"])
     md = "\n".join([
         "# Analysis choices (key profile, chroma compression, tempo check), made on POP909 val songs",
         "",

@@ -6,7 +6,8 @@ On harmonic (Ωh) POP909 test pairs (beats grid, the draws of ``collage eval fus
 shipped harmony judge's rate for: the original pair; both tracks through their VAEs (encode
 to the posterior mean, decode); only the melody through the melody VAE; only the
 accompaniment through the accompaniment VAE. Also the melody VAE's pitch accuracy at note
-onsets on 1024 val segments, teacher-forced and free-running (decoding from the mean).
+onsets on 1024 val segments, teacher-forced and free-running (decoding from the mean;
+:func:`collage.training.melody_vae.evaluate_melody_vae`).
 Writes docs/results/fusion_roundtrip.json and prints it.
 """
 
@@ -30,10 +31,9 @@ def main() -> None:
     from collage.datasets.pop909 import harmonic_pairs, pop909_segments
     from collage.evaluation.fusion import load_fusion_models
     from collage.fusion.gradient import decode_latents, encode_pairs
-    from collage.represent.melody import HOLD
     from collage.training.data import SegmentTensors
     from collage.training.latents import segment_chords
-    from collage.training.melody_vae import _segments
+    from collage.training.melody_vae import evaluate_melody_vae
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--pairs", type=int, default=1000)
@@ -53,17 +53,9 @@ def main() -> None:
     res = {"pairs": len(mel), "harmony_rate": {"original": rate(mel, acc), "both_round_trip": rate(d_mel, d_acc),
                                                "melody_round_trip_only": rate(d_mel, acc),
                                                "accomp_round_trip_only": rate(mel, d_acc)}}
-    vae = m["mel_vae"].eval()
-    data = SegmentTensors(_segments("val", None))
-    b = data.batch(data.fixed_subset(1024, seed=0), 0, parts=("melody", "tokens"))
-    with torch.no_grad():
-        mu, _ = vae.encode(b["melody"])
-        tf, _ = vae.decode_full(mu, b["tokens"])
-        free, _ = vae.decode_full(mu)
-    tok, onset = b["tokens"], b["tokens"] < HOLD
-    res["melody_vae_onset_pitch_acc"] = {
-        name: round(float(((lg.argmax(-1) == tok) & onset).sum() / onset.sum()), 4)
-        for name, lg in (("teacher_forced", tf), ("free_running", free))}
+    ev = evaluate_melody_vae(m["mel_vae"], SegmentTensors(pop909_segments("val", grid="beats")), n=1024)
+    res["melody_vae_onset_pitch_acc"] = {"teacher_forced": round(ev["onset_pitch_acc_tf"], 4),
+                                         "free_running": round(ev["onset_pitch_acc_free"], 4)}
     res["machine"] = machine()
     res["command"] = "OMP_NUM_THREADS=1 python benchmarks/fusion_roundtrip.py " + " ".join(sys.argv[1:])
     (OUT / "fusion_roundtrip.json").write_text(json.dumps(res, indent=1) + "\n")

@@ -39,7 +39,7 @@ import numpy as np
 
 from collage.errors import ParameterError
 from collage.metrics.harmony import KEYS, evaluate_batch
-from collage.represent.checks import check_int_range
+from collage.represent.checks import check_int
 
 __all__ = ["PAPER", "ROWS", "pop909_stats", "relative_differences"]
 
@@ -115,8 +115,8 @@ def pop909_stats(
         raise ParameterError(f"given split={split!r}; expected one of {', '.join(_SPLITS)}")
     if grid not in GRIDS:
         raise ParameterError(f"given grid={grid!r}; expected one of {', '.join(GRIDS)}")
-    n_pairs = check_int_range("n_pairs", n_pairs, 1)
-    seed = check_int_range("seed", seed, 0)
+    n_pairs = check_int(n_pairs, "n_pairs", minimum=1)
+    seed = check_int(seed, "seed", minimum=0)
 
     segs = pop909_segments(split, grid=grid, root=root, progress=progress)
     if len(segs) < n_pairs:

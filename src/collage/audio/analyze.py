@@ -203,7 +203,7 @@ def estimate_key(y: np.ndarray, sr: int, *, profile: str = "pop909",
     Raises:
         AnalysisError: the clip has no pitched content.
     """
-    if profile not in KEY_PROFILES:
+    if profile not in KEY_PROFILES:  # before the CQT, which is the slow part
         raise ParameterError(f"given profile={profile!r}; expected one of {', '.join(KEY_PROFILES)}")
     return key_from_chroma(fold_chroma(octave_chroma(y, sr), compression), profile)
 

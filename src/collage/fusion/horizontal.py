@@ -46,7 +46,7 @@ from collage.errors import ParameterError
 from collage.fusion import inputs as _inputs
 from collage.fusion import windows as W
 from collage.piece import Piece, Track
-from collage.represent.checks import check_int_range, check_unit_interval
+from collage.represent.checks import check_int, check_unit_interval
 from collage.represent.grid import SEGMENT_STEPS
 from collage.represent.melody import melody_tokens, skyline, tokens_to_notes
 
@@ -191,7 +191,7 @@ def check_style(style) -> np.ndarray:
 
 def check_iterations(value, name: str = "iterations", lo: int = 1) -> int:
     """An integer >= ``lo`` (a float, bool or string is refused)."""
-    return check_int_range(name, value, lo)
+    return check_int(value, name, minimum=lo)
 
 
 def joint_distance(z_l_hat: torch.Tensor, z_r_hat: torch.Tensor, z_l: torch.Tensor, z_r: torch.Tensor,

@@ -5,7 +5,6 @@ Registered in :mod:`collage.cli`; the heavy imports happen inside the commands.
 
 from __future__ import annotations
 
-
 import click
 
 __all__ = ["join_command", "train_join_critic_command", "train_join_actor_command", "train_join_judge_command",

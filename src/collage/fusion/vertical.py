@@ -59,7 +59,7 @@ from collage.fusion import windows as W
 from collage.fusion.keyalign import best_shift
 from collage.fusion.rule import rule_fuse_segment
 from collage.piece import Piece, Tempo, Track
-from collage.represent.checks import check_int_range, check_unit_interval
+from collage.represent.checks import check_int, check_unit_interval
 from collage.represent.grid import SEGMENT_BEATS, SEGMENT_STEPS, STEPS_PER_BEAT
 from collage.represent.melody import melody_onehot, melody_tokens, skyline, tokens_to_notes
 from collage.represent.transpose import transpose_notes
@@ -386,8 +386,8 @@ def fuse(
     controls = check_controls(pitch=keep_pitch, rhythm=keep_rhythm, chord=keep_chord, texture=keep_texture)
     if method not in METHODS:
         raise ParameterError(f"given method={method!r}; expected one of {', '.join(METHODS)}")
-    seed = check_int_range("seed", seed, 0)
-    hop_beats = check_int_range("hop_beats", hop_beats, 1, SEGMENT_BEATS)
+    seed = check_int(seed, "seed", minimum=0)
+    hop_beats = check_int(hop_beats, "hop_beats", minimum=1, maximum=SEGMENT_BEATS)
     if fit not in W.FIT_MODES:
         raise ParameterError(f"given fit={fit!r}; expected one of {', '.join(W.FIT_MODES)}")
     if method != "collagenet" and any(v != 0.5 for v in controls.values()):

@@ -8,7 +8,7 @@ import numpy as np
 
 from collage.errors import ParameterError
 
-__all__ = ["check_notes", "check_int", "check_int_range", "check_unit_interval", "check_velocity"]
+__all__ = ["check_notes", "check_int", "check_unit_interval", "check_velocity"]
 
 
 def check_notes(notes, name: str = "notes", *, nonneg_onset: bool = True) -> np.ndarray:
@@ -38,13 +38,19 @@ def check_notes(notes, name: str = "notes", *, nonneg_onset: bool = True) -> np.
     return arr
 
 
-def check_int(value, name: str, *, minimum: int | None = None, allow_none: bool = False):
+def check_int(value, name: str, *, minimum: int | None = None, maximum: int | None = None,
+              allow_none: bool = False):
+    """``value`` as an int within ``minimum..maximum`` (each bound optional); a float, bool or string
+    is refused. ``None`` passes through when ``allow_none``."""
     if value is None and allow_none:
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise ParameterError(f"given {name}={value!r}; expected an integer")
-    if minimum is not None and value < minimum:
-        raise ParameterError(f"given {name}={value!r}; expected >= {minimum}")
+    if minimum is None:
+        want = "an integer" if maximum is None else f"an integer <= {maximum}"
+    else:
+        want = f"an integer >= {minimum}" if maximum is None else f"an integer in {minimum}..{maximum}"
+    if (isinstance(value, bool) or not isinstance(value, (int, np.integer))
+            or (minimum is not None and value < minimum) or (maximum is not None and value > maximum)):
+        raise ParameterError(f"given {name}={value!r}; expected {want}")
     return int(value)
 
 
@@ -53,14 +59,6 @@ def check_velocity(velocity) -> int:
     if velocity > 127:
         raise ParameterError(f"given velocity={velocity}; expected 0..127")
     return velocity
-
-
-def check_int_range(name: str, value, lo: int, hi: int | None = None) -> int:
-    """``value`` as an int in ``lo..hi`` (no upper bound when ``hi`` is None); a float, bool or string is refused."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < lo or (hi is not None and value > hi):
-        rng = f"an integer >= {lo}" if hi is None else f"an integer in {lo}..{hi}"
-        raise ParameterError(f"given {name}={value!r}; expected {rng}")
-    return int(value)
 
 
 def check_unit_interval(value, label: str) -> float:

@@ -286,7 +286,7 @@ def train_actor(train_lat, val_lat, *, run_dir, lam: float = 1.0, actor_config=N
         opt_d.step()
         # actor step
         za, zb, c = g_inputs(batch_size, rng)
-        rng_state = torch.get_rng_state()
+        rng_state = torch.get_rng_state() if diversity > 0 else None
         ha, hb = actor(za, zb, c)
         adv = _bce(critic(ha, hb), 1.0)
         w = tr.distance_weights(c, actor)  # (B, n_aspects)
@@ -297,11 +297,10 @@ def train_actor(train_lat, val_lat, *, run_dir, lam: float = 1.0, actor_config=N
         g_loss = adv + lam * dist.mean()
         metrics = {}
         if diversity > 0:
-            c2 = torch.rand(c.shape, generator=torch.Generator().manual_seed(int(rng.integers(2**31))))
-            after = torch.get_rng_state()
-            torch.set_rng_state(rng_state)  # the same dropout masks as the first pass: only the controls differ
-            ha2, hb2 = actor(za, zb, c2)
-            torch.set_rng_state(after)
+            c2 = torch.rand_like(c)
+            with torch.random.fork_rng(devices=[]):  # the first pass's dropout masks: only the controls differ
+                torch.set_rng_state(rng_state)
+                ha2, hb2 = actor(za, zb, c2)
             moved = torch.cat([ha - ha2, hb - hb2], dim=1).abs().mean(1)  # (B,)
             ratio = moved / ((c - c2).abs().mean(1) + 1e-3)  # (B,)
             g_loss = g_loss - diversity * ratio.clamp(max=diversity_cap).mean()

@@ -66,7 +66,7 @@ def _batches(data: SegmentTensors, idx: np.ndarray, batch_size: int):
 @torch.no_grad()
 def _validate(model: MelodyVAE, data: SegmentTensors, idx: np.ndarray, beta_max: float, batch_size: int = 512) -> dict:
     """Scores on segments ``idx`` (untransposed), ``z = mu``."""
-    sums, n, onsets, hits_pitch, hits_pc = {}, 0, 0, 0, 0
+    sums, n, onsets, hits_pitch, hits_pc, hits_tf = {}, 0, 0, 0, 0, 0
     for b in _batches(data, idx, batch_size):
         x, tok = b["melody"], b["tokens"]
         mu, std = model.encode(x)
@@ -95,9 +95,11 @@ def _validate(model: MelodyVAE, data: SegmentTensors, idx: np.ndarray, beta_max:
         onsets += onset.sum().item()
         hits_pitch += (onset & (dec == tok)).sum().item()
         hits_pc += (onset & (dec < HOLD) & (dec % 12 == tok % 12)).sum().item()
+        hits_tf += (onset & (tf_logits.argmax(-1) == tok)).sum().item()
     out = {f"val_{k}": v / n for k, v in sums.items()}
     out["val_onset_pitch_acc_free"] = hits_pitch / onsets if onsets else float("nan")
     out["val_onset_pc_acc_free"] = hits_pc / onsets if onsets else float("nan")
+    out["val_onset_pitch_acc_tf"] = hits_tf / onsets if onsets else float("nan")
     out["val_loss"] = out["val_ce"] + out["val_ce_rhythm"] + beta_max * (out["val_kl_pitch"] + out["val_kl_rhythm"])
     return out
 
@@ -129,7 +131,7 @@ def evaluate_melody_vae(model: MelodyVAE, data: SegmentTensors, *, n: int = 2000
         ``acc_tf``, ``acc_free``: token accuracy teacher-forced / free-running (``z = mu``);
         ``rhythm_acc_free``: the rhythm decoder's state accuracy; ``onset_pitch_acc_free``,
         ``onset_pc_acc_free``: at the steps where a note starts, the share decoded with that pitch
-        (pitch class); ``kl_*``: nats per
+        (pitch class); ``onset_pitch_acc_tf``: the same pitch share teacher-forced; ``kl_*``: nats per
         dimension (``kl_sum``: per melody); ``swap_*``: with ``z = [z_pitch(a) | z_rhythm(b)]``
         for pairs from different songs, the decoded rhythm's state agreement with ``b``
         (the donor) and with ``a``, the pitch-class histogram cosine with ``a`` and ``b``
@@ -271,7 +273,9 @@ def train_melody_vae(
         if not isinstance(init, MelodyVAE):
             raise ParameterError(f"given init_from={init_from!r}: not melody-VAE weights")
         config = init.config
-    config = MelodyVAEConfig.tiny() if tiny and init is None else (config or MelodyVAEConfig())
+    elif tiny:
+        config = MelodyVAEConfig.tiny()
+    config = config or MelodyVAEConfig()
     torch.manual_seed(seed)
     model = MelodyVAE(config)
     if init is not None:

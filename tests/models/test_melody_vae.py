@@ -82,6 +82,24 @@ def test_teacher_forced_path_equals_free_running_on_its_own_output():
     torch.testing.assert_close(r_tf, free_r, atol=1e-5, rtol=1e-4)
 
 
+def test_token_dropout_blanks_only_teacher_forced_inputs():
+    m = tiny_model("melody_vae")
+    z = torch.randn(6, m.z_dim)
+    tok = onehot(6).argmax(-1)
+    plain, r_plain = m.decode_full(z, tok)
+    torch.manual_seed(0)
+    dropped, r_dropped = m.decode_full(z, tok, token_dropout=0.5)
+    torch.testing.assert_close(r_dropped, r_plain)  # the rhythm decoder is untouched
+    assert not torch.allclose(dropped, plain)
+    # step 0 has no previous token, so it is the same either way
+    torch.testing.assert_close(dropped[:, 0], plain[:, 0])
+    # free-running decoding ignores it
+    torch.testing.assert_close(m.decode_full(z, token_dropout=0.5)[0], m.decode_full(z)[0])
+    for bad in (1.0, -0.1, True):
+        with pytest.raises(ParameterError, match="token_dropout"):
+            m.decode_full(z, tok, token_dropout=bad)
+
+
 def test_save_and_load_round_trip(tmp_path):
     m = tiny_model("melody_vae", seed=3)
     pt = save_pretrained(m, "melody_vae", tmp_path, card={"training_command": "test"})
@@ -135,6 +153,10 @@ def test_warm_start_continues_from_given_weights(tmp_path):
     assert card2["training"]["init_from"] == str(pt) and card2["training"]["teacher_forcing_warmup"] == 0.0
     with pytest.raises(ParameterError, match="tf_warmup"):
         train_melody_vae(run_dir=tmp_path / "c", steps=2, tf_warmup=2.0, **kw)
+    with pytest.raises(ParameterError, match="token_dropout"):
+        train_melody_vae(run_dir=tmp_path / "c", steps=2, token_dropout=1.0, **kw)
+    _, _, card3 = train_melody_vae(run_dir=tmp_path / "d", steps=4, token_dropout=0.3, **kw)
+    assert card3["training"]["token_dropout"] == 0.3
 
 
 def test_cli_tiny_run_on_pop909(pop909_root, tmp_path, monkeypatch):

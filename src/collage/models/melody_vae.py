@@ -148,13 +148,20 @@ class MelodyVAE(nn.Module):
             prev = F.one_hot(step.argmax(-1), N_RHYTHM).float()
         return torch.stack(logits, dim=1)  # (B, T, 3)
 
-    def _global(self, z_p: torch.Tensor, rhythm: torch.Tensor, target: torch.Tensor | None) -> torch.Tensor:
-        """Token logits ``(B, T, 130)`` from ``z_pitch`` and rhythm probabilities ``(B, T, 3)``."""
+    def _global(self, z_p: torch.Tensor, rhythm: torch.Tensor, target: torch.Tensor | None,
+                token_dropout: float = 0.0) -> torch.Tensor:
+        """Token logits ``(B, T, 130)`` from ``z_pitch`` and rhythm probabilities ``(B, T, 3)``.
+
+        ``token_dropout``: when teacher-forced, the share of previous-token inputs blanked
+        (all zeros; Bowman et al. 2016's word dropout), so that pitch must come from ``z_pitch``.
+        """
         c = self.config
         b = z_p.shape[0]
         h = torch.tanh(self.global_init(z_p))[None]  # (1, B, dec_hidden)
         if target is not None:
             prev = F.one_hot(target[:, :-1], c.n_tokens).float()  # (B, T-1, 130)
+            if token_dropout > 0:
+                prev = prev * (torch.rand(prev.shape[:2], device=prev.device) >= token_dropout)[..., None]
             prev = torch.cat([z_p.new_zeros(b, 1, c.n_tokens), prev], dim=1)  # (B, T, 130)
             inp = torch.cat([prev, rhythm, z_p[:, None].expand(b, c.n_steps, -1)], dim=-1)  # (B, T, 133 + z_pitch)
             out, _ = self.global_gru(inp, h)  # (B, T, dec_hidden)
@@ -168,20 +175,24 @@ class MelodyVAE(nn.Module):
             prev = F.one_hot(step.argmax(-1), c.n_tokens).float()
         return torch.stack(logits, dim=1)  # (B, T, 130)
 
-    def decode_full(self, z: torch.Tensor, target: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    def decode_full(self, z: torch.Tensor, target: torch.Tensor | None = None,
+                    token_dropout: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
         """``z`` ``(B, z_dim)`` -> ``(token_logits (B, 32, 130), rhythm_logits (B, 32, 3))``.
 
         With ``target`` ``(B, 32)`` long tokens both decoders are teacher-forced
-        (their previous-step inputs are the target's); without, they run free,
+        (their previous-step inputs are the target's; the global decoder's blanked at
+        the rate ``token_dropout``, a training aid); without, they run free,
         feeding back their own argmax.
         """
+        if isinstance(token_dropout, bool) or not isinstance(token_dropout, (int, float)) or not 0 <= token_dropout < 1:
+            raise ParameterError(f"given token_dropout={token_dropout!r}; expected a number in [0, 1)")
         self._check_z(z)
         c = self.config
         if target is not None and (target.ndim != 2 or target.shape != (z.shape[0], c.n_steps)):
             raise ParameterError(f"given target.shape={tuple(target.shape)}; expected ({z.shape[0]}, {c.n_steps})")
         z_p, z_r = z[:, self.aspects["pitch"]], z[:, self.aspects["rhythm"]]
         r_logits = self._rhythm(z_r, None if target is None else token_rhythm(target))  # (B, T, 3)
-        logits = self._global(z_p, r_logits.softmax(-1), target)  # (B, T, 130)
+        logits = self._global(z_p, r_logits.softmax(-1), target, token_dropout)  # (B, T, 130)
         return logits, r_logits
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
@@ -193,12 +204,14 @@ class MelodyVAE(nn.Module):
         """``z`` ``(B, z_dim)`` -> ``(B, 32)`` long argmax tokens (free-running)."""
         return self.decode(z).argmax(-1)
 
-    def forward(self, x: torch.Tensor, *, teacher_forcing: bool = False, sample: bool = True) -> dict:
+    def forward(self, x: torch.Tensor, *, teacher_forcing: bool = False, sample: bool = True,
+                token_dropout: float = 0.0) -> dict:
         """Encode, draw ``z`` (``mu`` when ``sample`` is False) and decode.
 
         Args:
             x: ``(B, 32, 130)`` one-hot melodies.
             teacher_forcing: decode with the input's own tokens as previous-step inputs.
+            token_dropout: with ``teacher_forcing``, the share of those inputs blanked.
         Returns:
             ``{"mu", "std", "z"}`` ``(B, z_dim)``, ``"logits"`` ``(B, 32, 130)``,
             ``"rhythm_logits"`` ``(B, 32, 3)``.
@@ -206,5 +219,5 @@ class MelodyVAE(nn.Module):
         mu, std = self.encode(x)
         z = mu + std * torch.randn_like(std) if sample else mu  # (B, z_dim)
         target = x.argmax(-1) if teacher_forcing else None  # (B, 32)
-        logits, r_logits = self.decode_full(z, target)
+        logits, r_logits = self.decode_full(z, target, token_dropout)
         return {"mu": mu, "std": std, "z": z, "logits": logits, "rhythm_logits": r_logits}

@@ -224,6 +224,7 @@ def train_melody_vae(
     beta_warmup: float = 0.4,
     tf_min: float = 0.5,
     tf_warmup: float = 0.7,
+    token_dropout: float = 0.0,
     init_from: str | None = None,
     val_every: int = 250,
     val_size: int = 2048,
@@ -245,6 +246,8 @@ def train_melody_vae(
         beta_max, beta_warmup: KL weight and the fraction of ``steps`` over which it ramps up.
         tf_min, tf_warmup: final probability of a teacher-forced batch, reached (linearly from 1)
             at the fraction ``tf_warmup`` of ``steps`` (0: ``tf_min`` from the start).
+        token_dropout: share of the global decoder's previous-token inputs blanked in
+            teacher-forced batches (word dropout), so that pitch has to come from ``z_pitch``.
         init_from: warm-start from these melody-VAE weights (a shipped name or a ``.pt``; same sizes;
             the config is taken from them). Use with ``beta_warmup=0``, ``tf_warmup=0``.
         val_every, val_size: validation interval and fixed val subset size.
@@ -258,6 +261,7 @@ def train_melody_vae(
             raise ParameterError(f"given {name}={v!r}; expected a positive integer")
     for name, v, lo, hi in (("lr", lr, 0, 1), ("beta_max", beta_max, 0, 10), ("beta_warmup", beta_warmup, 0, 1),
                             ("tf_min", tf_min, 0, 1), ("tf_warmup", tf_warmup, 0, 1),
+                            ("token_dropout", token_dropout, 0, 0.99),
                             ("lr_decay", lr_decay, 0, 1)):
         if not isinstance(v, (int, float)) or not lo <= v <= hi or (name in ("lr", "lr_decay") and v == 0):
             bracket = "(" if name in ("lr", "lr_decay") else "["
@@ -296,7 +300,7 @@ def train_melody_vae(
     def step_fn(step: int, rng: np.random.Generator) -> dict:
         b = train_data.sample_batch(rng, batch_size, parts=("melody", "tokens"))
         tf = bool(rng.random() < p_tf_at(step))
-        out = model(b["melody"], teacher_forcing=tf)
+        out = model(b["melody"], teacher_forcing=tf, token_dropout=token_dropout if tf else 0.0)
         loss, metrics = melody_vae_loss(model, out, b["tokens"], beta_at(step))
         opt.zero_grad()
         loss.backward()
@@ -320,6 +324,7 @@ def train_melody_vae(
             "steps_done": int(res.step), "steps_planned": int(steps), "best_step": res.best_step,
             "batch_size": int(batch_size), "lr": lr, "lr_decay": lr_decay, "lr_min": lr_min, "beta_max": beta_max,
             "beta_warmup_fraction": beta_warmup, "teacher_forcing_min": tf_min, "teacher_forcing_warmup": tf_warmup,
+            "token_dropout": token_dropout,
             "init_from": None if init_from is None else str(init_from), "seed": seed, "threads": threads,
             "seconds_this_call": round(time.time() - t0, 1), "optimizer": "Adam, grad-norm clip 1.0",
             "loss": "CE(tokens) + CE(rhythm states) + beta * (mean KL z_pitch + mean KL z_rhythm)",

@@ -9,6 +9,7 @@ import collage.training.mashability as tm
 from collage.mashup.evaluate import choose_threshold, rank_and_accuracy
 from collage.models.mashability import MashabilityConfig, PostMixConfig
 from collage.pretrained import load_pretrained
+from collage.training.mashability_data import examples_path
 
 
 def _fake_cache(root, split, n_seeds, rng):
@@ -20,7 +21,8 @@ def _fake_cache(root, split, n_seeds, rng):
             x.append(f)
             label.append(lab)
             seeds.append(s)
-    np.savez(root / f"{split}_examples_2x1_8.192s.npz", x=np.stack(x), label=np.array(label, np.int8),
+    n_songs, windows = tm.DATA_SIZES[split]
+    np.savez(examples_path(split, n_songs, windows, root=root), x=np.stack(x), label=np.array(label, np.int8),
              seed_index=np.array(seeds, np.int32), recipes=np.asarray("[]"), songs=np.asarray(["001", "002"]),
              data_hash=np.asarray("abc"))
 

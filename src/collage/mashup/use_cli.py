@@ -148,7 +148,13 @@ def score_command(vocals, harmonic, percussion, scorer, as_json) -> None:
 @click.option("--data-root", default="runs/mashup", show_default=True, help="Rendered stems and cached features.")
 @click.option("--out", "out_dir", default=None, help="Where to write the weights (default: the package).")
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Seed.")
-def train_mashability_command(model, lsro, steps, batch_size, lr, max_seconds, run_dir, data_root, out_dir, seed) -> None:
+@click.option("--train-songs", type=click.IntRange(min=3), default=200, show_default=True,
+              help="Train songs rendered (4/4 POP909 train songs, a fixed shuffle).")
+@click.option("--val-songs", type=click.IntRange(min=3), default=40, show_default=True, help="Val songs rendered.")
+@click.option("--windows", type=click.IntRange(min=1), default=2, show_default=True,
+              help="Vocal windows per song (each: one original, one unmatched, one matched mashup).")
+def train_mashability_command(model, lsro, steps, batch_size, lr, max_seconds, run_dir, data_root, out_dir, seed,
+                              train_songs, val_songs, windows) -> None:
     """Train PreMixNet or PostMixNet on POP909 mashups (original +, unmatched -, matched unlabeled).
 
     The first run renders POP909 train/val clips to stems (FluidSynth) and caches
@@ -163,7 +169,8 @@ def train_mashability_command(model, lsro, steps, batch_size, lr, max_seconds, r
 
     run_dir = run_dir or f"runs/{weights_name(model, lsro)}"
     scores = train_mashability(model, lsro=lsro, run_dir=run_dir, out_dir=out_dir or weights_dir(), steps=steps,
-                               batch=batch_size, lr=lr, max_seconds=max_seconds, seed=seed, root=data_root)
+                               batch=batch_size, lr=lr, max_seconds=max_seconds, seed=seed, root=data_root,
+                               train_songs=train_songs, val_songs=val_songs, windows=windows)
     click.echo(f"{weights_name(model, lsro)}: val accuracy {scores['val_accuracy']:.4f}, "
                f"val avg rank {scores['val_avg_rank']:.3f} (best step {scores['best_step']} of {scores['steps']})")
 

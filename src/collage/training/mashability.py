@@ -34,7 +34,7 @@ __all__ = ["train_mashability", "weights_name", "load_examples", "CROP_FRAMES", 
 log = logging.getLogger(__name__)
 
 CROP_FRAMES = 224
-#: songs rendered per split (4/4 POP909 songs, a fixed shuffle) and vocal windows per seed
+#: default songs per split (4/4 POP909 songs, a fixed shuffle) and vocal windows per song
 DATA_SIZES = {"train": (200, 2), "val": (40, 2)}
 
 
@@ -42,12 +42,15 @@ def weights_name(model: str, lsro: bool) -> str:
     return f"mashability_{model}net" + ("_lsro" if lsro else "")
 
 
-def load_examples(split: str, *, root=DATA_ROOT, prepare: bool = True) -> dict:
-    """The cached examples of a split (rendered and built first when ``prepare``)."""
-    n_songs, per_seed = DATA_SIZES[split]
+def load_examples(split: str, n_songs: int | None = None, windows: int | None = None, *, root=DATA_ROOT,
+                  prepare: bool = True) -> dict:
+    """The cached examples of the first ``n_songs`` songs of a split, ``windows`` vocal windows per
+    song (defaults: :data:`DATA_SIZES`); rendered and built first when ``prepare``."""
+    n_songs = DATA_SIZES[split][0] if n_songs is None else n_songs
+    windows = DATA_SIZES[split][1] if windows is None else windows
     if prepare:
         render_split(split, n_songs, root=root)
-    path = build_examples(split, root=root, windows_per_seed=per_seed)
+    path = build_examples(split, n_songs, root=root, windows_per_seed=windows)
     with np.load(path) as z:
         return {k: z[k] for k in z.files} | {"path": str(path)}
 
@@ -80,16 +83,21 @@ def train_mashability(
     config: MashabilityConfig | None = None,
     progress: bool = True,
     command: str | None = None,
+    train_songs: int | None = None,
+    val_songs: int | None = None,
+    windows: int | None = None,
 ) -> dict:
     """Train one variant; save ``out_dir/<weights_name>.pt/.json`` when ``out_dir`` is given.
 
+    ``train_songs``, ``val_songs``, ``windows``: data sizes (default :data:`DATA_SIZES`).
     Returns the card's ``scores`` (validation accuracy and avg rank, steps, seconds).
     """
     if model not in ("premix", "postmix"):
         raise ParameterError(f"given model={model!r}; expected 'premix' or 'postmix'")
     set_threads()
     torch.manual_seed(seed)
-    train, val = load_examples("train", root=root), load_examples("val", root=root)
+    train = load_examples("train", train_songs, windows, root=root)
+    val = load_examples("val", val_songs, windows, root=root)
     if not lsro:
         keep = train["label"] != -1
         train = {k: (v[keep] if isinstance(v, np.ndarray) and v.ndim and len(v) == len(keep) else v) for k, v in train.items()}

@@ -34,7 +34,8 @@ from collage.mashup.generate import (
     vocal_starts,
 )
 
-__all__ = ["render_split", "load_clips", "build_examples", "mashup_record", "DATA_ROOT", "FEATURE_SR"]
+__all__ = ["split_songs", "render_split", "load_clips", "build_examples", "examples_path", "mashup_record", "DATA_ROOT",
+           "FEATURE_SR"]
 
 log = logging.getLogger(__name__)
 
@@ -42,13 +43,18 @@ DATA_ROOT = Path("runs/mashup")
 FEATURE_SR = 16000
 
 
-def render_split(split: str, n_songs: int, *, root=DATA_ROOT, sr: int = FEATURE_SR, seconds: float = 30.0, seed: int = 0) -> list[Path]:
-    """Render the first ``n_songs`` 4/4 songs of a POP909 split (a fixed shuffle) to stems; skips done ones."""
+def split_songs(split: str, n_songs: int, seed: int = 0) -> list[int]:
+    """The first ``n_songs`` 4/4 songs of a POP909 split in a fixed shuffle (so 200 songs are the first 200 of 400)."""
     from collage.datasets.pop909 import split_ids
+
+    return [int(i) for i in np.random.default_rng(seed).permutation(split_ids(split, four_four=True))[:n_songs]]
+
+
+def render_split(split: str, n_songs: int, *, root=DATA_ROOT, sr: int = FEATURE_SR, seconds: float = 30.0, seed: int = 0) -> list[Path]:
+    """Render the songs of :func:`split_songs` to stems; skips done ones."""
     from collage.mashup.stems import pick_soundfont, render_pop909_stems
 
-    ids = split_ids(split, four_four=True)
-    ids = np.random.default_rng(seed).permutation(ids)[:n_songs]
+    ids = split_songs(split, n_songs, seed)
     out = []
     for i, sid in enumerate(ids):
         d = Path(root) / "stems" / split / f"{int(sid):03d}"
@@ -71,8 +77,15 @@ def mashup_record(seed: Clip, cand, clips: dict, *, high_quality: bool = False) 
     return mel_features(audio, seed.sr).astype(np.float16), cand.to_dict()
 
 
+def examples_path(split: str, n_songs: int, windows_per_seed: int, n_matched: int = 1, seconds: float = 8.192,
+                  *, root=DATA_ROOT) -> Path:
+    """Where :func:`build_examples` caches the features of the first ``n_songs`` songs of a split."""
+    return Path(root) / f"{split}_examples_{n_songs}songs_{windows_per_seed}x{n_matched}_{seconds:g}s.npz"
+
+
 def build_examples(
     split: str,
+    n_songs: int,
     *,
     root=DATA_ROOT,
     seconds: float = 8.192,
@@ -81,19 +94,21 @@ def build_examples(
     seed: int = 0,
     progress: bool = True,
 ) -> Path:
-    """Render mashups for every vocal seed of a split and cache their features in ``root/<split>_examples.npz``.
+    """Render mashups for every vocal seed of the first ``n_songs`` songs of a split (:func:`split_songs`,
+    as rendered by :func:`render_split`) and cache their features at :func:`examples_path`.
 
     Per seed window: one original (label 1), one unmatched (label 0, mode drawn at random)
     and ``n_matched`` matched (label -1: unlabeled). The npz holds ``x (N, 4, 64, T)``
     float16, ``label (N,)`` int8, ``seed_index (N,)`` (one id per vocal window),
     ``recipes`` (JSON) and ``data_hash``. Reused when it exists.
     """
-    out = Path(root) / f"{split}_examples_{windows_per_seed}x{n_matched}_{seconds:g}s.npz"
+    out = examples_path(split, n_songs, windows_per_seed, n_matched, seconds, root=root)
     if out.exists():
         return out
     from collage.io.atomic import atomic_path
 
-    clips = load_clips(split, root=root)
+    wanted = {f"{i:03d}" for i in split_songs(split, n_songs, seed)}
+    clips = [c for c in load_clips(split, root=root) if c.id in wanted]
     if len(clips) < 3:
         raise FileNotFoundError(f"only {len(clips)} rendered clips under {Path(root) / 'stems' / split}; run render_split first")
     by_id = {c.id: c for c in clips}

@@ -9,7 +9,7 @@ import soundfile as sf
 from collage.audio.analyze import AnalysisError, analyze, estimate_key, parse_key, to_mir_eval_key, track_beats
 from collage.audio.separate import SeparationUnavailable, available_backends, separate
 from collage.errors import InvalidAudioError, ParameterError
-from collage.io.audio import load_audio
+from collage.io.audio import is_silent, load_audio
 
 from .synth import BPM, SR, stems, true_beats
 
@@ -110,6 +110,15 @@ def test_load_rejects_bad_audio(tmp_path, case, match):
     with pytest.raises(InvalidAudioError, match=match) as e:
         load_audio(p)
     assert str(p) in str(e.value) and "\n" not in str(e.value)
+
+
+def test_is_silent_matches_what_the_loader_refuses(tmp_path):
+    tiny = np.full(6 * SR, 1e-8, np.float32)  # -160 dBFS: rendering noise, not content (as in a rendered POP909 stem)
+    assert is_silent(np.zeros(10)) and is_silent(tiny) and is_silent(np.zeros(0))
+    assert not is_silent(0.01 * np.ones(10))
+    sf.write(tmp_path / "tiny.wav", tiny, SR, subtype="FLOAT")
+    with pytest.raises(InvalidAudioError, match="silent"):
+        load_audio(tmp_path / "tiny.wav")
 
 
 def _ballad(seconds: float = 16.0, bpm: float = 68.0, sr: int = SR) -> tuple[np.ndarray, np.ndarray]:

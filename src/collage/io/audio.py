@@ -20,7 +20,7 @@ import soundfile as sf
 from collage.errors import InvalidAudioError, OutputError, ParameterError
 from collage.io.atomic import atomic_path
 
-__all__ = ["AUDIO_SUFFIXES", "SILENCE_DBFS", "load_audio", "check_audio", "write_wav", "resample"]
+__all__ = ["AUDIO_SUFFIXES", "SILENCE_DBFS", "load_audio", "check_audio", "is_silent", "write_wav", "resample"]
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif")
 SILENCE_DBFS = -60.0  # a clip whose RMS is below this is silent
@@ -33,6 +33,17 @@ def resample(y: np.ndarray, sr_in: int, sr_out: int) -> np.ndarray:
     import soxr
 
     return soxr.resample(np.asarray(y, dtype=np.float32), sr_in, sr_out, quality="HQ").astype(np.float32)
+
+
+def _rms_dbfs(y: np.ndarray) -> float:
+    """RMS level of ``y`` in dBFS (``-inf`` for all zeros or empty)."""
+    rms = float(np.sqrt(np.mean(np.square(y, dtype=np.float64)))) if len(y) else 0.0
+    return -np.inf if rms == 0.0 else 20 * np.log10(rms)
+
+
+def is_silent(y: np.ndarray) -> bool:
+    """True when the RMS level of ``y`` is below :data:`SILENCE_DBFS` (what :func:`check_audio` refuses)."""
+    return _rms_dbfs(np.asarray(y)) < SILENCE_DBFS
 
 
 def check_audio(y: np.ndarray, sr: int, *, path: str | os.PathLike | None = None, min_seconds: float = 5.0) -> np.ndarray:
@@ -52,9 +63,9 @@ def check_audio(y: np.ndarray, sr: int, *, path: str | os.PathLike | None = None
     dur = len(y) / sr
     if dur < min_seconds:
         raise InvalidAudioError(path, f"is {dur:.2f} s long; expected at least {min_seconds:g} s")
-    rms = float(np.sqrt(np.mean(np.square(y, dtype=np.float64)))) if len(y) else 0.0
-    if rms == 0.0 or 20 * np.log10(rms) < SILENCE_DBFS:
-        level = "-inf" if rms == 0.0 else f"{20 * np.log10(rms):.0f}"
+    db = _rms_dbfs(y)
+    if db < SILENCE_DBFS:
+        level = "-inf" if db == -np.inf else f"{db:.0f}"
         raise InvalidAudioError(path, f"is silent (RMS {level} dBFS; expected above {SILENCE_DBFS:g} dBFS)")
     return np.ascontiguousarray(y, dtype=np.float32)
 

@@ -42,6 +42,7 @@ from collage.datasets.pop909 import (
 from collage.io.midi import read_midi
 from collage.errors import InvalidInputError, ParameterError
 from collage.io.atomic import atomic_path
+from collage.io.audio import is_silent
 from collage.piece import Piece, Tempo, Track
 
 __all__ = [
@@ -471,7 +472,7 @@ def render_pop909_stems(
         "soundfont": sf_path,
         "programs": programs,
         "drums": drum_info,
-        "silent": [r for r in ROLES if not np.any(audio[r])],
+        "silent": [r for r in ROLES if is_silent(audio[r])],
         **clip_truth(song, start, end),
     }
     with atomic_path(out / "stems.json") as tmp:

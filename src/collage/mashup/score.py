@@ -40,9 +40,9 @@ FMAX = 8000.0
 WINDOW_FRAMES = 256
 FEATURE_ROLES = ("vocals", "harmonic", "percussion", "mix")
 #: scorer name (CLI) → shipped weights name: of each model's two variants (± LSRO), the one
-#: better on the validation split (PreMixNet: avg rank 1.125 vs 1.163; PostMixNet + LSRO:
-#: accuracy 0.700 vs 0.631, avg rank 1.312 vs 1.363)
-MODEL_NAMES = {"premixnet": "mashability_premixnet", "postmixnet": "mashability_postmixnet_lsro"}
+#: better on the validation split (PreMixNet: accuracy 0.956 vs 0.738, avg rank 1.025 vs 1.188;
+#: PostMixNet: accuracy 0.825 vs 0.800, avg rank 1.312 vs 1.350; docs/results/mashup.md)
+MODEL_NAMES = {"premixnet": "mashability_premixnet", "postmixnet": "mashability_postmixnet"}
 SCORERS = (*MODEL_NAMES, "automashupper")
 
 

@@ -65,14 +65,6 @@ def features(song, a: float, z: float) -> np.ndarray | None:
     return np.concatenate([h, np.sqrt(h), b])
 
 
-def longest_key(song, a: float, z: float) -> str | None:
-    best, key = 0.0, None
-    for (ka, kz), k in zip(song.key_spans, song.keys):
-        if min(kz, z) - max(ka, a) > best:
-            best, key = min(kz, z) - max(ka, a), k
-    return key
-
-
 def label_of(key: str) -> int:
     from collage.audio.analyze import parse_key
 
@@ -82,6 +74,7 @@ def label_of(key: str) -> int:
 
 def random_windows(split: str, per_song: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     from collage.datasets.pop909 import load_song, split_ids
+    from collage.mashup.stems import clip_truth
 
     rng = np.random.default_rng(seed)
     X, Y = [], []
@@ -91,7 +84,7 @@ def random_windows(split: str, per_song: int, seed: int = 0) -> tuple[np.ndarray
         if end < WINDOW_S + 1:
             continue
         for a in rng.uniform(0, end - WINDOW_S, per_song):
-            key, f = longest_key(song, a, a + WINDOW_S), features(song, a, a + WINDOW_S)
+            key, f = clip_truth(song, a, a + WINDOW_S)["key"], features(song, a, a + WINDOW_S)
             if key is not None and f is not None:
                 X.append(f)
                 Y.append(label_of(key))

@@ -25,7 +25,6 @@ from pathlib import Path
 import numpy as np
 
 from collage.errors import CollageError
-from collage.io.audio import SILENCE_DBFS, is_silent
 from collage.mashup.evaluate import load_rendered_clips as load_clips
 from collage.mashup.generate import (
     Clip,
@@ -79,12 +78,6 @@ def mashup_record(seed: Clip, cand, clips: dict, *, high_quality: bool = False) 
     return mel_features(audio, seed.sr).astype(np.float16), cand.to_dict()
 
 
-def _has_silent_stem(clip: Clip) -> bool:
-    import soundfile as sf
-
-    return any(is_silent(sf.read(clip.stems[r], dtype="float32")[0]) for r in clip.stems)
-
-
 def examples_path(split: str, n_songs: int, windows_per_seed: int, n_matched: int = 1, seconds: float = 8.192,
                   *, root=DATA_ROOT) -> Path:
     """Where :func:`build_examples` caches the features of the first ``n_songs`` songs of a split."""
@@ -117,10 +110,6 @@ def build_examples(
 
     wanted = {f"{i:03d}" for i in split_songs(split, n_songs, seed)}
     clips = [c for c in load_clips(split, root=root) if c.id in wanted]
-    silent = [c.id for c in clips if _has_silent_stem(c)]
-    if silent:
-        log.warning("%s: songs %s left out: a stem is silent (below %g dBFS)", split, ", ".join(silent), SILENCE_DBFS)
-        clips = [c for c in clips if c.id not in silent]
     if len(clips) < 3:
         raise FileNotFoundError(f"only {len(clips)} rendered clips under {Path(root) / 'stems' / split}; run render_split first")
     by_id = {c.id: c for c in clips}

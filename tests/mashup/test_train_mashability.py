@@ -58,3 +58,16 @@ def test_choose_threshold_separates_val_scores():
     scores = np.array([0.40, 0.45, 0.50, 0.30, 0.35, 0.42])
     t = choose_threshold(scores, labels)
     assert np.mean((scores >= t) == (labels == 1)) == pytest.approx(5 / 6)
+
+
+def test_timbre_augment_is_a_bounded_per_source_equaliser():
+    rng = np.random.default_rng(0)
+    x = rng.uniform(-1.5, 1.5, (4, 3, 16, 10)).astype(np.float32)
+    x[0, 0, :2] = tm.FLOOR  # silent bins
+    assert tm.timbre_augment(x, rng, 0.0) is x
+    y = tm.timbre_augment(x, rng, 6.0)
+    d = (y - x) * tm.DB_PER_UNIT
+    assert np.all(y[0, 0, :2] == tm.FLOOR)  # the floor stays silent
+    assert np.abs(d).max() <= 2.5 * 6.0 + 1e-4 and np.abs(d).max() > 1.0
+    assert np.allclose(d, d[..., :1], atol=1e-4)  # one curve per source over all frames
+    assert not np.allclose(d[:, 0, 4:], d[:, 1, 4:], atol=1e-3)  # sources get different curves

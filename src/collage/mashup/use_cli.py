@@ -153,8 +153,10 @@ def score_command(vocals, harmonic, percussion, scorer, as_json) -> None:
 @click.option("--val-songs", type=click.IntRange(min=3), default=40, show_default=True, help="Val songs rendered.")
 @click.option("--windows", type=click.IntRange(min=1), default=2, show_default=True,
               help="Vocal windows per song (each: one original, one unmatched, one matched mashup).")
+@click.option("--augment-db", type=click.FloatRange(min=0), default=0.0, show_default=True,
+              help="Random per-stem equaliser on training crops, up to this many dB (timbre the soundfonts lack).")
 def train_mashability_command(model, lsro, steps, batch_size, lr, max_seconds, run_dir, data_root, out_dir, seed,
-                              train_songs, val_songs, windows) -> None:
+                              train_songs, val_songs, windows, augment_db) -> None:
     """Train PreMixNet or PostMixNet on POP909 mashups (original +, unmatched -, matched unlabeled).
 
     The first run renders POP909 train/val clips to stems (FluidSynth) and caches
@@ -170,7 +172,7 @@ def train_mashability_command(model, lsro, steps, batch_size, lr, max_seconds, r
     run_dir = run_dir or f"runs/{weights_name(model, lsro)}"
     scores = train_mashability(model, lsro=lsro, run_dir=run_dir, out_dir=out_dir or weights_dir(), steps=steps,
                                batch=batch_size, lr=lr, max_seconds=max_seconds, seed=seed, root=data_root,
-                               train_songs=train_songs, val_songs=val_songs, windows=windows)
+                               train_songs=train_songs, val_songs=val_songs, windows=windows, augment_db=augment_db)
     click.echo(f"{weights_name(model, lsro)}: val accuracy {scores['val_accuracy']:.4f}, "
                f"val avg rank {scores['val_avg_rank']:.3f} (best step {scores['best_step']} of {scores['steps']})")
 

@@ -954,9 +954,10 @@ def eval_fusion_command(n_pairs, seed, control_pairs, gradient_steps, gradient_s
 from collage.mashup.commands import mashup_group  # noqa: E402  (its commands attach themselves)
 
 app.add_command(mashup_group)
-from collage.mashup.use_cli import eval_mashup_command, train_mashability_command  # noqa: E402
+from collage.mashup.use_cli import eval_mashup_command, train_key_model_command, train_mashability_command  # noqa: E402
 
 train_group.add_command(train_mashability_command)
+train_group.add_command(train_key_model_command)
 eval_group.add_command(eval_mashup_command)
 
 from collage.fusion import join_cli  # noqa: E402  (collage join, train join-*, eval join)

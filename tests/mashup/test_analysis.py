@@ -172,3 +172,35 @@ def test_key_from_chroma_and_fold():
         key_from_chroma(np.ones(12))
     with pytest.raises(ParameterError, match="profile"):
         key_from_chroma(flat, "nope")
+
+
+def test_learned_octave_profile_is_transposition_equivariant_and_fits():
+    from collage.audio.analyze import KEY_PROFILES, OCTAVE_PROFILES, key_from_octaves, key_name
+    from collage.training.key_model import fit_key_model
+
+    rng = np.random.default_rng(0)
+    octaves = rng.uniform(0.1, 1.0, (7, 12))
+    octaves[1, 9] = 30.0  # a loud bass A
+    base = key_from_octaves(octaves)  # the shipped 'pop909-octaves'
+    assert "pop909-octaves" in OCTAVE_PROFILES and 0 < base[2] <= 1
+    for shift in (3, 7):
+        t, m, p = key_from_octaves(np.roll(octaves, shift, axis=1))
+        assert (t, m) == ((base[0] + shift) % 12, base[1]) and np.isclose(p, base[2])
+    assert key_from_octaves(octaves, "pop909")[:2] == key_from_octaves(octaves, "pop909")[:2]  # 12-bin path
+    with pytest.raises(AnalysisError, match="no pitched"):
+        key_from_octaves(np.zeros((7, 12)))
+    with pytest.raises(ParameterError, match="profile"):
+        key_from_octaves(octaves, "nope")
+    # fit on clips drawn from the 12-bin profile in the middle octaves, with a tonic bass
+    octs, keys = [], []
+    for n in range(120):
+        tonic, mode = int(rng.integers(12)), ("major", "minor")[n % 2]
+        o = rng.uniform(0.0, 0.05, (7, 12))
+        o[3:6] += np.roll(np.asarray(KEY_PROFILES["pop909"][n % 2]), tonic)
+        o[1, tonic] += 0.5
+        octs.append(o)
+        keys.append(key_name(tonic, mode))
+    model = fit_key_model(np.asarray(octs), keys, epochs=200)
+    assert model[0].shape == (2, 7, 12) and model[1].shape == (2,)
+    found = [key_name(*key_from_octaves(o, model=model)[:2]) for o in octs]
+    assert np.mean([f == k for f, k in zip(found, keys)]) > 0.95

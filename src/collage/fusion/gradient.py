@@ -29,7 +29,7 @@ __all__ = ["DEFAULT_STEPS", "DEFAULT_LR", "gradient_fuse_latents", "gradient_fus
 
 log = logging.getLogger(__name__)
 
-DEFAULT_STEPS = 400
+DEFAULT_STEPS = 25
 """Adam steps of the data-driven baseline (see ``docs/results/fusion.md`` for the choice)."""
 DEFAULT_LR = 0.005
 

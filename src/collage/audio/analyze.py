@@ -27,7 +27,8 @@ vocals + harmonic, i.e. the mix minus the percussion stem, or the harmonic part 
 HPSS -- averaged over the clip per octave and pitch class (:func:`octave_chroma`), cube-root
 compressed, then scored by a key profile (:func:`key_from_octaves`). The default,
 ``'pop909-octaves'``, is learned: one profile per octave and mode, a tonic-shared linear
-classifier fitted to 693 rendered POP909 train clips (:mod:`collage.training.key_model`,
+classifier fitted to 693 rendered POP909 train clips, each heard as vocals + harmonic and as each
+stem alone (:mod:`collage.training.key_model`,
 ``collage train key-model``; its card in ``key_model.json``), so that it can weigh the bass
 register, which tells a major key from its relative minor. The 12-bin profiles fold the octaves
 and correlate with the 24 rotations: ``'pop909'`` (measured on the POP909 train split; the

@@ -198,8 +198,9 @@ def train_key_model_command(data_root, train_songs, out) -> None:
 
     out = out or str(Path(an.__file__).with_name(an.OCTAVE_PROFILES["pop909-octaves"]))
     card = train_key_model(out=out, root=data_root, n_songs=train_songs)
-    for k, v in card["scores"]["cross_validated_mirex"].items():
-        click.echo(f"{k:28s} {v:.4f}")
+    for inp, row in card["scores"]["cross_validated_mirex"].items():
+        for k, v in row.items():
+            click.echo(f"{inp:9s} {k:28s} {v:.4f}")
     click.echo(f"wrote {out} (weight decay {card['fit']['weight_decay']:g})")
 
 

@@ -8,8 +8,10 @@ transposition-equivariant by construction; the 24 scores go through a softmax. U
 12-bin profile it can weigh registers differently (the bass plays the tonic, which is what
 separates a major key from its relative minor).
 
-Data: the rendered POP909 train clips of the mashup pipeline (30 s, vocals + harmonic, the
-annotated key sounding longest in the clip; :func:`collage.training.mashability_data.render_split`).
+Data: the rendered POP909 train clips of the mashup pipeline (30 s; the annotated key sounding
+longest in the clip; :func:`collage.training.mashability_data.render_split`), each seen three
+times: vocals + harmonic (what :func:`~collage.audio.analyze.analyze` hears), and each of the two
+stems alone (what ``collage mashup score`` compares).
 Cross-entropy with an L2 penalty, full-batch Adam from the ``pop909`` profile repeated over the
 octaves. The L2 weight is chosen by 5-fold cross-validation over songs (MIREX weighted score).
 
@@ -26,16 +28,21 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["clip_octaves", "fit_key_model", "cross_validate", "train_key_model", "WEIGHT_DECAYS"]
+__all__ = ["clip_octaves", "fit_key_model", "cross_validate", "train_key_model", "INPUTS", "WEIGHT_DECAYS"]
 
 log = logging.getLogger(__name__)
 
 WEIGHT_DECAYS = (1e-3, 3e-3, 1e-2, 3e-2, 1e-1)
 
 
+#: the inputs a key is estimated from: a clip's pitched part, or one stem alone
+INPUTS = ("tonal", "vocals", "harmonic")
+
+
 def clip_octaves(split: str = "train", n_songs: int = 694, *, root=None, progress: bool = True):
-    """``(octaves (N, 7, 12), keys (N,) str, songs (N,) int)`` of the rendered clips of ``split``
-    (rendered first where missing; clips with a silent stem left out; cached in ``root``)."""
+    """``(octaves {input: (N, 7, 12)}, keys (N,) str, songs (N,) int)`` of the rendered clips of
+    ``split``, for each of :data:`INPUTS` (``tonal`` = vocals + harmonic); rendered first where
+    missing; clips with a silent stem left out; cached in ``root``."""
     import soundfile as sf
 
     from collage.audio.analyze import octave_chroma
@@ -48,19 +55,21 @@ def clip_octaves(split: str = "train", n_songs: int = 694, *, root=None, progres
     cache = Path(root) / f"key_octaves_{split}_{n_songs}.npz"
     if cache.is_file():
         with np.load(cache) as z:
-            if len(z["songs"]) == len(clips):
-                return z["octaves"], z["keys"], z["songs"]
-    octs, keys, songs = [], [], []
-    for i, c in enumerate(clips):
-        y = sf.read(c.stems["vocals"], dtype="float32")[0] + sf.read(c.stems["harmonic"], dtype="float32")[0]
-        octs.append(octave_chroma(y, c.sr))
+            if len(z["songs"]) == len(clips) and all(f"octaves_{i}" in z.files for i in INPUTS):
+                return {i: z[f"octaves_{i}"] for i in INPUTS}, z["keys"], z["songs"]
+    octs = {i: [] for i in INPUTS}
+    keys, songs = [], []
+    for n, c in enumerate(clips):
+        v, h = (sf.read(c.stems[r], dtype="float32")[0] for r in ("vocals", "harmonic"))
+        for i, y in zip(INPUTS, (v + h, v, h)):
+            octs[i].append(octave_chroma(y, c.sr))
         keys.append(c.key)
         songs.append(int(c.id))
-        if progress and (i + 1) % 100 == 0:
-            log.info("octave chroma of %d/%d %s clips", i + 1, len(clips), split)
-    out = np.asarray(octs), np.asarray(keys), np.asarray(songs)
-    np.savez(cache, octaves=out[0], keys=out[1], songs=out[2])
-    return out
+        if progress and (n + 1) % 100 == 0:
+            log.info("octave chroma of %d/%d %s clips", n + 1, len(clips), split)
+    octs = {i: np.asarray(o) for i, o in octs.items()}
+    np.savez(cache, keys=np.asarray(keys), songs=np.asarray(songs), **{f"octaves_{i}": o for i, o in octs.items()})
+    return octs, np.asarray(keys), np.asarray(songs)
 
 
 def _rotations(octaves: np.ndarray):
@@ -118,44 +127,52 @@ def _score(true_keys, octaves, model=None, profile: str = "pop909") -> float:
                           for t, f in zip(true_keys, found)]))
 
 
-def cross_validate(octaves, keys, songs, *, weight_decays=WEIGHT_DECAYS, folds: int = 5, seed: int = 0) -> dict:
-    """``{weight_decay: mean MIREX score on held-out songs}`` (folds over songs) plus ``'profile'``:
-    the ``pop909`` 12-bin profile's score on the same clips."""
+def cross_validate(octaves: dict, keys, songs, *, weight_decays=WEIGHT_DECAYS, folds: int = 5, seed: int = 0) -> dict:
+    """``{input: {"profile": score, weight_decay: score}}``: MIREX scores on held-out songs (folds over
+    songs) of a model fitted to all inputs of the other folds, per input of ``octaves``
+    (``{input: (N, 7, 12)}``), beside the ``pop909`` 12-bin profile on the same clips."""
     fold = np.random.default_rng(seed).integers(folds, size=int(np.max(songs)) + 1)[songs]
-    out = {"profile": round(_score(keys, octaves), 4)}
+    names = list(octaves)
+    out = {i: {"profile": round(_score(keys, octaves[i]), 4)} for i in names}
     for wd in weight_decays:
-        s = np.zeros(len(keys))
+        s = {i: np.zeros(len(keys)) for i in names}
         for f in range(folds):
             tr, te = fold != f, fold == f
-            model = fit_key_model(octaves[tr], keys[tr], weight_decay=wd)
-            s[te] = _score(keys[te], octaves[te], model)
-        out[wd] = round(float(s.mean()), 4)  # clip-weighted mean over folds
-        log.info("weight decay %g: cross-validated score %.4f", wd, out[wd])
+            model = fit_key_model(np.concatenate([octaves[i][tr] for i in names]),
+                                  np.concatenate([keys[tr]] * len(names)), weight_decay=wd)
+            for i in names:
+                s[i][te] = _score(keys[te], octaves[i][te], model)
+        for i in names:
+            out[i][wd] = round(float(s[i].mean()), 4)  # clip-weighted mean over folds
+        log.info("weight decay %g: cross-validated %s", wd, ", ".join(f"{i} {out[i][wd]:.4f}" for i in names))
     return out
 
 
 def train_key_model(*, out: str | Path, root=None, n_songs: int = 694, command: str | None = None) -> dict:
-    """Cross-validate the L2 weight, fit on all clips, write ``out`` (weights + card); returns the card."""
+    """Cross-validate the L2 weight (best mean over :data:`INPUTS`), fit on all clips and inputs,
+    write ``out`` (weights + card); returns the card."""
     from collage.audio.analyze import CHROMA_COMPRESSION
 
     octaves, keys, songs = clip_octaves("train", n_songs, root=root)
     cv = cross_validate(octaves, keys, songs)
-    wd = max(WEIGHT_DECAYS, key=lambda w: cv[w])
-    W, b = fit_key_model(octaves, keys, weight_decay=wd)
+    wd = max(WEIGHT_DECAYS, key=lambda w: np.mean([cv[i][w] for i in INPUTS]))
+    W, b = fit_key_model(np.concatenate([octaves[i] for i in INPUTS]), np.concatenate([keys] * len(INPUTS)),
+                         weight_decay=wd)
     card = {
         "description": "learned key profile per octave (collage.audio.analyze, profile 'pop909-octaves')",
         "training_command": command or " ".join(shlex.quote(a) for a in [Path(sys.argv[0]).name, *sys.argv[1:]]),
         "data": {"clips": int(len(keys)), "songs": int(len(set(songs.tolist()))),
                  "split": "POP909 train, 4/4 songs rendered to stems (30 s, FluidR3_GM / TimGM6mb, 16 kHz)",
-                 "input": "vocals + harmonic", "label": "key_audio.txt key sounding longest in the clip"},
+                 "inputs": "each clip three times: vocals + harmonic, vocals alone, harmonic alone",
+                 "label": "key_audio.txt key sounding longest in the clip"},
         "fit": {"weight_decay": wd, "epochs": 1000, "lr": 0.01, "optimizer": "Adam, full batch",
                 "init": "pop909 profile (centred, x3) in every octave", "compression": CHROMA_COMPRESSION},
-        "scores": {"cross_validated_mirex": {("profile pop909 (12 bins)" if k == "profile" else f"weight decay {k:g}"): v
-                                             for k, v in cv.items()},
+        "scores": {"cross_validated_mirex": {i: {("profile pop909 (12 bins)" if k == "profile" else f"weight decay {k:g}"): v
+                                                 for k, v in cv[i].items()} for i in INPUTS},
                    "folds": "5, over songs, seed 0"},
         "weights": np.round(W, 5).tolist(),
         "bias": np.round(b, 5).tolist(),
     }
     Path(out).write_text(json.dumps(card, indent=1) + "\n")
-    log.info("wrote %s (weight decay %g, cross-validated %.4f vs profile %.4f)", out, wd, cv[wd], cv["profile"])
+    log.info("wrote %s (weight decay %g)", out, wd)
     return card

@@ -71,3 +71,30 @@ def test_timbre_augment_is_a_bounded_per_source_equaliser():
     assert np.abs(d).max() <= 2.5 * 6.0 + 1e-4 and np.abs(d).max() > 1.0
     assert np.allclose(d, d[..., :1], atol=1e-4)  # one curve per source over all frames
     assert not np.allclose(d[:, 0, 4:], d[:, 1, 4:], atol=1e-3)  # sources get different curves
+
+
+def test_protocol_set_uses_only_its_songs(tmp_path, monkeypatch, clips):
+    """Clips rendered under the root beyond the protocol's song list do not enter it."""
+    import soundfile as sf
+
+    import collage.mashup.evaluate as ev
+    import collage.training.mashability_data as md
+
+    for n, c in enumerate(clips[:4], start=1):  # songs 001..004 of a fake 'val' split
+        d = tmp_path / "stems" / "val" / f"{n:03d}"
+        d.mkdir(parents=True)
+        paths = {}
+        for role in ("vocals", "harmonic", "percussion"):
+            sf.write(d / f"{role}.wav", c.stem(role), c.sr)
+            paths[role] = str(d / f"{role}.wav")
+        meta = {"song_id": n, "sr": c.sr, "key": c.key, "tempo": c.tempo, "beats": c.beats.tolist(),
+                "downbeats": c.downbeats.tolist(), "paths": paths, "silent": []}
+        (d / "stems.json").write_text(json.dumps(meta))
+    monkeypatch.setattr(md, "render_split", lambda *a, **k: [])
+    monkeypatch.setattr(md, "split_songs", lambda split, n, seed=0: [1, 2, 3][:n])
+    out = ev.build_protocol_set("val", n_songs=3, n_seeds=10, seconds=6.0, n_matched=0, root=tmp_path, progress=False)
+    assert out.name == "val_protocol_3songs_10x0_6s.npz"
+    with np.load(out) as z:
+        recipes = json.loads(str(z["recipes"]))
+    used = {r[k] for r in recipes for k in ("vocal", "harmonic", "percussion")}
+    assert used and used <= {"001", "002", "003"}  # song 004 is on disk but not in the list

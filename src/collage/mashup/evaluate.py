@@ -29,7 +29,7 @@ import numpy as np
 from collage.mashup.generate import ROLES, Clip, matched_candidates, original_candidate, render_candidate, unmatched_candidate, vocal_starts
 from collage.mashup.score import learned_scores, load_scorer, mel_features
 
-__all__ = ["load_rendered_clips", "build_protocol_set", "evaluate", "choose_threshold", "rank_and_accuracy", "MODEL_KEYS"]
+__all__ = ["load_rendered_clips", "build_protocol_set", "PROTOCOL_SONGS", "evaluate", "choose_threshold", "rank_and_accuracy", "MODEL_KEYS"]
 
 log = logging.getLogger(__name__)
 
@@ -49,9 +49,15 @@ def _grid_in(clip, start: float, seconds: float) -> tuple[np.ndarray, np.ndarray
     return b, d
 
 
+#: songs rendered for the protocol of each split (:func:`collage.training.mashability_data.split_songs`)
+#: and the length of their clips in seconds
+PROTOCOL_SONGS = {"test": (60, 40.0), "val": (40, 30.0)}
+
+
 def build_protocol_set(
     split: str = "test",
     *,
+    n_songs: int | None = None,
     n_seeds: int = 40,
     seconds: float = 25.0,
     n_matched: int = 5,
@@ -61,6 +67,10 @@ def build_protocol_set(
 ) -> Path:
     """Render the protocol's mashups for up to ``n_seeds`` vocal seeds; cache features and AutoMashUpper terms.
 
+    The clips are exactly the first ``n_songs`` songs of :func:`~collage.training.mashability_data.split_songs`
+    (default and clip length: :data:`PROTOCOL_SONGS`), rendered first where missing (the test split
+    with the held-out soundfont), so other clips rendered under ``root`` cannot change the protocol.
+
     The npz holds ``x (N, 4, 64, T)`` float16, ``label (N,)`` (1 original, 0 unmatched,
     -1 matched), ``seed_index``, ``amu (N, 4)`` (score, harmonic, rhythmic, spectral),
     ``recipes`` (JSON) and ``data_hash``.
@@ -68,10 +78,16 @@ def build_protocol_set(
     from collage.io.atomic import atomic_path
     from collage.mashup.automashupper import mashability
 
-    out = Path(root) / f"{split}_protocol_{n_seeds}x{n_matched}_{seconds:g}s.npz"
+    from collage.training.mashability_data import render_split, split_songs
+
+    default_songs, clip_s = PROTOCOL_SONGS.get(split, (40, 30.0))
+    n_songs = default_songs if n_songs is None else n_songs
+    out = Path(root) / f"{split}_protocol_{n_songs}songs_{n_seeds}x{n_matched}_{seconds:g}s.npz"
     if out.exists():
         return out
-    clips = load_rendered_clips(split, root=root)
+    render_split(split, n_songs, root=root, seconds=clip_s)
+    songs = {f"{i:03d}" for i in split_songs(split, n_songs)}
+    clips = [c for c in load_rendered_clips(split, root=root) if c.id in songs]
     by_id = {c.id: c for c in clips}
     rng = np.random.default_rng([seed, 7])
     order = rng.permutation(len(clips))

@@ -45,6 +45,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+from pathlib import Path
 
 import numpy as np
 
@@ -61,6 +62,7 @@ __all__ = [
     "key_from_octaves",
     "octave_chroma",
     "octave_features",
+    "tonic_rotations",
     "fold_chroma",
     "track_beats",
     "estimate_downbeats",
@@ -215,17 +217,21 @@ def octave_features(octaves: np.ndarray, compression: float = CHROMA_COMPRESSION
     return f * (f.shape[-1] * f.shape[-2]) / (f.sum(axis=(-2, -1), keepdims=True) + 1e-12)
 
 
-def _octave_model(profile: str) -> tuple[np.ndarray, np.ndarray]:
-    """``(W (2, 7, 12), b (2,))`` of a shipped learned profile (read once)."""
-    if profile not in _OCTAVE_MODELS:
-        from pathlib import Path
+def tonic_rotations(x: np.ndarray) -> np.ndarray:
+    """``(..., 7, 12)`` → ``(..., 12, 7, 12)``: the octave chroma rotated so that each candidate
+    tonic ``t`` (axis -3) is pitch class 0."""
+    return np.stack([np.roll(x, -t, axis=-1) for t in range(12)], axis=-3)
 
+
+_OCTAVE_MODELS: dict = {}  # profile -> (W, b), read once
+
+
+def _octave_model(profile: str) -> tuple[np.ndarray, np.ndarray]:
+    """``(W (2, 7, 12), b (2,))`` of a shipped learned profile."""
+    if profile not in _OCTAVE_MODELS:
         card = json.loads((Path(__file__).with_name(OCTAVE_PROFILES[profile])).read_text())
         _OCTAVE_MODELS[profile] = (np.asarray(card["weights"]), np.asarray(card["bias"]))
     return _OCTAVE_MODELS[profile]
-
-
-_OCTAVE_MODELS: dict = {}
 
 
 def _check_profile(profile: str) -> None:
@@ -253,8 +259,7 @@ def key_from_octaves(octaves: np.ndarray, profile: str = DEFAULT_KEY_PROFILE, *,
     if not np.isfinite(o).all() or o.std() < 1e-12:
         raise AnalysisError("no pitched content to estimate a key from")
     W, b = model
-    x = octave_features(o, compression)
-    scores = np.stack([[np.sum(W[m] * np.roll(x, -t, axis=-1)) + b[m] for t in range(12)] for m in range(2)])
+    scores = np.einsum("toc,moc->mt", tonic_rotations(octave_features(o, compression)), W) + b[:, None]  # (2, 12)
     p = np.exp(scores - scores.max())
     p /= p.sum()
     m, t = np.unravel_index(int(np.argmax(p)), p.shape)

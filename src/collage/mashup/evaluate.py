@@ -86,8 +86,7 @@ def build_protocol_set(
     if out.exists():
         return out
     render_split(split, n_songs, root=root, seconds=clip_s)
-    songs = {f"{i:03d}" for i in split_songs(split, n_songs)}
-    clips = [c for c in load_rendered_clips(split, root=root) if c.id in songs]
+    clips = load_rendered_clips(split, root=root, songs=split_songs(split, n_songs))
     by_id = {c.id: c for c in clips}
     rng = np.random.default_rng([seed, 7])
     order = rng.permutation(len(clips))
@@ -145,13 +144,17 @@ def build_protocol_set(
     return out
 
 
-def load_rendered_clips(split: str, *, root=DATA_ROOT) -> list[Clip]:
+def load_rendered_clips(split: str, *, root=DATA_ROOT, songs=None) -> list[Clip]:
     """The clips rendered by :func:`collage.training.mashability_data.render_split` (``root/stems/<split>/*/stems.json``)
-    with the POP909 ground-truth key, tempo, beats and downbeats; clips with a silent stem are left out."""
+    with the POP909 ground-truth key, tempo, beats and downbeats; clips with a silent stem are left out.
+    ``songs``: POP909 ids to keep (default: every clip rendered under ``root``)."""
+    wanted = None if songs is None else {f"{int(i):03d}" for i in songs}
     clips = []
     for meta_path in sorted((Path(root) / "stems" / split).glob("*/stems.json")):
         meta = json.loads(meta_path.read_text())
         if meta.get("silent") or not meta.get("key") or len(meta.get("downbeats", [])) < 2:
+            continue
+        if wanted is not None and f"{meta['song_id']:03d}" not in wanted:
             continue
         clips.append(
             Clip(

@@ -47,15 +47,15 @@ def clip_octaves(split: str = "train", n_songs: int = 694, *, root=None, progres
 
     from collage.audio.analyze import octave_chroma
     from collage.mashup.evaluate import load_rendered_clips
-    from collage.training.mashability_data import DATA_ROOT, render_split
+    from collage.training.mashability_data import DATA_ROOT, render_split, split_songs
 
     root = DATA_ROOT if root is None else root
     render_split(split, n_songs, root=root)
-    clips = load_rendered_clips(split, root=root)
+    clips = load_rendered_clips(split, root=root, songs=split_songs(split, n_songs))
     cache = Path(root) / f"key_octaves_{split}_{n_songs}.npz"
     if cache.is_file():
         with np.load(cache) as z:
-            if len(z["songs"]) == len(clips) and all(f"octaves_{i}" in z.files for i in INPUTS):
+            if z["songs"].tolist() == [int(c.id) for c in clips] and all(f"octaves_{i}" in z.files for i in INPUTS):
                 return {i: z[f"octaves_{i}"] for i in INPUTS}, z["keys"], z["songs"]
     octs = {i: [] for i in INPUTS}
     keys, songs = [], []
@@ -74,13 +74,12 @@ def clip_octaves(split: str = "train", n_songs: int = 694, *, root=None, progres
 
 def _rotations(octaves: np.ndarray):
     """``(N, 7, 12)`` raw octave chroma → ``(N, 12, 7, 12)`` float32 tensor: the model's input
-    (compressed, mean 1) rotated so that candidate tonic ``t`` is pitch class 0."""
+    rotated to each candidate tonic (:func:`~collage.audio.analyze.tonic_rotations`)."""
     import torch
 
-    from collage.audio.analyze import octave_features
+    from collage.audio.analyze import octave_features, tonic_rotations
 
-    x = torch.from_numpy(octave_features(octaves).astype(np.float32))
-    return torch.stack([torch.roll(x, -t, dims=-1) for t in range(12)], 1)
+    return torch.from_numpy(tonic_rotations(octave_features(octaves)).astype(np.float32))
 
 
 def _labels(keys) -> np.ndarray:
@@ -118,13 +117,11 @@ def fit_key_model(octaves: np.ndarray, keys, *, weight_decay: float = 1e-2, epoc
 
 def _score(true_keys, octaves, model=None, profile: str = "pop909") -> float:
     """Mean MIREX weighted score of the keys found in ``octaves`` (by ``model`` = (W, b), else the 12-bin profile)."""
-    import mir_eval
-
-    from collage.audio.analyze import key_from_octaves, key_name, to_mir_eval_key
+    from collage.audio.analyze import key_from_octaves, key_name
+    from collage.mashup.validate import _key_score
 
     found = [key_name(*key_from_octaves(o, profile, model=model)[:2]) for o in octaves]
-    return float(np.mean([mir_eval.key.weighted_score(to_mir_eval_key(str(t)), to_mir_eval_key(f))
-                          for t, f in zip(true_keys, found)]))
+    return float(np.mean([_key_score(str(t), f) for t, f in zip(true_keys, found)]))
 
 
 def cross_validate(octaves: dict, keys, songs, *, weight_decays=WEIGHT_DECAYS, folds: int = 5, seed: int = 0) -> dict:

@@ -108,8 +108,7 @@ def build_examples(
         return out
     from collage.io.atomic import atomic_path
 
-    wanted = {f"{i:03d}" for i in split_songs(split, n_songs, seed)}
-    clips = [c for c in load_clips(split, root=root) if c.id in wanted]
+    clips = load_clips(split, root=root, songs=split_songs(split, n_songs, seed))
     if len(clips) < 3:
         raise FileNotFoundError(f"only {len(clips)} rendered clips under {Path(root) / 'stems' / split}; run render_split first")
     by_id = {c.id: c for c in clips}

@@ -48,6 +48,16 @@ def test_bad_ids():
         load_chorale(3)
 
 
-def test_non_satb_chorale_is_rejected():
-    with pytest.raises(InvalidScoreError, match=r"bwv8\.6.*has parts .*Continuo"):
-        parse_chorale("bwv8.6")
+def test_score_without_vocal_parts_is_rejected():
+    with pytest.raises(InvalidScoreError, match=r"bwv846.*0 vocal parts with more than 10 notes.*Piano"):
+        parse_chorale("bwv846")
+
+
+def test_vocal_parts_are_taken_from_larger_scores():
+    """Instruments beside the choir are dropped; compound part names are mapped (the authors' rule)."""
+    piece = parse_chorale("bwv8.6")  # Soprano, Alto, Tenor, Bass, Continuo
+    assert piece.track_names == list(PART_NAMES) and all(len(t) > 10 for t in piece.tracks)
+    piece = parse_chorale("bwv41.6")  # 'Soprano Oboe 1 Violin1', ... beside trumpets and timpani
+    assert piece.track_names == list(PART_NAMES) and all(len(t) > 10 for t in piece.tracks)
+    for t in piece.tracks:
+        assert len(np.unique(t.notes[:, :3], axis=0)) == len(t)  # duplicates kept once

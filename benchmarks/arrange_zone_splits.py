@@ -1,13 +1,13 @@
 """How much the zone baseline's Bach accuracy depends on which chorales form the test set.
 
-The committed split's test set gives the zone baseline 69.54 % (paper: 73.14 %).
-This script re-splits all four-part chorales (80/10/10) with seeds 0..N-1,
+One test split of ~40 chorales is a small sample (paper: 73.14 %). This
+script re-splits all chorales of the Bach set (80/10/10) with seeds 0..N-1,
 learns the zones on each train part and scores each test part. Recorded in
 docs/results/arrange.md.
 
 Usage::
 
-    python benchmarks/arrange_zone_splits.py --splits 20
+    python benchmarks/arrange_zone_splits.py --splits 20 | tee docs/results/arrange_zone_splits.txt
 """
 
 from __future__ import annotations

@@ -113,11 +113,10 @@ def parse_chorale(chorale_id: str) -> Piece:
     except Exception as e:  # music21 raises many unrelated types
         raise InvalidScoreError(path, f"cannot be parsed ({type(e).__name__}: {str(e)[:200]})") from None
     full = piece_from_music21(score, tpq=TPQ, source=str(path))
-    rename = SPECIAL_PARTS.get(path.stem) or {n.lower(): n for n in PART_NAMES}
+    rename = {k.lower(): v for k, v in SPECIAL_PARTS.get(path.stem, {n: n for n in PART_NAMES}).items()}
     sources: dict[str, list[Track]] = {n: [] for n in PART_NAMES}
     for track in full.tracks:
-        part = rename.get(track.name if path.stem in SPECIAL_PARTS else track.name.lower())
-        if part is not None:
+        if (part := rename.get(track.name.lower())) is not None:
             sources[part].append(track)
     tracks = []
     for name in PART_NAMES:

@@ -1,5 +1,6 @@
 """The mashability trainer end to end on a tiny fake feature cache (no rendering)."""
 
+import dataclasses
 import json
 
 import numpy as np
@@ -7,7 +8,8 @@ import pytest
 
 import collage.training.mashability as tm
 from collage.mashup.evaluate import choose_threshold, rank_and_accuracy
-from collage.models.mashability import MashabilityConfig, PostMixConfig
+from collage.errors import ParameterError
+from collage.models.mashability import MashabilityConfig, PostMixConfig, PreMixNet
 from collage.pretrained import load_pretrained
 from collage.training.mashability_data import examples_path
 
@@ -73,23 +75,69 @@ def test_timbre_augment_is_a_bounded_per_source_equaliser():
     assert not np.allclose(d[:, 0, 4:], d[:, 1, 4:], atol=1e-3)  # sources get different curves
 
 
-def test_protocol_set_uses_only_its_songs(tmp_path, monkeypatch, clips):
-    """Clips rendered under the root beyond the protocol's song list do not enter it."""
+def _write_fake_split(root, split, clips, gain=1.0):
+    """Write ``clips`` as songs 001, 002, ... of ``split`` under ``root`` (render_split's layout)."""
     import soundfile as sf
 
-    import collage.mashup.evaluate as ev
-    import collage.training.mashability_data as md
-
-    for n, c in enumerate(clips[:4], start=1):  # songs 001..004 of a fake 'val' split
-        d = tmp_path / "stems" / "val" / f"{n:03d}"
+    for n, c in enumerate(clips, start=1):
+        d = root / "stems" / split / f"{n:03d}"
         d.mkdir(parents=True)
         paths = {}
         for role in ("vocals", "harmonic", "percussion"):
-            sf.write(d / f"{role}.wav", c.stem(role), c.sr)
+            sf.write(d / f"{role}.wav", gain * c.stem(role), c.sr)
             paths[role] = str(d / f"{role}.wav")
         meta = {"song_id": n, "sr": c.sr, "key": c.key, "tempo": c.tempo, "beats": c.beats.tolist(),
                 "downbeats": c.downbeats.tolist(), "paths": paths, "silent": []}
         (d / "stems.json").write_text(json.dumps(meta))
+
+
+def test_timbre_mixing_draws_each_stem_from_a_render_of_its_own_song(tmp_path, monkeypatch, clips):
+    """With an extra soundfont the recipes are the same; only where each stem is read from changes."""
+    import collage.training.mashability_data as md
+
+    _write_fake_split(tmp_path, "train", clips[:4])
+    _write_fake_split(md.timbre_root(tmp_path, "opl3"), "train", clips[:4], gain=0.5)  # "another soundfont"
+    monkeypatch.setattr(md, "split_songs", lambda split, n, seed=0: [1, 2, 3, 4][:n])
+    plain = md.build_examples("train", 4, root=tmp_path, seconds=6.0, windows_per_seed=2, progress=False)
+    mixed = md.build_examples("train", 4, root=tmp_path, seconds=6.0, windows_per_seed=2, progress=False,
+                              timbres=("opl3",))
+    assert mixed.name.endswith("+opl3.npz") and mixed != plain
+    with np.load(plain) as a, np.load(mixed) as b:
+        ra, rb = json.loads(str(a["recipes"])), json.loads(str(b["recipes"]))
+        assert np.array_equal(a["label"], b["label"]) and str(a["data_hash"]) != str(b["data_hash"])
+        assert not np.array_equal(a["x"], b["x"])
+    assert [{k: v for k, v in r.items() if k != "stems"} for r in rb] == ra
+    roots = {"plain": 0, "opl3": 0}
+    for r in rb:
+        for role, cid in (("vocals", r["vocal"]), ("harmonic", r["harmonic"]), ("percussion", r["percussion"])):
+            path = r["stems"][role]
+            assert path.endswith(f"/train/{cid}/{role}.wav")  # the stem's own song and role
+            roots["opl3" if "/timbres/opl3/" in path else "plain"] += 1
+    assert roots["plain"] > 0 and roots["opl3"] > 0
+    with pytest.raises(ParameterError, match="timbre='nope'"):
+        md.timbre_root(tmp_path, "nope")
+
+
+def test_time_mean_input_norm_ignores_a_static_spectral_envelope():
+    import torch
+
+    torch.manual_seed(0)
+    net = PreMixNet(dataclasses.replace(MashabilityConfig.tiny(), input_norm="time_mean")).eval()
+    x = torch.randn(2, 3, 16, 40)
+    envelope = torch.randn(1, 3, 16, 1)  # one offset per source and mel bin, as a soundfont's timbre
+    assert torch.allclose(net(x), net(x + envelope), atol=1e-5)
+    plain = PreMixNet(MashabilityConfig.tiny()).eval()
+    assert (plain(x) - plain(x + envelope)).abs().max() > 1e-4  # without it the output moves
+    with pytest.raises(ParameterError, match="input_norm='cmn'"):
+        MashabilityConfig(input_norm="cmn")
+
+
+def test_protocol_set_uses_only_its_songs(tmp_path, monkeypatch, clips):
+    """Clips rendered under the root beyond the protocol's song list do not enter it."""
+    import collage.mashup.evaluate as ev
+    import collage.training.mashability_data as md
+
+    _write_fake_split(tmp_path, "val", clips[:4])  # songs 001..004 of a fake 'val' split
     monkeypatch.setattr(md, "render_split", lambda *a, **k: [])
     monkeypatch.setattr(md, "split_songs", lambda split, n, seed=0: [1, 2, 3][:n])
     out = ev.build_protocol_set("val", n_songs=3, n_seeds=10, seconds=6.0, n_matched=0, root=tmp_path, progress=False)

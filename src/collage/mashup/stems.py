@@ -50,6 +50,7 @@ __all__ = [
     "SOUNDFONTS",
     "TRAIN_SOUNDFONTS",
     "TEST_SOUNDFONT",
+    "EXTRA_SOUNDFONTS",
     "VOCAL_PROGRAMS",
     "GROOVES",
     "Groove",
@@ -67,6 +68,13 @@ ROLES = ("vocals", "harmonic", "percussion")
 TRAIN_SOUNDFONTS = ("/usr/share/sounds/sf2/FluidR3_GM.sf2", "/usr/share/sounds/sf2/TimGM6mb.sf2")
 TEST_SOUNDFONT = "/usr/share/sounds/sf3/MuseScore_General.sf3"
 SOUNDFONTS = TRAIN_SOUNDFONTS + (TEST_SOUNDFONT,)
+#: Soundfonts beyond the default three, by short name (Debian ``opl3-soundfont``, an FM-synthesis
+#: GM set, and ``csound-soundfont``, a small sample-based GM bank): extra timbres for the
+#: mashability training data and an unseen-timbre validation set; neither is used for the test split.
+EXTRA_SOUNDFONTS = {
+    "opl3": "/usr/share/sounds/sf2/OPL-3_FM_128M.sf2",
+    "gmbank": "/usr/share/sounds/sf2/sf_GMbank.sf2",
+}
 
 #: Lead programs for the MELODY ("vocals") stem: choir aahs, voice oohs, synth voice,
 #: flute, clarinet, square / saw / voice leads.

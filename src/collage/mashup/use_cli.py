@@ -155,8 +155,15 @@ def score_command(vocals, harmonic, percussion, scorer, as_json) -> None:
               help="Vocal windows per song (each: one original, one unmatched, one matched mashup).")
 @click.option("--augment-db", type=click.FloatRange(min=0), default=0.0, show_default=True,
               help="Random per-stem equaliser on training crops, up to this many dB (timbre the soundfonts lack).")
+@click.option("--timbres", default="", show_default=True,
+              help="Extra soundfonts for the training songs, comma-separated (opl3, gmbank): each stem of each "
+              "training mashup comes from a random render of its song.")
+@click.option("--val-timbre", default=None, help="Render the validation songs with this extra soundfont instead "
+              "(opl3, gmbank): model selection on a timbre the training never heard.")
+@click.option("--input-norm", type=click.Choice(["none", "time_mean"]), default="none", show_default=True,
+              help="time_mean: remove each stem's mean log-mel spectrum (its static timbre) inside the model.")
 def train_mashability_command(model, lsro, steps, batch_size, lr, max_seconds, run_dir, data_root, out_dir, seed,
-                              train_songs, val_songs, windows, augment_db) -> None:
+                              train_songs, val_songs, windows, augment_db, timbres, val_timbre, input_norm) -> None:
     """Train PreMixNet or PostMixNet on POP909 mashups (original +, unmatched -, matched unlabeled).
 
     The first run renders POP909 train/val clips to stems (FluidSynth) and caches
@@ -166,13 +173,16 @@ def train_mashability_command(model, lsro, steps, batch_size, lr, max_seconds, r
     Example:
       collage train mashability --model premix --lsro --max-seconds 900
     """
+    from collage.models.mashability import MashabilityConfig, PostMixConfig
     from collage.pretrained import weights_dir
     from collage.training.mashability import train_mashability, weights_name
 
     run_dir = run_dir or f"runs/{weights_name(model, lsro)}"
+    config = (MashabilityConfig if model == "premix" else PostMixConfig)(input_norm=input_norm)
     scores = train_mashability(model, lsro=lsro, run_dir=run_dir, out_dir=out_dir or weights_dir(), steps=steps,
                                batch=batch_size, lr=lr, max_seconds=max_seconds, seed=seed, root=data_root,
-                               train_songs=train_songs, val_songs=val_songs, windows=windows, augment_db=augment_db)
+                               train_songs=train_songs, val_songs=val_songs, windows=windows, augment_db=augment_db,
+                               timbres=tuple(t for t in timbres.split(",") if t), val_timbre=val_timbre, config=config)
     click.echo(f"{weights_name(model, lsro)}: val accuracy {scores['val_accuracy']:.4f}, "
                f"val avg rank {scores['val_avg_rank']:.3f} (best step {scores['best_step']} of {scores['steps']})")
 

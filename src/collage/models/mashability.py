@@ -12,6 +12,8 @@ PostMixNet is the same on one SourceNet of the mix.
 Input: ``(B, S, n_mels, T)`` log-mel (S = 3 stems for PreMixNet, 1 mix for
 PostMixNet); internally ``(B, C, T, F)`` so that pooling ``(pt, pf)`` reads time first.
 ``score(x)`` is the softmax probability of the positive class, ``(B,)`` in [0, 1].
+``input_norm="time_mean"`` (config) first removes each source's mean log-mel spectrum over
+the input's frames, i.e. its static timbre.
 
 Reductions from the paper (CPU training on a shared 2-core machine): 64 mel bins at
 16 kHz instead of 128 at 22.05 kHz, ~7-8 s inputs averaged to 64 ms frames, channels
@@ -45,8 +47,14 @@ class MashabilityConfig:
     pool_time: int = 2
     pool_freq: int = 2
     dropout: float = 0.2
+    #: "none", or "time_mean": subtract each source's per-bin mean over the input's frames (a
+    #: cepstral-mean-style normalisation: a soundfont's static spectral envelope is an offset per
+    #: log-mel bin, so this removes it while keeping how the spectrum moves in time)
+    input_norm: str = "none"
 
     def __post_init__(self):
+        if self.input_norm not in ("none", "time_mean"):
+            raise ParameterError(f"given input_norm={self.input_norm!r}; expected 'none' or 'time_mean'")
         object.__setattr__(self, "channels", tuple(int(c) for c in self.channels))
         if len(self.channels) != 4:
             raise ParameterError(f"given channels={self.channels!r}; expected 4 numbers (two ConvBlock2D)")
@@ -117,6 +125,8 @@ class _MixNet(nn.Module):
             raise ParameterError(
                 f"given input shape {tuple(x.shape)}; expected (B, {cfg.n_sources}, {cfg.n_mels}, T >= 8)"
             )
+        if cfg.input_norm == "time_mean":
+            x = x - x.mean(dim=3, keepdim=True)
         h = torch.cat([net(x[:, i]) for i, net in enumerate(self.sources)], dim=1)  # (B, S * c3, T', F')
         h = self.block1d(h).squeeze(3)  # (B, c1d, T'')
         return self.head(h.mean(dim=2) + h.amax(dim=2))  # (B, 2)

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from collage.errors import CollageError
+from collage.errors import CollageError, ParameterError
 from collage.mashup.evaluate import load_rendered_clips as load_clips
 from collage.mashup.generate import (
     Clip,
@@ -36,7 +36,7 @@ from collage.mashup.generate import (
 )
 
 __all__ = ["split_songs", "render_split", "load_clips", "build_examples", "examples_path", "mashup_record", "DATA_ROOT",
-           "FEATURE_SR"]
+           "FEATURE_SR", "timbre_root", "render_timbre"]
 
 log = logging.getLogger(__name__)
 
@@ -51,8 +51,14 @@ def split_songs(split: str, n_songs: int, seed: int = 0) -> list[int]:
     return [int(i) for i in np.random.default_rng(seed).permutation(split_ids(split, four_four=True))[:n_songs]]
 
 
-def render_split(split: str, n_songs: int, *, root=DATA_ROOT, sr: int = FEATURE_SR, seconds: float = 30.0, seed: int = 0) -> list[Path]:
-    """Render the songs of :func:`split_songs` to stems; skips done ones."""
+def render_split(split: str, n_songs: int, *, root=DATA_ROOT, sr: int = FEATURE_SR, seconds: float = 30.0, seed: int = 0,
+                 soundfont: str | None = None) -> list[Path]:
+    """Render the songs of :func:`split_songs` to stems; skips done ones.
+
+    ``soundfont``: one soundfont for every song (default: :func:`~collage.mashup.stems.pick_soundfont`
+    per song). Clip, programs and drums do not depend on it, so renders of one song with
+    different soundfonts line up sample for sample.
+    """
     from collage.mashup.stems import pick_soundfont, render_pop909_stems
 
     ids = split_songs(split, n_songs, seed)
@@ -61,12 +67,53 @@ def render_split(split: str, n_songs: int, *, root=DATA_ROOT, sr: int = FEATURE_
         d = Path(root) / "stems" / split / f"{int(sid):03d}"
         if not (d / "stems.json").exists():
             try:
-                meta = render_pop909_stems(int(sid), d, soundfont=pick_soundfont(int(sid)), sr=sr, seconds=seconds, seed=seed)
+                font = soundfont or pick_soundfont(int(sid))
+                meta = render_pop909_stems(int(sid), d, soundfont=font, sr=sr, seconds=seconds, seed=seed)
             except Exception as e:  # a song that cannot be rendered is skipped and logged
                 log.warning("song %s skipped: %s", sid, e)
                 continue
             log.info("%s %d/%d: song %s %s %.1f BPM", split, i + 1, len(ids), sid, meta["key"], meta["tempo"])
         out.append(d)
+    return out
+
+
+def timbre_root(root, timbre: str) -> Path:
+    """Where the renders of one extra soundfont (a key of
+    :data:`~collage.mashup.stems.EXTRA_SOUNDFONTS`) live: ``root/timbres/<timbre>`` (same layout as ``root``)."""
+    from collage.mashup.stems import EXTRA_SOUNDFONTS
+
+    if timbre not in EXTRA_SOUNDFONTS:
+        raise ParameterError(f"given timbre={timbre!r}; expected one of {sorted(EXTRA_SOUNDFONTS)}")
+    return Path(root) / "timbres" / timbre
+
+
+def render_timbre(split: str, n_songs: int, timbre: str, *, root=DATA_ROOT, seconds: float = 30.0) -> Path:
+    """Render the songs of a split with one extra soundfont under :func:`timbre_root`; returns that root."""
+    from collage.mashup.stems import EXTRA_SOUNDFONTS
+
+    troot = timbre_root(root, timbre)
+    font = EXTRA_SOUNDFONTS[timbre]
+    if not Path(font).exists():
+        raise ParameterError(f"soundfont {font} is not installed (Debian: opl3-soundfont / csound-soundfont)")
+    render_split(split, n_songs, root=troot, seconds=seconds, soundfont=font)
+    return troot
+
+
+def _timbre_mixed(cand, base: dict, renders: list[tuple[Path, set]], split: str, rng: np.random.Generator) -> dict:
+    """Clips for ``cand`` whose stems each come from a random render (soundfont) of their song.
+
+    ``base``: ``{clip_id: Clip}`` of the default render, whose analysis every render shares;
+    ``renders``: ``(root, clip ids rendered there)`` for every render, the default one included.
+    Each role of each clip is drawn independently, so even an original mixes soundfonts across
+    its stems and a shared timbre cannot mark it.
+    """
+    out = {}
+    for cid in {cand.vocal, cand.harmonic, cand.percussion}:
+        roots = [r for r, ids in renders if cid in ids]
+        b = base[cid]
+        stems = {role: str(Path(roots[int(rng.integers(len(roots)))]) / "stems" / split / cid / f"{role}.wav")
+                 for role in ("vocals", "harmonic", "percussion")}
+        out[cid] = Clip(id=cid, sr=b.sr, key=b.key, tempo=b.tempo, beats=b.beats, downbeats=b.downbeats, stems=stems)
     return out
 
 
@@ -79,9 +126,10 @@ def mashup_record(seed: Clip, cand, clips: dict, *, high_quality: bool = False) 
 
 
 def examples_path(split: str, n_songs: int, windows_per_seed: int, n_matched: int = 1, seconds: float = 8.192,
-                  *, root=DATA_ROOT) -> Path:
+                  *, root=DATA_ROOT, timbres: tuple = ()) -> Path:
     """Where :func:`build_examples` caches the features of the first ``n_songs`` songs of a split."""
-    return Path(root) / f"{split}_examples_{n_songs}songs_{windows_per_seed}x{n_matched}_{seconds:g}s.npz"
+    mix = "".join(f"+{t}" for t in timbres)
+    return Path(root) / f"{split}_examples_{n_songs}songs_{windows_per_seed}x{n_matched}_{seconds:g}s{mix}.npz"
 
 
 def build_examples(
@@ -94,6 +142,7 @@ def build_examples(
     n_matched: int = 1,
     seed: int = 0,
     progress: bool = True,
+    timbres: tuple = (),
 ) -> Path:
     """Render mashups for every vocal seed of the first ``n_songs`` songs of a split (:func:`split_songs`,
     as rendered by :func:`render_split`) and cache their features at :func:`examples_path`.
@@ -102,8 +151,14 @@ def build_examples(
     and ``n_matched`` matched (label -1: unlabeled). The npz holds ``x (N, 4, 64, T)``
     float16, ``label (N,)`` int8, ``seed_index (N,)`` (one id per vocal window),
     ``recipes`` (JSON) and ``data_hash``. Reused when it exists.
+
+    ``timbres``: extra soundfonts (keys of :data:`~collage.mashup.stems.EXTRA_SOUNDFONTS`, rendered
+    under :func:`timbre_root` by :func:`render_timbre`); each stem of each mashup is then taken
+    from a random one of the renders of its song (:func:`_timbre_mixed`); each recipe records the
+    stem paths it used.
     """
-    out = examples_path(split, n_songs, windows_per_seed, n_matched, seconds, root=root)
+    timbres = tuple(timbres)
+    out = examples_path(split, n_songs, windows_per_seed, n_matched, seconds, root=root, timbres=timbres)
     if out.exists():
         return out
     from collage.io.atomic import atomic_path
@@ -112,7 +167,15 @@ def build_examples(
     if len(clips) < 3:
         raise FileNotFoundError(f"only {len(clips)} rendered clips under {Path(root) / 'stems' / split}; run render_split first")
     by_id = {c.id: c for c in clips}
+    renders = [(Path(root), set(by_id))]
+    for t in timbres:
+        troot = timbre_root(root, t)
+        ids = {c.id for c in load_clips(split, root=troot, songs=split_songs(split, n_songs, seed))}
+        if not ids:
+            raise FileNotFoundError(f"no {t!r} renders of {split!r} under {troot}; run render_timbre first")
+        renders.append((troot, ids & set(by_id)))
     rng = np.random.default_rng([seed, len(split)])
+    trng = np.random.default_rng([seed, len(split), 1])  # timbre draws, apart from the mashup draws
     xs, labels, seeds, recipes = [], [], [], []
     seed_no = 0
     if progress:
@@ -132,7 +195,15 @@ def build_examples(
                     cands.append((u, 0))
                 cands += [(m, -1) for m in matched_candidates(c, clips, n=n_matched, seconds=seconds, vocal_start_s=s,
                                                               rng=rng)]
-                made = [(*mashup_record(c, cand, by_id), lab) for cand, lab in cands]
+                made = []
+                for cand, lab in cands:
+                    pool = _timbre_mixed(cand, by_id, renders, split, trng) if timbres else by_id
+                    used = {r: pool[cid].stems[r] for r, cid in
+                            zip(("vocals", "harmonic", "percussion"), (cand.vocal, cand.harmonic, cand.percussion))}
+                    x, rec = mashup_record(c, cand, pool)
+                    if timbres:
+                        rec["stems"] = used
+                    made.append((x, rec, lab))
             except CollageError as e:  # an unusable stem: skip the window, say so
                 log.warning("%s: song %s, vocal window at %.1f s skipped: %s", split, c.id, s, e)
                 continue
@@ -150,7 +221,8 @@ def build_examples(
     T = min(x.shape[-1] for x in xs)
     x = np.stack([x[..., :T] for x in xs])
     ids = sorted(c.id for c in clips)
-    data_hash = hashlib.sha256(json.dumps([split, ids, seconds, windows_per_seed, n_matched, seed]).encode()).hexdigest()[:16]
+    key = [split, ids, seconds, windows_per_seed, n_matched, seed] + ([list(timbres)] if timbres else [])
+    data_hash = hashlib.sha256(json.dumps(key).encode()).hexdigest()[:16]
     with atomic_path(out) as tmp:
         with open(tmp, "wb") as f:
             np.savez(

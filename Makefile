@@ -9,8 +9,10 @@ COLLAGE := $(VENV)/bin/collage
 OUT     ?= out
 SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_PKGS := fluidsynth fluid-soundfont-gm timgm6mb-soundfont musescore-general-soundfont
+# only for training the mashability models (extra timbres, an unseen-timbre validation set)
+TRAIN_APT_PKGS := opl3-soundfont csound-soundfont
 
-.PHONY: demo test install system-deps bench stats clean
+.PHONY: demo test install system-deps train-deps bench stats clean
 
 demo: install
 	$(COLLAGE) demo -o $(OUT)
@@ -25,6 +27,12 @@ system-deps:
 	fi
 
 install: system-deps $(VENV)/.installed
+
+train-deps: install
+	@if [ ! -e /usr/share/sounds/sf2/OPL-3_FM_128M.sf2 ] || [ ! -e /usr/share/sounds/sf2/sf_GMbank.sf2 ]; then \
+	  $(SUDO) apt-get update -q && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends $(TRAIN_APT_PKGS); \
+	fi
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)

@@ -40,9 +40,10 @@ FMAX = 8000.0
 WINDOW_FRAMES = 256
 FEATURE_ROLES = ("vocals", "harmonic", "percussion", "mix")
 #: scorer name (CLI) → shipped weights name: of each model's two variants (± LSRO), the one
-#: better on the validation split (PreMixNet: accuracy 0.956 vs 0.900, avg rank 1.025 vs 1.075;
-#: PostMixNet: accuracy 0.825 vs 0.800, avg rank 1.312 vs 1.350; docs/results/mashup.md)
-MODEL_NAMES = {"premixnet": "mashability_premixnet", "postmixnet": "mashability_postmixnet"}
+#: more accurate on the unseen-timbre validation set (val songs rendered with the gmbank soundfont;
+#: PreMixNet: 0.900 vs 0.850 with LSRO; PostMixNet: 0.812 with LSRO vs 0.787;
+#: benchmarks/mashability_val.py, docs/results/mashup.md)
+MODEL_NAMES = {"premixnet": "mashability_premixnet", "postmixnet": "mashability_postmixnet_lsro"}
 SCORERS = (*MODEL_NAMES, "automashupper")
 
 

@@ -19,7 +19,8 @@ and ``mix``, their sample-exact sum. Only the clip is rendered, all stems in one
 
 Soundfonts: :data:`SOUNDFONTS` lists the three Debian GM fonts; by convention the first two
 render the train and val songs and ``MuseScore_General`` is held out for the test split
-(:func:`pick_soundfont`).
+(:func:`pick_soundfont`). :data:`EXTRA_SOUNDFONTS` (``opl3``, ``gmbank``) give the mashability
+training more timbres and an unseen-timbre validation set (never the test split).
 """
 
 from __future__ import annotations

@@ -146,3 +146,13 @@ def test_protocol_set_uses_only_its_songs(tmp_path, monkeypatch, clips):
         recipes = json.loads(str(z["recipes"]))
     used = {r[k] for r in recipes for k in ("vocal", "harmonic", "percussion")}
     assert used and used <= {"001", "002", "003"}  # song 004 is on disk but not in the list
+
+
+def test_unknown_timbre_fails_before_any_rendering(tmp_path, monkeypatch):
+    def no_render(*a, **k):
+        raise AssertionError("rendered before the timbre was checked")
+
+    monkeypatch.setattr(tm, "render_split", no_render)
+    with pytest.raises(ParameterError, match="timbre='nope'"):
+        tm.train_mashability("premix", lsro=False, run_dir=tmp_path / "run", root=tmp_path, val_timbre="nope",
+                             progress=False)

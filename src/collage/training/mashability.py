@@ -27,7 +27,9 @@ from collage.errors import ParameterError
 from collage.mashup.evaluate import rank_and_accuracy
 from collage.models.mashability import MashabilityConfig, PostMixConfig, PostMixNet, PreMixNet
 from collage.training.loop import set_threads, train_loop
-from collage.training.mashability_data import DATA_ROOT, build_examples, render_split, render_timbre, timbre_root
+from collage.training.mashability_data import (
+    DATA_ROOT, build_examples, render_split, render_timbre, timbre_root, timbre_soundfont,
+)
 
 __all__ = ["train_mashability", "evaluate_examples", "weights_name", "load_examples", "timbre_augment", "CROP_FRAMES", "DATA_SIZES"]
 
@@ -52,6 +54,8 @@ def load_examples(split: str, n_songs: int | None = None, windows: int | None = 
     n_songs = DATA_SIZES[split][0] if n_songs is None else n_songs
     windows = DATA_SIZES[split][1] if windows is None else windows
     if timbre is not None:
+        if timbres:
+            raise ParameterError(f"given timbre={timbre!r} and timbres={timbres!r}; expected one of them")
         if prepare:
             render_timbre(split, n_songs, timbre, root=root)
         root = timbre_root(root, timbre)
@@ -149,9 +153,11 @@ def train_mashability(
     """
     if model not in ("premix", "postmix"):
         raise ParameterError(f"given model={model!r}; expected 'premix' or 'postmix'")
+    for t in (*timbres, *([val_timbre] if val_timbre else [])):
+        timbre_soundfont(t)  # an unknown or missing soundfont fails before hours of rendering
     set_threads()
     torch.manual_seed(seed)
-    train = load_examples("train", train_songs, windows, root=root, timbres=tuple(timbres))
+    train = load_examples("train", train_songs, windows, root=root, timbres=timbres)
     val = load_examples("val", val_songs, windows, root=root, timbre=val_timbre)
     if not lsro:
         keep = train["label"] != -1

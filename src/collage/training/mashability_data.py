@@ -27,6 +27,7 @@ import numpy as np
 from collage.errors import CollageError, ParameterError
 from collage.mashup.evaluate import load_rendered_clips as load_clips
 from collage.mashup.generate import (
+    ROLES,
     Clip,
     matched_candidates,
     original_candidate,
@@ -36,7 +37,7 @@ from collage.mashup.generate import (
 )
 
 __all__ = ["split_songs", "render_split", "load_clips", "build_examples", "examples_path", "mashup_record", "DATA_ROOT",
-           "FEATURE_SR", "timbre_root", "render_timbre"]
+           "FEATURE_SR", "timbre_root", "timbre_soundfont", "render_timbre"]
 
 log = logging.getLogger(__name__)
 
@@ -87,16 +88,22 @@ def timbre_root(root, timbre: str) -> Path:
     return Path(root) / "timbres" / timbre
 
 
-def render_timbre(split: str, n_songs: int, timbre: str, *, root=DATA_ROOT, seconds: float = 30.0) -> Path:
-    """Render the songs of a split with one extra soundfont under :func:`timbre_root`; returns that root."""
+def timbre_soundfont(timbre: str) -> str:
+    """The installed soundfont file of one extra timbre; ParameterError when unknown or not installed."""
     from collage.mashup.stems import EXTRA_SOUNDFONTS
 
-    troot = timbre_root(root, timbre)
+    timbre_root(".", timbre)  # validates the name
     font = EXTRA_SOUNDFONTS[timbre]
     if not Path(font).exists():
-        raise ParameterError(f"soundfont {font} is not installed (Debian: opl3-soundfont / csound-soundfont)")
-    render_split(split, n_songs, root=troot, seconds=seconds, soundfont=font)
-    return troot
+        raise ParameterError(f"soundfont {font} ({timbre}) is not installed; run 'make train-deps' "
+                             "(Debian opl3-soundfont, csound-soundfont)")
+    return font
+
+
+def render_timbre(split: str, n_songs: int, timbre: str, *, root=DATA_ROOT, seconds: float = 30.0) -> Path:
+    """Render the songs of a split with one extra soundfont under :func:`timbre_root`; returns that root."""
+    render_split(split, n_songs, root=timbre_root(root, timbre), seconds=seconds, soundfont=timbre_soundfont(timbre))
+    return timbre_root(root, timbre)
 
 
 def _timbre_mixed(cand, base: dict, renders: list[tuple[Path, set]], split: str, rng: np.random.Generator) -> dict:
@@ -112,7 +119,7 @@ def _timbre_mixed(cand, base: dict, renders: list[tuple[Path, set]], split: str,
         roots = [r for r, ids in renders if cid in ids]
         b = base[cid]
         stems = {role: str(Path(roots[int(rng.integers(len(roots)))]) / "stems" / split / cid / f"{role}.wav")
-                 for role in ("vocals", "harmonic", "percussion")}
+                 for role in ROLES}
         out[cid] = Clip(id=cid, sr=b.sr, key=b.key, tempo=b.tempo, beats=b.beats, downbeats=b.downbeats, stems=stems)
     return out
 
@@ -197,13 +204,13 @@ def build_examples(
                                                               rng=rng)]
                 made = []
                 for cand, lab in cands:
-                    pool = _timbre_mixed(cand, by_id, renders, split, trng) if timbres else by_id
-                    used = {r: pool[cid].stems[r] for r, cid in
-                            zip(("vocals", "harmonic", "percussion"), (cand.vocal, cand.harmonic, cand.percussion))}
+                    if not timbres:
+                        made.append((*mashup_record(c, cand, by_id), lab))
+                        continue
+                    pool = _timbre_mixed(cand, by_id, renders, split, trng)
+                    used = {r: pool[cid].stems[r] for r, cid in zip(ROLES, (cand.vocal, cand.harmonic, cand.percussion))}
                     x, rec = mashup_record(c, cand, pool)
-                    if timbres:
-                        rec["stems"] = used
-                    made.append((x, rec, lab))
+                    made.append((x, rec | {"stems": used}, lab))
             except CollageError as e:  # an unusable stem: skip the window, say so
                 log.warning("%s: song %s, vocal window at %.1f s skipped: %s", split, c.id, s, e)
                 continue

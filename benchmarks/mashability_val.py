@@ -41,7 +41,7 @@ def main(argv=None) -> int:
     for folder in a.weights:
         for pt in sorted(Path(folder).glob("mashability_*.pt")):
             net = load_pretrained(pt)
-            row = {"weights": str(pt), "config": {"input_norm": net.config.input_norm}}
+            row = {"weights": str(pt), "config": {"input_norm": net.config.input_norm, "harmony": net.config.harmony}}
             for name, data in sets.items():
                 r = evaluate_examples(net, data)
                 row[name] = {"accuracy": round(r["accuracy"], 4), "avg_rank": round(r["avg_rank"], 4)}

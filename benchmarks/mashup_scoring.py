@@ -46,14 +46,14 @@ def bench_stretch(y: np.ndarray, sr: int) -> dict:
 
 
 def bench_scoring(audios: list[dict], grids: list[tuple], sr: int) -> dict:
-    from collage.mashup.score import automashupper_score, learned_scores, load_scorer, mel_features
+    from collage.mashup.score import automashupper_score, learned_scores, load_scorer, mashup_features
 
     out = {}
     for name in ("premixnet", "postmixnet"):
         model = load_scorer(name)
-        learned_scores([mel_features(audios[0], sr)], model)  # warm up
+        learned_scores([mashup_features(audios[0], sr)], model)  # warm up
         t = time.perf_counter()
-        learned_scores([mel_features(a, sr) for a in audios], model)
+        learned_scores([mashup_features(a, sr) for a in audios], model)
         out[name] = round(len(audios) / (time.perf_counter() - t), 2)
     automashupper_score(audios[0], sr, beats=grids[0][0], downbeats=grids[0][1])
     t = time.perf_counter()

@@ -7,8 +7,8 @@ import torch
 from collage.errors import ParameterError
 from collage.mashup.automashupper import mashability
 from collage.mashup.generate import original_candidate, render_candidate, unmatched_candidate
-from collage.mashup.score import learned_scores, mel_features, windows
-from collage.models.mashability import MashabilityConfig, PostMixConfig, PostMixNet, PreMixNet
+from collage.mashup.score import learned_scores, mashup_features, windows
+from collage.models.mashability import MashabilityConfig, PostMixConfig, PostMixNet, PreMixNet, interval_profile
 from collage.pretrained import load_pretrained, save_pretrained, tiny_model
 
 SR = 16000
@@ -66,10 +66,48 @@ def test_sourcenets_do_not_share_weights():
 def test_learned_scores_average_windows(clips):
     by = {c.id: c for c in clips}
     audio = render_candidate(original_candidate(clips[0], seconds=10.0, vocal_start_s=0.0), by)
-    feats = mel_features(audio, SR)
-    assert feats.shape[:2] == (4, 64)
+    feats = mashup_features(audio, SR)
+    assert feats.shape[:2] == (4, 76)
+    assert np.all((feats[:, 64:] >= 0) & (feats[:, 64:] <= 1))  # chroma rows, scaled by the clip's max
     assert windows(feats).shape[0] == 2 and windows(feats).shape[-1] == 256
     torch.manual_seed(0)
     net = PreMixNet(MashabilityConfig(channels=(2, 2, 4, 4), c1d=8, fc=8)).eval()
     s = learned_scores([feats, feats[..., :300]], net)
     assert s.shape == (2,) and np.all((s >= 0) & (s <= 1))
+
+
+def test_interval_profile_is_transposition_invariant_and_finds_the_interval():
+    torch.manual_seed(0)
+    v, h = torch.rand(2, 12, 30), torch.rand(2, 12, 30)
+    r, w = interval_profile(v, h)
+    assert r.shape == (2, 12, 30) and w.shape == (2, 30)
+    r2, _ = interval_profile(torch.roll(v, 5, dims=1), torch.roll(h, 5, dims=1))  # both up a fourth
+    assert torch.allclose(r, r2, atol=1e-5)
+    one = torch.zeros(1, 12, 1)
+    one[0, 0, 0] = 1.0  # a C in the vocal
+    e = torch.zeros(1, 12, 1)
+    e[0, 4, 0] = 1.0  # an E in the harmony: a major third above
+    r3, w3 = interval_profile(one, e)
+    assert int(r3[0, :, 0].argmax()) == 4 and float(r3.max()) > 0.99
+    _, w0 = interval_profile(one, torch.zeros(1, 12, 1))  # a silent stem weighs nothing
+    assert float(w0) == 0.0 and float(w3) == 1.0
+
+
+def test_harmony_branch_reads_chroma_rows(clips):
+    by = {c.id: c for c in clips}
+    feats = mashup_features(render_candidate(original_candidate(clips[0], seconds=8.0, vocal_start_s=0.0), by), SR)
+    torch.manual_seed(0)
+    cfg = MashabilityConfig(channels=(2, 2, 4, 4), c1d=8, fc=8, harmony=4)
+    assert cfg.in_rows == 76
+    net = PreMixNet(cfg).eval()
+    assert learned_scores([feats], net).shape == (1,)
+    x = torch.from_numpy(feats[None, :3].copy())
+    y = x.clone()
+    y[:, 1, 64:] = torch.roll(y[:, 1, 64:], 1, dims=1)  # the harmonic's chroma up a semitone
+    assert not torch.allclose(net(x), net(y))  # the branch sees the chroma
+    old = PreMixNet(MashabilityConfig(channels=(2, 2, 4, 4), c1d=8, fc=8)).eval()
+    assert learned_scores([feats], old).shape == (1,)  # a mel-only model reads the first 64 rows
+    with pytest.raises(ParameterError, match="harmony"):
+        PostMixConfig(harmony=4)
+    with pytest.raises(ParameterError, match="rows"):
+        learned_scores([feats[:, :64]], net)

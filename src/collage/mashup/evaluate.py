@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from collage.mashup.generate import ROLES, Clip, matched_candidates, original_candidate, render_candidate, unmatched_candidate, vocal_starts
-from collage.mashup.score import learned_scores, load_scorer, mel_features
+from collage.mashup.score import learned_scores, load_scorer, mashup_features
 
 __all__ = ["load_rendered_clips", "build_protocol_set", "PROTOCOL_SONGS", "evaluate", "choose_threshold", "rank_and_accuracy", "MODEL_KEYS"]
 
@@ -114,7 +114,7 @@ def build_protocol_set(
         beats, downs = _grid_in(c, s, seconds)
         for cand, lab in cands:
             audio = render_candidate(cand, by_id, high_quality=False)
-            xs.append(mel_features(audio, c.sr).astype(np.float16))
+            xs.append(mashup_features(audio, c.sr).astype(np.float16))
             a = mashability({r: audio[r] for r in ("vocals", "harmonic", "percussion")}, c.sr, beats=beats, downbeats=downs)
             amu.append([a["score"], a["harmonic"], a["rhythmic"], a["spectral"]])
             labels.append(lab)

@@ -1,11 +1,13 @@
 """Scoring mashups: the learned models (PreMixNet / PostMixNet) and AutoMashUpper behind one API.
 
->>> feats = mel_features(stems, sr)                  # (4, 64, T) log-mel: vocals, harmonic, percussion, mix
+>>> feats = mashup_features(stems, sr)                 # (4, 76, T): vocals, harmonic, percussion, mix
 >>> learned_scores([feats], model)                   # (N,) probability that the mashup works
 >>> automashupper_score(stems, sr, beats=b, downbeats=d)["score"]
 
-Features: 16 kHz audio, 1024-point STFT, hop 512 (32 ms), 64 mel bins up to 8 kHz,
-power in dB scaled to about [-2, 2]. Long mashups are scored by the mean over
+Features, per role: 16 kHz audio, 1024-point STFT, hop 512 (32 ms), 64 mel bins up to 8 kHz,
+power in dB scaled to about [-2, 2]; under them 12 chroma rows (4096-point STFT, same hop,
+A440 tuning, energy scaled by the clip's loudest frame to [0, 1]). Each model reads the rows it
+was trained on (``config.in_rows``: the mel bins, plus the chroma for the harmony branch). Long mashups are scored by the mean over
 windows of :data:`WINDOW_FRAMES` frames (8.2 s), the length the models were trained on.
 """
 
@@ -25,7 +27,8 @@ __all__ = [
     "SCORERS",
     "MODEL_NAMES",
     "mel",
-    "mel_features",
+    "chroma",
+    "mashup_features",
     "windows",
     "learned_scores",
     "load_scorer",
@@ -34,6 +37,8 @@ __all__ = [
 
 FEATURE_SR = 16000
 N_MELS = 64
+N_CHROMA = 12
+CHROMA_FFT = 4096
 N_FFT = 1024
 HOP = 512
 FMAX = 8000.0
@@ -60,12 +65,25 @@ def mel(y: np.ndarray, sr: int = FEATURE_SR) -> np.ndarray:
     return ((np.clip(db, -90.0, 30.0) + 30.0) / 30.0).astype(np.float32)
 
 
-def mel_features(stems: Mapping[str, np.ndarray], sr: int = FEATURE_SR) -> np.ndarray:
-    """Stems with ``"vocals"``, ``"harmonic"``, ``"percussion"``, ``"mix"`` → ``(4, N_MELS, T)`` float32."""
+def chroma(y: np.ndarray, sr: int = FEATURE_SR) -> np.ndarray:
+    """``(n,)`` audio at :data:`FEATURE_SR` → ``(N_CHROMA, T)`` float32 chroma energy divided by
+    the clip's largest value (so in [0, 1]; a silent clip gives zeros). Same frames as :func:`mel`."""
+    import librosa
+
+    if sr != FEATURE_SR:
+        raise ParameterError(f"given sr={sr}; features are computed at {FEATURE_SR} Hz (resample first)")
+    c = librosa.feature.chroma_stft(y=np.asarray(y, dtype=np.float32), sr=sr, n_fft=CHROMA_FFT, hop_length=HOP,
+                                    norm=None, tuning=0.0)
+    return (c / max(float(c.max()), 1e-8)).astype(np.float32)
+
+
+def mashup_features(stems: Mapping[str, np.ndarray], sr: int = FEATURE_SR) -> np.ndarray:
+    """Stems with ``"vocals"``, ``"harmonic"``, ``"percussion"``, ``"mix"`` →
+    ``(4, N_MELS + N_CHROMA, T)`` float32: each role's :func:`mel` rows, then its :func:`chroma` rows."""
     missing = [r for r in FEATURE_ROLES if r not in stems]
     if missing:
         raise ParameterError(f"given stems without {missing}; expected {FEATURE_ROLES}")
-    return np.stack([mel(stems[r], sr) for r in FEATURE_ROLES])
+    return np.stack([np.concatenate([mel(stems[r], sr), chroma(stems[r], sr)]) for r in FEATURE_ROLES])
 
 
 def windows(feats: np.ndarray, frames: int = WINDOW_FRAMES) -> np.ndarray:
@@ -79,9 +97,13 @@ def windows(feats: np.ndarray, frames: int = WINDOW_FRAMES) -> np.ndarray:
     return np.stack([feats[..., s : s + frames] for s in starts])
 
 
-def _model_input(model, feats: np.ndarray) -> np.ndarray:
-    """``(..., 4, F, T)`` features → the model's sources: stems (3) or mix (1)."""
-    return feats[..., :3, :, :] if model.config.n_sources == 3 else feats[..., 3:4, :, :]
+def model_input(config, feats: np.ndarray) -> np.ndarray:
+    """``(..., 4, F, T)`` features → the rows a model of ``config`` reads: its sources (the 3 stems
+    or the mix) and its ``config.in_rows`` feature rows."""
+    if feats.shape[-2] < config.in_rows:
+        raise ParameterError(f"given features with {feats.shape[-2]} rows; the model reads {config.in_rows}")
+    src = slice(0, 3) if config.n_sources == 3 else slice(3, 4)
+    return feats[..., src, : config.in_rows, :]
 
 
 def learned_scores(feats: Sequence[np.ndarray], model, *, batch: int = 32) -> np.ndarray:
@@ -96,7 +118,7 @@ def learned_scores(feats: Sequence[np.ndarray], model, *, batch: int = 32) -> np
         wins.append(w)
         owner += [i] * len(w)
     x = np.concatenate(wins)
-    x = _model_input(model, x)
+    x = model_input(model.config, x)
     model.eval()
     out = np.concatenate(
         [model.score(torch.from_numpy(np.ascontiguousarray(x[i : i + batch]))).numpy() for i in range(0, len(x), batch)]

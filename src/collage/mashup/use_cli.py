@@ -52,7 +52,7 @@ def score_combination(vocals: str, harmonic: str, percussion: str, *, scorer: st
     from collage.audio.mix import normalize_loudness
     from collage.io.audio import load_audio
     from collage.mashup.generate import key_distance
-    from collage.mashup.score import FEATURE_SR, automashupper_score, learned_scores, load_scorer, mel_features
+    from collage.mashup.score import FEATURE_SR, automashupper_score, learned_scores, load_scorer, mashup_features
 
     sr = FEATURE_SR
     paths = {"vocals": vocals, "harmonic": harmonic, "percussion": percussion}
@@ -81,7 +81,7 @@ def score_combination(vocals: str, harmonic: str, percussion: str, *, scorer: st
     if scorer == "automashupper":
         score = amu["score"]
     else:
-        score = float(learned_scores([mel_features(stems, sr)], load_scorer(scorer))[0])
+        score = float(learned_scores([mashup_features(stems, sr)], load_scorer(scorer))[0])
     return {
         "score": round(float(score), 4),
         "scorer": scorer,
@@ -162,8 +162,11 @@ def score_command(vocals, harmonic, percussion, scorer, as_json) -> None:
               "(opl3, gmbank): model selection on a timbre the training never heard.")
 @click.option("--input-norm", type=click.Choice(["none", "time_mean"]), default="none", show_default=True,
               help="time_mean: remove each stem's mean log-mel spectrum (its static timbre) inside the model.")
+@click.option("--harmony", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Channels of the harmony branch (PreMixNet): the vocal-harmonic chroma interval profile; 0 = off.")
 def train_mashability_command(model, lsro, steps, batch_size, lr, max_seconds, run_dir, data_root, out_dir, seed,
-                              train_songs, val_songs, windows, augment_db, timbres, val_timbre, input_norm) -> None:
+                              train_songs, val_songs, windows, augment_db, timbres, val_timbre, input_norm,
+                              harmony) -> None:
     """Train PreMixNet or PostMixNet on POP909 mashups (original +, unmatched -, matched unlabeled).
 
     The first run renders POP909 train/val clips to stems (FluidSynth) and caches
@@ -178,7 +181,7 @@ def train_mashability_command(model, lsro, steps, batch_size, lr, max_seconds, r
     from collage.training.mashability import train_mashability, weights_name
 
     run_dir = run_dir or f"runs/{weights_name(model, lsro)}"
-    config = (MashabilityConfig if model == "premix" else PostMixConfig)(input_norm=input_norm)
+    config = (MashabilityConfig if model == "premix" else PostMixConfig)(input_norm=input_norm, harmony=harmony)
     scores = train_mashability(model, lsro=lsro, run_dir=run_dir, out_dir=out_dir or weights_dir(), steps=steps,
                                batch=batch_size, lr=lr, max_seconds=max_seconds, seed=seed, root=data_root,
                                train_songs=train_songs, val_songs=val_songs, windows=windows, augment_db=augment_db,
@@ -257,7 +260,7 @@ def _rank(seed, pool, *, scorer: str, model, n_candidates: int, seconds: float, 
     """Matched candidates for ``seed``'s vocal from ``pool``, scored: ``[(score, Candidate, terms)]`` best first;
     ``terms`` are AutoMashUpper's (``automashupper``, ``harmonic``, ``rhythmic``, ``spectral``) for the explanation."""
     from collage.mashup.generate import matched_candidates, render_candidate, vocal_starts
-    from collage.mashup.score import automashupper_score, learned_scores, mel_features
+    from collage.mashup.score import automashupper_score, learned_scores, mashup_features
 
     if vocal_start_s is None:
         starts = vocal_starts(seed, seconds)
@@ -276,7 +279,7 @@ def _rank(seed, pool, *, scorer: str, model, n_candidates: int, seconds: float, 
             terms["automashupper"] = terms.pop("score")
         out.append([terms.get("automashupper", float("nan")), cand, terms])
         if scorer != "automashupper":
-            feats.append(mel_features(audio, seed.sr))
+            feats.append(mashup_features(audio, seed.sr))
     if scorer != "automashupper" and out:
         for row, s in zip(out, learned_scores(feats, model)):
             row[0] = float(s)

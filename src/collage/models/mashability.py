@@ -15,6 +15,16 @@ PostMixNet); internally ``(B, C, T, F)`` so that pooling ``(pt, pf)`` reads time
 ``input_norm="time_mean"`` (config) first removes each source's mean log-mel spectrum over
 the input's frames, i.e. its static timbre.
 
+Harmony branch (our addition, ``harmony > 0``, PreMixNet only): each source then also carries
+:data:`N_CHROMA` chroma rows below its mel rows, ``(B, S, n_mels + 12, T)``. Per frame, the
+cosine between the vocal chroma and the harmonic chroma rotated by k = 0..11 semitones gives an
+interval profile ``(B, 12, T)``: transposition-invariant, it says which intervals the melody
+forms with the concurrent chords (mass on unisons, thirds and fifths when they fit, on seconds
+and tritones when the keys clash). A 1×1 conv summarises it; its mean over frames, weighted by
+how much both stems sound, and the same on the clip-level chroma profiles join the head. The
+paper's 2-D convolutions pool frequency away before the stems meet and combine them linearly,
+which cannot express "these two pitch sets agree up to a transposition".
+
 Reductions from the paper (CPU training on a shared 2-core machine): 64 mel bins at
 16 kHz instead of 128 at 22.05 kHz, ~7-8 s inputs averaged to 64 ms frames, channels
 8-8-16-16 / 32 instead of 64-64-128-128 / 256, an FC width of 32 instead of 128, and
@@ -31,7 +41,10 @@ from torch import nn
 from collage.errors import ParameterError
 from collage.pretrained import register_model
 
-__all__ = ["MashabilityConfig", "PostMixConfig", "SourceNet", "PreMixNet", "PostMixNet"]
+__all__ = ["N_CHROMA", "MashabilityConfig", "PostMixConfig", "SourceNet", "PreMixNet", "PostMixNet"]
+
+#: chroma rows under the mel rows of each source when the harmony branch is on
+N_CHROMA = 12
 
 
 @dataclass(frozen=True)
@@ -51,6 +64,13 @@ class MashabilityConfig:
     #: cepstral-mean-style normalisation: a soundfont's static spectral envelope is an offset per
     #: log-mel bin, so this removes it while keeping how the spectrum moves in time)
     input_norm: str = "none"
+    #: channels of the harmony branch (vocal-harmonic chroma interval profile); 0 = off (the paper's net)
+    harmony: int = 0
+
+    @property
+    def in_rows(self) -> int:
+        """Feature rows each source takes: the mel bins, then the chroma when the harmony branch is on."""
+        return self.n_mels + (N_CHROMA if self.harmony else 0)
 
     def __post_init__(self):
         if self.input_norm not in ("none", "time_mean"):
@@ -60,6 +80,9 @@ class MashabilityConfig:
             raise ParameterError(f"given channels={self.channels!r}; expected 4 numbers (two ConvBlock2D)")
         if self.n_mels % (self.pool_freq**2) != 0:
             raise ParameterError(f"given n_mels={self.n_mels}; expected a multiple of pool_freq**2={self.pool_freq**2}")
+        if self.harmony and self.n_sources != 3:
+            raise ParameterError(f"given harmony={self.harmony} with n_sources={self.n_sources}; "
+                                 "the harmony branch compares the vocal and harmonic stems (PreMixNet)")
 
     @classmethod
     def tiny(cls, n_sources: int = 3) -> "MashabilityConfig":
@@ -95,6 +118,15 @@ class SourceNet(nn.Module):
         return self.block2(self.block1(h))  # (B, c3, T/4p, F/4)
 
 
+def interval_profile(v: torch.Tensor, h: torch.Tensor, eps: float = 1e-4) -> tuple[torch.Tensor, torch.Tensor]:
+    """Vocal and harmonic chroma ``(B, 12, T)`` → per-frame cosine between ``v`` and ``h`` rotated
+    by k semitones, ``r[:, k, t] = <v_t, h_t shifted by k> / (|v_t| |h_t|)``, ``(B, 12, T)``, and
+    each frame's weight ``|v_t| |h_t|`` ``(B, T)`` (0 where either stem is silent)."""
+    nv, nh = v.norm(dim=1), h.norm(dim=1)
+    r = torch.stack([(v * torch.roll(h, -k, dims=1)).sum(1) for k in range(N_CHROMA)], dim=1)
+    return r / (nv * nh + eps).unsqueeze(1), nv * nh
+
+
 class _MixNet(nn.Module):
     def __init__(self, config: MashabilityConfig):
         super().__init__()
@@ -111,29 +143,44 @@ class _MixNet(nn.Module):
             nn.ReLU(inplace=True),
             nn.AvgPool2d((config.pool_time, 1), ceil_mode=True),
         )
+        if config.harmony:
+            self.harmony = nn.Sequential(nn.Conv1d(N_CHROMA, config.harmony, 1), nn.ReLU(inplace=True))
         self.head = nn.Sequential(
-            nn.Linear(config.c1d, config.fc),
+            nn.Linear(config.c1d + 2 * config.harmony, config.fc),
             nn.ReLU(inplace=True),
             nn.Dropout(config.dropout),
             nn.Linear(config.fc, 2),
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """``(B, S, n_mels, T)`` → ``(B, 2)`` logits (positive, negative)."""
+        """``(B, S, in_rows, T)`` → ``(B, 2)`` logits (positive, negative)."""
         cfg = self.config
-        if x.ndim != 4 or x.shape[1] != cfg.n_sources or x.shape[2] != cfg.n_mels or x.shape[3] < 8:
+        if x.ndim != 4 or x.shape[1] != cfg.n_sources or x.shape[2] != cfg.in_rows or x.shape[3] < 8:
             raise ParameterError(
-                f"given input shape {tuple(x.shape)}; expected (B, {cfg.n_sources}, {cfg.n_mels}, T >= 8)"
+                f"given input shape {tuple(x.shape)}; expected (B, {cfg.n_sources}, {cfg.in_rows}, T >= 8)"
             )
+        x, chroma = x[:, :, : cfg.n_mels], x[:, :, cfg.n_mels :]
         if cfg.input_norm == "time_mean":
             x = x - x.mean(dim=3, keepdim=True)
         h = torch.cat([net(x[:, i]) for i, net in enumerate(self.sources)], dim=1)  # (B, S * c3, T', F')
         h = self.block1d(h).squeeze(3)  # (B, c1d, T'')
-        return self.head(h.mean(dim=2) + h.amax(dim=2))  # (B, 2)
+        h = h.mean(dim=2) + h.amax(dim=2)  # (B, c1d)
+        if cfg.harmony:
+            h = torch.cat([h, self._harmony(chroma[:, 0], chroma[:, 1])], dim=1)
+        return self.head(h)  # (B, 2)
+
+    def _harmony(self, v: torch.Tensor, hc: torch.Tensor) -> torch.Tensor:
+        """Vocal and harmonic chroma ``(B, 12, T)`` → ``(B, 2 * harmony)``: the branch's
+        frame-weighted mean and its value on the clip-level chroma profiles."""
+        r, w = interval_profile(v, hc)
+        z = self.harmony(r)  # (B, harmony, T)
+        frames = (z * w.unsqueeze(1)).sum(2) / (w.sum(1, keepdim=True) + 1e-4)
+        r_clip, _ = interval_profile(v.mean(2, keepdim=True), hc.mean(2, keepdim=True))
+        return torch.cat([frames, self.harmony(r_clip).squeeze(2)], dim=1)
 
     @torch.no_grad()
     def score(self, x: torch.Tensor) -> torch.Tensor:
-        """``(B, S, n_mels, T)`` → ``(B,)`` probability of the positive class (eval mode)."""
+        """``(B, S, in_rows, T)`` → ``(B,)`` probability of the positive class (eval mode)."""
         return torch.softmax(self(x), dim=1)[:, 0]
 
 

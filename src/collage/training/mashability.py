@@ -25,6 +25,7 @@ import torch
 
 from collage.errors import ParameterError
 from collage.mashup.evaluate import rank_and_accuracy
+from collage.mashup.score import model_input
 from collage.models.mashability import MashabilityConfig, PostMixConfig, PostMixNet, PreMixNet
 from collage.training.loop import set_threads, train_loop
 from collage.training.mashability_data import (
@@ -91,9 +92,6 @@ def timbre_augment(x: np.ndarray, rng: np.random.Generator, db: float) -> np.nda
     return np.where(x <= FLOOR, x, y)
 
 
-def _sources(x: np.ndarray, model: str) -> np.ndarray:
-    return x[:, :3] if model == "premix" else x[:, 3:4]
-
 
 def _targets(labels: np.ndarray) -> np.ndarray:
     """``(N,)`` labels (1, 0, -1) → ``(N, 2)`` targets (positive, negative)."""
@@ -107,8 +105,7 @@ def _targets(labels: np.ndarray) -> np.ndarray:
 def evaluate_examples(net, data: dict, *, x: torch.Tensor | None = None) -> dict:
     """Accuracy (original vs unmatched at 0.5), avg rank (original among itself and the matched) and
     the labelled cross-entropy of ``net`` (a Pre/PostMixNet, put in eval mode) on :func:`load_examples` data."""
-    kind = "premix" if net.config.n_sources == 3 else "postmix"
-    x = torch.from_numpy(_sources(data["x"], kind).astype(np.float32)) if x is None else x
+    x = torch.from_numpy(model_input(net.config, data["x"]).astype(np.float32)) if x is None else x
     net.eval()
     with torch.no_grad():
         logits = torch.cat([net(x[i : i + 64]) for i in range(0, len(x), 64)])
@@ -162,11 +159,11 @@ def train_mashability(
     if not lsro:
         keep = train["label"] != -1
         train = {k: (v[keep] if isinstance(v, np.ndarray) and v.ndim and len(v) == len(keep) else v) for k, v in train.items()}
-    xtr = _sources(train["x"], model)  # (N, S, 64, T) float16
-    ttr = _targets(train["label"])
-    xva = torch.from_numpy(_sources(val["x"], model).astype(np.float32))
     if config is None:
         config = MashabilityConfig() if model == "premix" else PostMixConfig()
+    xtr = model_input(config, train["x"])  # (N, S, in_rows, T) float16
+    ttr = _targets(train["label"])
+    xva = torch.from_numpy(model_input(config, val["x"]).astype(np.float32))
     net = (PreMixNet if model == "premix" else PostMixNet)(config)
     opt = torch.optim.Adam(net.parameters(), lr=lr, weight_decay=1e-4)
     T = xtr.shape[-1]
@@ -177,7 +174,7 @@ def train_mashability(
         idx = rng.integers(len(xtr), size=batch)
         starts = rng.integers(T - crop + 1, size=batch)
         x = np.stack([xtr[i, ..., s : s + crop] for i, s in zip(idx, starts)]).astype(np.float32)
-        x = timbre_augment(x, rng, augment_db)
+        x[:, :, : config.n_mels] = timbre_augment(x[:, :, : config.n_mels], rng, augment_db)
         logits = net(torch.from_numpy(x))
         loss = -(torch.from_numpy(ttr[idx]) * torch.log_softmax(logits, dim=1)).sum(1).mean()
         opt.zero_grad()
@@ -234,7 +231,9 @@ def train_mashability(
                 "analysis": "ground-truth POP909 beats, downbeats and key of each rendered clip (not estimates)",
                 "excerpts": "8.192 s mashups at 16 kHz (shorter than the paper's 25-60 s), Rubber Band fast mode",
             },
-            "features": {"sr": 16000, "n_mels": 64, "n_fft": 1024, "hop": 512, "fmax": 8000, "crop_frames": CROP_FRAMES},
+            "features": {"sr": 16000, "n_mels": 64, "n_fft": 1024, "hop": 512, "fmax": 8000, "crop_frames": CROP_FRAMES}
+            | ({"chroma": {"n_fft": 4096, "tuning": 0.0, "scale": "clip max",
+                           "used_by": "harmony branch (vocal-harmonic interval profile)"}} if config.harmony else {}),
             "lsro": bool(lsro),
             "augmentation": {"timbre_eq_db": augment_db, "what": "random per-source gain, tilt and cosine bump "
                              "on the log-mel of each training crop (collage.training.mashability.timbre_augment)"}

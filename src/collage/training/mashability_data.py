@@ -125,11 +125,11 @@ def _timbre_mixed(cand, base: dict, renders: list[tuple[Path, set]], split: str,
 
 
 def mashup_record(seed: Clip, cand, clips: dict, *, high_quality: bool = False) -> tuple[np.ndarray, dict]:
-    """Render one candidate → ``(4, 64, T)`` float16 log-mel and its recipe (fast Rubber Band by default)."""
-    from collage.mashup.score import mel_features
+    """Render one candidate → ``(4, 76, T)`` float16 log-mel + chroma and its recipe (fast Rubber Band by default)."""
+    from collage.mashup.score import mashup_features
 
     audio = render_candidate(cand, clips, high_quality=high_quality)
-    return mel_features(audio, seed.sr).astype(np.float16), cand.to_dict()
+    return mashup_features(audio, seed.sr).astype(np.float16), cand.to_dict()
 
 
 def examples_path(split: str, n_songs: int, windows_per_seed: int, n_matched: int = 1, seconds: float = 8.192,

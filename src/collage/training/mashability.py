@@ -216,7 +216,8 @@ def train_mashability(
 
         name = weights_name(model, lsro)
         card = {
-            "description": f"{'PreMixNet' if model == 'premix' else 'PostMixNet'}{' + LSRO' if lsro else ''} "
+            "description": f"{'PreMixNet' if model == 'premix' else 'PostMixNet'}{' + LSRO' if lsro else ''}"
+            f"{' with the harmony branch (vocal-harmonic chroma interval profile)' if config.harmony else ''} "
             "mashability on POP909 stems rendered with FluidSynth",
             "training_command": command or " ".join(shlex.quote(a) for a in sys.argv),
             "data": {

@@ -156,3 +156,22 @@ def test_unknown_timbre_fails_before_any_rendering(tmp_path, monkeypatch):
     with pytest.raises(ParameterError, match="timbre='nope'"):
         tm.train_mashability("premix", lsro=False, run_dir=tmp_path / "run", root=tmp_path, val_timbre="nope",
                              progress=False)
+
+
+def test_ranking_pairs_and_rank_term(tmp_path, monkeypatch):
+    labels = np.array([1, 0, -1, 1, -1, -1, 0, -1], np.int8)  # window 2 has no original
+    seeds = np.array([0, 0, 0, 1, 1, 1, 2, 2])
+    assert tm.ranking_pairs(labels, seeds).tolist() == [[0, 2], [3, 4], [3, 5]]
+    monkeypatch.setattr(tm, "render_split", lambda *a, **k: [])
+    rng = np.random.default_rng(0)
+    _fake_cache(tmp_path, "train", 12, rng)
+    _fake_cache(tmp_path, "val", 4, rng)
+    scores = tm.train_mashability("premix", lsro=False, run_dir=tmp_path / "run", out_dir=tmp_path / "w", steps=6,
+                                  batch=8, root=tmp_path, config=MashabilityConfig.tiny(), progress=False,
+                                  command="test", rank_weight=1.0)
+    assert 1.0 <= scores["val_avg_rank"] <= 2.0
+    card = json.loads((tmp_path / "w" / "mashability_premixnet.json").read_text())
+    assert card["rank_weight"] == 1.0 and card["ranking_pairs"] == 12  # one matched per window, without LSRO too
+    assert card["data"]["train"]["labels"]["matched_unlabeled"] == 0  # ...but not in the cross-entropy
+    log = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    assert any("rank_loss" in r.get("train", {}) for r in log)

@@ -102,6 +102,13 @@ def _targets(labels: np.ndarray) -> np.ndarray:
     return t
 
 
+def ranking_pairs(labels: np.ndarray, seed_index: np.ndarray) -> np.ndarray:
+    """``(P, 2)`` example indices ``(original, matched)`` of the same vocal window, every such pair."""
+    orig = {int(s): i for i, (s, lab) in enumerate(zip(seed_index, labels)) if lab == 1}
+    return np.asarray([(orig[int(s)], i) for i, (s, lab) in enumerate(zip(seed_index, labels))
+                       if lab == -1 and int(s) in orig], dtype=np.int64).reshape(-1, 2)
+
+
 def evaluate_examples(net, data: dict, *, x: torch.Tensor | None = None) -> dict:
     """Accuracy (original vs unmatched at 0.5), avg rank (original among itself and the matched) and
     the labelled cross-entropy of ``net`` (a Pre/PostMixNet, put in eval mode) on :func:`load_examples` data."""
@@ -139,6 +146,7 @@ def train_mashability(
     augment_db: float = 0.0,
     timbres: tuple = (),
     val_timbre: str | None = None,
+    rank_weight: float = 0.0,
 ) -> dict:
     """Train one variant; save ``out_dir/<weights_name>.pt/.json`` when ``out_dir`` is given.
 
@@ -146,6 +154,10 @@ def train_mashability(
     ``augment_db``: strength of the random per-source equaliser on training crops
     (:func:`timbre_augment`; 0 = none). ``timbres``: extra soundfonts mixed per stem into the
     training mashups; ``val_timbre``: validate on the val songs rendered with this extra soundfont.
+    ``rank_weight``: weight of a pairwise ranking term (our addition): each step also draws
+    ``batch // 4`` vocal windows and penalises ``softplus(m_matched - m_original)`` on their
+    log-odds, so that an original outranks a matched mashup of the same vocal (the protocol's
+    rank). It uses the matched mashups with or without LSRO; 0 = off.
     Returns the card's ``scores`` (validation accuracy and avg rank, steps, seconds).
     """
     if model not in ("premix", "postmix"):
@@ -156,9 +168,11 @@ def train_mashability(
     torch.manual_seed(seed)
     train = load_examples("train", train_songs, windows, root=root, timbres=timbres)
     val = load_examples("val", val_songs, windows, root=root, timbre=val_timbre)
-    if not lsro:
-        keep = train["label"] != -1
-        train = {k: (v[keep] if isinstance(v, np.ndarray) and v.ndim and len(v) == len(keep) else v) for k, v in train.items()}
+    # the examples the cross-entropy samples: all (LSRO) or the labelled ones
+    ce_idx = np.arange(len(train["label"])) if lsro else np.flatnonzero(train["label"] != -1)
+    pairs = ranking_pairs(train["label"], train["seed_index"]) if rank_weight > 0 else np.zeros((0, 2), np.int64)
+    if rank_weight > 0 and not len(pairs):
+        raise ParameterError("given rank_weight > 0, but the training set has no vocal window with an original and a matched mashup")
     if config is None:
         config = MashabilityConfig() if model == "premix" else PostMixConfig()
     xtr = model_input(config, train["x"])  # (N, S, in_rows, T) float16
@@ -171,16 +185,26 @@ def train_mashability(
 
     def step_fn(step: int, rng: np.random.Generator) -> dict:
         net.train()
-        idx = rng.integers(len(xtr), size=batch)
-        starts = rng.integers(T - crop + 1, size=batch)
-        x = np.stack([xtr[i, ..., s : s + crop] for i, s in zip(idx, starts)]).astype(np.float32)
+        idx = ce_idx[rng.integers(len(ce_idx), size=batch)]
+        n_pairs = max(1, batch // 4) if rank_weight > 0 else 0
+        pair = pairs[rng.integers(len(pairs), size=n_pairs)] if n_pairs else np.zeros((0, 2), np.int64)
+        rows = np.concatenate([idx, pair[:, 0], pair[:, 1]])
+        starts = rng.integers(T - crop + 1, size=len(rows))
+        x = np.stack([xtr[i, ..., s : s + crop] for i, s in zip(rows, starts)]).astype(np.float32)
         x[:, :, : config.n_mels] = timbre_augment(x[:, :, : config.n_mels], rng, augment_db)
         logits = net(torch.from_numpy(x))
-        loss = -(torch.from_numpy(ttr[idx]) * torch.log_softmax(logits, dim=1)).sum(1).mean()
+        ce = -(torch.from_numpy(ttr[idx]) * torch.log_softmax(logits[:batch], dim=1)).sum(1).mean()
+        out = {"loss": ce.item()}
+        loss = ce
+        if n_pairs:
+            margin = logits[:, 0] - logits[:, 1]  # log-odds of "mashable"
+            rank = torch.nn.functional.softplus(margin[batch + n_pairs :] - margin[batch : batch + n_pairs]).mean()
+            loss = ce + rank_weight * rank
+            out["rank_loss"] = rank.item()
         opt.zero_grad()
         loss.backward()
         opt.step()
-        return {"loss": loss.item()}
+        return out
 
     def val_fn() -> dict:
         r = evaluate_examples(net, val, x=xva)
@@ -222,9 +246,9 @@ def train_mashability(
             "training_command": command or " ".join(shlex.quote(a) for a in sys.argv),
             "data": {
                 "train": {"split": "POP909 train (4/4 songs, fixed shuffle)", "songs": int(len(train["songs"])),
-                          "examples": int(len(xtr)), "data_hash": str(train["data_hash"]),
-                          "labels": {"original": int(np.sum(train["label"] == 1)), "unmatched": int(np.sum(train["label"] == 0)),
-                                     "matched_unlabeled": int(np.sum(train["label"] == -1))}},
+                          "examples": int(len(ce_idx)), "data_hash": str(train["data_hash"]),
+                          "labels": {"original": int(np.sum(train["label"][ce_idx] == 1)), "unmatched": int(np.sum(train["label"][ce_idx] == 0)),
+                                     "matched_unlabeled": int(np.sum(train["label"][ce_idx] == -1))}},
                 "val": {"split": "POP909 val", "songs": int(len(val["songs"])), "examples": int(len(val["label"])),
                         "data_hash": str(val["data_hash"])},
                 "soundfonts": ("FluidR3_GM and TimGM6mb (train" + (f", mixed per stem with {', '.join(timbres)}" if timbres else "")
@@ -236,6 +260,8 @@ def train_mashability(
             | ({"chroma": {"n_fft": 4096, "tuning": 0.0, "scale": "clip max",
                            "used_by": "harmony branch (vocal-harmonic interval profile)"}} if config.harmony else {}),
             "lsro": bool(lsro),
+            "rank_weight": float(rank_weight),
+            "ranking_pairs": int(len(pairs)),
             "augmentation": {"timbre_eq_db": augment_db, "what": "random per-source gain, tilt and cosine bump "
                              "on the log-mel of each training crop (collage.training.mashability.timbre_augment)"}
             if augment_db > 0 else None,

@@ -46,9 +46,9 @@ WINDOW_FRAMES = 256
 FEATURE_ROLES = ("vocals", "harmonic", "percussion", "mix")
 #: scorer name (CLI) → shipped weights name: of each model's two variants (± LSRO), the one
 #: more accurate on the unseen-timbre validation set (val songs rendered with the gmbank soundfont;
-#: PreMixNet: 0.963 with LSRO vs 0.931; PostMixNet: 0.812 with LSRO vs 0.787;
+#: PreMixNet: 0.981 without LSRO vs 0.975 with; PostMixNet: 0.812 with LSRO vs 0.787;
 #: benchmarks/mashability_val.py, docs/results/mashup.md)
-MODEL_NAMES = {"premixnet": "mashability_premixnet_lsro", "postmixnet": "mashability_postmixnet_lsro"}
+MODEL_NAMES = {"premixnet": "mashability_premixnet", "postmixnet": "mashability_postmixnet_lsro"}
 SCORERS = (*MODEL_NAMES, "automashupper")
 
 

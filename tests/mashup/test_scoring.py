@@ -105,6 +105,10 @@ def test_harmony_branch_reads_chroma_rows(clips):
     y = x.clone()
     y[:, 1, 64:] = torch.roll(y[:, 1, 64:], 1, dims=1)  # the harmonic's chroma up a semitone
     assert not torch.allclose(net(x), net(y))  # the branch sees the chroma
+    assert not feats[2:, 64:].any()  # percussion and mix carry no chroma...
+    z = x.clone()
+    z[:, 2, 64:] = torch.rand(1, 12, z.shape[-1])
+    assert torch.allclose(net(x), net(z))  # ...and the branch never reads it
     old = PreMixNet(MashabilityConfig(channels=(2, 2, 4, 4), c1d=8, fc=8)).eval()
     assert learned_scores([feats], old).shape == (1,)  # a mel-only model reads the first 64 rows
     with pytest.raises(ParameterError, match="harmony"):

@@ -6,7 +6,8 @@
 
 Features, per role: 16 kHz audio, 1024-point STFT, hop 512 (32 ms), 64 mel bins up to 8 kHz,
 power in dB scaled to about [-2, 2]; under them 12 chroma rows (4096-point STFT, same hop,
-A440 tuning, energy scaled by the clip's loudest frame to [0, 1]). Each model reads the rows it
+A440 tuning, energy scaled by the clip's loudest frame to [0, 1]; vocals and harmonic only,
+zeros for percussion and mix). Each model reads the rows it
 was trained on (``config.in_rows``: the mel bins, plus the chroma for the harmony branch). Long mashups are scored by the mean over
 windows of :data:`WINDOW_FRAMES` frames (8.2 s), the length the models were trained on.
 """
@@ -44,6 +45,9 @@ HOP = 512
 FMAX = 8000.0
 WINDOW_FRAMES = 256
 FEATURE_ROLES = ("vocals", "harmonic", "percussion", "mix")
+#: the roles whose chroma is computed: the harmony branch compares these two (chroma is the slow
+#: part of the features, ~23 ms per 25 s stem, so the others are left at zero)
+CHROMA_ROLES = ("vocals", "harmonic")
 #: scorer name (CLI) → shipped weights name: of each model's two variants (± LSRO), the one
 #: more accurate on the unseen-timbre validation set (val songs rendered with the gmbank soundfont;
 #: PreMixNet: 0.981 without LSRO vs 0.975 with; PostMixNet: 0.812 with LSRO vs 0.787;
@@ -79,11 +83,17 @@ def chroma(y: np.ndarray, sr: int = FEATURE_SR) -> np.ndarray:
 
 def mashup_features(stems: Mapping[str, np.ndarray], sr: int = FEATURE_SR) -> np.ndarray:
     """Stems with ``"vocals"``, ``"harmonic"``, ``"percussion"``, ``"mix"`` →
-    ``(4, N_MELS + N_CHROMA, T)`` float32: each role's :func:`mel` rows, then its :func:`chroma` rows."""
+    ``(4, N_MELS + N_CHROMA, T)`` float32: each role's :func:`mel` rows, then its :func:`chroma` rows
+    for the roles in :data:`CHROMA_ROLES` (zeros for the others, which no model reads)."""
     missing = [r for r in FEATURE_ROLES if r not in stems]
     if missing:
         raise ParameterError(f"given stems without {missing}; expected {FEATURE_ROLES}")
-    return np.stack([np.concatenate([mel(stems[r], sr), chroma(stems[r], sr)]) for r in FEATURE_ROLES])
+    out = []
+    for r in FEATURE_ROLES:
+        m = mel(stems[r], sr)
+        c = chroma(stems[r], sr) if r in CHROMA_ROLES else np.zeros((N_CHROMA, m.shape[1]), np.float32)
+        out.append(np.concatenate([m, c]))
+    return np.stack(out)
 
 
 def windows(feats: np.ndarray, frames: int = WINDOW_FRAMES) -> np.ndarray:

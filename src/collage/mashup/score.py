@@ -23,6 +23,7 @@ from collage.errors import ParameterError
 __all__ = [
     "FEATURE_SR",
     "N_MELS",
+    "N_CHROMA",
     "HOP",
     "WINDOW_FRAMES",
     "SCORERS",

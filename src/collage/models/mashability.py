@@ -39,12 +39,10 @@ import torch
 from torch import nn
 
 from collage.errors import ParameterError
+from collage.mashup.score import N_CHROMA  # the chroma rows the features carry under the mel rows
 from collage.pretrained import register_model
 
-__all__ = ["N_CHROMA", "MashabilityConfig", "PostMixConfig", "SourceNet", "PreMixNet", "PostMixNet"]
-
-#: chroma rows under the mel rows of each source when the harmony branch is on
-N_CHROMA = 12
+__all__ = ["MashabilityConfig", "PostMixConfig", "SourceNet", "PreMixNet", "PostMixNet"]
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ import torch
 
 from collage.errors import ParameterError
 from collage.mashup.evaluate import rank_and_accuracy
+from collage.mashup import score as sc
 from collage.mashup.score import model_input
 from collage.models.mashability import MashabilityConfig, PostMixConfig, PostMixNet, PreMixNet
 from collage.training.loop import set_threads, train_loop
@@ -256,8 +257,9 @@ def train_mashability(
                 "analysis": "ground-truth POP909 beats, downbeats and key of each rendered clip (not estimates)",
                 "excerpts": "8.192 s mashups at 16 kHz (shorter than the paper's 25-60 s), Rubber Band fast mode",
             },
-            "features": {"sr": 16000, "n_mels": 64, "n_fft": 1024, "hop": 512, "fmax": 8000, "crop_frames": CROP_FRAMES}
-            | ({"chroma": {"n_fft": 4096, "tuning": 0.0, "scale": "clip max",
+            "features": {"sr": sc.FEATURE_SR, "n_mels": sc.N_MELS, "n_fft": sc.N_FFT, "hop": sc.HOP, "fmax": int(sc.FMAX),
+                         "crop_frames": CROP_FRAMES}
+            | ({"chroma": {"n_fft": sc.CHROMA_FFT, "tuning": 0.0, "scale": "clip max",
                            "used_by": "harmony branch (vocal-harmonic interval profile)"}} if config.harmony else {}),
             "lsro": bool(lsro),
             "rank_weight": float(rank_weight),

@@ -10,7 +10,7 @@ Pipeline (each step resumable; outputs under ``root``, default ``runs/mashup``):
    ground-truth key, tempo, beats and downbeats of each rendered clip (training uses the
    annotations, not estimates).
 3. :func:`build_examples`: for each vocal seed, mashups (original / unmatched / matched)
-   rendered and turned into log-mel spectrograms ``(4, n_mels, T)`` (vocals, harmonic,
+   rendered and turned into log-mel + chroma features ``(4, n_mels + 12, T)`` (vocals, harmonic,
    percussion, mix) in float16, cached in one npz per split.
 """
 
@@ -155,7 +155,7 @@ def build_examples(
     as rendered by :func:`render_split`) and cache their features at :func:`examples_path`.
 
     Per seed window: one original (label 1), one unmatched (label 0, mode drawn at random)
-    and ``n_matched`` matched (label -1: unlabeled). The npz holds ``x (N, 4, 64, T)``
+    and ``n_matched`` matched (label -1: unlabeled). The npz holds ``x (N, 4, 76, T)`` (:func:`~collage.mashup.score.mashup_features`)
     float16, ``label (N,)`` int8, ``seed_index (N,)`` (one id per vocal window),
     ``recipes`` (JSON) and ``data_hash``. Reused when it exists.
 

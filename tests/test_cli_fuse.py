@@ -62,6 +62,10 @@ def test_fuse_collagenet_with_options_and_json(capsys, tmp_path, tiny_models):
     assert summary["method"] == "collagenet" and summary["key_shift"] == 0 and summary["hop_beats"] == 2
     assert summary["controls"] == {"pitch": 1.0, "rhythm": 0.0, "chord": 0.25, "texture": 0.75}
     assert summary["n_windows"] == 13 and summary["outputs"] == [str(out)]
+    assert summary["iterations"] == tiny_models.actor.config.iterations
+    rc, stdout, err = run(capsys, "fuse", MEL, ACC, "-o", out, "--iterations", "3", "--json")
+    assert rc == 0, err
+    assert json.loads(stdout)["iterations"] == 3
     assert read_midi(out).track_names == ["MELODY", "ACCOMPANIMENT"]
 
 
@@ -98,6 +102,8 @@ def test_fuse_writes_wav_and_plot(capsys, tmp_path):
     (["--keep-rhythm", "lots"], ["'lots' is not a valid float"]),
     (["--method", "magic"], ["'magic' is not one of"]),
     (["--hop", "9"], ["--hop"]),
+    (["--iterations", "2"], ["given --iterations 2 with --method rule"]),
+    (["--iterations", "0"], ["--iterations"]),
 ])
 def test_bad_options_are_one_line_errors(capsys, tmp_path, args, needles):
     rc, _, err = run(capsys, "fuse", MEL, ACC, "-o", tmp_path / "f.mid", "--method", "rule", *args)

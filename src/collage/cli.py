@@ -643,6 +643,7 @@ def fuse_summary(result) -> dict:
     return {
         "method": result.method,
         "controls": result.controls,
+        "iterations": result.iterations,
         "seed": result.seed,
         "key_shift": result.key_shift,
         "n_windows": result.n_windows,
@@ -689,14 +690,17 @@ def fuse_summary(result) -> dict:
 @click.option("--actor", default=None, metavar="NAME|PATH",
               help="CollageNet actor weights: a shipped name (e.g. latent_actor_lam0.5) or a .pt path "
                    "(default: latent_actor).")
+@click.option("--iterations", type=click.IntRange(min=1), default=None, metavar="K",
+              help="Apply the CollageNet actor K times, each to its own output (default: the actor's, "
+                   "chosen on the val split; 1 is the paper's single pass).")
 @click.option("--arrange", "arrange_ensemble", type=click.Choice(["satb", "pop909"]), default=None,
               help="Then arrange the fused piece for this ensemble (collage arrange): one track per part.")
 @click.option("--arrange-model", type=click.Choice(_ARRANGE_MODELS), default="bilstm", show_default=True,
               help="The part-separation model used by --arrange.")
 @click.option("--json", "as_json", is_flag=True, help="Print a summary as JSON.")
 def fuse_command(melody_path, accomp_path, output, keep_pitch, keep_rhythm, keep_chord, keep_texture, method, seed,
-                 wav, plot, melody_track, accomp_tracks, loop, no_key_align, hop, actor, arrange_ensemble,
-                 arrange_model, as_json) -> None:
+                 wav, plot, melody_track, accomp_tracks, loop, no_key_align, hop, actor, iterations,
+                 arrange_ensemble, arrange_model, as_json) -> None:
     """Fuse MELODY and an unrelated ACCOMPANIMENT into one harmonic two-track piece.
 
     Inputs are MIDI, MusicXML or ABC files of any length. The melody is the
@@ -743,6 +747,8 @@ def fuse_command(melody_path, accomp_path, output, keep_pitch, keep_rhythm, keep
 
     if actor is not None and method != "collagenet":
         raise ParameterError(f"given --actor {actor!r} with --method {method}; the actor is CollageNet's only")
+    if iterations is not None and method != "collagenet":
+        raise ParameterError(f"given --iterations {iterations} with --method {method}; they are CollageNet's only")
     arrange_net = None
     if arrange_ensemble is not None:
         from collage.arrange.pipeline import NEURAL, load_arrange_model
@@ -753,7 +759,7 @@ def fuse_command(melody_path, accomp_path, output, keep_pitch, keep_rhythm, keep
     result = fuse(melody_path, accomp_path, keep_pitch=keep_pitch, keep_rhythm=keep_rhythm, keep_chord=keep_chord,
                   keep_texture=keep_texture, method=method, seed=seed, melody_track=melody_track,
                   accomp_tracks=list(accomp_tracks) or None, fit="loop" if loop else "trim",
-                  key_align=not no_key_align, hop_beats=hop, models=models)
+                  key_align=not no_key_align, hop_beats=hop, models=models, iterations=iterations)
     out_piece = result.piece
     if arrange_ensemble is not None:
         from collage.arrange.pipeline import arrange
@@ -791,8 +797,8 @@ def fuse_command(melody_path, accomp_path, output, keep_pitch, keep_rhythm, keep
         click.echo(json.dumps({**summary, "outputs": [str(p) for p in written]}, indent=2))
         return
     c = result.controls
-    how = ("keep " + ", ".join(f"{k} {v:g}" for k, v in c.items())) if result.method == "collagenet" else \
-        f"seed {result.seed}"
+    how = ("keep " + ", ".join(f"{k} {v:g}" for k, v in c.items()) + f", {result.iterations} iteration(s)"
+           if result.method == "collagenet" else f"seed {result.seed}")
     fit = ""
     if result.fit["looped"]:
         fit = f", {result.fit['looped']} looped {result.fit['loops']:.2g}x"
@@ -876,6 +882,9 @@ def train_actor_command(run_dir, steps, batch_size, lr, seed, segments, melody_v
     Example:
       collage train actor --lam 0.1                # the shipped default's λ
       collage train actor --lam 1 --no-default     # latent_actor_lam1
+
+    The weights ship with a single pass as their default; choose the inference
+    default with `collage train actor-iterations` afterwards.
     """
     from collage.training.critic_actor import lam_name, run_train_actor
 
@@ -886,6 +895,47 @@ def train_actor_command(run_dir, steps, batch_size, lr, seed, segments, melody_v
                          acc_vae=accomp_vae, judge=judge, tiny=tiny, max_seconds=max_seconds,
                          control_gate=control_gate, init_from=init_from)
     click.echo(f"wrote {pt}")
+
+
+@train_group.command("actor-iterations", context_settings=CONTEXT)
+@click.option("--actor", "name", default="latent_actor", show_default=True, metavar="NAME|PT",
+              help="The actor weights whose default to choose (its critic: the matching latent_critic*).")
+@click.option("--max-iterations", type=click.IntRange(min=1), default=8, show_default=True,
+              help="Try 1..K applications.")
+@click.option("--tolerance", type=click.FloatRange(min=0), default=0.01, show_default=True,
+              help="Choose the smallest count within this of the best val harmony rate.")
+@click.option("--segments", type=click.IntRange(min=10), default=8000, show_default=True,
+              help="As in `collage train actor` (val uses 1/8 as many segments).")
+@click.option("--dry-run", is_flag=True, help="Print the sweep; do not write the card.")
+@click.option("--json", "json_path", default=None, metavar="PATH", help="Also write the sweep as JSON to PATH.")
+def train_actor_iterations_command(name, max_iterations, tolerance, segments, dry_run, json_path) -> None:
+    """Choose how many times an actor is applied at inference, on the val split.
+
+    Applies the actor 1..K times to 500 val Ωdh pairs (controls 0.5), decodes
+    and scores them with the harmony judge, and records the smallest count
+    within TOLERANCE of the best harmony rate as the actor's default
+    (``config.iterations`` in its card; the weights are not touched). Run it
+    again after `collage train actor`, which ships a single pass.
+
+    \b
+    Example:
+      collage train actor-iterations --actor latent_actor --json docs/results/fusion_iterations.json
+    """
+    import json
+
+    from collage.training.critic_actor import run_choose_iterations
+
+    res = run_choose_iterations(name, max_iterations=max_iterations, segments=segments, tolerance=tolerance,
+                                write=not dry_run)
+    for k, m in res["iterations"].items():
+        click.echo(f"{k:3d} iteration(s): harmony {m['val_harmony']:.3f}  rho_mel {m['val_rho_a']:.3f}  "
+                   f"rho_acc {m['val_rho_b']:.3f}  critic {m['val_d_out']:.3f}")
+    click.echo(f"chosen: {res['chosen']}" + (" (not written: --dry-run)" if dry_run else f" (written to {name}'s card)"))
+    if json_path:
+        from collage.io.atomic import atomic_path
+
+        with atomic_path(json_path) as tmp:
+            tmp.write_text(json.dumps(res, indent=2) + "\n")
 
 
 @eval_group.command("fusion", context_settings=CONTEXT)

@@ -39,6 +39,7 @@ __all__ = [
     "save_pretrained",
     "load_pretrained",
     "load_card",
+    "update_card",
     "tiny_model",
     "build_model",
     "shipped_names",
@@ -182,6 +183,21 @@ def load_card(name_or_path: str | os.PathLike) -> dict:
         raise ModelLoadingError(f"{js}: no card beside the weights") from None
     except (OSError, ValueError) as e:
         raise ModelLoadingError(f"{js}: unreadable card ({e})") from None
+
+
+def update_card(name_or_path: str | os.PathLike, **fields) -> Path:
+    """Set top-level fields of a card (e.g. ``config=...`` after an inference default was chosen), atomically.
+
+    The weights file and its ``sha256`` are not touched. Returns the card's path.
+    """
+    from collage.io.atomic import atomic_path
+
+    _, js = _resolve(name_or_path)
+    card = load_card(name_or_path)
+    card.update(fields)
+    with atomic_path(js) as tmp:
+        tmp.write_text(json.dumps(card, indent=2, sort_keys=False) + "\n")
+    return js
 
 
 def load_pretrained(name_or_path: str | os.PathLike, *, check_hash: bool = True):

@@ -44,6 +44,10 @@ def test_eval_fusion_json_schema(pop909_root, monkeypatch):
     for aspect in ("pitch", "rhythm", "chord", "texture"):
         assert {"spearman_latent", "spearman_similarity"} <= set(res["controls"][aspect])
     assert set(res["gradient_steps"]["steps"]) == {"0", "2"}
+    assert res["meta"]["iterations"] == {"collagenet": 2, "collagenet_lam0.1": 1}
+    single = res["diagnostics"]["collagenet_single_pass"]  # the default actor after one pass, for comparison
+    assert single["pairs"] == 12 and 0 <= single["harmony_rate"] <= 1
+    assert "collagenet_lam0.1_single_pass" not in res["diagnostics"]
 
 
 def test_eval_fusion_bad_option():

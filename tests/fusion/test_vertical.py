@@ -132,6 +132,33 @@ def test_tiny_models_run_the_whole_pipeline(method):
         assert res.controls == {"pitch": 1.0, "rhythm": 0.5, "chord": 0.5, "texture": 0.0}
 
 
+def test_the_actor_is_applied_iterations_times_defaulting_to_its_config():
+    calls = []
+
+    class CountingActor:
+        config = type("C", (), {"iterations": 3})()
+
+        def __call__(self, a, b, c):
+            calls.append(c.shape)
+            return a, b
+
+    models = FusionModels(IdentityMelodyVAE(), IdentityAccompVAE(), actor=CountingActor())
+    mel, acc = piece(melody_rows(4), name="MELODY"), piece(accomp_rows(4), name="PIANO")
+    res = fuse(mel, acc, models=models, key_align=False)
+    assert res.iterations == 3 and len(calls) == 3  # one batched call per application
+    calls.clear()
+    res = fuse(mel, acc, models=models, key_align=False, iterations=1)
+    assert res.iterations == 1 and len(calls) == 1
+    assert fuse(mel, acc, method="rule").iterations is None
+    assert fuse(mel, acc, models=identity_models(), key_align=False).iterations == 1  # no config: one pass
+    tiny = FusionModels.tiny()
+    one = fuse(mel, acc, models=tiny, key_align=False, iterations=1, keep_pitch=0.0, keep_rhythm=0.0)
+    four = fuse(mel, acc, models=tiny, key_align=False, iterations=4, keep_pitch=0.0, keep_rhythm=0.0)
+    assert one.piece.tracks[0].notes.tolist() != four.piece.tracks[0].notes.tolist()
+    with pytest.raises(ParameterError, match="given iterations=0"):
+        fuse(mel, acc, models=tiny, iterations=0)
+
+
 def test_silent_melody_windows_stay_silent():
     rows = melody_rows(2) + melody_rows(2, start_bar=6)  # bars 3-6 silent
     mel = piece(rows, name="MELODY")

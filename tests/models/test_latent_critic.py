@@ -127,3 +127,72 @@ def test_tiny_adversarial_training_moves_toward_positives(tmp_path):
     assert {"val_d_in", "val_d_out", "val_rho_a", "val_rho_b"} <= set(res.best_metrics)
     assert (tmp_path / "a" / "log.jsonl").exists()
     assert actor.sigma_a.shape == (16,) and torch.all(actor.sigma_a < 0.2)
+
+
+def test_transform_applies_the_actor_iteratively_and_defaults_to_its_config():
+    cfg = dataclasses.replace(LatentActorConfig.tiny(), control_gate=True, iterations=3)
+    torch.manual_seed(0)
+    actor = LatentActor(cfg).eval()
+    za, zb = torch.randn(4, 16), torch.randn(4, 16)
+    c = torch.full((4, 4), 0.5)
+    a, b = za, zb
+    with torch.no_grad():
+        for _ in range(3):
+            a, b = actor(a, b, c)
+    ha, hb = actor.transform(za, zb, c)  # config.iterations = 3
+    torch.testing.assert_close(ha, a)
+    torch.testing.assert_close(hb, b)
+    one = actor.transform(za, zb, c, iterations=1)
+    assert not torch.allclose(one[0], ha)
+    same = actor.transform(za, zb, c, iterations=0)
+    assert same[0] is za and same[1] is zb
+    keep = torch.tensor([1.0, 0.0, 1.0, 0.0]).expand(4, 4)  # a kept aspect stays exact over any iterations
+    ha, hb = actor.transform(za, zb, keep, iterations=5)
+    torch.testing.assert_close(ha[:, :8], za[:, :8])
+    torch.testing.assert_close(hb[:, :8], zb[:, :8])
+    with pytest.raises(ParameterError, match="iterations=-1"):
+        actor.transform(za, zb, c, iterations=-1)
+    with pytest.raises(ParameterError, match="iterations=0"):
+        dataclasses.replace(cfg, iterations=0)
+
+
+def test_update_card_changes_the_default_without_touching_the_weights(tmp_path):
+    from collage.pretrained import load_card, update_card
+
+    actor = tiny_model("latent_actor")
+    pt = save_pretrained(actor, "a", tmp_path, card={"lam": 1.0})
+    sha = load_card(pt)["sha256"]
+    update_card(pt, config=dict(load_card(pt)["config"], iterations=4), note="chosen on val")
+    card = load_card(pt)
+    assert card["sha256"] == sha and card["note"] == "chosen on val" and card["lam"] == 1.0
+    back = load_pretrained(pt)  # the hash check still passes
+    assert back.config.iterations == 4
+    torch.testing.assert_close(back.delta.weight, actor.delta.weight)
+
+
+def test_iteration_sweep_chooses_the_smallest_count_near_the_best(tmp_path):
+    """On synthetic latents with tiny VAEs and judge: one row per count; the rule picks the smallest within tolerance."""
+    from collage.training.critic_actor import iteration_sweep
+    from collage.training.latents import LatentSet
+
+    rng = np.random.default_rng(0)
+    k = 60
+    za = rng.normal(size=(12, k, 16)).astype(np.float16)
+    lat = LatentSet({"mel_mu": za, "mel_std": np.full((12, k, 16), 0.1, np.float16), "acc_mu": za.copy(),
+                     "acc_std": np.full((12, k, 16), 0.1, np.float16), "valid": np.ones((12, k), bool),
+                     "song_ids": np.arange(k) % 10})
+    torch.manual_seed(0)
+    actor = LatentActor(dataclasses.replace(LatentActorConfig.tiny(), control_gate=True)).eval()
+    critic = tiny_model("latent_critic")
+    kw = dict(mel_vae=tiny_model("melody_vae"), acc_vae=tiny_model("accomp_vae"), judge=tiny_model("harmony_judge"),
+              iterations=[3, 1, 2], n=20)
+    res = iteration_sweep(actor, critic, lat, tolerance=1.0, **kw)
+    assert sorted(res["iterations"]) == [1, 2, 3] and res["chosen"] == 1  # everything is within 1.0
+    rates = {k: v["val_harmony"] for k, v in res["iterations"].items()}
+    res = iteration_sweep(actor, critic, lat, tolerance=0.0, **kw)
+    assert rates[res["chosen"]] == max(rates.values())
+    assert res["chosen"] == min(k for k, r in rates.items() if r == max(rates.values()))
+    rho = [res["iterations"][k]["val_rho_a"] for k in (1, 2, 3)]
+    assert rho[0] < rho[2]  # more applications move further from the input
+    with pytest.raises(ParameterError, match="counts >= 1"):
+        iteration_sweep(actor, critic, lat, **dict(kw, iterations=[0, 1]))

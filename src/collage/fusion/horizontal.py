@@ -218,9 +218,7 @@ def transform_latents(actor, z_l: torch.Tensor, z_r: torch.Tensor, style, *, ite
     if s.ndim == 1:
         s = s.expand(z_l.shape[0], -1)  # (B, 4)
     actor.eval()
-    for _ in range(iterations):
-        z_l, z_r = actor(z_l, z_r, s)
-    return z_l, z_r
+    return actor.transform(z_l, z_r, s, iterations=iterations)
 
 
 @torch.no_grad()

@@ -25,8 +25,10 @@ The steps, for inputs of any length:
      posterior mean ``z_mel``; accompaniment window -> chords (estimated over
      the whole accompaniment, :func:`collage.represent.chord.estimate_chords`)
      and ``pr_mat`` -> accompaniment VAE posterior mean ``z_acc``; the latent
-     actor moves ``(z_mel, z_acc)`` under the four keep controls; both
-     decoders turn the result back into notes.
+     actor moves ``(z_mel, z_acc)`` under the four keep controls, applied
+     ``iterations`` times to its own output (default: the actor's
+     ``config.iterations``, chosen on the val split); both decoders turn the
+     result back into notes.
    - ``'rule'``: :func:`collage.fusion.rule.rule_fuse_segment` on each window
      (melody only; the accompaniment is passed through and the keep controls
      do not apply).
@@ -73,6 +75,7 @@ __all__ = [
     "fuse",
     "check_controls",
     "fuse_windows",
+    "actor_iterations",
 ]
 
 log = logging.getLogger(__name__)
@@ -148,6 +151,7 @@ class FusionResult:
         method: ``'collagenet'``, ``'rule'`` or ``'gradient'``.
         controls: ``{"pitch", "rhythm", "chord", "texture"}`` keep values used
             (all None for the methods without controls).
+        iterations: times the actor was applied (None for the methods without an actor).
         seed: the seed.
         key_shift: semitones the accompaniment was transposed (0 without key alignment).
         key_scores: profile correlation of each candidate shift (empty without key alignment).
@@ -164,6 +168,7 @@ class FusionResult:
     piece: Piece
     method: str
     controls: dict
+    iterations: int | None
     seed: int
     key_shift: int
     key_scores: dict
@@ -181,6 +186,13 @@ class FusionResult:
 def check_controls(**controls) -> dict[str, float]:
     """Validate keep controls (``pitch=..., rhythm=..., chord=..., texture=...``): each a number in [0, 1]."""
     return {name: check_unit_interval(value, f"keep_{name}={value!r}") for name, value in controls.items()}
+
+
+def actor_iterations(actor, iterations: int | None = None) -> int:
+    """``iterations``, or the actor's default (``actor.config.iterations``; 1 for an actor without one)."""
+    if iterations is not None:
+        return check_int(iterations, "iterations", minimum=1)
+    return int(getattr(getattr(actor, "config", None), "iterations", 1))
 
 
 def _velocity_contour(notes: np.ndarray, n_steps: int, default: int = 80) -> np.ndarray:
@@ -218,8 +230,8 @@ def _with_velocity(notes: np.ndarray, grid: np.ndarray, contour: np.ndarray, sta
 
 def fuse_windows(mel_windows: Sequence[np.ndarray], acc_windows: Sequence[np.ndarray], *, method: str = "collagenet",
                  controls: dict | None = None, models: FusionModels | None = None, seed: int = 0,
-                 chords: np.ndarray | None = None, gradient_options: dict | None = None
-                 ) -> tuple[list[np.ndarray], list[np.ndarray]]:
+                 chords: np.ndarray | None = None, gradient_options: dict | None = None,
+                 iterations: int | None = None) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Fuse a batch of 32-step windows (window-relative step notes) in one pass.
 
     Args:
@@ -231,6 +243,8 @@ def fuse_windows(mel_windows: Sequence[np.ndarray], acc_windows: Sequence[np.nda
         chords: ``(K, 8, 36)`` chord tracks of the accompaniment windows; None
             estimates them window by window.
         gradient_options: ``steps`` and ``lr`` for the gradient baseline.
+        iterations: times the actor is applied to its own output (collagenet);
+            None: the actor's ``config.iterations``.
     Returns:
         ``(melodies, accompaniments)``: K fused window-relative note arrays each
         (velocities are placeholders: 90 for the melody, 64 for the accompaniment,
@@ -271,7 +285,8 @@ def fuse_windows(mel_windows: Sequence[np.ndarray], acc_windows: Sequence[np.nda
             if unknown:
                 raise ParameterError(f"the actor's aspects {list(names)} are not the controls {list(CONTROL_NAMES)}")
             ctl = torch.tensor([[c.get(n, 0.5) for n in names]], dtype=z_mel.dtype).expand(k, len(names))  # (K, 4)
-            z_mel, z_acc = models.actor(z_mel, z_acc, ctl)  # (K, Dm), (K, Da)
+            for _ in range(actor_iterations(models.actor, iterations)):  # the iterated transformation
+                z_mel, z_acc = models.actor(z_mel, z_acc, ctl)  # (K, Dm), (K, Da)
         else:
             z_mel, z_acc = _gradient(z_mel, z_acc, models, gradient_options or {})
         out_tokens = models.melody_vae.decode_tokens(z_mel).cpu().numpy()  # (K, 32)
@@ -355,6 +370,7 @@ def fuse(
     key_method: str = "mixed",
     hop_beats: int = 4,
     gradient_options: dict | None = None,
+    iterations: int | None = None,
 ) -> FusionResult:
     """Fuse a melody and an unrelated accompaniment of any length into a harmonic two-track piece.
 
@@ -376,6 +392,10 @@ def fuse(
         key_method: ``'mixed'`` (default), ``'key'`` or ``'profile'``; see :mod:`collage.fusion.keyalign`.
         hop_beats: beats between window starts, 1..8 (8: no overlap).
         gradient_options: ``{"steps": ..., "lr": ...}`` for the data-driven baseline.
+        iterations: how many times CollageNet's actor is applied, each time to its
+            own output (>= 1; None: the actor's default, ``actor.config.iterations``).
+            More iterations move further toward harmony and further from the inputs;
+            a control of 1 still keeps its aspect exactly.
     Returns:
         a :class:`FusionResult`.
     Raises:
@@ -388,6 +408,10 @@ def fuse(
         raise ParameterError(f"given method={method!r}; expected one of {', '.join(METHODS)}")
     seed = check_int(seed, "seed", minimum=0)
     hop_beats = check_int(hop_beats, "hop_beats", minimum=1, maximum=SEGMENT_BEATS)
+    if iterations is not None:
+        iterations = check_int(iterations, "iterations", minimum=1)
+        if method != "collagenet":
+            log.warning("iterations apply to method 'collagenet' only; ignored for %r", method)
     if fit not in W.FIT_MODES:
         raise ParameterError(f"given fit={fit!r}; expected one of {', '.join(W.FIT_MODES)}")
     if method != "collagenet" and any(v != 0.5 for v in controls.values()):
@@ -443,8 +467,10 @@ def fuse(
         all_chords = estimate_chords(acc, plan.padded // STEPS_PER_BEAT)  # (beats, 36), whole accompaniment
         b0 = plan.starts // STEPS_PER_BEAT
         chords = np.stack([all_chords[b:b + SEGMENT_BEATS] for b in b0])  # (K, 8, 36)
+    if method == "collagenet":
+        iterations = actor_iterations(models.actor, iterations)
     out_mel, out_acc = fuse_windows(mel_w, acc_w, method=method, controls=controls, models=models, seed=seed,
-                                    chords=chords, gradient_options=gradient_options)
+                                    chords=chords, gradient_options=gradient_options, iterations=iterations)
 
     mel_vel = (_onset_velocities(mel, plan.padded), _velocity_contour(mel, plan.padded, default=90))
     acc_vel = (_onset_velocities(acc, plan.padded), _velocity_contour(acc, plan.padded, default=64))
@@ -470,6 +496,7 @@ def fuse(
         piece=piece,
         method=method,
         controls=controls if method == "collagenet" else {n: None for n in CONTROL_NAMES},
+        iterations=iterations if method == "collagenet" else None,
         seed=seed,
         key_shift=int(shift),
         key_scores=scores,

@@ -124,10 +124,23 @@ class LatentActorConfig(LatentCriticConfig):
     without it the controls are only inputs and the distance penalty alone
     ties them to the output (the paper's form, whose controls our smaller,
     shorter-trained actors learned to ignore: ``docs/results/fusion.md``).
+
+    ``iterations``: how many times :meth:`LatentActor.transform` applies the
+    actor by default, each time to its previous output (the iterated
+    transformation of Connective Fusion). Training always applies it once;
+    the shipped value is chosen afterwards on the val split
+    (``collage train actor-iterations``, ``docs/results/fusion.md``).
     """
 
     gate_bias: float = -1.0
     control_gate: bool = False
+    iterations: int = 1
+
+    def __post_init__(self):
+        super().__post_init__()
+        v = self.iterations
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            raise ParameterError(f"given iterations={v!r}; expected a positive integer")
 
     @classmethod
     def tiny(cls) -> "LatentActorConfig":
@@ -234,6 +247,25 @@ class LatentActor(nn.Module):
             g = g * self.keep_scale(controls.to(z_a.dtype))  # (B, d_a + d_b)
         out = (1 - g) * z + g * self.delta(h)  # (B, d_a + d_b)
         return out[:, : self.config.d_a], out[:, self.config.d_a:]
+
+    @torch.no_grad()
+    def transform(self, z_a: torch.Tensor, z_b: torch.Tensor, controls: torch.Tensor, *,
+                  iterations: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """The iterated transformation (inference): ``(z_a, z_b) <- G(z_a, z_b, controls)``, ``iterations`` times.
+
+        Args:
+            z_a ``(B, d_a)``, z_b ``(B, d_b)``, controls ``(B, n_aspects)`` in [0, 1].
+            iterations: >= 0 (0 returns the inputs); None uses ``config.iterations``.
+        Returns:
+            ``(z_a', z_b')``, ``(B, d_a)`` and ``(B, d_b)``. With ``control_gate`` an
+            aspect whose control is 1 is returned unchanged however many times it is applied.
+        """
+        k = self.config.iterations if iterations is None else iterations
+        if isinstance(k, bool) or not isinstance(k, int) or k < 0:
+            raise ParameterError(f"given iterations={iterations!r}; expected an integer >= 0")
+        for _ in range(k):
+            z_a, z_b = self(z_a, z_b, controls)
+        return z_a, z_b
 
 
 def latent_distance(z_hat: torch.Tensor, z: torch.Tensor, sigma_bar: torch.Tensor) -> torch.Tensor:

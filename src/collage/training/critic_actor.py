@@ -50,7 +50,8 @@ import torch.nn.functional as F
 
 from collage.errors import ParameterError
 
-__all__ = ["LatentSampler", "as_pairing", "train_critic", "train_actor", "actor_val_metrics"]
+__all__ = ["LatentSampler", "as_pairing", "train_critic", "train_actor", "actor_val_metrics", "iteration_sweep",
+           "run_choose_iterations"]
 
 log = logging.getLogger(__name__)
 
@@ -193,8 +194,9 @@ def train_critic(train_lat, val_lat, *, run_dir, config=None, steps: int = 3000,
 
 @torch.no_grad()
 def actor_val_metrics(actor, critic, val, *, mel_vae=None, acc_vae=None, judge=None,
-                      n: int = 500) -> dict[str, float]:
-    """Val metrics of the actor on ``n`` negative pairs of the pairing ``val`` (posterior means) at controls 0.5.
+                      n: int = 500, iterations: int | None = None) -> dict[str, float]:
+    """Val metrics of the actor on ``n`` negative pairs of the pairing ``val`` (posterior means) at controls 0.5,
+    the actor applied ``iterations`` times (None: its ``config.iterations``).
 
     Always: the critic's mean output before/after and rho per latent; with
     the VAEs and a judge, ``harmony_rate`` of the decoded fusions.
@@ -202,7 +204,7 @@ def actor_val_metrics(actor, critic, val, *, mel_vae=None, acc_vae=None, judge=N
     rng = np.random.default_rng(321)
     za, zb = val.negative(n, rng, sample=False)
     c = torch.full((n, actor.n_aspects), 0.5)
-    ha, hb = actor(za, zb, c)
+    ha, hb = actor.transform(za, zb, c, iterations=iterations)
     d = actor.distances(ha, hb, za, zb)
     out = {"val_d_in": float(torch.sigmoid(critic(za, zb)).mean()), "val_d_out": float(torch.sigmoid(critic(ha, hb)).mean()),
            "val_rho_a": float(d["z_a"].mean()), "val_rho_b": float(d["z_b"].mean())}
@@ -463,3 +465,69 @@ def run_train_actor(*, run_dir, lam=1.0, steps=3000, batch_size=256, lr=1e-4, se
         cname = _critic_name(name)
         save_pretrained(critic, cname, out, card=dict(card, kind=f"critic trained with the actor at lambda={lam:g}"))
     return pt
+
+
+def iteration_sweep(actor, critic, val, *, mel_vae, acc_vae, judge, iterations=range(1, 9), n: int = 500,
+                    tolerance: float = 0.01) -> dict:
+    """Choose how many times the actor is applied at inference, on val (:func:`actor_val_metrics` per count).
+
+    ``val``: a pairing, or a LatentSet (the vertical pairing).
+
+    The choice is the smallest count whose val harmony rate is within ``tolerance`` of the best
+    (the data-driven baseline's rule for its step count).
+
+    Returns:
+        ``{"pairs": n, "iterations": {k: metrics}, "chosen": k, "tolerance": tolerance}``.
+    """
+    ks = sorted({int(k) for k in iterations})
+    if not ks or ks[0] < 1:
+        raise ParameterError(f"given iterations={list(iterations)!r}; expected counts >= 1")
+    val = as_pairing(val)
+    out = {k: actor_val_metrics(actor, critic, val, mel_vae=mel_vae, acc_vae=acc_vae, judge=judge, n=n, iterations=k)
+           for k in ks}
+    best = max(v["val_harmony"] for v in out.values())
+    chosen = min(k for k, v in out.items() if v["val_harmony"] >= best - tolerance)
+    return {"pairs": int(n), "iterations": out, "chosen": int(chosen), "tolerance": float(tolerance)}
+
+
+def run_choose_iterations(name: str = "latent_actor", *, max_iterations: int = 8, segments: int = 8000, seed: int = 0,
+                          tolerance: float = 0.01, write: bool = True, tiny: bool = False) -> dict:
+    """`collage train actor-iterations`: choose a shipped actor's default iterations on val and record it.
+
+    Val data: the pairs :func:`actor_val_metrics` draws from the val latents that
+    :func:`run_train_actor` uses (``segments // 8`` val segments, ``seed``). With
+    ``write`` the choice goes into the actor's card (``config.iterations``) and the
+    sweep under ``iterations_sweep``; the weights file is not touched.
+
+    Returns:
+        :func:`iteration_sweep`'s dict plus ``"actor"``.
+    """
+    from collage.pretrained import build_model, load_card, load_pretrained, tiny_model, update_card
+    from collage.training.latents import cached_latents
+
+    if isinstance(max_iterations, bool) or not isinstance(max_iterations, int) or max_iterations < 1:
+        raise ParameterError(f"given max_iterations={max_iterations!r}; expected a positive integer")
+    mel, acc = _load_vaes(None, None, tiny)
+    va = as_pairing(cached_latents(mel, acc, "val", max_segments=max(segments // 8, 100), seed=seed))
+    if tiny:
+        cc, ac = _configs(mel, acc, True, {})
+        torch.manual_seed(seed)
+        actor, critic = build_model("latent_actor", ac).eval(), build_model("latent_critic", cc).eval()
+        judge = tiny_model("harmony_judge")
+    else:
+        actor, critic = load_pretrained(name), load_pretrained(_critic_name(name))
+        judge = load_pretrained("harmony_judge")
+    res = iteration_sweep(actor, critic, va, mel_vae=mel, acc_vae=acc, judge=judge,
+                          iterations=range(1, max_iterations + 1), n=100 if tiny else 500, tolerance=tolerance)
+    res["actor"] = name
+    if write and not tiny:
+        card = load_card(name)
+        path = update_card(name, config=dict(card["config"], iterations=res["chosen"]), iterations_sweep={
+            "command": f"collage train actor-iterations --actor {name} --max-iterations {max_iterations}",
+            "rule": f"smallest count within {tolerance:g} of the best val harmony rate (500 val Ωdh pairs, "
+                    "posterior means, controls 0.5)",
+            "val": {str(k): {m: round(v, 4) for m, v in d.items()} for k, d in res["iterations"].items()},
+            "chosen": res["chosen"],
+        })
+        log.info("%s: default iterations %d written to %s", name, res["chosen"], path)
+    return res

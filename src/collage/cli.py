@@ -869,8 +869,14 @@ def train_critic_command(run_dir, steps, batch_size, lr, seed, segments, melody_
               help="Scale each aspect's gate by 1 - control (a control of 1 keeps that aspect exactly).")
 @click.option("--init-from", default=None, metavar="NAME|PT",
               help="Warm-start from trained actor weights (and the matching latent_critic*) of the same sizes.")
+@click.option("--unroll", type=click.IntRange(min=1), default=1, show_default=True, metavar="K",
+              help="Train the iterated transformation: each step applies the actor 1..K times (drawn) and "
+                   "scores the last output; val is measured after K applications.")
+@click.option("--val-iterations", type=click.IntRange(min=1), default=None, metavar="K",
+              help="Keep the step with the best val harmony after K applications (default: --unroll).")
 def train_actor_command(run_dir, steps, batch_size, lr, seed, segments, melody_vae, accomp_vae, out_dir,
-                        max_seconds, tiny, lam, name, no_default, judge, control_gate, init_from) -> None:
+                        max_seconds, tiny, lam, name, no_default, judge, control_gate, init_from, unroll,
+                        val_iterations) -> None:
     """Train the CollageNet actor G with its critic D at distance weight LAM.
 
     Adversarial training in the latent space of the two VAEs (cached
@@ -893,7 +899,8 @@ def train_actor_command(run_dir, steps, batch_size, lr, seed, segments, melody_v
     pt = run_train_actor(run_dir=run_dir or f"runs/{name}", lam=lam, steps=steps, batch_size=batch_size, lr=lr,
                          seed=seed, segments=segments, out_dir=out_dir, name=name, mel_vae=melody_vae,
                          acc_vae=accomp_vae, judge=judge, tiny=tiny, max_seconds=max_seconds,
-                         control_gate=control_gate, init_from=init_from)
+                         control_gate=control_gate, init_from=init_from, unroll=unroll,
+                         val_iterations=val_iterations)
     click.echo(f"wrote {pt}")
 
 

@@ -196,3 +196,23 @@ def test_iteration_sweep_chooses_the_smallest_count_near_the_best(tmp_path):
     assert rho[0] < rho[2]  # more applications move further from the input
     with pytest.raises(ParameterError, match="counts >= 1"):
         iteration_sweep(actor, critic, lat, **dict(kw, iterations=[0, 1]))
+
+
+def test_unrolled_training_runs_and_checks_its_argument(tmp_path):
+    """--unroll K: the actor is trained through 1..K applications; a bad K is refused before any work."""
+    from collage.training.critic_actor import train_actor
+    from collage.training.latents import LatentSet
+
+    rng = np.random.default_rng(1)
+    k = 100
+    za = rng.normal(size=(12, k, 16)).astype(np.float16)
+    lat = LatentSet({"mel_mu": za, "mel_std": np.full((12, k, 16), 0.1, np.float16), "acc_mu": za.copy(),
+                     "acc_std": np.full((12, k, 16), 0.1, np.float16), "valid": np.ones((12, k), bool),
+                     "song_ids": np.arange(k) % 20})
+    kw = dict(lam=0.1, actor_config=dataclasses.replace(LatentActorConfig.tiny(), control_gate=True),
+              critic_config=LatentCriticConfig.tiny(), steps=20, batch_size=32, lr=3e-3, progress=False, val_every=10)
+    actor, _, res = train_actor(lat, lat, run_dir=tmp_path / "u", unroll=3, **kw)
+    assert res.step == 20 and {"val_d_out", "val_rho_a"} <= set(res.best_metrics)
+    assert actor.config.iterations == 1  # the inference default is chosen afterwards, on val
+    with pytest.raises(ParameterError, match="unroll=0"):
+        train_actor(lat, lat, run_dir=tmp_path / "v", unroll=0, **kw)

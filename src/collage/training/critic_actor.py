@@ -220,7 +220,7 @@ def train_actor(train_lat, val_lat, *, run_dir, lam: float = 1.0, actor_config=N
                 steps: int = 4000, batch_size: int = 512, lr: float = 1e-4, seed: int = 0, val_every: int = 500,
                 mel_vae=None, acc_vae=None, judge=None, val_pairs: int = 500, progress: bool = True,
                 max_seconds: float | None = None, init=None, diversity: float = 0.0, diversity_cap: float = 0.5,
-                val_score=None):
+                val_score=None, unroll: int = 1, val_iterations: int | None = None):
     """Train actor and critic together (one D step, then one G step, per training step).
 
     ``train_lat``, ``val_lat``: pairings, or LatentSets (the vertical pairing).
@@ -239,6 +239,15 @@ def train_actor(train_lat, val_lat, *, run_dir, lam: float = 1.0, actor_config=N
     ``val_score``: optional ``actor -> float`` (higher is better, e.g. a note-level
     judge on decoded val outputs) that picks the kept step instead of the harmony rate.
 
+    ``unroll``: train the iterated transformation. Each step draws ``k`` in
+    ``1..unroll`` and applies the actor ``k`` times (gradients through all of
+    them); the critic sees, and the adversarial and distance terms score, the
+    ``k``-th output against the original input. 1 is the paper's single pass.
+
+    ``val_iterations``: the val harmony rate that picks the kept step is measured
+    after this many applications (default ``unroll``), e.g. the count the actor
+    will be used at.
+
     Returns ``(actor, critic, TrainResult)``; with ``val_score``, or a judge and the
     VAEs, the best val score picks the weights, else the last step is kept.
     """
@@ -247,6 +256,11 @@ def train_actor(train_lat, val_lat, *, run_dir, lam: float = 1.0, actor_config=N
 
     if lam < 0:
         raise ParameterError(f"given lam={lam!r}; expected >= 0")
+    if isinstance(unroll, bool) or not isinstance(unroll, int) or unroll < 1:
+        raise ParameterError(f"given unroll={unroll!r}; expected a positive integer")
+    val_iterations = unroll if val_iterations is None else val_iterations
+    if isinstance(val_iterations, bool) or not isinstance(val_iterations, int) or val_iterations < 1:
+        raise ParameterError(f"given val_iterations={val_iterations!r}; expected a positive integer")
     set_threads()
     tr, va = as_pairing(train_lat), as_pairing(val_lat)
     torch.manual_seed(seed)
@@ -272,14 +286,20 @@ def train_actor(train_lat, val_lat, *, run_dir, lam: float = 1.0, actor_config=N
         za, zb = torch.cat([zd[0], zp[0]]), torch.cat([zd[1], zp[1]])
         return za, zb, torch.rand(n, actor.n_aspects)
 
+    def apply(za, zb, c, n):
+        for _ in range(n):
+            za, zb = actor(za, zb, c)
+        return za, zb
+
     def step_fn(step, rng):
+        n_apply = int(rng.integers(1, unroll + 1)) if unroll > 1 else 1
         # critic step
         zh = tr.positive(batch_size, rng)
         zd = tr.negative(third, rng)
         zp = tr.prior(third)
         ga, gb, gc = g_inputs(batch_size - 2 * third, rng)
         with torch.no_grad():
-            fa, fb = actor(ga, gb, gc)
+            fa, fb = apply(ga, gb, gc, n_apply)
         neg = critic(torch.cat([zd[0], zp[0], fa]), torch.cat([zd[1], zp[1], fb]))  # (B,)
         pos = critic(*zh)  # (B,)
         d_loss = _bce(pos, 1.0) + _bce(neg, 0.0)
@@ -289,7 +309,7 @@ def train_actor(train_lat, val_lat, *, run_dir, lam: float = 1.0, actor_config=N
         # actor step
         za, zb, c = g_inputs(batch_size, rng)
         rng_state = torch.get_rng_state() if diversity > 0 else None
-        ha, hb = actor(za, zb, c)
+        ha, hb = apply(za, zb, c, n_apply)
         adv = _bce(critic(ha, hb), 1.0)
         w = tr.distance_weights(c, actor)  # (B, n_aspects)
         dist = torch.zeros(batch_size)
@@ -316,7 +336,8 @@ def train_actor(train_lat, val_lat, *, run_dir, lam: float = 1.0, actor_config=N
     use_judge = judge is not None and mel_vae is not None and acc_vae is not None
 
     def val_fn():
-        m = actor_val_metrics(actor, critic, va, mel_vae=mel_vae, acc_vae=acc_vae, judge=judge, n=val_pairs)
+        m = actor_val_metrics(actor, critic, va, mel_vae=mel_vae, acc_vae=acc_vae, judge=judge, n=val_pairs,
+                              iterations=val_iterations)
         if val_score is not None:
             m["val_score"] = float(val_score(actor))
             m["val_select"] = m["val_score"]
@@ -411,7 +432,7 @@ def run_train_critic(*, run_dir, steps=3000, batch_size=256, lr=1e-4, seed=0, se
 def run_train_actor(*, run_dir, lam=1.0, steps=3000, batch_size=256, lr=1e-4, seed=0, segments=8000,
                     out_dir=None, name=None, mel_vae=None, acc_vae=None, judge=None, tiny=False, sizes=None,
                     ship_critic: bool = True, max_seconds=None, progress=True, control_gate: bool = True,
-                    init_from: str | None = None):
+                    init_from: str | None = None, unroll: int = 1, val_iterations: int | None = None):
     """`collage train actor`: actor and critic at ``lam``; ships ``latent_actor[_lam<λ>]`` (+ its critic).
 
     ``control_gate``: scale each aspect's gate by ``1 - control`` (see
@@ -444,7 +465,8 @@ def run_train_actor(*, run_dir, lam=1.0, steps=3000, batch_size=256, lr=1e-4, se
     actor, critic, res = train_actor(tr, va, run_dir=run_dir, lam=lam, actor_config=ac, critic_config=cc,
                                      steps=steps, batch_size=batch_size, lr=lr, seed=seed, mel_vae=mel,
                                      acc_vae=acc, judge=judge, val_pairs=100 if tiny else 500, progress=progress,
-                                     max_seconds=max_seconds, init=init)
+                                     max_seconds=max_seconds, init=init, unroll=unroll,
+                                     val_iterations=val_iterations)
     if res.step < steps:
         log.warning("stopped at step %d of %d (max_seconds); shipping the %s weights; run again to resume",
                     res.step, steps, "best" if res.best_step else "last")
@@ -454,8 +476,11 @@ def run_train_actor(*, run_dir, lam=1.0, steps=3000, batch_size=256, lr=1e-4, se
                      train_info={"lam": lam, "steps": res.step, "batch_size": batch_size, "lr": lr,
                                  "betas": [0.0, 0.9], "seed": seed, "best_step": res.best_step,
                                  "seconds": round(res.seconds, 1), "planned_steps": steps,
-                                 "control_gate": control_gate, "init_from": init_from,
+                                 "control_gate": control_gate, "init_from": init_from, "unroll": unroll,
+                                 "val_iterations": val_iterations or unroll,
                                  "select": "best judge harmony rate of 500 decoded val Ωdh fusions at controls 0.5"
+                                 + (f", the actor applied {val_iterations or unroll} times"
+                                    if (val_iterations or unroll) > 1 else "")
                                  if judge is not None else "last step"},
                      scores={"val": res.best_metrics})
     card["lam"] = lam

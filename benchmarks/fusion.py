@@ -144,7 +144,7 @@ def main() -> None:
         "",
         f"`python benchmarks/fusion.py{' --tiny' if args.tiny else ''}` on {machine()}; "
         f"torch {version('torch')}, 1 thread; load average at the end {loadavg()} "
-        "(the 2 cores were shared with other jobs; timings are best-of-N).",
+        "(timings are best-of-N; a load above 1 means other jobs shared the cores).",
         "",
         f"Models: {'tiny random (smoke run)' if args.tiny else 'shipped melody_vae, accomp_vae, latent_actor, latent_critic_pretrained'}; "
         f"CollageNet's actor applied {models.actor.config.iterations} time(s) (its default); "

@@ -688,7 +688,7 @@ def fuse_summary(result) -> dict:
 @click.option("--hop", "hop", type=click.IntRange(1, 8), default=4, show_default=True, metavar="BEATS",
               help="Beats between the starts of the 8-beat windows (8: no overlap).")
 @click.option("--actor", default=None, metavar="NAME|PATH",
-              help="CollageNet actor weights: a shipped name (e.g. latent_actor_lam0.5) or a .pt path "
+              help="CollageNet actor weights: a shipped name (e.g. latent_actor_lam0.1) or a .pt path "
                    "(default: latent_actor).")
 @click.option("--iterations", type=click.IntRange(min=1), default=None, metavar="K",
               help="Apply the CollageNet actor K times, each to its own output (default: the actor's, "

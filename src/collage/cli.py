@@ -915,7 +915,8 @@ def train_actor_command(run_dir, steps, batch_size, lr, seed, segments, melody_v
               help="As in `collage train actor` (val uses 1/8 as many segments).")
 @click.option("--dry-run", is_flag=True, help="Print the sweep; do not write the card.")
 @click.option("--json", "json_path", default=None, metavar="PATH", help="Also write the sweep as JSON to PATH.")
-def train_actor_iterations_command(name, max_iterations, tolerance, segments, dry_run, json_path) -> None:
+@click.option("--tiny", is_flag=True, help="Tiny random models, nothing written to a card (a smoke test).")
+def train_actor_iterations_command(name, max_iterations, tolerance, segments, dry_run, json_path, tiny) -> None:
     """Choose how many times an actor is applied at inference, on the val split.
 
     Applies the actor 1..K times to 500 val Ωdh pairs (controls 0.5), decodes
@@ -933,11 +934,12 @@ def train_actor_iterations_command(name, max_iterations, tolerance, segments, dr
     from collage.training.critic_actor import run_choose_iterations
 
     res = run_choose_iterations(name, max_iterations=max_iterations, segments=segments, tolerance=tolerance,
-                                write=not dry_run)
+                                write=not dry_run, tiny=tiny)
     for k, m in res["iterations"].items():
         click.echo(f"{k:3d} iteration(s): harmony {m['val_harmony']:.3f}  rho_mel {m['val_rho_a']:.3f}  "
                    f"rho_acc {m['val_rho_b']:.3f}  critic {m['val_d_out']:.3f}")
-    click.echo(f"chosen: {res['chosen']}" + (" (not written: --dry-run)" if dry_run else f" (written to {name}'s card)"))
+    written = " (not written: --dry-run)" if dry_run else " (not written: --tiny)" if tiny else f" (written to {name}'s card)"
+    click.echo(f"chosen: {res['chosen']}{written}")
     if json_path:
         from collage.io.atomic import atomic_path
 

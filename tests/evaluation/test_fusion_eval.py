@@ -54,3 +54,18 @@ def test_eval_fusion_bad_option():
     from collage.cli import main
 
     assert main(["eval", "fusion", "--tiny", "--gradient-sweep", "a,b"]) == 2
+
+
+def test_train_actor_iterations_tiny_smoke(pop909_root, monkeypatch, tmp_path, capsys):
+    """`collage train actor-iterations --tiny`: one line per count, the choice, the JSON; no card is written."""
+    from collage.cli import main
+
+    monkeypatch.setenv("COLLAGE_POP909", str(pop909_root))
+    monkeypatch.setenv("COLLAGE_CACHE", str(tmp_path / "cache"))
+    out = tmp_path / "sweep.json"
+    rc = main(["train", "actor-iterations", "--tiny", "--max-iterations", "3", "--segments", "800", "--json", str(out)])
+    assert rc == 0
+    text = capsys.readouterr().out
+    assert text.count("iteration(s): harmony") == 3 and "(not written: --tiny)" in text
+    res = json.loads(out.read_text())
+    assert set(res["iterations"]) == {"1", "2", "3"} and 1 <= res["chosen"] <= 3

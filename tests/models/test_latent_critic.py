@@ -18,6 +18,16 @@ from collage.pretrained import load_pretrained, save_pretrained, tiny_model
 torch.set_num_threads(1)
 
 
+def synthetic_latents(k: int, n_songs: int, seed: int = 0):
+    """A LatentSet of ``k`` segments x 12 transpositions, 16-d, where 'harmonic' means z_b = z_a."""
+    from collage.training.latents import LatentSet
+
+    za = np.random.default_rng(seed).normal(size=(12, k, 16)).astype(np.float16)
+    return LatentSet({"mel_mu": za, "mel_std": np.full((12, k, 16), 0.1, np.float16), "acc_mu": za.copy(),
+                      "acc_std": np.full((12, k, 16), 0.1, np.float16), "valid": np.ones((12, k), bool),
+                      "song_ids": np.arange(k) % n_songs})
+
+
 def test_shapes_and_aspects():
     critic, actor = tiny_model("latent_critic"), tiny_model("latent_actor")
     za, zb = torch.randn(5, 16), torch.randn(5, 16)
@@ -109,15 +119,8 @@ def test_roundtrip_through_a_card(tmp_path):
 def test_tiny_adversarial_training_moves_toward_positives(tmp_path):
     """On synthetic latents where 'harmonic' means z_b = z_a, the trained actor raises the critic's score."""
     from collage.training.critic_actor import train_actor, train_critic
-    from collage.training.latents import LatentSet
 
-    rng = np.random.default_rng(0)
-    k = 400
-    za = rng.normal(size=(12, k, 16)).astype(np.float16)
-    arrays = {"mel_mu": za, "mel_std": np.full((12, k, 16), 0.1, np.float16), "acc_mu": za.copy(),
-              "acc_std": np.full((12, k, 16), 0.1, np.float16), "valid": np.ones((12, k), bool),
-              "song_ids": np.arange(k) % 40}
-    lat = LatentSet(arrays)
+    lat = synthetic_latents(400, 40, seed=0)
     critic, res = train_critic(lat, lat, run_dir=tmp_path / "c", config=LatentCriticConfig.tiny(), steps=150,
                                batch_size=64, lr=3e-3, progress=False, val_every=50)
     assert res.best_metrics["val_acc"] > 0.7
@@ -173,14 +176,8 @@ def test_update_card_changes_the_default_without_touching_the_weights(tmp_path):
 def test_iteration_sweep_chooses_the_smallest_count_near_the_best(tmp_path):
     """On synthetic latents with tiny VAEs and judge: one row per count; the rule picks the smallest within tolerance."""
     from collage.training.critic_actor import iteration_sweep
-    from collage.training.latents import LatentSet
 
-    rng = np.random.default_rng(0)
-    k = 60
-    za = rng.normal(size=(12, k, 16)).astype(np.float16)
-    lat = LatentSet({"mel_mu": za, "mel_std": np.full((12, k, 16), 0.1, np.float16), "acc_mu": za.copy(),
-                     "acc_std": np.full((12, k, 16), 0.1, np.float16), "valid": np.ones((12, k), bool),
-                     "song_ids": np.arange(k) % 10})
+    lat = synthetic_latents(60, 10, seed=0)
     torch.manual_seed(0)
     actor = LatentActor(dataclasses.replace(LatentActorConfig.tiny(), control_gate=True)).eval()
     critic = tiny_model("latent_critic")
@@ -201,14 +198,8 @@ def test_iteration_sweep_chooses_the_smallest_count_near_the_best(tmp_path):
 def test_unrolled_training_runs_and_checks_its_argument(tmp_path):
     """--unroll K: the actor is trained through 1..K applications; a bad K is refused before any work."""
     from collage.training.critic_actor import train_actor
-    from collage.training.latents import LatentSet
 
-    rng = np.random.default_rng(1)
-    k = 100
-    za = rng.normal(size=(12, k, 16)).astype(np.float16)
-    lat = LatentSet({"mel_mu": za, "mel_std": np.full((12, k, 16), 0.1, np.float16), "acc_mu": za.copy(),
-                     "acc_std": np.full((12, k, 16), 0.1, np.float16), "valid": np.ones((12, k), bool),
-                     "song_ids": np.arange(k) % 20})
+    lat = synthetic_latents(100, 20, seed=1)
     kw = dict(lam=0.1, actor_config=dataclasses.replace(LatentActorConfig.tiny(), control_gate=True),
               critic_config=LatentCriticConfig.tiny(), steps=20, batch_size=32, lr=3e-3, progress=False, val_every=10)
     actor, _, res = train_actor(lat, lat, run_dir=tmp_path / "u", unroll=3, **kw)

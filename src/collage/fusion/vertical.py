@@ -262,6 +262,7 @@ def fuse_windows(mel_windows: Sequence[np.ndarray], acc_windows: Sequence[np.nda
         raise ParameterError(f"method {method!r} needs models (a FusionModels)")
     import torch
 
+    from collage.models.latent_critic import iterate
     from collage.represent.accompaniment import durmat, durmat_to_notes
     from collage.represent.chord import estimate_chords
 
@@ -285,8 +286,8 @@ def fuse_windows(mel_windows: Sequence[np.ndarray], acc_windows: Sequence[np.nda
             if unknown:
                 raise ParameterError(f"the actor's aspects {list(names)} are not the controls {list(CONTROL_NAMES)}")
             ctl = torch.tensor([[c.get(n, 0.5) for n in names]], dtype=z_mel.dtype).expand(k, len(names))  # (K, 4)
-            for _ in range(actor_iterations(models.actor, iterations)):  # the iterated transformation
-                z_mel, z_acc = models.actor(z_mel, z_acc, ctl)  # (K, Dm), (K, Da)
+            n = actor_iterations(models.actor, iterations)
+            z_mel, z_acc = iterate(models.actor, z_mel, z_acc, ctl, n)  # (K, Dm), (K, Da): the iterated transformation
         else:
             z_mel, z_acc = _gradient(z_mel, z_acc, models, gradient_options or {})
         out_tokens = models.melody_vae.decode_tokens(z_mel).cpu().numpy()  # (K, 32)

@@ -31,6 +31,7 @@ from torch import nn
 
 from collage.errors import ParameterError
 from collage.pretrained import register_model
+from collage.represent.checks import check_int
 
 __all__ = [
     "LatentCriticConfig",
@@ -40,6 +41,7 @@ __all__ = [
     "latent_distance",
     "aspects_from_slices",
     "FUSION_ASPECTS",
+    "iterate",
 ]
 
 #: the control order of vertical fusion: melody aspects, then accompaniment aspects
@@ -138,9 +140,7 @@ class LatentActorConfig(LatentCriticConfig):
 
     def __post_init__(self):
         super().__post_init__()
-        v = self.iterations
-        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-            raise ParameterError(f"given iterations={v!r}; expected a positive integer")
+        check_int(self.iterations, "iterations", minimum=1)
 
     @classmethod
     def tiny(cls) -> "LatentActorConfig":
@@ -260,12 +260,19 @@ class LatentActor(nn.Module):
             ``(z_a', z_b')``, ``(B, d_a)`` and ``(B, d_b)``. With ``control_gate`` an
             aspect whose control is 1 is returned unchanged however many times it is applied.
         """
-        k = self.config.iterations if iterations is None else iterations
-        if isinstance(k, bool) or not isinstance(k, int) or k < 0:
-            raise ParameterError(f"given iterations={iterations!r}; expected an integer >= 0")
-        for _ in range(k):
-            z_a, z_b = self(z_a, z_b, controls)
-        return z_a, z_b
+        return iterate(self, z_a, z_b, controls, self.config.iterations if iterations is None else iterations)
+
+
+def iterate(actor, z_a: torch.Tensor, z_b: torch.Tensor, controls: torch.Tensor, iterations: int
+            ) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(z_a, z_b) <- actor(z_a, z_b, controls)``, ``iterations`` (>= 0) times, with gradients when enabled.
+
+    The one loop behind :meth:`LatentActor.transform`, fusion and unrolled training; ``actor`` is any
+    callable of that signature.
+    """
+    for _ in range(check_int(iterations, "iterations", minimum=0)):
+        z_a, z_b = actor(z_a, z_b, controls)
+    return z_a, z_b
 
 
 def latent_distance(z_hat: torch.Tensor, z: torch.Tensor, sigma_bar: torch.Tensor) -> torch.Tensor:

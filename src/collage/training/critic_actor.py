@@ -49,6 +49,7 @@ import torch
 import torch.nn.functional as F
 
 from collage.errors import ParameterError
+from collage.represent.checks import check_int
 
 __all__ = ["LatentSampler", "as_pairing", "train_critic", "train_actor", "actor_val_metrics", "iteration_sweep",
            "run_choose_iterations"]
@@ -251,16 +252,13 @@ def train_actor(train_lat, val_lat, *, run_dir, lam: float = 1.0, actor_config=N
     Returns ``(actor, critic, TrainResult)``; with ``val_score``, or a judge and the
     VAEs, the best val score picks the weights, else the last step is kept.
     """
-    from collage.models.latent_critic import LatentActor, LatentCritic, latent_distance
+    from collage.models.latent_critic import LatentActor, LatentCritic, iterate, latent_distance
     from collage.training.loop import set_threads, train_loop
 
     if lam < 0:
         raise ParameterError(f"given lam={lam!r}; expected >= 0")
-    if isinstance(unroll, bool) or not isinstance(unroll, int) or unroll < 1:
-        raise ParameterError(f"given unroll={unroll!r}; expected a positive integer")
-    val_iterations = unroll if val_iterations is None else val_iterations
-    if isinstance(val_iterations, bool) or not isinstance(val_iterations, int) or val_iterations < 1:
-        raise ParameterError(f"given val_iterations={val_iterations!r}; expected a positive integer")
+    unroll = check_int(unroll, "unroll", minimum=1)
+    val_iterations = check_int(unroll if val_iterations is None else val_iterations, "val_iterations", minimum=1)
     set_threads()
     tr, va = as_pairing(train_lat), as_pairing(val_lat)
     torch.manual_seed(seed)
@@ -286,11 +284,6 @@ def train_actor(train_lat, val_lat, *, run_dir, lam: float = 1.0, actor_config=N
         za, zb = torch.cat([zd[0], zp[0]]), torch.cat([zd[1], zp[1]])
         return za, zb, torch.rand(n, actor.n_aspects)
 
-    def apply(za, zb, c, n):
-        for _ in range(n):
-            za, zb = actor(za, zb, c)
-        return za, zb
-
     def step_fn(step, rng):
         n_apply = int(rng.integers(1, unroll + 1)) if unroll > 1 else 1
         # critic step
@@ -299,7 +292,7 @@ def train_actor(train_lat, val_lat, *, run_dir, lam: float = 1.0, actor_config=N
         zp = tr.prior(third)
         ga, gb, gc = g_inputs(batch_size - 2 * third, rng)
         with torch.no_grad():
-            fa, fb = apply(ga, gb, gc, n_apply)
+            fa, fb = iterate(actor, ga, gb, gc, n_apply)
         neg = critic(torch.cat([zd[0], zp[0], fa]), torch.cat([zd[1], zp[1], fb]))  # (B,)
         pos = critic(*zh)  # (B,)
         d_loss = _bce(pos, 1.0) + _bce(neg, 0.0)
@@ -309,7 +302,7 @@ def train_actor(train_lat, val_lat, *, run_dir, lam: float = 1.0, actor_config=N
         # actor step
         za, zb, c = g_inputs(batch_size, rng)
         rng_state = torch.get_rng_state() if diversity > 0 else None
-        ha, hb = apply(za, zb, c, n_apply)
+        ha, hb = iterate(actor, za, zb, c, n_apply)
         adv = _bce(critic(ha, hb), 1.0)
         w = tr.distance_weights(c, actor)  # (B, n_aspects)
         dist = torch.zeros(batch_size)
@@ -527,11 +520,10 @@ def run_choose_iterations(name: str = "latent_actor", *, max_iterations: int = 8
     Returns:
         :func:`iteration_sweep`'s dict plus ``"actor"``.
     """
-    from collage.pretrained import build_model, load_card, load_pretrained, tiny_model, update_card
+    from collage.pretrained import build_model, load_pretrained, tiny_model, update_card
     from collage.training.latents import cached_latents
 
-    if isinstance(max_iterations, bool) or not isinstance(max_iterations, int) or max_iterations < 1:
-        raise ParameterError(f"given max_iterations={max_iterations!r}; expected a positive integer")
+    max_iterations = check_int(max_iterations, "max_iterations", minimum=1)
     mel, acc = _load_vaes(None, None, tiny)
     va = as_pairing(cached_latents(mel, acc, "val", max_segments=max(segments // 8, 100), seed=seed))
     if tiny:
@@ -546,8 +538,8 @@ def run_choose_iterations(name: str = "latent_actor", *, max_iterations: int = 8
                           iterations=range(1, max_iterations + 1), n=100 if tiny else 500, tolerance=tolerance)
     res["actor"] = name
     if write and not tiny:
-        card = load_card(name)
-        path = update_card(name, config=dict(card["config"], iterations=res["chosen"]), iterations_sweep={
+        config = dataclasses.asdict(dataclasses.replace(actor.config, iterations=res["chosen"]))
+        path = update_card(name, config=config, iterations_sweep={
             "command": f"collage train actor-iterations --actor {name} --max-iterations {max_iterations}",
             "rule": f"smallest count within {tolerance:g} of the best val harmony rate (500 val Ωdh pairs, "
                     "posterior means, controls 0.5)",

@@ -46,6 +46,30 @@ def test_train_saves_weights_with_card(tmp_path, monkeypatch, model, config, lsr
     assert net.config.n_sources == (3 if model == "premix" else 1)
 
 
+def test_ema_saves_the_averaged_weights_and_resumes(tmp_path, monkeypatch):
+    import torch
+
+    monkeypatch.setattr(tm, "render_split", lambda *a, **k: [])
+    rng = np.random.default_rng(0)
+    _fake_cache(tmp_path, "train", 12, rng)
+    _fake_cache(tmp_path, "val", 4, rng)
+    kw = dict(lsro=False, run_dir=tmp_path / "run", out_dir=tmp_path / "w", batch=8, root=tmp_path,
+              config=MashabilityConfig.tiny(), progress=False, command="test", ema=0.9)
+    tm.train_mashability("premix", steps=12, **kw)
+    best = torch.load(tmp_path / "run" / "best.pt", weights_only=True)
+    saved = load_pretrained(tmp_path / "w" / "mashability_premixnet.pt").state_dict()
+    for k, v in saved.items():  # the shipped weights are the average, not the raw network
+        assert torch.equal(v, best["ema"][f"module.{k}"])
+    assert any(not torch.equal(v, best["model"][k]) for k, v in saved.items() if v.is_floating_point())
+    card = json.loads((tmp_path / "w" / "mashability_premixnet.json").read_text())
+    assert card["ema"] == 0.9
+    n0 = int(torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)["modules"]["ema"]["n_averaged"])
+    tm.train_mashability("premix", steps=20, **kw)  # resumes the average with the network
+    assert int(torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)["modules"]["ema"]["n_averaged"]) == n0 + 8
+    with pytest.raises(ParameterError, match="ema"):
+        tm.train_mashability("premix", steps=2, **(kw | {"ema": 1.0, "run_dir": tmp_path / "run2"}))
+
+
 def test_rank_and_accuracy():
     labels = np.array([1, 0, -1, -1, 1, 0, -1, -1])
     seeds = np.array([0, 0, 0, 0, 1, 1, 1, 1])

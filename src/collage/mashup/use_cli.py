@@ -166,9 +166,11 @@ def score_command(vocals, harmonic, percussion, scorer, as_json) -> None:
               help="Channels of the harmony branch (PreMixNet): the vocal-harmonic chroma interval profile; 0 = off.")
 @click.option("--rank-weight", type=click.FloatRange(min=0), default=0.0, show_default=True,
               help="Weight of a pairwise term that ranks each original above a matched mashup of the same vocal; 0 = off.")
+@click.option("--ema", type=click.FloatRange(min=0, max=1, max_open=True), default=0.0, show_default=True,
+              help="Decay of a moving average of the weights that is validated and saved (e.g. 0.998); 0 = off.")
 def train_mashability_command(model, lsro, steps, batch_size, lr, max_seconds, run_dir, data_root, out_dir, seed,
                               train_songs, val_songs, windows, augment_db, timbres, val_timbre, input_norm,
-                              harmony, rank_weight) -> None:
+                              harmony, rank_weight, ema) -> None:
     """Train PreMixNet or PostMixNet on POP909 mashups (original +, unmatched -, matched unlabeled).
 
     The first run renders POP909 train/val clips to stems (FluidSynth) and caches
@@ -188,7 +190,7 @@ def train_mashability_command(model, lsro, steps, batch_size, lr, max_seconds, r
                                batch=batch_size, lr=lr, max_seconds=max_seconds, seed=seed, root=data_root,
                                train_songs=train_songs, val_songs=val_songs, windows=windows, augment_db=augment_db,
                                timbres=tuple(t for t in timbres.split(",") if t), val_timbre=val_timbre, config=config,
-                               rank_weight=rank_weight)
+                               rank_weight=rank_weight, ema=ema)
     click.echo(f"{weights_name(model, lsro)}: val accuracy {scores['val_accuracy']:.4f}, "
                f"val avg rank {scores['val_avg_rank']:.3f} (best step {scores['best_step']} of {scores['steps']})")
 

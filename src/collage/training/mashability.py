@@ -148,6 +148,7 @@ def train_mashability(
     timbres: tuple = (),
     val_timbre: str | None = None,
     rank_weight: float = 0.0,
+    ema: float = 0.0,
 ) -> dict:
     """Train one variant; save ``out_dir/<weights_name>.pt/.json`` when ``out_dir`` is given.
 
@@ -181,6 +182,14 @@ def train_mashability(
     xva = torch.from_numpy(model_input(config, val["x"]).astype(np.float32))
     net = (PreMixNet if model == "premix" else PostMixNet)(config)
     opt = torch.optim.Adam(net.parameters(), lr=lr, weight_decay=1e-4)
+    if not 0.0 <= ema < 1.0:
+        raise ParameterError(f"given ema={ema}; expected a decay in [0, 1)")
+    modules = {"model": net}
+    if ema > 0:
+        from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+        modules["ema"] = AveragedModel(net, multi_avg_fn=get_ema_multi_avg_fn(ema), use_buffers=True)
+    judged = modules["ema"].module if ema > 0 else net  # what is validated, selected and saved
     T = xtr.shape[-1]
     crop = min(CROP_FRAMES, T)
 
@@ -205,15 +214,17 @@ def train_mashability(
         opt.zero_grad()
         loss.backward()
         opt.step()
+        if ema > 0:
+            modules["ema"].update_parameters(net)
         return out
 
     def val_fn() -> dict:
-        r = evaluate_examples(net, val, x=xva)
+        r = evaluate_examples(judged, val, x=xva)
         return {"val_accuracy": r["accuracy"], "val_avg_rank": r["avg_rank"], "val_loss": r["loss"],
                 "val_select": r["accuracy"] - 1e-3 * r["loss"]}
 
     result = train_loop(
-        {"model": net},
+        modules,
         {"opt": opt},
         step_fn,
         run_dir=run_dir,
@@ -263,6 +274,7 @@ def train_mashability(
                            "used_by": "harmony branch (vocal-harmonic interval profile)"}} if config.harmony else {}),
             "lsro": bool(lsro),
             "rank_weight": float(rank_weight),
+            "ema": float(ema),
             "ranking_pairs": int(len(pairs)),
             "augmentation": {"timbre_eq_db": augment_db, "what": "random per-source gain, tilt and cosine bump "
                              "on the log-mel of each training crop (collage.training.mashability.timbre_augment)"}
@@ -273,6 +285,6 @@ def train_mashability(
             "pooling 2 per ConvBlock2D; minutes of one shared CPU core (paper: 3 days on a V100)",
             "scores": scores,
         }
-        save_pretrained(net, name, out_dir, card=card)
+        save_pretrained(judged, name, out_dir, card=card)
     (Path(run_dir) / "scores.json").write_text(json.dumps(scores, indent=1))
     return scores

@@ -201,6 +201,55 @@ def test_learned_octave_profile_is_transposition_equivariant_and_fits():
         octs.append(o)
         keys.append(key_name(tonic, mode))
     model = fit_key_model(np.asarray(octs), keys, epochs=200)
-    assert model[0].shape == (2, 7, 12) and model[1].shape == (2,)
+    assert model["W"].shape == (2, 7, 12) and model["b"].shape == (2,)
     found = [key_name(*key_from_octaves(o, model=model)[:2]) for o in octs]
     assert np.mean([f == k for f, k in zip(found, keys)]) > 0.95
+    net = fit_key_model(np.asarray(octs), keys, hidden=8, epochs=300)
+    assert net["W1"].shape == (8, 7, 12) and net["W2"].shape == (2, 8)
+    found = [key_name(*key_from_octaves(o, model=net)[:2]) for o in octs]
+    assert np.mean([f == k for f, k in zip(found, keys)]) > 0.9
+    base = key_from_octaves(octs[0], model=net)
+    t, m, p = key_from_octaves(np.roll(octs[0], 5, axis=1), model=net)  # shared over the tonics too
+    assert (t, m) == ((base[0] + 5) % 12, base[1]) and np.isclose(p, base[2])
+    with pytest.raises(ParameterError, match="hidden"):
+        fit_key_model(np.asarray(octs), keys, hidden=-1)
+
+
+def test_choose_form_prefers_linear_on_a_near_tie():
+    from collage.training.key_model import choose_form
+
+    cv = {"tonal": {"profile": 0.8, (0, 1e-3): 0.850, (0, 1e-2): 0.855, (16, 1e-2): 0.860},
+          "vocals": {"profile": 0.7, (0, 1e-3): 0.800, (0, 1e-2): 0.805, (16, 1e-2): 0.810}}
+    hidden, wd, means = choose_form(cv)
+    assert (hidden, wd) == (0, 1e-2) and means == {"linear": 0.83, "mlp16": 0.835}
+    cv["tonal"][(16, 1e-2)] = 0.880
+    assert choose_form(cv)[:2] == (16, 1e-2)
+
+
+def test_train_key_model_writes_a_card_that_analysis_reads(tmp_path, monkeypatch):
+    import json
+
+    import collage.audio.analyze as an
+    import collage.training.key_model as km
+    from collage.audio.analyze import KEY_PROFILES, key_name
+
+    rng = np.random.default_rng(1)
+    octs, keys, songs = [], [], []
+    for n in range(60):
+        tonic, mode = int(rng.integers(12)), ("major", "minor")[n % 2]
+        o = rng.uniform(0.0, 0.05, (7, 12))
+        o[3:6] += np.roll(np.asarray(KEY_PROFILES["pop909"][n % 2]), tonic)
+        octs.append(o)
+        keys.append(key_name(tonic, mode))
+        songs.append(n)
+    octs = np.asarray(octs)
+    monkeypatch.setattr(km, "clip_octaves", lambda *a, **k: ({i: octs for i in km.INPUTS}, np.asarray(keys), np.asarray(songs)))
+    card = km.train_key_model(out=tmp_path / "key.json", hiddens=(0, 4), weight_decays=(1e-3,), command="test")
+    assert set(card["scores"]["best_mean_over_inputs"]) == {"linear", "mlp4"}
+    assert card["fit"]["form"] in ("linear", "mlp4") and card["training_command"] == "test"
+    monkeypatch.setitem(an.OCTAVE_PROFILES, "test-octaves", "key.json")
+    monkeypatch.setattr(an, "__file__", str(tmp_path / "analyze.py"))
+    monkeypatch.setattr(an, "_OCTAVE_MODELS", {})
+    found = [key_name(*an.key_from_octaves(o, "test-octaves")[:2]) for o in octs]
+    assert np.mean([f == k for f, k in zip(found, keys)]) > 0.9
+    assert json.loads((tmp_path / "key.json").read_text())["model"]

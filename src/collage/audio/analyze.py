@@ -61,6 +61,9 @@ __all__ = [
     "key_from_chroma",
     "key_from_octaves",
     "octave_chroma",
+    "octave_cqt",
+    "octave_scores",
+    "octaves_of_cqt",
     "octave_features",
     "tonic_rotations",
     "fold_chroma",
@@ -171,14 +174,25 @@ def to_mir_eval_key(label: str) -> str:
     return f"{key_name(pc, mode).split(':')[0]} {mode}"
 
 
-def octave_chroma(y: np.ndarray, sr: int) -> np.ndarray:
-    """``(7, 12)`` time-averaged CQT magnitude per octave (C1..B7) and pitch class: a
-    36-bins-per-octave CQT, each semitone's centre bin and its two neighbours summed."""
+def octave_cqt(y: np.ndarray, sr: int) -> np.ndarray:
+    """``(252, T)`` complex 36-bins-per-octave CQT of a mono clip, C1..B7 (:data:`HOP` samples a frame).
+    Linear in ``y``: the CQT of a sum of stems is the sum of their CQTs."""
     import librosa
 
-    C = np.abs(librosa.cqt(np.asarray(y, dtype=np.float32), sr=sr, hop_length=HOP, fmin=librosa.note_to_hz("C1"),
-                           n_bins=7 * 36, bins_per_octave=36))  # (252, T)
-    return np.roll(C, 1, axis=0).reshape(7, 12, 3, -1).sum(axis=2).mean(axis=-1)  # (7, 12)
+    return librosa.cqt(np.asarray(y, dtype=np.float32), sr=sr, hop_length=HOP, fmin=librosa.note_to_hz("C1"),
+                       n_bins=7 * 36, bins_per_octave=36)
+
+
+def octaves_of_cqt(C: np.ndarray) -> np.ndarray:
+    """``(252, T)`` CQT (:func:`octave_cqt`) -> ``(7, 12)`` time-averaged magnitude per octave and pitch
+    class, each semitone's centre bin and its two neighbours summed."""
+    return np.roll(np.abs(C), 1, axis=0).reshape(7, 12, 3, -1).sum(axis=2).mean(axis=-1)
+
+
+def octave_chroma(y: np.ndarray, sr: int) -> np.ndarray:
+    """``(7, 12)`` time-averaged CQT magnitude per octave (C1..B7) and pitch class of a mono clip:
+    :func:`octaves_of_cqt` of :func:`octave_cqt`."""
+    return octaves_of_cqt(octave_cqt(y, sr))
 
 
 def fold_chroma(octaves: np.ndarray, compression: float = CHROMA_COMPRESSION) -> np.ndarray:
@@ -223,14 +237,28 @@ def tonic_rotations(x: np.ndarray) -> np.ndarray:
     return np.stack([np.roll(x, -t, axis=-1) for t in range(12)], axis=-3)
 
 
-_OCTAVE_MODELS: dict = {}  # profile -> (W, b), read once
+def octave_scores(x: np.ndarray, model: dict) -> np.ndarray:
+    """``(..., 12, 7, 12)`` rotated octave features (:func:`tonic_rotations` of :func:`octave_features`)
+    -> ``(..., 2, 12)`` scores of (major, minor) x tonic under a learned octave ``model``: linear,
+    ``{"W": (2, 7, 12), "b": (2,)}``, or a one-hidden-layer ReLU network applied to each rotation,
+    ``{"W1": (H, 7, 12), "b1": (H,), "W2": (2, H), "b2": (2,)}``. Both share their weights over the
+    tonics, so the key found moves with a transposition."""
+    if "W1" in model:
+        h = np.maximum(np.einsum("...toc,hoc->...th", x, model["W1"]) + model["b1"], 0.0)
+        return np.einsum("...th,mh->...mt", h, model["W2"]) + model["b2"][:, None]
+    return np.einsum("...toc,moc->...mt", x, model["W"]) + model["b"][:, None]
 
 
-def _octave_model(profile: str) -> tuple[np.ndarray, np.ndarray]:
-    """``(W (2, 7, 12), b (2,))`` of a shipped learned profile."""
+_OCTAVE_MODELS: dict = {}  # profile -> model dict, read once
+
+
+def _octave_model(profile: str) -> dict:
+    """The arrays of a shipped learned profile (:func:`octave_scores`): its card's ``model``, or the
+    linear ``weights`` and ``bias`` of the first cards."""
     if profile not in _OCTAVE_MODELS:
         card = json.loads((Path(__file__).with_name(OCTAVE_PROFILES[profile])).read_text())
-        _OCTAVE_MODELS[profile] = (np.asarray(card["weights"]), np.asarray(card["bias"]))
+        arrays = card.get("model") or {"W": card["weights"], "b": card["bias"]}
+        _OCTAVE_MODELS[profile] = {k: np.asarray(v, dtype=np.float64) for k, v in arrays.items()}
     return _OCTAVE_MODELS[profile]
 
 
@@ -243,8 +271,8 @@ def key_from_octaves(octaves: np.ndarray, profile: str = DEFAULT_KEY_PROFILE, *,
                      compression: float = CHROMA_COMPRESSION) -> tuple[int, str, float]:
     """``(tonic, mode, strength)`` of a ``(7, 12)`` octave chroma (:func:`octave_chroma`).
 
-    A learned octave profile (:data:`OCTAVE_PROFILES`, or ``model = (W, b)``) scores the 24
-    rotations by a dot product and returns the softmax probability as the strength; a 12-bin
+    A learned octave profile (:data:`OCTAVE_PROFILES`, or a ``model`` dict of :func:`octave_scores`)
+    scores the 24 rotations and returns the softmax probability as the strength; a 12-bin
     profile (:data:`KEY_PROFILES`) is correlated with the folded chroma (:func:`key_from_chroma`).
 
     Raises:
@@ -258,8 +286,7 @@ def key_from_octaves(octaves: np.ndarray, profile: str = DEFAULT_KEY_PROFILE, *,
     o = np.asarray(octaves, dtype=np.float64)
     if not np.isfinite(o).all() or o.std() < 1e-12:
         raise AnalysisError("no pitched content to estimate a key from")
-    W, b = model
-    scores = np.einsum("toc,moc->mt", tonic_rotations(octave_features(o, compression)), W) + b[:, None]  # (2, 12)
+    scores = octave_scores(tonic_rotations(octave_features(o, compression)), model)  # (2, 12)
     p = np.exp(scores - scores.max())
     p /= p.sum()
     m, t = np.unravel_index(int(np.argmax(p)), p.shape)

@@ -199,10 +199,13 @@ def train_mashability_command(model, lsro, steps, batch_size, lr, max_seconds, r
 @click.option("--data-root", default="runs/mashup", show_default=True, help="Rendered stems (rendered here if missing).")
 @click.option("--train-songs", type=click.IntRange(min=10), default=694, show_default=True, help="Train songs used.")
 @click.option("--out", default=None, help="Where to write the model (default: the package's audio/key_model.json).")
-def train_key_model_command(data_root, train_songs, out) -> None:
+@click.option("--hidden", default="0,16,32", show_default=True,
+              help="Forms to cross-validate, comma-separated hidden sizes (0 = linear profile per octave).")
+def train_key_model_command(data_root, train_songs, out, hidden) -> None:
     """Fit the learned per-octave key profile ('pop909-octaves') on rendered POP909 train clips.
 
-    Chooses its L2 weight by 5-fold cross-validation over songs and prints the table.
+    Chooses the form (linear, or a small network: --hidden) and its L2 weight by 5-fold
+    cross-validation over songs, and prints the table.
 
     \b
     Example:
@@ -215,11 +218,19 @@ def train_key_model_command(data_root, train_songs, out) -> None:
     import collage.audio.analyze as an
 
     out = out or str(Path(an.__file__).with_name(an.OCTAVE_PROFILES["pop909-octaves"]))
-    card = train_key_model(out=out, root=data_root, n_songs=train_songs)
+    try:
+        hiddens = tuple(int(h) for h in hidden.split(","))
+    except ValueError:
+        hiddens = ()
+    if not hiddens or min(hiddens) < 0:
+        raise click.BadParameter(f"given {hidden!r}; expected comma-separated integers >= 0", param_hint="--hidden")
+    card = train_key_model(out=out, root=data_root, n_songs=train_songs, hiddens=hiddens)
     for inp, row in card["scores"]["cross_validated_mirex"].items():
         for k, v in row.items():
-            click.echo(f"{inp:9s} {k:28s} {v:.4f}")
-    click.echo(f"wrote {out} (weight decay {card['fit']['weight_decay']:g})")
+            click.echo(f"{inp:9s} {k:34s} {v:.4f}")
+    for form, v in card["scores"]["best_mean_over_inputs"].items():
+        click.echo(f"best mean over inputs, {form}: {v:.4f}")
+    click.echo(f"wrote {out} ({card['fit']['form']}, weight decay {card['fit']['weight_decay']:g})")
 
 
 @click.command("mashup", context_settings=CONTEXT)

@@ -174,8 +174,24 @@ def test_key_from_chroma_and_fold():
         key_from_chroma(flat, "nope")
 
 
+def _synthetic_key_clips(rng, n: int, bass: float = 0.0):
+    """``(octaves (n, 7, 12) list, keys)``: the 12-bin profile in the middle octaves at a random tonic,
+    major and minor alternating, plus ``bass`` on the tonic an octave above C1."""
+    from collage.audio.analyze import KEY_PROFILES, key_name
+
+    octs, keys = [], []
+    for k in range(n):
+        tonic, mode = int(rng.integers(12)), ("major", "minor")[k % 2]
+        o = rng.uniform(0.0, 0.05, (7, 12))
+        o[3:6] += np.roll(np.asarray(KEY_PROFILES["pop909"][k % 2]), tonic)
+        o[1, tonic] += bass
+        octs.append(o)
+        keys.append(key_name(tonic, mode))
+    return octs, keys
+
+
 def test_learned_octave_profile_is_transposition_equivariant_and_fits():
-    from collage.audio.analyze import KEY_PROFILES, OCTAVE_PROFILES, key_from_octaves, key_name
+    from collage.audio.analyze import OCTAVE_PROFILES, key_from_octaves, key_name
     from collage.training.key_model import fit_key_model
 
     rng = np.random.default_rng(0)
@@ -192,14 +208,7 @@ def test_learned_octave_profile_is_transposition_equivariant_and_fits():
     with pytest.raises(ParameterError, match="profile"):
         key_from_octaves(octaves, "nope")
     # fit on clips drawn from the 12-bin profile in the middle octaves, with a tonic bass
-    octs, keys = [], []
-    for n in range(120):
-        tonic, mode = int(rng.integers(12)), ("major", "minor")[n % 2]
-        o = rng.uniform(0.0, 0.05, (7, 12))
-        o[3:6] += np.roll(np.asarray(KEY_PROFILES["pop909"][n % 2]), tonic)
-        o[1, tonic] += 0.5
-        octs.append(o)
-        keys.append(key_name(tonic, mode))
+    octs, keys = _synthetic_key_clips(rng, 120, bass=0.5)
     model = fit_key_model(np.asarray(octs), keys, epochs=200)
     assert model["W"].shape == (2, 7, 12) and model["b"].shape == (2,)
     found = [key_name(*key_from_octaves(o, model=model)[:2]) for o in octs]
@@ -231,18 +240,10 @@ def test_train_key_model_writes_a_card_that_analysis_reads(tmp_path, monkeypatch
 
     import collage.audio.analyze as an
     import collage.training.key_model as km
-    from collage.audio.analyze import KEY_PROFILES, key_name
+    from collage.audio.analyze import key_name
 
-    rng = np.random.default_rng(1)
-    octs, keys, songs = [], [], []
-    for n in range(60):
-        tonic, mode = int(rng.integers(12)), ("major", "minor")[n % 2]
-        o = rng.uniform(0.0, 0.05, (7, 12))
-        o[3:6] += np.roll(np.asarray(KEY_PROFILES["pop909"][n % 2]), tonic)
-        octs.append(o)
-        keys.append(key_name(tonic, mode))
-        songs.append(n)
-    octs = np.asarray(octs)
+    octs, keys = _synthetic_key_clips(np.random.default_rng(1), 60)
+    octs, songs = np.asarray(octs), np.arange(60)
     monkeypatch.setattr(km, "clip_octaves", lambda *a, **k: ({i: octs for i in km.INPUTS}, np.asarray(keys), np.asarray(songs)))
     card = km.train_key_model(out=tmp_path / "key.json", hiddens=(0, 4), weight_decays=(1e-3,), command="test")
     assert set(card["scores"]["best_mean_over_inputs"]) == {"linear", "mlp4"}

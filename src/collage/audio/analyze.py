@@ -237,16 +237,19 @@ def tonic_rotations(x: np.ndarray) -> np.ndarray:
     return np.stack([np.roll(x, -t, axis=-1) for t in range(12)], axis=-3)
 
 
-def octave_scores(x: np.ndarray, model: dict) -> np.ndarray:
+def octave_scores(x, model: dict):
     """``(..., 12, 7, 12)`` rotated octave features (:func:`tonic_rotations` of :func:`octave_features`)
     -> ``(..., 2, 12)`` scores of (major, minor) x tonic under a learned octave ``model``: linear,
     ``{"W": (2, 7, 12), "b": (2,)}``, or a one-hidden-layer ReLU network applied to each rotation,
     ``{"W1": (H, 7, 12), "b1": (H,), "W2": (2, H), "b2": (2,)}``. Both share their weights over the
-    tonics, so the key found moves with a transposition."""
+    tonics, so the key found moves with a transposition. NumPy arrays or torch tensors (training)."""
+    x = x.reshape(*x.shape[:-3], 12, 84)  # one row per tonic
     if "W1" in model:
-        h = np.maximum(np.einsum("...toc,hoc->...th", x, model["W1"]) + model["b1"], 0.0)
-        return np.einsum("...th,mh->...mt", h, model["W2"]) + model["b2"][:, None]
-    return np.einsum("...toc,moc->...mt", x, model["W"]) + model["b"][:, None]
+        h = (x @ model["W1"].reshape(-1, 84).T + model["b1"]).clip(min=0)
+        s = h @ model["W2"].T + model["b2"]
+    else:
+        s = x @ model["W"].reshape(2, 84).T + model["b"]
+    return s.swapaxes(-1, -2)
 
 
 _OCTAVE_MODELS: dict = {}  # profile -> model dict, read once

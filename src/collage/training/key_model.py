@@ -102,20 +102,6 @@ def _labels(keys) -> np.ndarray:
     return np.asarray(out)
 
 
-def _torch_scores(x, params: dict):
-    """Torch twin of :func:`~collage.audio.analyze.octave_scores`: ``(N, 12, 7, 12)`` -> ``(N, 24)`` logits."""
-    import torch
-
-    n = len(x)
-    x = x.reshape(n * 12, 84)  # one row per (clip, tonic): matrix products, not einsum
-    if "W1" in params:
-        h = torch.relu(x @ params["W1"].reshape(-1, 84).T + params["b1"])
-        s = h @ params["W2"].T + params["b2"]
-    else:
-        s = x @ params["W"].reshape(2, 84).T + params["b"]
-    return s.reshape(n, 12, 2).transpose(1, 2).reshape(n, 24)  # (mode, tonic), as the labels count
-
-
 def fit_key_model(octaves: np.ndarray, keys, *, hidden: int = 0, weight_decay: float = 1e-2, epochs: int = 1000,
                   lr: float = 0.01, seed: int = 0) -> dict:
     """The arrays of :func:`~collage.audio.analyze.octave_scores` fitted to raw octave chroma ``(N, 7, 12)``
@@ -123,7 +109,7 @@ def fit_key_model(octaves: np.ndarray, keys, *, hidden: int = 0, weight_decay: f
     ``hidden`` ReLU units (``W1 (hidden, 7, 12)``, ``b1``, ``W2 (2, hidden)``, ``b2``)."""
     import torch
 
-    from collage.audio.analyze import KEY_PROFILES
+    from collage.audio.analyze import KEY_PROFILES, octave_scores
 
     if isinstance(hidden, bool) or not isinstance(hidden, int) or hidden < 0:
         raise ParameterError(f"given hidden={hidden!r}; expected an int >= 0 (0 = linear)")
@@ -140,7 +126,7 @@ def fit_key_model(octaves: np.ndarray, keys, *, hidden: int = 0, weight_decay: f
     opt = torch.optim.Adam(params.values(), lr=lr)
     for _ in range(epochs):
         penalty = sum((v**2).sum() for k, v in params.items() if k.startswith("W"))
-        loss = torch.nn.functional.cross_entropy(_torch_scores(x, params), y) + weight_decay * penalty
+        loss = torch.nn.functional.cross_entropy(octave_scores(x, params).reshape(len(y), 24), y) + weight_decay * penalty
         opt.zero_grad()
         loss.backward()
         opt.step()

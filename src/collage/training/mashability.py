@@ -164,6 +164,8 @@ def train_mashability(
     """
     if model not in ("premix", "postmix"):
         raise ParameterError(f"given model={model!r}; expected 'premix' or 'postmix'")
+    if not 0.0 <= ema < 1.0:
+        raise ParameterError(f"given ema={ema}; expected a decay in [0, 1)")
     for t in (*timbres, *([val_timbre] if val_timbre else [])):
         timbre_soundfont(t)  # an unknown or missing soundfont fails before hours of rendering
     set_threads()
@@ -182,8 +184,6 @@ def train_mashability(
     xva = torch.from_numpy(model_input(config, val["x"]).astype(np.float32))
     net = (PreMixNet if model == "premix" else PostMixNet)(config)
     opt = torch.optim.Adam(net.parameters(), lr=lr, weight_decay=1e-4)
-    if not 0.0 <= ema < 1.0:
-        raise ParameterError(f"given ema={ema}; expected a decay in [0, 1)")
     modules = {"model": net}
     if ema > 0:
         from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn

@@ -8,7 +8,14 @@ from collage.errors import ParameterError
 from collage.mashup.automashupper import mashability
 from collage.mashup.generate import original_candidate, render_candidate, unmatched_candidate
 from collage.mashup.score import learned_scores, mashup_features, windows
-from collage.models.mashability import MashabilityConfig, PostMixConfig, PostMixNet, PreMixNet, interval_profile
+from collage.models.mashability import (
+    MashabilityConfig,
+    MashabilityEnsemble,
+    PostMixConfig,
+    PostMixNet,
+    PreMixNet,
+    interval_profile,
+)
 from collage.pretrained import load_pretrained, save_pretrained, tiny_model
 
 SR = 16000
@@ -63,6 +70,20 @@ def test_sourcenets_do_not_share_weights():
     assert a.data_ptr() != b.data_ptr() and not torch.equal(a, b)
 
 
+def test_ensemble_scores_the_mean_of_its_members_and_refuses_mixed_inputs():
+    torch.manual_seed(0)
+    a, b = PreMixNet(MashabilityConfig.tiny()).eval(), PreMixNet(MashabilityConfig.tiny()).eval()
+    x = torch.randn(3, 3, MashabilityConfig.tiny().n_mels, 40)
+    ens = MashabilityEnsemble([a, b])
+    assert ens.config == a.config
+    assert torch.allclose(ens.score(x), (a.score(x) + b.score(x)) / 2)
+    assert not torch.allclose(a.score(x), b.score(x))  # the members differ, so the mean is not trivial
+    with pytest.raises(ParameterError, match="different inputs"):
+        MashabilityEnsemble([a, PostMixNet(PostMixConfig.tiny())])
+    with pytest.raises(ParameterError, match="at least one"):
+        MashabilityEnsemble([])
+
+
 def test_learned_scores_average_windows(clips):
     by = {c.id: c for c in clips}
     audio = render_candidate(original_candidate(clips[0], seconds=10.0, vocal_start_s=0.0), by)
@@ -115,3 +136,15 @@ def test_harmony_branch_reads_chroma_rows(clips):
         PostMixConfig(harmony=4)
     with pytest.raises(ParameterError, match="rows"):
         learned_scores([feats[:, :64]], net)
+
+
+
+def test_shipped_scorers_load_and_score():
+    from collage.mashup.score import MODEL_NAMES, load_scorer
+
+    torch.manual_seed(0)
+    for name in MODEL_NAMES:
+        model = load_scorer(name)
+        x = torch.randn(2, model.config.n_sources, model.config.in_rows, 64)
+        s = model.score(x)
+        assert s.shape == (2,) and bool(((s >= 0) & (s <= 1)).all())

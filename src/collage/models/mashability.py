@@ -42,7 +42,7 @@ from collage.errors import ParameterError
 from collage.mashup.score import N_CHROMA  # the chroma rows the features carry under the mel rows
 from collage.pretrained import register_model
 
-__all__ = ["MashabilityConfig", "PostMixConfig", "SourceNet", "PreMixNet", "PostMixNet"]
+__all__ = ["MashabilityConfig", "PostMixConfig", "SourceNet", "PreMixNet", "PostMixNet", "MashabilityEnsemble"]
 
 
 @dataclass(frozen=True)
@@ -211,3 +211,29 @@ class PostMixNet(_MixNet):
         if config.n_sources != 1:
             raise ParameterError(f"given n_sources={config.n_sources}; PostMixNet takes the mix only")
         super().__init__(config)
+
+
+class MashabilityEnsemble(nn.Module):
+    """Models that read the same inputs (sources and feature rows); ``score`` is the mean of their
+    probabilities, ``(B, S, in_rows, T)`` → ``(B,)`` in [0, 1]. ``config`` is the first member's."""
+
+    def __init__(self, members):
+        super().__init__()
+        members = list(members)
+        if not members:
+            raise ParameterError("given no models; an ensemble needs at least one")
+        reads = {(m.config.n_sources, m.config.in_rows) for m in members}
+        if len(reads) > 1:
+            raise ParameterError(f"given models reading different inputs (sources, rows) {sorted(reads)}; "
+                                 "expected one kind")
+        self.members = nn.ModuleList(members)
+        self.config = members[0].config
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``(B, S, in_rows, T)`` → ``(B, 2)`` log of the members' mean class probabilities (logits
+        whose softmax is that mean)."""
+        return torch.stack([torch.softmax(m(x), dim=1) for m in self.members]).mean(0).clamp_min(1e-12).log()
+
+    @torch.no_grad()
+    def score(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.softmax(self(x), dim=1)[:, 0]

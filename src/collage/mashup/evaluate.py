@@ -14,7 +14,7 @@ The mashups use the POP909 ground-truth key, tempo and downbeats of each clip an
 Rubber Band's fast mode (as the training data). The rendered test set (log-mel
 features and AutoMashUpper terms) is cached in ``runs/mashup/``.
 
->>> report = evaluate(n_seeds=40)     # {"models": {...}, "analysis": {...}, "protocol": {...}}
+>>> report = evaluate(n_seeds=60)     # {"models": {...}, "analysis": {...}, "protocol": {...}}
 """
 
 from __future__ import annotations
@@ -209,7 +209,7 @@ def _per_mode(scores, labels, recipes, threshold) -> dict:
 
 def evaluate(
     *,
-    n_seeds: int = 40,
+    n_seeds: int = 60,
     n_val_seeds: int = 40,
     seconds: float = 25.0,
     root=DATA_ROOT,

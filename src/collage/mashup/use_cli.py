@@ -234,7 +234,8 @@ def train_key_model_command(data_root, train_songs, out, hidden) -> None:
 
 
 @click.command("mashup", context_settings=CONTEXT)
-@click.option("--seeds", "n_seeds", type=click.IntRange(min=1), default=40, show_default=True, help="Test vocal seeds.")
+@click.option("--seeds", "n_seeds", type=click.IntRange(min=1), default=60, show_default=True,
+              help="Test vocal seeds (60: every song of the protocol's pool, the headline since session 17).")
 @click.option("--val-seeds", type=click.IntRange(min=1), default=40, show_default=True,
               help="Validation seeds (AutoMashUpper's threshold).")
 @click.option("--seconds", type=click.FloatRange(25, 60), default=25.0, show_default=True, help="Mashup length.")

@@ -22,10 +22,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from collage.mashup.evaluate import build_protocol_set, rank_and_accuracy
-from collage.mashup.score import learned_scores
+from collage.mashup.evaluate import build_protocol_set, build_val_protocol_set, protocol_metrics
 from collage.pretrained import load_pretrained
-from collage.training.mashability_data import render_timbre
 
 
 def main(argv=None) -> int:
@@ -37,10 +35,8 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default=None)
     a = ap.parse_args(argv)
     torch.set_num_threads(1)
-    troot = render_timbre("val", a.val_songs, "gmbank", seconds=30.0, root=a.data_root)
     sets = {
-        "val_protocol": np.load(build_protocol_set("val", n_songs=a.val_songs, n_seeds=a.val_songs, n_matched=5, root=troot,
-                                                   progress=False)),
+        "val_protocol": np.load(build_val_protocol_set(a.val_songs, root=a.data_root, progress=False)),
         "test_protocol": np.load(build_protocol_set("test", n_seeds=a.test_seeds, root=a.data_root, progress=False)),
     }
     rows = {}
@@ -49,8 +45,7 @@ def main(argv=None) -> int:
         net = load_pretrained(path)
         rows[name] = {"weights": path}
         for s, d in sets.items():
-            r = rank_and_accuracy(learned_scores(list(d["x"]), net), d["label"], d["seed_index"])
-            rows[name][s] = {k: round(v, 4) for k, v in r.items()}
+            rows[name][s] = {k: round(v, 4) for k, v in protocol_metrics(net, d).items()}
         print(name, {s: rows[name][s] for s in sets}, flush=True)
     summary = {s: {m: {"mean": round(float(np.mean([r[s][m] for r in rows.values()])), 4),
                        "sd": round(float(np.std([r[s][m] for r in rows.values()], ddof=1)), 4) if len(rows) > 1 else None}

@@ -12,8 +12,8 @@ Prints one row per weights file found (``mashability_*.pt`` in each folder) and 
 (the mean of its members' probabilities, :class:`~collage.models.mashability.MashabilityEnsemble`):
 accuracy (original vs unmatched at 0.5) and avg rank of the original on each set. The window sets
 (``val_*``) hold 8.2 s mashups, two vocal windows per song (rank among the original and one matched
-mashup); ``protocol_*`` is :func:`collage.mashup.evaluate.build_protocol_set` on the val split
-(25 s mashups; one original, one unmatched and five matched per vocal seed; rank of 6).
+mashup); ``protocol_*`` is :func:`collage.mashup.evaluate.build_val_protocol_set` (the test protocol on the val split
+with the unseen soundfont: 25 s mashups; one original, one unmatched and five matched per vocal seed; rank of 6).
 Renders and caches the validation mashups on first use (``--data-root``).
 """
 
@@ -27,25 +27,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from collage.mashup.evaluate import build_val_protocol_set, protocol_metrics
 from collage.pretrained import load_pretrained
 from collage.training.mashability import evaluate_examples, load_examples
-
-
-def _protocol_set(n_songs: int, timbre: str, root: str) -> dict:
-    from collage.mashup.evaluate import build_protocol_set
-    from collage.training.mashability_data import render_timbre
-
-    troot = render_timbre("val", n_songs, timbre, seconds=30.0, root=root)
-    d = np.load(build_protocol_set("val", n_songs=n_songs, n_seeds=n_songs, n_matched=5, root=troot, progress=False))
-    return {k: d[k] for k in ("x", "label", "seed_index", "data_hash")}
-
-
-def _evaluate_protocol(net, data: dict) -> dict:
-    from collage.mashup.evaluate import rank_and_accuracy
-    from collage.mashup.score import learned_scores
-
-    sc = learned_scores(list(data["x"]), net)
-    return rank_and_accuracy(sc, data["label"], data["seed_index"])
 
 
 def main(argv=None) -> int:
@@ -70,7 +54,7 @@ def main(argv=None) -> int:
     }
     protocol_name = f"protocol_{a.unseen}_{a.protocol_songs}songs"
     if a.protocol_songs:
-        sets[protocol_name] = _protocol_set(a.protocol_songs, a.unseen, a.data_root)
+        sets[protocol_name] = np.load(build_val_protocol_set(a.protocol_songs, timbre=a.unseen, root=a.data_root, progress=False))
     nets = [(str(pt), load_pretrained(pt)) for folder in a.weights for pt in sorted(Path(folder).glob("mashability_*.pt"))]
     for spec in a.ensemble:
         name, _, paths = spec.partition("=")
@@ -81,7 +65,7 @@ def main(argv=None) -> int:
         if isinstance(net, MashabilityEnsemble):
             row["members"] = [str(m.card.get("name", "?")) + " " + str(m.card.get("training_command", "")) for m in net.members]
         for set_name, data in sets.items():
-            r = _evaluate_protocol(net, data) if set_name == protocol_name else evaluate_examples(net, data)
+            r = protocol_metrics(net, data) if set_name == protocol_name else evaluate_examples(net, data)
             row[set_name] = {"accuracy": round(r["accuracy"], 4), "avg_rank": round(r["avg_rank"], 4)}
         rows.append(row)
         print(f"{name:70s} " + "  ".join(f"{n} acc {row[n]['accuracy']:.3f} rank {row[n]['avg_rank']:.3f}"

@@ -26,7 +26,7 @@ GRID = (-1.0, -0.5, 0.0, 0.5, 1.0)
 
 
 def _cues(y: np.ndarray, sr: int, beats: np.ndarray) -> dict:
-    """Per-beat cues of a vocal, each ``(B,)``."""
+    """Per-beat cues of a vocal, each ``(B,)``, z-scored over the clip."""
     import librosa
 
     from collage.audio.analyze import HOP, _at, _band_envelopes
@@ -42,9 +42,10 @@ def _cues(y: np.ndarray, sr: int, beats: np.ndarray) -> dict:
     sync = librosa.util.sync(chroma, b2, aggregate=np.mean, pad=False)[:, : len(beats)]
     sync = sync / (np.linalg.norm(sync, axis=0, keepdims=True) + 1e-9)
     change = np.concatenate([[0.0], 1.0 - np.sum(sync[:, 1:] * sync[:, :-1], axis=0)])[: len(beats)]
-    return {"low": _at(low, np.clip(frames, 0, len(low) - 1)), "change": change,
+    cues = {"low": _at(low, np.clip(frames, 0, len(low) - 1)), "change": change,
             "onset": _at(onset, np.clip(frames, 0, len(onset) - 1)), "rms": f_rms,
             "rise": np.concatenate([[0.0], np.maximum(0.0, np.diff(np.log(f_rms + 1e-6)))])}
+    return {c: (x - x.mean()) / (x.std() + 1e-9) for c, x in cues.items()}
 
 
 def _clips(split: str, n: int, root) -> list[dict]:
@@ -67,8 +68,7 @@ def _clips(split: str, n: int, root) -> list[dict]:
 
 
 def _phase(cues: dict, w) -> int:
-    z = lambda x: (x - x.mean()) / (x.std() + 1e-9)  # noqa: E731
-    s = sum(wi * z(np.asarray(cues[c], float)) for c, wi in zip(CUES, w) if wi)
+    s = sum(wi * cues[c] for c, wi in zip(CUES, w) if wi)
     return int(np.argmax([s[p::4].mean() for p in range(4)]))
 
 

@@ -138,7 +138,6 @@ def test_harmony_branch_reads_chroma_rows(clips):
         learned_scores([feats[:, :64]], net)
 
 
-
 def test_shipped_scorers_load_and_score():
     from collage.mashup.score import MODEL_NAMES, load_scorer
 

@@ -29,7 +29,8 @@ import numpy as np
 from collage.mashup.generate import ROLES, Clip, matched_candidates, original_candidate, render_candidate, unmatched_candidate, vocal_starts
 from collage.mashup.score import learned_scores, load_scorer, mashup_features
 
-__all__ = ["load_rendered_clips", "build_protocol_set", "PROTOCOL_SONGS", "evaluate", "choose_threshold", "rank_and_accuracy", "MODEL_KEYS"]
+__all__ = ["load_rendered_clips", "build_protocol_set", "build_val_protocol_set", "PROTOCOL_SONGS", "evaluate", "choose_threshold",
+           "rank_and_accuracy", "protocol_metrics", "MODEL_KEYS"]
 
 log = logging.getLogger(__name__)
 
@@ -144,6 +145,15 @@ def build_protocol_set(
     return out
 
 
+def build_val_protocol_set(n_songs: int = 77, *, timbre: str = "gmbank", root=DATA_ROOT, progress: bool = True) -> Path:
+    """The selection set: :func:`build_protocol_set` on the first ``n_songs`` val songs rendered
+    with an extra soundfont no model was trained on (``timbre``), one seed per song, five matched."""
+    from collage.training.mashability_data import render_timbre
+
+    troot = render_timbre("val", n_songs, timbre, seconds=PROTOCOL_SONGS["val"][1], root=root)
+    return build_protocol_set("val", n_songs=n_songs, n_seeds=n_songs, n_matched=5, root=troot, progress=progress)
+
+
 def load_rendered_clips(split: str, *, root=DATA_ROOT, songs=None) -> list[Clip]:
     """The clips rendered by :func:`collage.training.mashability_data.render_split` (``root/stems/<split>/*/stems.json``)
     with the POP909 ground-truth key, tempo, beats and downbeats; clips with a silent stem are left out.
@@ -182,6 +192,11 @@ def rank_and_accuracy(scores: np.ndarray, labels: np.ndarray, seeds: np.ndarray,
         if orig.size and others.size:
             ranks.append(1.0 + np.sum(others > orig[0]) + 0.5 * np.sum(others == orig[0]))
     return {"accuracy": acc, "avg_rank": float(np.mean(ranks)) if ranks else float("nan")}
+
+
+def protocol_metrics(model, data) -> dict:
+    """:func:`rank_and_accuracy` of a learned ``model`` on a loaded protocol set (``x``, ``label``, ``seed_index``)."""
+    return rank_and_accuracy(learned_scores(list(data["x"]), model), data["label"], data["seed_index"])
 
 
 def choose_threshold(scores: np.ndarray, labels: np.ndarray) -> float:

@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from collage.audio.analyze import AnalysisError, analyze, estimate_key, parse_key, to_mir_eval_key, track_beats
+from collage.audio.analyze import (
+    AnalysisError, analyze, estimate_key, parse_key, to_mir_eval_key, tonal_part, track_beats,
+)
 from collage.audio.separate import SeparationUnavailable, available_backends, separate
 from collage.errors import InvalidAudioError, ParameterError
 from collage.io.audio import is_silent, load_audio
@@ -28,6 +30,30 @@ def test_beats_tempo_and_downbeats_from_stems(song):
     assert mir_eval.beat.f_measure(ref, a.beats) > 0.9
     assert a.key == "C:maj" and a.mode == "major" and a.tonic == 0
     assert np.allclose(a.downbeats[:2], ref[[0, 4]], atol=0.07)  # the kick + chord change phase
+
+
+def test_key_from_the_context_beats_from_the_clip(song):
+    """With a context (the clip's song), the key is the context's and the beats stay the clip's."""
+    t = np.arange(len(song["harmonic"])) / SR
+    g_major = sum(0.1 * np.sin(2 * np.pi * 440 * 2 ** ((p - 69) / 12) * t) for p in (55, 59, 62, 67)).astype(np.float32)
+    alone = analyze(sr=SR, **song)
+    in_song = analyze(sr=SR, **song, context={"vocals": g_major, "harmonic": g_major})
+    assert alone.key == "C:maj" and in_song.key == "G:maj"
+    assert np.array_equal(alone.beats, in_song.beats) and np.array_equal(alone.downbeats, in_song.downbeats)
+    assert analyze(sr=SR, **song, context={"mix": g_major}).key == "G:maj"  # a mix context: its HPSS harmonic part
+    with pytest.raises(ParameterError, match="context"):
+        analyze(sr=SR, **song, context={"drums": g_major})
+    with pytest.raises(ParameterError, match="context"):
+        analyze(sr=SR, **song, context={})
+
+
+def test_tonal_part_is_the_pitched_stems(song):
+    v, h, p = song["vocals"], song["harmonic"], song["percussion"]
+    assert np.allclose(tonal_part(vocals=v, harmonic=h, percussion=p), v + h)
+    assert np.allclose(tonal_part(mix=v + h + p, percussion=p), v + h, atol=1e-6)
+    assert tonal_part(mix=v + h + p).shape == v.shape  # HPSS
+    with pytest.raises(ParameterError):
+        tonal_part()
 
 
 def test_mix_alone_finds_the_tempo(song):

@@ -11,7 +11,7 @@ import soundfile as sf
 from collage.errors import ParameterError
 from collage.mashup.stems import (
     CRASH, GROOVES, KICK, ROLES, SOUNDFONTS, TEST_SOUNDFONT, default_clip, drum_notes, pick_soundfont,
-    render_pop909_stems,
+    render_pop909_song, render_pop909_stems,
 )
 
 
@@ -79,3 +79,16 @@ def test_render_song_clip(pop909_root, tmp_path):
     assert all(0 <= b < 6.0 for b in meta["beats"]) and len(meta["beats"]) == 9
     assert json.loads((tmp_path / "stems.json").read_text())["programs"] == meta["programs"]
     assert not list(tmp_path.glob(".*"))  # no temporary files left
+
+
+@pytest.mark.pop909
+def test_render_whole_song_in_memory(pop909_root):
+    from collage.datasets.pop909 import load_song
+
+    song = render_pop909_song(1, soundfont=SOUNDFONTS[1], sr=8000, root=pop909_root)
+    b = load_song(1, pop909_root).beat_times
+    assert set(song) == {"vocals", "harmonic"}
+    assert all(y.dtype == np.float32 and len(y) == round((b[-1] + np.median(np.diff(b))) * 8000) for y in song.values())
+    assert all(np.sqrt(np.mean(y ** 2)) > 1e-3 for y in song.values())
+    with pytest.raises(ParameterError, match="roles"):
+        render_pop909_song(1, soundfont=SOUNDFONTS[1], roles=("drums",), root=pop909_root)

@@ -13,7 +13,9 @@ Sources (``--source``):
 
 Stems are written as float32 WAVs under ``DB.stems/<name>/`` (atomically), then analysed
 (:func:`~collage.audio.analyze.analyze`) and cut into 8- and 16-bar segments on the
-downbeats; each song is committed in one transaction after its files exist. Songs already
+downbeats. The key is always the whole song's, heard in its vocals and harmonic part (for the
+``midi`` source the song is rendered whole for it, in memory; the other sources are analysed
+whole, then cut); beats are the clip's; each song is committed in one transaction after its files exist. Songs already
 in the DB are skipped, so an interrupted build continues where it stopped.
 """
 
@@ -140,7 +142,7 @@ def process_job(name: str, origin: str, opts: BuildOptions) -> dict:
         out_dir = Path(opts["stems_dir"]) / name
         sr = int(opts["sr"])
         if opts["source"] == "midi":
-            from collage.mashup.stems import pick_soundfont, render_pop909_stems
+            from collage.mashup.stems import pick_soundfont, render_pop909_song, render_pop909_stems
 
             d = Path(origin)
             sf2 = opts.get("soundfont") or (pick_soundfont(int(d.name)) if d.name.isdigit() else None)
@@ -151,7 +153,8 @@ def process_job(name: str, origin: str, opts: BuildOptions) -> dict:
             meta = render_pop909_stems(d, out_dir, soundfont=sf2, seconds=opts["seconds"], sr=sr, seed=opts["seed"])
             audio = {r: load_audio(meta["paths"][r], sr=sr, min_seconds=0.0) for r in ("vocals", "harmonic", "percussion")}
             start, end = meta["start_s"], meta["end_s"]
-            a = analyze(sr=sr, **audio)
+            song = render_pop909_song(d, soundfont=sf2, sr=sr, seed=opts["seed"])  # the key is the song's
+            a = analyze(sr=sr, **audio, context=song)
             progs = meta["programs"]
             stems_rec = {r: {"path": meta["paths"][r], "sr": sr, "n_samples": meta["n_samples"], "soundfont": sf2,
                              "program": {"vocals": progs["vocals"], "harmonic": progs["piano"]}.get(r)}

@@ -267,7 +267,8 @@ ANALYSIS_JSON = "docs/results/mashup_analysis.json"
 
 
 def load_analysis(mode: str = "committed") -> dict:
-    """The ``analysis`` block: ``"run"`` calls :func:`collage.mashup.validate.analysis_scores`
+    """The ``analysis`` block (``beat_f``, ``key_score``: the key heard in the whole song, as the
+    MashupDB finds it; ``key_score_clip``: from the clip alone; ``separation_sdr``): ``"run"`` calls :func:`collage.mashup.validate.analysis_scores`
     (slow: renders and analyses test songs), ``"committed"`` reads its committed JSON
     (:data:`ANALYSIS_JSON`), ``"skip"`` leaves it empty."""
     if mode == "skip":
@@ -283,7 +284,7 @@ def load_analysis(mode: str = "committed") -> dict:
             return {}
         res = json.loads(p.read_text())
     res = res.get("analysis", res)
-    return {k: res[k] for k in ("beat_f", "key_score", "separation_sdr") if k in res} | {"source": mode}
+    return {k: res[k] for k in ("beat_f", "key_score", "key_score_clip", "separation_sdr") if k in res} | {"source": mode}
 
 
 def to_markdown(res: dict) -> str:
@@ -299,6 +300,8 @@ def to_markdown(res: dict) -> str:
     a = res.get("analysis") or {}
     an = [f"- beat F-measure: {a['beat_f']}" if "beat_f" in a else "- beat F-measure: not included",
           f"- weighted key score: {a['key_score']}" if "key_score" in a else "- weighted key score: not included"]
+    if "key_score_clip" in a:
+        an.append(f"- weighted key score from the clip alone (without its song): {a['key_score_clip']}")
     for b, v in (a.get("separation_sdr") or {}).items():
         an.append(f"- separation SDR ({b}): {v}")
     p = res["protocol"]

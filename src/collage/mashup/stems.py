@@ -9,7 +9,8 @@ Each POP909 song becomes three mono stems with known ground truth:
   song's own annotated beat grid (``beat_midi.txt``): pattern, hat density, velocities and
   the fill period vary per song (seeded), with a fill before every phrase and a crash on it;
 
-and ``mix``, their sample-exact sum. Only the clip is rendered, all stems in one FluidSynth call.
+and ``mix``, their sample-exact sum. Only the clip is rendered, all stems in one FluidSynth call;
+:func:`render_pop909_song` renders a whole song in memory (the context of a clip's key).
 
 >>> meta = render_pop909_stems(12, "out/012", soundfont=pick_soundfont(12))
 >>> meta["paths"]["vocals"], meta["sr"], meta["key"], meta["tempo"]
@@ -59,6 +60,7 @@ __all__ = [
     "default_clip",
     "drum_notes",
     "render_pop909_stems",
+    "render_pop909_song",
     "load_song_folder",
     "clip_truth",
 ]
@@ -298,6 +300,32 @@ def _clip_track(notes_s: np.ndarray, start: float, end: float, *, name: str, pro
     return Track(ticks, name=name, program=int(program), is_drum=is_drum)
 
 
+def _stem_tracks(song: Pop909Song, start: float, end: float, *, seed: int) -> tuple[dict[str, list[Track]], dict, dict]:
+    """``({role: tracks in clip time}, programs, drum info)`` of ``[start, end)`` s of a song. Programs
+    and drums depend on the song id and ``seed`` only, so any span of a song sounds the same."""
+    sid = song.song_id
+    beats, down = song.beat_times, song.downbeats
+    rng = _rng(sid, seed, "programs")
+    programs = {
+        "vocals": int(rng.choice(VOCAL_PROGRAMS)),
+        "piano": int(rng.choice(PIANO_PROGRAMS)),
+        "bridge": int(rng.choice(BRIDGE_PROGRAMS)),
+        "bass": int(rng.choice(BASS_PROGRAMS)),
+    }
+    drums, drum_info = drum_notes(beats, down, song_id=sid, seed=seed)
+    bass = _bass_notes(song, rng)
+    stem_tracks = {
+        "vocals": [_clip_track(_seconds_notes(song.piece, "MELODY"), start, end, name="vocals", program=programs["vocals"])],
+        "harmonic": [
+            _clip_track(_seconds_notes(song.piece, "PIANO"), start, end, name="piano", program=programs["piano"]),
+            _clip_track(_seconds_notes(song.piece, "BRIDGE"), start, end, name="bridge", program=programs["bridge"]),
+            _clip_track(bass, start, end, name="bass", program=programs["bass"]),
+        ],
+        "percussion": [_clip_track(drums, start, end, name="drums", program=0, is_drum=True)],
+    }
+    return stem_tracks, programs, drum_info
+
+
 def _render_stems(stems: dict[str, list[Track]], n_samples: int, *, sr: int, soundfont: str) -> dict[str, np.ndarray]:
     """Render each stem's tracks to ``(n_samples,)`` float32 (silence for a stem without notes).
 
@@ -377,6 +405,46 @@ def _write_wav(path: Path, y: np.ndarray, sr: int) -> None:
         sf.write(tmp, y, sr, format="WAV", subtype="FLOAT")
 
 
+def _open_song(song_id, soundfont, root) -> tuple[Pop909Song, str, float]:
+    """``(song, soundfont path, end of the song in s: its last beat plus one beat)``, checked."""
+    sf_path = str(soundfont)
+    if not Path(sf_path).is_file():
+        raise InvalidInputError(sf_path, "no such soundfont file")
+    if isinstance(song_id, (str, os.PathLike)) and not str(song_id).isdigit():
+        song = load_song_folder(song_id)
+    else:
+        song = load_song(song_id, pop909_root(root))
+    b = song.beat_times
+    if len(b) < 2 or not (np.diff(b) > 0).all():
+        raise InvalidInputError(song.folder / "beat_midi.txt", "needs at least 2 increasing beat times")
+    return song, sf_path, float(b[-1] + np.median(np.diff(b)))
+
+
+def render_pop909_song(
+    song_id: int | str | os.PathLike,
+    *,
+    soundfont: str | os.PathLike,
+    roles: tuple[str, ...] = ("vocals", "harmonic"),
+    sr: int = 22050,
+    seed: int = 0,
+    root: str | os.PathLike | None = None,
+) -> dict[str, np.ndarray]:
+    """The whole song's stems in memory, ``{role: (n,) float32}``, played as its clips are (same
+    programs and drums for the same ``seed``; see :func:`render_pop909_stems`): the context the
+    key of a clip is taken from (:func:`collage.audio.analyze.analyze`, ``context``). From 0 s to
+    the last annotated beat plus one beat. Nothing is written.
+
+    Raises:
+        ParameterError: an unknown role. InvalidInputError, InvalidMidiError, RenderError: as
+        :func:`render_pop909_stems`.
+    """
+    if not roles or set(roles) - set(ROLES):
+        raise ParameterError(f"given roles={roles!r}; expected some of {', '.join(ROLES)}")
+    song, sf_path, end = _open_song(song_id, soundfont, root)
+    tracks, _, _ = _stem_tracks(song, 0.0, end, seed=seed)
+    return _render_stems({r: tracks[r] for r in roles}, int(round(end * sr)), sr=sr, soundfont=sf_path)
+
+
 def render_pop909_stems(
     song_id: int | str | os.PathLike,
     out_dir: str | os.PathLike,
@@ -417,46 +485,20 @@ def render_pop909_stems(
         raise ParameterError(f"given seconds={seconds!r}; expected a clip length in [1, 3600] s")
     if start_s is not None and not (isinstance(start_s, (int, float)) and np.isfinite(start_s) and start_s >= 0):
         raise ParameterError(f"given start_s={start_s!r}; expected seconds >= 0")
-    sf_path = str(soundfont)
-    if not Path(sf_path).is_file():
-        raise InvalidInputError(sf_path, "no such soundfont file")
-    if isinstance(song_id, (str, os.PathLike)) and not str(song_id).isdigit():
-        song = load_song_folder(song_id)
-    else:
-        song = load_song(song_id, pop909_root(root))
+    song, sf_path, song_end = _open_song(song_id, soundfont, root)
     sid = song.song_id
-    if len(song.beat_times) < 2 or not (np.diff(song.beat_times) > 0).all():
-        raise InvalidInputError(song.folder / "beat_midi.txt", "needs at least 2 increasing beat times")
     beats, down = song.beat_times, song.downbeats
     length = DEFAULT_CLIP_S if seconds is None else float(seconds)
     if start_s is None:
         start, end = default_clip(beats, down, seconds=length)
     else:
         start, end = float(start_s), float(start_s) + length
-    song_end = float(beats[-1] + np.median(np.diff(beats)))
     end = min(end, song_end)
     if end - start < 1.0:
         raise ParameterError(f"given start_s={start_s!r}; song {sid} ends at {song_end:.1f} s (clip would be empty)")
     n_samples = int(round((end - start) * sr))
 
-    rng = _rng(sid, seed, "programs")
-    programs = {
-        "vocals": int(rng.choice(VOCAL_PROGRAMS)),
-        "piano": int(rng.choice(PIANO_PROGRAMS)),
-        "bridge": int(rng.choice(BRIDGE_PROGRAMS)),
-        "bass": int(rng.choice(BASS_PROGRAMS)),
-    }
-    drums, drum_info = drum_notes(beats, down, song_id=sid, seed=seed)
-    bass = _bass_notes(song, rng)
-    stem_tracks = {
-        "vocals": [_clip_track(_seconds_notes(song.piece, "MELODY"), start, end, name="vocals", program=programs["vocals"])],
-        "harmonic": [
-            _clip_track(_seconds_notes(song.piece, "PIANO"), start, end, name="piano", program=programs["piano"]),
-            _clip_track(_seconds_notes(song.piece, "BRIDGE"), start, end, name="bridge", program=programs["bridge"]),
-            _clip_track(bass, start, end, name="bass", program=programs["bass"]),
-        ],
-        "percussion": [_clip_track(drums, start, end, name="drums", program=0, is_drum=True)],
-    }
+    stem_tracks, programs, drum_info = _stem_tracks(song, start, end, seed=seed)
     audio = _render_stems(stem_tracks, n_samples, sr=sr, soundfont=sf_path)
     mix = audio["vocals"] + audio["harmonic"] + audio["percussion"]
     peak = float(np.abs(mix).max()) if n_samples else 0.0

@@ -1,7 +1,7 @@
 """Validate the mashup analysis and separation on rendered POP909 test songs, against the annotations.
 
 >>> res = analysis_scores(n_songs=30)     # renders (or reuses) 30 test clips of 30 s
->>> res["beat_f"], res["key_score"], res["separation_sdr"]
+>>> res["beat_f"], res["key_score"], res["separation_sdr"]     # key_score: the key heard in the whole song
 (0.99, 0.85, {'classical': 1.2, 'demucs': 'not available: ...'})
 
 Each song of the POP909 test split (duple metre, in id order) is rendered with the held-out
@@ -13,7 +13,10 @@ cached under ``$COLLAGE_CACHE/mashup_validate``). Then:
   percussion, harmonic and vocal stems), and from the mix alone: beat F-measure
   (:func:`mir_eval.beat.f_measure`, +-70 ms), downbeat F-measure likewise, and the MIREX
   weighted key score (:func:`mir_eval.key.weighted_score`) against ``beat_midi.txt`` and
-  ``key_audio.txt``;
+  ``key_audio.txt`` (the key sounding longest in the clip);
+- the key twice: as the MashupDB finds it, from the whole song
+  (:func:`~collage.mashup.stems.render_pop909_song` with the same soundfont and programs, passed
+  to ``analyze`` as ``context``; the whole song's stems, or its mix), and from the clip alone;
 - on the first ``separation_songs`` clips, each available separation backend applied to
   the mix, scored by SDR (:func:`mir_eval.separation.bss_eval_sources`, the first 10 s,
   mean over the three stems), against the rendered stems.
@@ -33,7 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
-from collage.mashup.stems import DEFAULT_CLIP_S, ROLES, pick_soundfont, render_pop909_stems
+from collage.mashup.stems import DEFAULT_CLIP_S, ROLES, pick_soundfont, render_pop909_song, render_pop909_stems
 
 __all__ = ["analysis_scores", "validation_clips"]
 
@@ -141,12 +144,14 @@ def analysis_scores(
         cache: where rendered clips are kept (default ``$COLLAGE_CACHE/mashup_validate``).
     Returns:
         ``{"beat_f", "key_score", "separation_sdr": {backend: mean dB or "not available: ..."},
-        "downbeat_f", "beat_f_mix", "downbeat_f_mix", "key_score_mix", "tempo_octave_errors",
-        "separation_sdr_per_stem", "n_songs", "seconds", "soundfont", "per_song", "wall_s"}``;
-        the first three from the stems (percussion, harmonic, vocals), the ``_mix`` ones from
-        the mix alone.
+        "downbeat_f", "key_score_clip", "beat_f_mix", "downbeat_f_mix", "key_score_mix",
+        "key_score_mix_clip", "tempo_octave_errors", "separation_sdr_per_stem", "n_songs",
+        "seconds", "soundfont", "per_song", "wall_s"}``; the first three from the stems
+        (percussion, harmonic, vocals), the ``_mix`` ones from the mix alone; ``key_score`` and
+        ``key_score_mix`` with the key taken from the whole song (what the MashupDB stores),
+        the ``_clip`` ones from the clip alone.
     """
-    from collage.audio.analyze import AnalysisError, analyze
+    from collage.audio.analyze import AnalysisError, analyze, estimate_key, key_name, tonal_part
     from collage.audio.separate import available_backends, separate
 
     t0 = time.perf_counter()
@@ -155,14 +160,20 @@ def analysis_scores(
     for meta in _progress(metas, "analysing test clips", progress):
         audio, sr = _read(meta), int(meta["sr"])
         row = {"song_id": meta["song_id"], "key": meta["key"], "tempo": meta["tempo"], "groove": meta["drums"]["groove"]}
-        for tag, kw in (("stems", {r: audio[r] for r in ROLES} | {"mix": audio["mix"]}), ("mix", {"mix": audio["mix"]})):
+        song = render_pop909_song(meta["song_id"], soundfont=meta["soundfont"], roles=ROLES, sr=sr, root=root)
+        song_mix = sum(song.values())
+        for tag, kw, ctx in (("stems", {r: audio[r] for r in ROLES} | {"mix": audio["mix"]}, song),
+                             ("mix", {"mix": audio["mix"]}, {"mix": song_mix})):
             try:
-                a = analyze(sr=sr, **kw)
+                a = analyze(sr=sr, **kw, context=ctx)
+                clip_key = key_name(*estimate_key(tonal_part(**kw), sr)[:2])
                 row[tag] = {"beat_f": _beat_f(meta["beats"], a.beats), "downbeat_f": _beat_f(meta["downbeats"], a.downbeats),
-                            "key": a.key, "key_score": _key_score(meta["key"], a.key), "tempo": round(a.tempo, 2)}
+                            "key": a.key, "key_score": _key_score(meta["key"], a.key),
+                            "key_clip": clip_key, "key_score_clip": _key_score(meta["key"], clip_key), "tempo": round(a.tempo, 2)}
             except AnalysisError as e:  # counts as a miss
                 log.warning("song %d (%s): %s", meta["song_id"], tag, e)
-                row[tag] = {"beat_f": 0.0, "downbeat_f": 0.0, "key": None, "key_score": 0.0, "tempo": None, "error": str(e)}
+                row[tag] = {"beat_f": 0.0, "downbeat_f": 0.0, "key": None, "key_score": 0.0, "key_clip": None,
+                            "key_score_clip": 0.0, "tempo": None, "error": str(e)}
         if baseline:
             import librosa
 
@@ -196,9 +207,11 @@ def analysis_scores(
         "key_score": mean("stems", "key_score"),
         "separation_sdr": sdr,
         "downbeat_f": mean("stems", "downbeat_f"),
+        "key_score_clip": mean("stems", "key_score_clip"),
         "beat_f_mix": mean("mix", "beat_f"),
         "downbeat_f_mix": mean("mix", "downbeat_f"),
         "key_score_mix": mean("mix", "key_score"),
+        "key_score_mix_clip": mean("mix", "key_score_clip"),
         "tempo_octave_errors": {"stems": octave_errors("stems"), "mix": octave_errors("mix")},
         "separation_sdr_per_stem": per_stem,
         "separation_songs": min(separation_songs, len(metas)),

@@ -7,7 +7,7 @@ import pytest
 import soundfile as sf
 
 from collage.audio.analyze import (
-    AnalysisError, analyze, estimate_key, parse_key, to_mir_eval_key, tonal_part, track_beats,
+    AnalysisError, analyze, analyze_stem, estimate_key, parse_key, to_mir_eval_key, tonal_part, track_beats,
 )
 from collage.audio.separate import SeparationUnavailable, available_backends, separate
 from collage.errors import InvalidAudioError, ParameterError
@@ -45,6 +45,23 @@ def test_key_from_the_context_beats_from_the_clip(song):
         analyze(sr=SR, **song, context={"drums": g_major})
     with pytest.raises(ParameterError, match="context"):
         analyze(sr=SR, **song, context={})
+
+
+def test_each_stem_alone(song):
+    p = analyze_stem(song["percussion"], SR, "percussion")
+    assert p["key"] is None and p["tonic"] is None and abs(p["tempo"] - BPM) < 3 and len(p["beats"]) >= 12
+    v = analyze_stem(song["vocals"], SR, "vocals")  # a note on every beat
+    assert v["key"] == "C:maj" and abs(v["tempo"] - BPM) < 3 and set(v["downbeats"]) <= set(v["beats"])
+    h = analyze_stem(song["harmonic"], SR, "harmonic")  # one chord a bar: too few onsets for a tempo
+    assert h["key"] == "C:maj" and h["tempo"] is None and h["beats"] == []
+    t = np.arange(len(song["harmonic"])) / SR
+    pad = (0.2 * np.sin(2 * np.pi * 220 * t)).astype(np.float32)
+    flat = analyze_stem(pad, SR, "vocals")  # a held tone: a key but no pulse; nothing raised
+    assert flat["key"] is not None and flat["tempo"] is None and flat["beats"] == []
+    g = analyze_stem(song["harmonic"], SR, "harmonic", context=(pad + 0 * t).astype(np.float32))
+    assert g["key"] != h["key"] or g["key_strength"] != h["key_strength"]  # the key comes from the context
+    with pytest.raises(ParameterError, match="role"):
+        analyze_stem(pad, SR, "drums")
 
 
 def test_tonal_part_is_the_pitched_stems(song):

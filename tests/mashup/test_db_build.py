@@ -85,9 +85,14 @@ def test_build_from_stems_resumes_without_duplicates(tmp_path, stem_dir):
         assert sr == 22050 and y.ndim == 1 and len(y) == st["mix"]["n_samples"]
         a = db.analysis(songs[0]["id"])
         assert a["key"] == "C:maj" and abs(a["tempo"] - 100) < 3 and len(a["beats"]) >= 8
-        assert db.analysis(songs[0]["id"], role="vocals") == {}
+        v, p = db.analysis(songs[0]["id"], role="vocals"), db.analysis(songs[0]["id"], role="percussion")
+        octaves = np.log2(v["tempo"] / 100)  # each stem analysed alone; a vocal's pulse, at some metrical level
+        assert v["key"] == "C:maj" and abs(octaves - round(octaves)) < 0.05
+        assert p["key"] is None and abs(p["tempo"] - 100) < 3 and len(p["beats"]) >= 8
+        assert db.analysis(songs[0]["id"], role="harmonic")["key"] == "C:maj"
     con = sqlite3.connect(db_path)
     assert con.execute("SELECT COUNT(*) FROM stems").fetchone()[0] == 12  # 3 songs x 4, no duplicates
+    assert con.execute("SELECT COUNT(*) FROM analysis").fetchone()[0] == 12  # the song and its 3 stems, each
     con.close()
     assert not list((tmp_path / "m.db.stems").rglob(".*.wav"))  # no temporary files left
 

@@ -57,6 +57,7 @@ __all__ = [
     "KEY_PROFILES",
     "PITCH_NAMES",
     "analyze",
+    "analyze_stem",
     "tonal_part",
     "estimate_key",
     "key_from_chroma",
@@ -566,3 +567,32 @@ def analyze(
     downbeats = estimate_downbeats(beats, sr, percussion=percussion_for_bars,
                                    harmonic=harmonic if harmonic is not None else tonal)
     return Analysis(key_name(tonic, mode), tonic, mode, strength, tempo, beats, downbeats)
+
+
+def analyze_stem(y: np.ndarray, sr: int, role: str, *, profile: str = DEFAULT_KEY_PROFILE,
+                 context: np.ndarray | None = None) -> dict:
+    """One stem heard on its own, as :meth:`Analysis.to_dict` (``key``, ``tonic``, ``mode``,
+    ``key_strength``, ``tempo``, ``beats``, ``downbeats``).
+
+    ``role``: ``vocals`` or ``harmonic`` (key from the stem, or from ``context``, the same stem over
+    the whole song; beats from its own onsets, a hint for a vocal) or ``percussion`` (no key).
+    What cannot be found is left empty instead of raising: the key fields are None for an
+    unpitched stem, ``tempo`` is None and the beats empty for a stem without a periodic pulse.
+    """
+    if role not in ("vocals", "harmonic", "percussion"):
+        raise ParameterError(f"given role={role!r}; expected vocals, harmonic or percussion")
+    y = np.asarray(y, dtype=np.float32)
+    out = {"key": None, "tonic": None, "mode": None, "key_strength": None, "tempo": None, "beats": [], "downbeats": []}
+    if role != "percussion":
+        try:
+            tonic, mode, strength = estimate_key(y if context is None else context, sr, profile=profile)
+            out |= {"key": key_name(tonic, mode), "tonic": tonic, "mode": mode, "key_strength": round(float(strength), 4)}
+        except AnalysisError:
+            pass
+    try:
+        tempo, beats = track_beats(None, sr, percussion=y) if role == "percussion" else track_beats(y, sr)
+    except AnalysisError:
+        return out
+    down = estimate_downbeats(beats, sr, **{"percussion" if role == "percussion" else "harmonic": y})
+    return out | {"tempo": round(float(tempo), 3), "beats": [round(float(x), 4) for x in beats],
+                  "downbeats": [round(float(x), 4) for x in down]}

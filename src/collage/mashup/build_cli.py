@@ -15,7 +15,9 @@ Stems are written as float32 WAVs under ``DB.stems/<name>/`` (atomically), then 
 (:func:`~collage.audio.analyze.analyze`) and cut into 8- and 16-bar segments on the
 downbeats. The key is always the whole song's, heard in its vocals and harmonic part (for the
 ``midi`` source the song is rendered whole for it, in memory; the other sources are analysed
-whole, then cut); beats are the clip's; each song is committed in one transaction after its files exist. Songs already
+whole, then cut); beats are the clip's. Each stem is also analysed alone (key from the same
+stem over the whole song, tempo and beats from its own onsets; no key for percussion) and
+stored under its role; each song is committed in one transaction after its files exist. Songs already
 in the DB are skipped, so an interrupted build continues where it stopped.
 """
 
@@ -131,6 +133,16 @@ def _cut_clip(stems: dict[str, np.ndarray], sr: int, analysis, seconds: float | 
     return cut, start, analysis
 
 
+def _stem_analyses(clip: dict[str, np.ndarray], song: dict[str, np.ndarray], sr: int) -> dict[str, dict]:
+    """``{role: analysis}`` of each stem of the clip heard alone (:func:`~collage.audio.analyze.analyze_stem`;
+    the key from the same stem over the whole ``song``); silent stems are left out."""
+    from collage.audio.analyze import analyze_stem
+    from collage.io.audio import is_silent
+
+    return {r: analyze_stem(clip[r], sr, r, context=song.get(r)) for r in ("vocals", "harmonic", "percussion")
+            if r in clip and not is_silent(clip[r])}
+
+
 def process_job(name: str, origin: str, opts: BuildOptions) -> dict:
     """Make one song's stems and analysis; returns the record for :meth:`MashupDB.add_song`,
     or ``{"name", "error"}`` when the song cannot be used (a user error; files it wrote
@@ -175,6 +187,7 @@ def process_job(name: str, origin: str, opts: BuildOptions) -> dict:
 
                 audio = separate(load_audio(origin, sr=sr), sr, backend=opts["backend"])
             a = analyze(sr=sr, **audio)
+            song = audio
             audio, start, a = _cut_clip(audio, sr, a, opts["seconds"])
             stems_rec = _write_stems(out_dir, audio, sr)
             duration = stems_rec["mix"]["n_samples"] / sr
@@ -184,7 +197,7 @@ def process_job(name: str, origin: str, opts: BuildOptions) -> dict:
             raise InvalidInputError(origin, f"only {len(a.beats)} beats found in the clip; cannot segment it")
         return {
             "name": name, "source": opts["source"], "origin": origin, "start_s": start, "end_s": end, "info": info,
-            "stems": stems_rec, "analysis": {"song": a.to_dict()},
+            "stems": stems_rec, "analysis": {"song": a.to_dict()} | _stem_analyses(audio, song, sr),
             "segments": segments_from_downbeats(a.downbeats, duration),
         }
     except CollageError as e:

@@ -4,8 +4,8 @@
 
 Builds a fresh DB in a temporary folder from the first ``--songs`` POP909 songs of a split
 (train/val songs render with FluidR3_GM or TimGM6mb, test songs with MuseScore_General)
-through ``collage.mashup.build_cli.build_db`` (30 s clips at 22050 Hz: render, analyse,
-segment, commit), then times a resume run (nothing left to do). Writes
+through ``collage.mashup.build_cli.build_db`` (30 s clips at 22050 Hz: render the clip and, for
+the key, the whole song; analyse the clip and each stem; segment; commit), then times a resume run (nothing left to do). Writes
 docs/results/mashup_build.md and .json.
 """
 
@@ -74,15 +74,16 @@ def main() -> None:
         "",
         f"`collage mashup build` (library call `build_db`) on the first {out['songs']} duple-metre POP909 {args.split} "
         f"songs: 30 s clips at 22050 Hz, each rendered to vocals / harmonic / percussion / mix with FluidSynth (one call "
-        f"per song), analysed (beats, downbeats, key), cut into 8/16-bar segments and committed; {args.jobs} worker processes.",
+        f"per song), the song's vocals and harmonic rendered whole for its key (since session 19), the clip and each stem "
+        f"analysed (beats, downbeats, key), cut into 8/16-bar segments and committed; {args.jobs} worker processes.",
         "",
         "| songs | jobs | wall (s) | songs/min | songs/min/core | goal | resume, nothing to do (s) | peak RSS parent / largest worker (MB) | stems on disk (MB) |",
         "|---|---|---|---|---|---|---|---|---|",
         f"| {out['songs']} | {args.jobs} | {out['wall_s']} | {out['songs_per_min']} | **{out['songs_per_min_per_core']}** | ≥ 2 "
         f"| {out['resume_noop_s']} | {peak['parent_mb']} / {peak['largest_worker_mb']} | {out['stems_mb']} |",
         "",
-        f"Machine: {out['machine']}. Load average before {load_before}, after {out['loadavg_after']}: the 2 cores were "
-        "shared with other jobs (training runs of other engineers), so the per-core figure is a lower bound.",
+        f"Machine: {out['machine']}. Load average before {load_before}, after {out['loadavg_after']} (a load above the "
+        "job count means other processes shared the cores, and the per-core figure is then a lower bound).",
         "",
         f"Command: `{out['command']}`",
         "",

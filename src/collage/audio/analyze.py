@@ -38,6 +38,9 @@ songs rendered with the training soundfonts and again with the held-out one
 0.880 / 0.880, Krumhansl 0.812 / 0.838, Temperley 0.742 / 0.760 (without the compression:
 0.898 / 0.880, 0.880 / 0.762, ...); see ``key_model.json`` for the cross-validated comparison
 that made the learned profile the default. Keys are spelled as POP909 does: ``'Gb:maj'``, ``'C#:min'``.
+Given a ``context`` (the clip's whole song), :func:`analyze` takes the key from it: a 30 s clip that
+leans to the relative minor is heard right in its song (``benchmarks/key_song_context.py``: 0.854 ->
+0.891 on val; the MashupDB does this for every source). :func:`analyze_stem` analyses one stem alone.
 """
 
 from __future__ import annotations

@@ -90,5 +90,6 @@ def test_render_whole_song_in_memory(pop909_root):
     assert set(song) == {"vocals", "harmonic"}
     assert all(y.dtype == np.float32 and len(y) == round((b[-1] + np.median(np.diff(b))) * 8000) for y in song.values())
     assert all(np.sqrt(np.mean(y ** 2)) > 1e-3 for y in song.values())
+    assert len(render_pop909_song(1, soundfont=SOUNDFONTS[1], sr=8000, root=pop909_root, max_seconds=20)["vocals"]) == 160000
     with pytest.raises(ParameterError, match="roles"):
         render_pop909_song(1, soundfont=SOUNDFONTS[1], roles=("drums",), root=pop909_root)

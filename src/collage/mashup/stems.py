@@ -428,11 +428,13 @@ def render_pop909_song(
     sr: int = 22050,
     seed: int = 0,
     root: str | os.PathLike | None = None,
+    max_seconds: float = 900.0,
 ) -> dict[str, np.ndarray]:
     """The whole song's stems in memory, ``{role: (n,) float32}``, played as its clips are (same
     programs and drums for the same ``seed``; see :func:`render_pop909_stems`): the context the
     key of a clip is taken from (:func:`collage.audio.analyze.analyze`, ``context``). From 0 s to
-    the last annotated beat plus one beat. Nothing is written.
+    the last annotated beat plus one beat, at most ``max_seconds`` (memory stays bounded for a
+    runaway beat file; POP909's longest song ends at 7.9 min). Nothing is written.
 
     Raises:
         ParameterError: an unknown role. InvalidInputError, InvalidMidiError, RenderError: as
@@ -441,6 +443,7 @@ def render_pop909_song(
     if not roles or set(roles) - set(ROLES):
         raise ParameterError(f"given roles={roles!r}; expected some of {', '.join(ROLES)}")
     song, sf_path, end = _open_song(song_id, soundfont, root)
+    end = min(end, float(max_seconds))
     tracks, _, _ = _stem_tracks(song, 0.0, end, seed=seed)
     return _render_stems({r: tracks[r] for r in roles}, int(round(end * sr)), sr=sr, soundfont=sf_path)
 

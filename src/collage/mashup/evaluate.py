@@ -267,10 +267,12 @@ ANALYSIS_JSON = "docs/results/mashup_analysis.json"
 
 
 def load_analysis(mode: str = "committed") -> dict:
-    """The ``analysis`` block (``beat_f``, ``key_score``: the key heard in the whole song, as the
-    MashupDB finds it; ``key_score_clip``: from the clip alone; ``separation_sdr``): ``"run"`` calls :func:`collage.mashup.validate.analysis_scores`
-    (slow: renders and analyses test songs), ``"committed"`` reads its committed JSON
-    (:data:`ANALYSIS_JSON`), ``"skip"`` leaves it empty."""
+    """The ``analysis`` block (``beat_f``; ``key_score``: the key heard in the whole song, as the
+    MashupDB finds it; ``key_score_clip``: from the clip alone; ``separation_sdr``).
+
+    ``mode``: ``"run"`` calls :func:`collage.mashup.validate.analysis_scores` (slow: renders and
+    analyses test songs), ``"committed"`` reads its committed JSON (:data:`ANALYSIS_JSON`),
+    ``"skip"`` leaves it empty."""
     if mode == "skip":
         return {}
     if mode == "run":

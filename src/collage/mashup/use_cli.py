@@ -40,6 +40,13 @@ def _fold_octave(ratio: float) -> float:
     return r
 
 
+def downbeat_phase(vocal_downbeats, vocal_tempo: float, percussion_downbeats) -> float:
+    """Offset of the percussion's first downbeat from the vocal's bar grid, in bars, in [-0.5, 0.5)
+    (4/4 bars of the vocal's tempo; times in seconds)."""
+    bar = 4 * 60.0 / float(vocal_tempo)
+    return float(((percussion_downbeats[0] - vocal_downbeats[0]) / bar + 0.5) % 1.0 - 0.5)
+
+
 def score_combination(vocals: str, harmonic: str, percussion: str, *, scorer: str = "premixnet") -> dict:
     """Score three stem files as they are (no shifting): the learned score and its explanation.
 
@@ -69,10 +76,7 @@ def score_combination(vocals: str, harmonic: str, percussion: str, *, scorer: st
     down_v = estimate_downbeats(beats_v, sr, harmonic=v)
     down_p = estimate_downbeats(beats_p, sr, percussion=p)
     joint = _stem_analysis(vocals, analyze, sr=sr, vocals=v, harmonic=h, percussion=p)  # the mashup's beat grid
-    bar = 4 * 60.0 / tempo_v
-    vdb = down_v[0] if len(down_v) else beats_v[0]
-    pdb = down_p[0] if len(down_p) else beats_p[0]
-    phase = float(((pdb - vdb) / bar + 0.5) % 1.0 - 0.5)
+    phase = downbeat_phase(down_v if len(down_v) else beats_v, tempo_v, down_p if len(down_p) else beats_p)
     amu = automashupper_score(audio, sr, beats=joint.beats, downbeats=joint.downbeats)
     stems = dict(audio)
     from collage.audio.mix import mix_stems

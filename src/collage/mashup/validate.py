@@ -165,11 +165,11 @@ def analysis_scores(
         for tag, kw, ctx in (("stems", {r: audio[r] for r in ROLES} | {"mix": audio["mix"]}, song),
                              ("mix", {"mix": audio["mix"]}, {"mix": song_mix})):
             try:
-                a = analyze(sr=sr, **kw, context=ctx)
-                clip_key = key_name(*estimate_key(tonal_part(**kw), sr)[:2])
+                a = analyze(sr=sr, **kw)  # the clip alone; with ``context=ctx`` only its key would differ:
+                song_key = key_name(*estimate_key(tonal_part(**ctx), sr)[:2])  # the key analyze takes from a context
                 row[tag] = {"beat_f": _beat_f(meta["beats"], a.beats), "downbeat_f": _beat_f(meta["downbeats"], a.downbeats),
-                            "key": a.key, "key_score": _key_score(meta["key"], a.key),
-                            "key_clip": clip_key, "key_score_clip": _key_score(meta["key"], clip_key), "tempo": round(a.tempo, 2)}
+                            "key": song_key, "key_score": _key_score(meta["key"], song_key),
+                            "key_clip": a.key, "key_score_clip": _key_score(meta["key"], a.key), "tempo": round(a.tempo, 2)}
             except AnalysisError as e:  # counts as a miss
                 log.warning("song %d (%s): %s", meta["song_id"], tag, e)
                 row[tag] = {"beat_f": 0.0, "downbeat_f": 0.0, "key": None, "key_score": 0.0, "key_clip": None,
@@ -185,8 +185,8 @@ def analysis_scores(
     sdr: dict = {}
     per_stem: dict = {}
     for name, why in backends.items():
-        if why is not None:
-            sdr[name] = why
+        if why is not None or separation_songs < 1:
+            sdr[name] = why or "not run (separation_songs=0)"
             continue
         vals = []
         for meta in metas[:separation_songs]:

@@ -170,3 +170,57 @@ def test_cli_rejects_bad_options(capsys):
     assert main(["train", "accomp-vae", "--steps", "0"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "--steps" in err
+
+
+def _eos_prone():
+    """A tiny model whose end-of-step logit is raised, so plain greedy decoding ends most steps early."""
+    m = tiny_model("accomp_vae")
+    with torch.no_grad():
+        m.pitch_out.bias[EOS] += 2.0
+    return m
+
+
+def test_eos_bias_adds_notes_and_defaults_to_the_config():
+    import dataclasses
+
+    m = _eos_prone()
+    chords, prmat = _batch()
+    mu, _ = m.encode(chords, prmat)
+    counts = [int((m.decode(mu, eos_bias=b) > 0).sum()) for b in (0.0, 1.5, 50.0)]
+    assert counts[0] < counts[1] < counts[2] == 3 * 32 * m.config.max_notes  # a huge bias never ends a step
+    m2 = AccompVAE(dataclasses.replace(m.config, eos_bias=1.5))
+    m2.load_state_dict(m.state_dict())
+    m2.eval()
+    assert torch.equal(m2.decode(mu), m.decode(mu, eos_bias=1.5))
+    assert torch.equal(m2.decode(mu, eos_bias=0.0), m.decode(mu))
+    for bad in (float("nan"), float("inf"), True, "1"):
+        with pytest.raises(ParameterError, match="eos_bias"):
+            AccompVAEConfig(eos_bias=bad)
+
+
+def test_calibrate_eos_bias_picks_the_closest_count():
+    from collage.training.accomp_vae import calibrate_eos_bias
+
+    m = _eos_prone()
+    chords, prmat = _batch(b=6)
+    res = calibrate_eos_bias(m, chords, prmat, grid=(0.0, 1.0, 1.5, 2.0, 50.0), batch_size=4)
+    assert res["true_notes"] == pytest.approx(float((prmat > 0).sum()) / 6)
+    gaps = {b: abs(d["notes"] - res["true_notes"]) for b, d in res["biases"].items()}
+    assert gaps[res["chosen"]] == min(gaps.values())
+    assert res["biases"][50.0]["notes"] == 32 * m.config.max_notes  # every step full
+    assert res["biases"][0.0]["notes"] < res["biases"][50.0]["notes"]
+    with pytest.raises(ParameterError, match="empty grid"):
+        calibrate_eos_bias(m, chords, prmat, grid=())
+
+
+def test_cli_accomp_eos_bias_tiny(tmp_path, pop909_root, monkeypatch, capsys):
+    """`collage train accomp-eos-bias --tiny` runs the calibration on real val segments and writes no card."""
+    from collage.cli import main
+
+    monkeypatch.setenv("COLLAGE_POP909", str(pop909_root))
+    out = tmp_path / "eos.json"
+    assert main(["train", "accomp-eos-bias", "--tiny", "--segments", "20", "--json", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "true notes per segment" in text and "(not written: --tiny)" in text
+    res = json.loads(out.read_text())
+    assert res["segments"] == 20 and len(res["biases"]) == 16 and float(res["chosen"]) in {float(b) for b in res["biases"]}

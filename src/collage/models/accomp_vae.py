@@ -20,7 +20,10 @@ one CPU thread (see :class:`AccompVAEConfig`).
   32-way duration class (duration - 1 steps). Teacher-forced in training
   (:meth:`AccompVAE.teacher_forced`), greedy at inference (:meth:`AccompVAE.decode`,
   with pitches forced to ascend so a step never repeats a pitch), at most
-  ``max_notes`` notes per step.
+  ``max_notes`` notes per step. Greedy decoding ends steps too early; the
+  end-of-step logit is lowered by ``config.eos_bias``, calibrated on val so that
+  the round trip keeps the true number of notes
+  (:func:`collage.training.accomp_vae.calibrate_eos_bias`).
 
 The latent is ``[z_chord | z_texture]``; :attr:`AccompVAE.aspects` names the
 slices. Example::
@@ -34,6 +37,7 @@ slices. Example::
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import torch
 import torch.nn as nn
@@ -76,6 +80,7 @@ class AccompVAEConfig:
     feedback_dropout: float = 0.2  # training only: zero a step's feedback with this probability
     max_notes: int = 16  # notes per step at inference
     max_dur: int = 32  # duration classes (steps)
+    eos_bias: float = 0.0  # inference only: subtracted from the end-of-step logit (chosen on val after training)
 
     def __post_init__(self):
         for f in dataclasses.fields(self):
@@ -83,6 +88,9 @@ class AccompVAEConfig:
             if f.name == "feedback_dropout":
                 if not 0.0 <= v < 1.0:
                     raise ParameterError(f"given feedback_dropout={v!r}; expected 0 <= p < 1")
+            elif f.name == "eos_bias":
+                if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+                    raise ParameterError(f"given eos_bias={v!r}; expected a finite number")
             elif isinstance(v, bool) or not isinstance(v, int) or v < 1:
                 raise ParameterError(f"given {f.name}={v!r}; expected a positive integer")
 
@@ -280,11 +288,14 @@ class AccompVAE(nn.Module):
         return {"pitch_logits": pitch_logits, "pitch_target": tgt_p, "dur_logits": dur_logits, "dur_target": tgt_d}
 
     @torch.no_grad()
-    def decode(self, z: torch.Tensor) -> torch.Tensor:
+    def decode(self, z: torch.Tensor, *, eos_bias: float | None = None) -> torch.Tensor:
         """Free-running greedy decoding of the piano-tree.
 
         Args:
             z: ``(B, z_dim)`` latent ``[z_chord | z_texture]``.
+            eos_bias: subtracted from the end-of-step logit before each greedy
+                choice; > 0 decodes more notes per step, 0 is plain greedy
+                (None: ``config.eos_bias``, calibrated on val for shipped weights).
         Returns:
             ``(B, 32, 128)`` long ``pr_mat``: each decoded note's duration in
             steps (1..max_dur) at its onset cell, 0 elsewhere; turn a row
@@ -292,6 +303,7 @@ class AccompVAE(nn.Module):
         """
         c = self.config
         _check_batch(z, "z", (self.z_dim,))
+        eos_bias = float(c.eos_bias if eos_bias is None else eos_bias)
         z = z.float()
         b = z.shape[0]
         out = torch.zeros(b, N_STEPS, N_PITCH, dtype=torch.long, device=z.device)
@@ -309,6 +321,8 @@ class AccompVAE(nn.Module):
             for _ in range(c.max_notes):
                 o, hn = self.note_gru(self._note_inputs(p_in, d_in)[:, None], hn)  # (B, 1, Hn)
                 logits = self.pitch_out(o[:, 0])  # (B, 129)
+                if eos_bias:
+                    logits[:, EOS] -= eos_bias
                 below = torch.arange(N_PITCH, device=z.device)[None] <= last[:, None]  # (B, 128) pitches not above the last
                 logits[:, :N_PITCH] = logits[:, :N_PITCH].masked_fill(below, float("-inf"))
                 p = logits.argmax(-1)  # (B,)

@@ -38,6 +38,8 @@ __all__ = [
     "time_model",
     "train_accomp_vae",
     "evaluate_weights",
+    "calibrate_eos_bias",
+    "run_calibrate_eos_bias",
 ]
 
 log = logging.getLogger(__name__)
@@ -390,3 +392,73 @@ def evaluate_weights(name_or_path: str = "accomp_vae", *, n: int = 2000, split: 
     scores["timing"] = time_model(model, chords[:64], prmat[:64])
     scores["eval_segments"] = int(len(idx))
     return scores
+
+
+EOS_BIAS_GRID = tuple(round(0.1 * i, 1) for i in range(16))
+"""Biases :func:`run_calibrate_eos_bias` tries: 0, 0.1, ..., 1.5."""
+
+
+@torch.no_grad()
+def calibrate_eos_bias(model: AccompVAE, chords: torch.Tensor, prmats: torch.Tensor, *, grid=EOS_BIAS_GRID,
+                       batch_size: int = 500) -> dict:
+    """Choose the decoder's end-of-step bias so that the round trip keeps the true number of notes.
+
+    Encodes ``chords`` ``(N, 8, 36)`` and ``prmats`` ``(N, 32, 128)`` (posterior
+    means), decodes them at each bias of ``grid`` and picks the bias whose mean
+    decoded note count per segment is closest to the true one.
+
+    Returns:
+        ``{"true_notes": float, "biases": {b: {"notes", "note_precision",
+        "note_recall", "note_f1", "onset_f1"}}, "chosen": float}``.
+    """
+    if not len(grid):
+        raise ParameterError("given an empty grid; expected at least one bias")
+    mus = torch.cat([model.encode(chords[s], prmats[s])[0] for s in _batches(len(chords), batch_size)])  # (N, z)
+    true_notes = float((prmats > 0).sum()) / len(prmats)
+    biases = {}
+    for b in grid:
+        pred = torch.cat([model.decode(mus[s], eos_bias=float(b)) for s in _batches(len(mus), batch_size)])
+        sc = prmat_scores(pred, prmats)
+        biases[float(b)] = {"notes": float((pred > 0).sum()) / len(pred),
+                            **{k: sc[k] for k in ("note_precision", "note_recall", "note_f1", "onset_f1")}}
+    chosen = min(biases, key=lambda b: (abs(biases[b]["notes"] - true_notes), b))
+    return {"true_notes": true_notes, "biases": biases, "chosen": chosen}
+
+
+def run_calibrate_eos_bias(name: str = "accomp_vae", *, n: int = 2000, seed: int = 2, grid=EOS_BIAS_GRID,
+                           write: bool = True, tiny: bool = False) -> dict:
+    """`collage train accomp-eos-bias`: :func:`calibrate_eos_bias` on ``fixed_subset(n, seed)`` of the val
+    split (beats grid, untransposed) and, with ``write``, the choice into the card (``config.eos_bias``,
+    the sweep under ``eos_bias_calibration``; the weights file is not touched).
+
+    ``seed`` 2 keeps the draw apart from the card's scores (seed 1) and from checkpoint selection (seed 0).
+    Returns :func:`calibrate_eos_bias`'s dict plus ``"model"`` and ``"segments"``.
+    """
+    import dataclasses
+
+    from collage.datasets.pop909 import pop909_segments
+    from collage.pretrained import load_pretrained, tiny_model, update_card
+    from collage.training.data import SegmentTensors
+    from collage.training.loop import set_threads
+
+    set_threads()
+    model = tiny_model("accomp_vae") if tiny else load_pretrained(name)
+    if not isinstance(model, AccompVAE):
+        raise ParameterError(f"given {name!r}: a {type(model).__name__}, expected accomp_vae weights")
+    data = SegmentTensors(pop909_segments("val", grid="beats"))
+    idx = data.fixed_subset(n, seed=seed)
+    chords, prmat = torch.from_numpy(data.chords(idx)), torch.from_numpy(data.prmat(idx))
+    res = calibrate_eos_bias(model, chords, prmat, grid=grid)
+    res.update(model=name, segments=int(len(idx)))
+    if write and not tiny:
+        config = dataclasses.asdict(dataclasses.replace(model.config, eos_bias=res["chosen"]))
+        path = update_card(name, config=config, eos_bias_calibration={
+            "command": f"collage train accomp-eos-bias --model {name} --segments {n} --seed {seed}",
+            "rule": "the bias whose mean decoded note count per segment (round trip from posterior means) is "
+                    f"closest to the true one, on fixed_subset({n}, seed={seed}) of the val split",
+            "true_notes": round(res["true_notes"], 3),
+            "val": {str(b): {k: round(v, 4) for k, v in d.items()} for b, d in res["biases"].items()},
+            "chosen": res["chosen"],
+        })
+        log.info("%s: eos_bias %.1f written to %s", name, res["chosen"], path)
+    return res

@@ -904,6 +904,19 @@ def train_actor_command(run_dir, steps, batch_size, lr, seed, segments, melody_v
     click.echo(f"wrote {pt}")
 
 
+def _report_card_choice(chosen, res: dict, *, name: str, dry_run: bool, tiny: bool, json_path) -> None:
+    """Echo an inference default chosen on val and where it went; write ``res`` as JSON to ``json_path`` if given."""
+    import json
+
+    written = " (not written: --dry-run)" if dry_run else " (not written: --tiny)" if tiny else f" (written to {name}'s card)"
+    click.echo(f"chosen: {chosen}{written}")
+    if json_path:
+        from collage.io.atomic import atomic_path
+
+        with atomic_path(json_path) as tmp:
+            tmp.write_text(json.dumps(res, indent=2) + "\n")
+
+
 @train_group.command("actor-iterations", context_settings=CONTEXT)
 @click.option("--actor", "name", default="latent_actor", show_default=True, metavar="NAME|PT",
               help="The actor weights whose default to choose (its critic: the matching latent_critic*).")
@@ -929,8 +942,6 @@ def train_actor_iterations_command(name, max_iterations, tolerance, segments, dr
     Example:
       collage train actor-iterations --actor latent_actor --json docs/results/fusion_iterations.json
     """
-    import json
-
     from collage.training.critic_actor import run_choose_iterations
 
     res = run_choose_iterations(name, max_iterations=max_iterations, segments=segments, tolerance=tolerance,
@@ -938,13 +949,7 @@ def train_actor_iterations_command(name, max_iterations, tolerance, segments, dr
     for k, m in res["iterations"].items():
         click.echo(f"{k:3d} iteration(s): harmony {m['val_harmony']:.3f}  rho_mel {m['val_rho_a']:.3f}  "
                    f"rho_acc {m['val_rho_b']:.3f}  critic {m['val_d_out']:.3f}")
-    written = " (not written: --dry-run)" if dry_run else " (not written: --tiny)" if tiny else f" (written to {name}'s card)"
-    click.echo(f"chosen: {res['chosen']}{written}")
-    if json_path:
-        from collage.io.atomic import atomic_path
-
-        with atomic_path(json_path) as tmp:
-            tmp.write_text(json.dumps(res, indent=2) + "\n")
+    _report_card_choice(res["chosen"], res, name=name, dry_run=dry_run, tiny=tiny, json_path=json_path)
 
 
 @train_group.command("accomp-eos-bias", context_settings=CONTEXT)
@@ -969,8 +974,6 @@ def train_accomp_eos_bias_command(name, segments, seed, dry_run, json_path, tiny
     Example:
       collage train accomp-eos-bias --json docs/results/accomp_eos_bias.json
     """
-    import json
-
     from collage.training.accomp_vae import run_calibrate_eos_bias
 
     res = run_calibrate_eos_bias(name, n=segments, seed=seed, write=not dry_run, tiny=tiny)
@@ -978,13 +981,8 @@ def train_accomp_eos_bias_command(name, segments, seed, dry_run, json_path, tiny
     for b, m in res["biases"].items():
         click.echo(f"bias {b:.1f}: notes {m['notes']:.2f}  note P/R/F1 {m['note_precision']:.3f} "
                    f"{m['note_recall']:.3f} {m['note_f1']:.3f}  onset F1 {m['onset_f1']:.3f}")
-    written = " (not written: --dry-run)" if dry_run else " (not written: --tiny)" if tiny else f" (written to {name}'s card)"
-    click.echo(f"chosen: {res['chosen']:.1f}{written}")
-    if json_path:
-        from collage.io.atomic import atomic_path
-
-        with atomic_path(json_path) as tmp:
-            tmp.write_text(json.dumps({**res, "biases": {str(b): m for b, m in res["biases"].items()}}, indent=1) + "\n")
+    _report_card_choice(f"{res['chosen']:.1f}", {**res, "biases": {str(b): m for b, m in res["biases"].items()}},
+                        name=name, dry_run=dry_run, tiny=tiny, json_path=json_path)
 
 
 @eval_group.command("fusion", context_settings=CONTEXT)

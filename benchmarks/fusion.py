@@ -7,7 +7,10 @@ Measures, on this machine (one PyTorch thread, as shipped):
 - batched throughput (pairs/s) for both, on a batch of POP909 test pairs;
 - a whole ~3-minute song (a POP909 test melody over another test song's
   piano, looped/trimmed to 3 minutes) fused by ``collage.fusion.vertical.fuse``
-  in a fresh process, model loading included, with its peak RSS.
+  in a fresh process, model loading included, with its peak RSS;
+- a long input (``--long-minutes``, default 90: the same melody repeated
+  over the same piano, looped), to show that memory stays bounded: the
+  windows go through the models 256 at a time.
 
 Writes ``docs/results/fusion_speed.md`` (``--out``) and prints the table.
 
@@ -59,6 +62,39 @@ print(json.dumps({"duration_s": float(res.piece.duration_s()) if callable(res.pi
                   "maxrss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """
 
+LONG_SCRIPT = r"""
+import json, resource, sys, tempfile, time
+import torch
+torch.set_num_threads(1)
+import symusic
+from collage.datasets.pop909 import pop909_root
+from collage.fusion.vertical import fuse, FusionModels
+tiny = sys.argv[1] == "1"
+mel_song, acc_song, minutes = int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
+src = symusic.Score(str(pop909_root() / f"{mel_song:03d}" / f"{mel_song:03d}.mid"))
+melody = next(t for t in src.tracks if t.name == "MELODY")
+period = src.end() + src.ticks_per_quarter * 4
+seconds = symusic.Score(str(pop909_root() / f"{mel_song:03d}" / f"{mel_song:03d}.mid"), ttype="second").end()
+repeats = max(1, int(round(minutes * 60 / seconds)))
+long = symusic.Score(src.ticks_per_quarter)
+long.tempos, long.time_signatures = src.tempos, src.time_signatures
+track = symusic.Track("MELODY", program=melody.program)
+for k in range(repeats):
+    for n in melody.notes:
+        track.notes.append(symusic.Note(n.time + k * period, n.duration, n.pitch, n.velocity))
+long.tracks.append(track)
+with tempfile.TemporaryDirectory() as d:
+    path = f"{d}/long.mid"
+    long.dump_midi(path)
+    t0 = time.perf_counter()
+    models = FusionModels.tiny() if tiny else FusionModels.load()
+    res = fuse(path, str(pop909_root() / f"{acc_song:03d}" / f"{acc_song:03d}.mid"), accomp_tracks=["PIANO"],
+               models=models, fit="loop")
+    t1 = time.perf_counter()
+print(json.dumps({"repeats": repeats, "n_windows": res.n_windows, "fuse_with_loading_s": t1 - t0,
+                  "maxrss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
 
 def test_pairs(n: int, seed: int = 0):
     from collage.datasets.pop909 import disharmonic_pairs, pop909_segments
@@ -86,6 +122,7 @@ def main() -> None:
     ap.add_argument("--tiny", action="store_true", help="tiny random models")
     ap.add_argument("--batch", type=int, default=256, help="pairs in the throughput batch")
     ap.add_argument("--repeat", type=int, default=5, help="repeats of the single-pair timing (best kept)")
+    ap.add_argument("--long-minutes", type=float, default=90.0, help="length of the long input (0: skip it)")
     ap.add_argument("--out", default=str(REPO / "docs" / "results" / "fusion_speed.md"))
     args = ap.parse_args()
     torch.set_num_threads(1)
@@ -133,6 +170,13 @@ def main() -> None:
     song = json.loads(out.stdout.strip().splitlines()[-1])
     song["wall_s"] = wall
     song["songs"] = [a, b]
+    long = None
+    if args.long_minutes > 0:
+        out = subprocess.run([sys.executable, "-c", LONG_SCRIPT, "1" if args.tiny else "0", str(a), str(b),
+                              str(args.long_minutes)], capture_output=True, text=True, env=env, cwd=REPO)
+        if out.returncode:
+            raise SystemExit(out.stderr)
+        long = json.loads(out.stdout.strip().splitlines()[-1])
     peak_bench = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
     ratio_lat = rows["gradient"]["latency_ms"] / rows["collagenet"]["latency_ms"]
@@ -168,8 +212,14 @@ def main() -> None:
         "",
         f"Peak RSS of the benchmark process itself (batch of {len(mels)}): {peak_bench:.0f} MiB.",
         "",
+    ]
+    if long:
+        lines += [f"Long input: song {a}'s melody repeated {long['repeats']} times (~{args.long_minutes:.0f} min, "
+                  f"{long['n_windows']} windows) over song {b}'s piano, looped: {long['fuse_with_loading_s']:.1f} s "
+                  f"with model loading, peak RSS **{long['maxrss_mib']:.0f} MiB**.", ""]
+    lines += [
         "```json",
-        json.dumps({"rows": rows, "song": song, "peak_rss_bench_mib": peak_bench}, indent=1),
+        json.dumps({"rows": rows, "song": song, "long": long, "peak_rss_bench_mib": peak_bench}, indent=1),
         "```",
     ]
     text = "\n".join(lines) + "\n"

@@ -222,3 +222,24 @@ def test_a_looped_melody_repeats_its_tempo_map():
     res = fuse(mel, acc, models=identity_models(), key_align=False)
     assert res.fit["looped"] == "melody"
     assert res.piece.tempos == [Tempo(0, 100.0), Tempo(1920, 80.0), Tempo(3840, 100.0), Tempo(5760, 80.0)]
+
+
+@pytest.mark.parametrize("method", ["collagenet", "gradient"])
+def test_windows_go_through_the_models_in_batches_with_the_same_result(method):
+    from collage.fusion.vertical import fuse_windows
+
+    rng = np.random.default_rng(0)
+    mel_w = [np.array([[s, 2, int(p), 90] for s, p in zip(range(0, 32, 4), rng.integers(60, 72, 8))]) for _ in range(7)]
+    acc_w = [np.array([[s, 4, int(p), 64] for s in range(0, 32, 8) for p in rng.integers(48, 60, 3)]) for _ in range(7)]
+    models = FusionModels.tiny()
+    opts = {"steps": 2}
+    whole = fuse_windows(mel_w, acc_w, method=method, models=models, gradient_options=opts)
+    calls = []
+    encode = models.melody_vae.encode
+    models.melody_vae.encode = lambda x: (calls.append(len(x)), encode(x))[1]
+    parts = fuse_windows(mel_w, acc_w, method=method, models=models, gradient_options=opts, batch_size=3)
+    assert calls == [3, 3, 1]
+    for a, b in zip(whole[0] + whole[1], parts[0] + parts[1]):
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(ParameterError, match="given batch_size=0"):
+        fuse_windows(mel_w, acc_w, method=method, models=models, batch_size=0)

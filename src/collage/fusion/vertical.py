@@ -231,8 +231,8 @@ def _with_velocity(notes: np.ndarray, grid: np.ndarray, contour: np.ndarray, sta
 def fuse_windows(mel_windows: Sequence[np.ndarray], acc_windows: Sequence[np.ndarray], *, method: str = "collagenet",
                  controls: dict | None = None, models: FusionModels | None = None, seed: int = 0,
                  chords: np.ndarray | None = None, gradient_options: dict | None = None,
-                 iterations: int | None = None) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """Fuse a batch of 32-step windows (window-relative step notes) in one pass.
+                 iterations: int | None = None, batch_size: int = 256) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Fuse a batch of 32-step windows (window-relative step notes), ``batch_size`` windows at a time.
 
     Args:
         mel_windows, acc_windows: K arrays each of ``(n, 4)`` step notes in ``[0, 32)``.
@@ -245,6 +245,8 @@ def fuse_windows(mel_windows: Sequence[np.ndarray], acc_windows: Sequence[np.nda
         gradient_options: ``steps`` and ``lr`` for the gradient baseline.
         iterations: times the actor is applied to its own output (collagenet);
             None: the actor's ``config.iterations``.
+        batch_size: windows through the models at once (bounds memory on long
+            inputs; every window is fused independently, so it does not change the result).
     Returns:
         ``(melodies, accompaniments)``: K fused window-relative note arrays each
         (velocities are placeholders: 90 for the melody, 64 for the accompaniment,
@@ -260,18 +262,31 @@ def fuse_windows(mel_windows: Sequence[np.ndarray], acc_windows: Sequence[np.nda
         return [rule_fuse_segment(m, a, rng=rng) for m, a in zip(mel_windows, acc_windows)], list(acc_windows)
     if models is None:
         raise ParameterError(f"method {method!r} needs models (a FusionModels)")
+    check_int(batch_size, "batch_size", minimum=1)
+    from collage.represent.chord import estimate_chords
+
+    if chords is None:
+        chords = np.stack([estimate_chords(a, SEGMENT_BEATS) for a in acc_windows]) if k else None  # (K, 8, 36)
+    mels, accs = [], []
+    for s in range(0, k, batch_size):
+        m, a = _fuse_batch(mel_windows[s:s + batch_size], acc_windows[s:s + batch_size], chords[s:s + batch_size],
+                           method=method, controls=controls, models=models, gradient_options=gradient_options,
+                           iterations=iterations)
+        mels += m
+        accs += a
+    return mels, accs
+
+
+def _fuse_batch(mel_windows, acc_windows, chords, *, method, controls, models, gradient_options, iterations):
+    """:func:`fuse_windows` of the learned methods on one batch of K windows with their ``(K, 8, 36)`` chords."""
     import torch
 
     from collage.models.latent_critic import iterate
     from collage.represent.accompaniment import durmat, durmat_to_notes
-    from collage.represent.chord import estimate_chords
 
-    if k == 0:
-        return [], []
+    k = len(mel_windows)
     tokens = np.stack([melody_tokens(m, SEGMENT_STEPS) for m in mel_windows])  # (K, 32)
     x = torch.from_numpy(np.stack([melody_onehot(t) for t in tokens]))  # (K, 32, 130)
-    if chords is None:
-        chords = np.stack([estimate_chords(a, SEGMENT_BEATS) for a in acc_windows])  # (K, 8, 36)
     chord = torch.from_numpy(np.asarray(chords, dtype=np.float32))  # (K, 8, 36)
     prmat = torch.from_numpy(np.stack([durmat(a, SEGMENT_STEPS) for a in acc_windows]).astype(np.float32))  # (K, 32, 128)
     with torch.no_grad():

@@ -190,3 +190,17 @@ def test_score_formats_are_inputs_too(capsys, tmp_path):
     assert rc == 0, err
     fused = read_midi(tmp_path / "f.mid")
     assert fused.track_names == ["MELODY", "ACCOMPANIMENT"] and "melody looped 2x" in stdout
+
+
+def test_fuse_reports_the_harmony_judges_rating(capsys, tmp_path):
+    import re
+
+    out = tmp_path / "fused.mid"
+    rc, stdout, err = run(capsys, "fuse", MEL, ACC, "-o", out, "--method", "rule")
+    assert rc == 0, err
+    m = re.search(r"harmony judge: (\d+)% of 7 windows rated harmonic \(the inputs after key alignment: (\d+)%\)", stdout)
+    assert m, stdout
+    rc, stdout, err = run(capsys, "fuse", MEL, ACC, "-o", out, "--method", "rule", "--no-key-align", "--json")
+    h = json.loads(stdout)["harmony"]
+    assert h["windows"] == 7 and 0 <= h["input"] <= 1 and 0 <= h["output"] <= 1
+    assert h["input"] < 0.5  # Ode to Joy in D over a C-major progression, untransposed, clashes

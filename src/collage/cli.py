@@ -655,6 +655,7 @@ def fuse_summary(result) -> dict:
         "melody_qpm": round(result.melody_qpm, 3),
         "accomp_qpm": round(result.accomp_qpm, 3),
         "n_notes": {t.name: len(t) for t in result.piece.tracks},
+        "harmony": result.harmony,
     }
 
 
@@ -759,7 +760,7 @@ def fuse_command(melody_path, accomp_path, output, keep_pitch, keep_rhythm, keep
     result = fuse(melody_path, accomp_path, keep_pitch=keep_pitch, keep_rhythm=keep_rhythm, keep_chord=keep_chord,
                   keep_texture=keep_texture, method=method, seed=seed, melody_track=melody_track,
                   accomp_tracks=list(accomp_tracks) or None, fit="loop" if loop else "trim",
-                  key_align=not no_key_align, hop_beats=hop, models=models, iterations=iterations)
+                  key_align=not no_key_align, hop_beats=hop, models=models, iterations=iterations, judge=True)
     out_piece = result.piece
     if arrange_ensemble is not None:
         from collage.arrange.pipeline import arrange
@@ -806,6 +807,10 @@ def fuse_command(melody_path, accomp_path, output, keep_pitch, keep_rhythm, keep
         fit = f", {result.fit['trimmed']} trimmed"
     click.echo(f"fused with {result.method} ({how}): {result.n_steps / 4:g} beats in {result.n_windows} windows, "
                f"accompaniment {result.key_shift:+d} semitones{fit}")
+    h = result.harmony
+    if h and h["windows"]:
+        given = "the inputs" + (" after key alignment" if result.key_shift else "")
+        click.echo(f"harmony judge: {h['output']:.0%} of {h['windows']} windows rated harmonic ({given}: {h['input']:.0%})")
     if arrange_ensemble is not None:
         parts = ", ".join(f"{t.name} {len(t.notes)}" for t in out_piece.tracks)
         click.echo(f"arranged for {arrange_ensemble} with {arrange_model}: {parts} notes")

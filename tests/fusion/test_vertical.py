@@ -243,3 +243,27 @@ def test_windows_go_through_the_models_in_batches_with_the_same_result(method):
         np.testing.assert_array_equal(a, b)
     with pytest.raises(ParameterError, match="given batch_size=0"):
         fuse_windows(mel_w, acc_w, method=method, models=models, batch_size=0)
+
+
+def test_a_judge_rates_the_windows_before_and_after():
+    class StubJudge:
+        """Harmonic when the melody window has an even number of notes (the identity models keep the rating)."""
+
+        def __init__(self):
+            self.calls = []
+
+        def score(self, mels, accs):
+            self.calls.append(len(mels))
+            return np.array([1.0 if len(m) % 2 == 0 else 0.0 for m in mels])
+
+    rows = melody_rows(2) + melody_rows(2, start_bar=6)  # bars 3-6 silent: 3 windows without melody
+    mel, acc = piece(rows, name="MELODY"), piece(accomp_rows(8), name="PIANO")
+    judge = StubJudge()
+    res = fuse(mel, acc, models=identity_models(), key_align=False, judge=judge)
+    n = res.n_windows - res.silent_windows["melody"]
+    assert judge.calls == [n, n]  # only windows where both inputs have notes
+    assert res.harmony["windows"] == n and res.harmony["input"] == res.harmony["output"]  # identity: same notes
+    assert 0.0 <= res.harmony["input"] <= 1.0
+    assert fuse(mel, acc, models=identity_models(), key_align=False).harmony is None
+    with pytest.raises(ParameterError, match="given judge of type str"):
+        fuse(mel, acc, models=identity_models(), key_align=False, judge="yes")

@@ -163,6 +163,9 @@ class FusionResult:
             because the input was silent there.
         melody_qpm, accomp_qpm: average input tempi (quarter notes per minute).
         melody_input, accomp_input: the selected input tracks as pieces (for plots).
+        harmony: with a ``judge``, ``{"input": rate, "output": rate, "windows": n}``: the share
+            of the n windows (those where both inputs have notes) that the harmony judge rates
+            harmonic (probability > 0.5), before (after key alignment) and after fusion; else None.
     """
 
     piece: Piece
@@ -181,6 +184,7 @@ class FusionResult:
     accomp_qpm: float
     melody_input: Piece
     accomp_input: Piece
+    harmony: dict | None = None
 
 
 def check_controls(**controls) -> dict[str, float]:
@@ -387,6 +391,7 @@ def fuse(
     hop_beats: int = 4,
     gradient_options: dict | None = None,
     iterations: int | None = None,
+    judge: Any = None,
 ) -> FusionResult:
     """Fuse a melody and an unrelated accompaniment of any length into a harmonic two-track piece.
 
@@ -412,6 +417,9 @@ def fuse(
             own output (>= 1; None: the actor's default, ``actor.config.iterations``).
             More iterations move further toward harmony and further from the inputs;
             a control of 1 still keeps its aspect exactly.
+        judge: a harmony judge (:class:`collage.models.judge.HarmonyJudge`), or True for the
+            shipped ``harmony_judge``, to rate each window before and after fusion
+            (:attr:`FusionResult.harmony`); None skips it.
     Returns:
         a :class:`FusionResult`.
     Raises:
@@ -507,6 +515,9 @@ def fuse(
     if silent["melody"]:
         log.info("%d of %d windows have no melody notes: left silent in the melody", silent["melody"], plan.n_windows)
 
+    harmony = None
+    if judge is not None and judge is not False:
+        harmony = _rate_windows(judge, mel_w, acc_w, W.crop_windows(fused_mel, plan), W.crop_windows(fused_acc, plan))
     piece = _output_piece(fused_mel, fused_acc, mel_piece, mel_track, acc_track, n_steps, n_mel, fit_info)
     return FusionResult(
         piece=piece,
@@ -525,7 +536,24 @@ def fuse(
         accomp_qpm=q_acc,
         melody_input=mel_in,
         accomp_input=acc_in,
+        harmony=harmony,
     )
+
+
+def _rate_windows(judge, mel_in, acc_in, mel_out, acc_out) -> dict:
+    """:attr:`FusionResult.harmony` from the input and output windows (window-relative step notes)."""
+    if judge is True:
+        from collage.pretrained import load_pretrained
+
+        judge = load_pretrained("harmony_judge")
+    if not callable(getattr(judge, "score", None)):
+        raise ParameterError(f"given judge of type {type(judge).__name__}; expected a harmony judge or True")
+    both = [k for k in range(len(mel_in)) if len(mel_in[k]) and len(acc_in[k])]
+    if not both:
+        return {"input": None, "output": None, "windows": 0}
+    p_in = judge.score([mel_in[k] for k in both], [acc_in[k] for k in both])  # (n,)
+    p_out = judge.score([mel_out[k] for k in both], [acc_out[k] for k in both])  # (n,)
+    return {"input": float((p_in > 0.5).mean()), "output": float((p_out > 0.5).mean()), "windows": len(both)}
 
 
 def _output_piece(mel: np.ndarray, acc: np.ndarray, mel_piece: Piece, mel_track: Track, acc_track: Track,

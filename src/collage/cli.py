@@ -427,10 +427,14 @@ def train_accomp_vae_command(steps, batch_size, run_dir, out_dir, max_minutes, l
               help="Share of previous-token inputs blanked in teacher-forced batches (word dropout).")
 @click.option("--init-from", default=None, metavar="NAME|PT",
               help="Warm-start from melody-VAE weights (e.g. melody_vae); pair with --beta-warmup 0 --tf-warmup 0.")
+@click.option("--freeze-encoder", is_flag=True,
+              help="With --init-from: train the decoders only, so the latent space (and every model trained in it) "
+                   "stays valid.")
 @click.option("--name", default="melody_vae", show_default=True, help="Name of the written weights.")
 @click.option("--tiny", is_flag=True, help="Tiny model on 5 songs per split (a smoke test).")
 def train_melody_vae_command(steps, batch_size, run_dir, out_dir, max_minutes, lr, seed, lr_decay, beta_max,
-                             beta_warmup, tf_min, tf_warmup, token_dropout, init_from, name, tiny) -> None:
+                             beta_warmup, tf_min, tf_warmup, token_dropout, init_from, freeze_encoder, name,
+                             tiny) -> None:
     """Train the melody VAE (EC2-VAE style, latent = pitch + rhythm) on POP909.
 
     Trains on the train split (beats grid, 32-step windows, 12 transpositions),
@@ -450,7 +454,7 @@ def train_melody_vae_command(steps, batch_size, run_dir, out_dir, max_minutes, l
     model, res, card = train_melody_vae(
         run_dir=run_dir, steps=steps, batch_size=batch_size, lr=lr, seed=seed, lr_decay=lr_decay,
         beta_max=beta_max, beta_warmup=beta_warmup, tf_min=tf_min, tf_warmup=tf_warmup,
-        token_dropout=token_dropout, init_from=init_from,
+        token_dropout=token_dropout, init_from=init_from, freeze_encoder=freeze_encoder,
         max_seconds=None if max_minutes is None else 60.0 * max_minutes, tiny=tiny,
         max_songs=5 if tiny else None, val_size=256 if tiny else 2048, val_every=min(250, steps),
     )

@@ -157,6 +157,17 @@ def test_warm_start_continues_from_given_weights(tmp_path):
         train_melody_vae(run_dir=tmp_path / "c", steps=2, token_dropout=1.0, **kw)
     _, _, card3 = train_melody_vae(run_dir=tmp_path / "d", steps=4, token_dropout=0.3, **kw)
     assert card3["training"]["token_dropout"] == 0.3
+    # a frozen encoder keeps the warm start's latents exactly while the decoders learn
+    init = load_pretrained(pt)
+    frozen, _, card4 = train_melody_vae(run_dir=tmp_path / "e", steps=20, init_from=str(pt), freeze_encoder=True,
+                                        beta_warmup=0.0, tf_warmup=0.0, **kw)
+    assert card4["training"]["encoder_frozen"] is True
+    before, after = init.state_dict(), frozen.state_dict()
+    for k in before:
+        same = torch.equal(before[k], after[k])
+        assert same == k.startswith(("encoder.", "to_mu.", "to_logvar.")), k
+    with pytest.raises(ParameterError, match="freeze_encoder=True without init_from"):
+        train_melody_vae(run_dir=tmp_path / "f", steps=2, freeze_encoder=True, **kw)
 
 
 def test_cli_tiny_run_on_pop909(pop909_root, tmp_path, monkeypatch):

@@ -226,6 +226,7 @@ def train_melody_vae(
     tf_warmup: float = 0.7,
     token_dropout: float = 0.0,
     init_from: str | None = None,
+    freeze_encoder: bool = False,
     val_every: int = 250,
     val_size: int = 2048,
     seed: int = 0,
@@ -250,6 +251,9 @@ def train_melody_vae(
             teacher-forced batches (word dropout), so that pitch has to come from ``z_pitch``.
         init_from: warm-start from these melody-VAE weights (a shipped name or a ``.pt``; same sizes;
             the config is taken from them). Use with ``beta_warmup=0``, ``tf_warmup=0``.
+        freeze_encoder: with ``init_from``, train the decoders only: the encoder (GRU, ``to_mu``,
+            ``to_logvar``) keeps the warm start's weights, so its latents, and every critic and
+            actor trained on them, stay valid.
         val_every, val_size: validation interval and fixed val subset size.
         max_seconds: stop after this long (resumable).
         config, tiny: model sizes (``tiny``: :meth:`MelodyVAEConfig.tiny`).
@@ -280,11 +284,16 @@ def train_melody_vae(
     elif tiny:
         config = MelodyVAEConfig.tiny()
     config = config or MelodyVAEConfig()
+    if freeze_encoder and init is None:
+        raise ParameterError("given freeze_encoder=True without init_from; a frozen encoder needs trained weights")
     torch.manual_seed(seed)
     model = MelodyVAE(config)
     if init is not None:
         model.load_state_dict(init.state_dict())
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    frozen = [model.encoder, model.to_mu, model.to_logvar] if freeze_encoder else []
+    for m in frozen:
+        m.requires_grad_(False)
+    opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=lr)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: max(lr_decay ** s, lr_min / lr))
     val_idx = val_data.fixed_subset(val_size, seed=seed)
 
@@ -304,7 +313,7 @@ def train_melody_vae(
         loss, metrics = melody_vae_loss(model, out, b["tokens"], beta_at(step))
         opt.zero_grad()
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        torch.nn.utils.clip_grad_norm_([p for p in model.parameters() if p.requires_grad], 1.0)
         opt.step()
         metrics["tf"] = float(tf)
         return metrics
@@ -324,7 +333,7 @@ def train_melody_vae(
             "steps_done": int(res.step), "steps_planned": int(steps), "best_step": res.best_step,
             "batch_size": int(batch_size), "lr": lr, "lr_decay": lr_decay, "lr_min": lr_min, "beta_max": beta_max,
             "beta_warmup_fraction": beta_warmup, "teacher_forcing_min": tf_min, "teacher_forcing_warmup": tf_warmup,
-            "token_dropout": token_dropout,
+            "token_dropout": token_dropout, "encoder_frozen": bool(freeze_encoder),
             "init_from": None if init_from is None else str(init_from), "seed": seed, "threads": threads,
             "seconds_this_call": round(time.time() - t0, 1), "optimizer": "Adam, grad-norm clip 1.0",
             "loss": "CE(tokens) + CE(rhythm states) + beta * (mean KL z_pitch + mean KL z_rhythm)",

@@ -484,6 +484,7 @@ def fuse(
     if method != "rule" and models is None:
         models = FusionModels.load(actor="latent_actor" if method == "collagenet" else None,
                                    critic="latent_critic_pretrained" if method == "gradient" else None)
+    judge = _resolve_judge(judge)  # before the fusion runs, so that a bad or missing judge fails early
     chords = None
     if method != "rule":
         from collage.represent.chord import estimate_chords
@@ -516,7 +517,7 @@ def fuse(
         log.info("%d of %d windows have no melody notes: left silent in the melody", silent["melody"], plan.n_windows)
 
     harmony = None
-    if judge is not None and judge is not False:
+    if judge is not None:
         harmony = _rate_windows(judge, mel_w, acc_w, W.crop_windows(fused_mel, plan), W.crop_windows(fused_acc, plan))
     piece = _output_piece(fused_mel, fused_acc, mel_piece, mel_track, acc_track, n_steps, n_mel, fit_info)
     return FusionResult(
@@ -540,14 +541,21 @@ def fuse(
     )
 
 
-def _rate_windows(judge, mel_in, acc_in, mel_out, acc_out) -> dict:
-    """:attr:`FusionResult.harmony` from the input and output windows (window-relative step notes)."""
+def _resolve_judge(judge):
+    """``fuse``'s ``judge`` argument -> a judge or None (True loads the shipped ``harmony_judge``)."""
+    if judge is None or judge is False:
+        return None
     if judge is True:
         from collage.pretrained import load_pretrained
 
         judge = load_pretrained("harmony_judge")
     if not callable(getattr(judge, "score", None)):
         raise ParameterError(f"given judge of type {type(judge).__name__}; expected a harmony judge or True")
+    return judge
+
+
+def _rate_windows(judge, mel_in, acc_in, mel_out, acc_out) -> dict:
+    """:attr:`FusionResult.harmony` from the input and output windows (window-relative step notes)."""
     both = [k for k in range(len(mel_in)) if len(mel_in[k]) and len(acc_in[k])]
     if not both:
         return {"input": None, "output": None, "windows": 0}

@@ -367,7 +367,14 @@ def train_judge_command(run_dir, steps, batch_size, lr, seed, max_seconds, out_d
 @click.option("--beta", type=click.FloatRange(min=0), default=0.1, show_default=True, help="KL weight after warm-up.")
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Seed.")
 @click.option("--tiny", is_flag=True, help="Tiny model, small validation (a smoke test of the whole path).")
-def train_accomp_vae_command(steps, batch_size, run_dir, out_dir, max_minutes, lr, beta, seed, tiny) -> None:
+@click.option("--init-from", default=None, metavar="NAME|PT",
+              help="Warm-start from accompaniment-VAE weights (e.g. accomp_vae); the KL weight starts at --beta.")
+@click.option("--freeze-encoder", is_flag=True,
+              help="With --init-from: train the decoders only, so the latent space (and every model trained in it) "
+                   "stays valid.")
+@click.option("--name", default="accomp_vae", show_default=True, help="Name of the written weights.")
+def train_accomp_vae_command(steps, batch_size, run_dir, out_dir, max_minutes, lr, beta, seed, tiny, init_from,
+                             freeze_encoder, name) -> None:
     """Train the accompaniment VAE (PolyDis style: chord + texture latents) on POP909.
 
     Train split on the beats grid with 12 transpositions; the step with the
@@ -386,12 +393,16 @@ def train_accomp_vae_command(steps, batch_size, run_dir, out_dir, max_minutes, l
 
     command = (f"collage train accomp-vae --steps {steps} --batch {batch_size} --run-dir {shlex.quote(run_dir)} "
                f"--out {shlex.quote(out_dir)} --lr {lr} --beta {beta} --seed {seed}"
-               + (f" --max-minutes {max_minutes}" if max_minutes else "") + (" --tiny" if tiny else ""))
-    res = train_accomp_vae(run_dir=run_dir, out_dir=out_dir, steps=steps, batch_size=batch_size, lr=lr, beta=beta,
+               + (f" --max-minutes {max_minutes}" if max_minutes else "") + (" --tiny" if tiny else "")
+               + (f" --init-from {shlex.quote(init_from)}" if init_from else "")
+               + (" --freeze-encoder" if freeze_encoder else "") + (f" --name {name}" if name != "accomp_vae" else ""))
+    res = train_accomp_vae(run_dir=run_dir, out_dir=out_dir, name=name, steps=steps, batch_size=batch_size, lr=lr,
+                           lr_final=min(lr, 1e-4) if init_from else 1e-4, beta=beta,
                            seed=seed, max_minutes=max_minutes, command=command,
-                           config=AccompVAEConfig.tiny() if tiny else None,
+                           config=AccompVAEConfig.tiny() if tiny and not init_from else None,
                            val_size=16 if tiny else 512, eval_size=32 if tiny else 2000,
-                           val_every=min(500, steps), kl_warmup=min(2000, steps))
+                           val_every=min(500, steps), kl_warmup=0 if init_from else min(2000, steps),
+                           init_from=init_from, freeze_encoder=freeze_encoder)
     s, tr = res["scores"], res["train"]
     if not tr["finished"]:
         click.echo(f"stopped at step {tr['step']} of {steps}; run the same command again to resume")

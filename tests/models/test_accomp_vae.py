@@ -162,6 +162,18 @@ def test_tiny_training_smoke(tmp_path, pop909_root, monkeypatch):
                             config=AccompVAEConfig.tiny(), val_size=8, eval_size=16, val_every=3, kl_warmup=3,
                             progress=False)
     assert res2["train"]["step"] == 6 and res2["weights"] is None
+    # decoders only, warm-started: the encoders (so the latents) stay exactly as they were
+    from collage.training.accomp_vae import ENCODER_MODULES
+
+    res3 = train_accomp_vae(run_dir=str(tmp_path / "dec"), out_dir=str(tmp_path / "w3"), steps=4, batch_size=8,
+                            val_size=8, eval_size=16, val_every=2, kl_warmup=0, progress=False,
+                            init_from=str(tmp_path / "w" / "accomp_vae.pt"), freeze_encoder=True)
+    after = load_pretrained(res3["weights"])
+    assert after.card["training"]["encoder_frozen"] is True
+    for k, v in model.state_dict().items():
+        assert torch.equal(v, after.state_dict()[k]) == k.startswith(ENCODER_MODULES), k
+    with pytest.raises(ParameterError, match="freeze_encoder=True without init_from"):
+        train_accomp_vae(run_dir=str(tmp_path / "x"), out_dir=None, steps=2, freeze_encoder=True, progress=False)
 
 
 def test_cli_rejects_bad_options(capsys):

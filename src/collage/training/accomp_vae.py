@@ -44,6 +44,9 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+ENCODER_MODULES = ("chord_enc", "chord_mu", "chord_std", "tex_cnn", "tex_fc", "tex_enc", "tex_mu", "tex_std")
+"""The :class:`AccompVAE` submodules that make the posterior (frozen by ``freeze_encoder``)."""
+
 
 def chord_targets(chord: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """``(B, 8, 36)`` chord vectors -> root ``(B, 8)`` long (12 = no chord), chroma ``(B, 8, 12)`` float,
@@ -267,6 +270,8 @@ def train_accomp_vae(
     command: str | None = None,
     train_split: str = "train",
     val_split: str = "val",
+    init_from: str | None = None,
+    freeze_encoder: bool = False,
 ) -> dict:
     """Train (or resume) the accompaniment VAE, then evaluate the best weights and export them.
 
@@ -280,6 +285,10 @@ def train_accomp_vae(
         val_size: fixed val segments scored every ``val_every`` steps (best by free-running note F1).
         eval_size: val segments for the final scores, the swap test and the timing.
         max_minutes: stop after this much wall time (checkpointed; run again to resume).
+        init_from: warm-start from these accompaniment-VAE weights (a shipped name or a ``.pt``;
+            their config is used); pair with ``kl_warmup=0``.
+        freeze_encoder: with ``init_from``, train the decoders only: both encoders keep the warm
+            start's weights, so its latents, and every critic and actor trained on them, stay valid.
     Returns:
         dict with ``scores`` (final evaluation), ``train`` (loop result summary) and ``weights`` (path or None).
     """
@@ -299,6 +308,16 @@ def train_accomp_vae(
     if max_minutes is not None and max_minutes <= 0:
         raise ParameterError(f"given max_minutes={max_minutes!r}; expected > 0")
     threads = set_threads()
+    init = None
+    if init_from is not None:
+        from collage.pretrained import load_pretrained
+
+        init = load_pretrained(init_from)
+        if not isinstance(init, AccompVAE):
+            raise ParameterError(f"given init_from={init_from!r}: not accompaniment-VAE weights")
+        config = init.config
+    elif freeze_encoder:
+        raise ParameterError("given freeze_encoder=True without init_from; a frozen encoder needs trained weights")
     config = config or AccompVAEConfig()
     train = SegmentTensors(pop909_segments(train_split, grid="beats"))
     val = SegmentTensors(pop909_segments(val_split, grid="beats"))
@@ -307,7 +326,13 @@ def train_accomp_vae(
 
     torch.manual_seed(seed)
     model = AccompVAE(config)
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    if init is not None:
+        model.load_state_dict(init.state_dict())
+    if freeze_encoder:
+        for m in ENCODER_MODULES:
+            getattr(model, m).requires_grad_(False)
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.Adam(trainable, lr=lr)
     gamma = (lr_final / lr) ** (1.0 / steps)
     sched = torch.optim.lr_scheduler.ExponentialLR(opt, gamma=gamma)
 
@@ -318,7 +343,7 @@ def train_accomp_vae(
         terms = accomp_vae_loss(out, batch["chords"], beta=b_beta)
         opt.zero_grad()
         terms["loss"].backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        torch.nn.utils.clip_grad_norm_(trainable, 1.0)
         opt.step()
         return {k: float(v.detach()) for k, v in terms.items() if k in ("loss", "pitch", "dur", "kl", "root", "tf_pitch_acc")}
 
@@ -352,7 +377,8 @@ def train_accomp_vae(
                      "val_subset": f"fixed_subset({eval_size}, seed=1) of the val split, untransposed"},
             "training": {"steps": res.step, "steps_planned": steps, "best_step": res.best_step, "batch_size": batch_size,
                          "lr": lr, "lr_final": lr_final, "beta": beta, "kl_warmup": kl_warmup, "seed": seed,
-                         "threads": threads, "selected_on": f"free-running note F1 on {val_size} val segments (fixed_subset seed 0)",
+                         "threads": threads, "init_from": None if init_from is None else str(init_from),
+                         "encoder_frozen": bool(freeze_encoder), "selected_on": f"free-running note F1 on {val_size} val segments (fixed_subset seed 0)",
                          "finished": res.step >= steps},
             "reduction": ("PolyDis (Wang et al. 2020): z 256+256, texture GRU 1024, time GRU 1024, note GRU 512, "
                           "5-bit duration GRU; here z {z_chord}+{z_texture}, chord GRUs {chord_hidden}, texture GRU "

@@ -126,6 +126,30 @@ def pick_songs(segs, minutes: float = 3.0):
     return int(ids[order[0]]), int(ids[order[1]])
 
 
+TARGET_RATIO = 50.0
+
+
+def break_even_steps(rows: dict, batch: int, steps: int, target: float) -> dict:
+    """Adam steps at which the data-driven baseline would be ``target`` times slower than CollageNet.
+
+    Linear model of the baseline's time, both measured in this run: ``shared + n * per_step``, where
+    ``per_step`` is its latent transform's time divided by ``steps`` and ``shared`` (encoding,
+    decoding) is its total time minus that transform. Solved for latency (one pair, ms) and for the
+    batch (``batch`` pairs, s), and for the latent transform alone (no shared part).
+    """
+    c, g = rows["collagenet"], rows["gradient"]
+    out = {}
+    for key, total_c, total_g, tr_g, tr_c in (
+        ("latency", c["latency_ms"], g["latency_ms"], g["latent_step_ms_one"], c["latent_step_ms_one"]),
+        ("throughput", 1000 * batch / c["throughput_pairs_s"], 1000 * batch / g["throughput_pairs_s"],
+         g["latent_step_ms_batch"], c["latent_step_ms_batch"]),
+    ):
+        per_step = tr_g / steps
+        out[key] = int(np.ceil((target * total_c - (total_g - tr_g)) / per_step))
+        out[f"transform_{key}"] = int(np.ceil(target * tr_c / per_step))
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--tiny", action="store_true", help="tiny random models")
@@ -167,6 +191,12 @@ def main() -> None:
     t_grad = best_time(lambda: gradient_fuse_latents(za, zb, models.critic, steps=DEFAULT_STEPS), 1)
     rows["collagenet"]["latent_step_ms_batch"] = 1000 * t_actor
     rows["gradient"]["latent_step_ms_batch"] = 1000 * t_grad
+    with torch.no_grad():
+        t_actor1 = best_time(lambda: models.actor.transform(za[:1], zb[:1], c[:1]), args.repeat)
+    t_grad1 = best_time(lambda: gradient_fuse_latents(za[:1], zb[:1], models.critic, steps=DEFAULT_STEPS), args.repeat)
+    rows["collagenet"]["latent_step_ms_one"] = 1000 * t_actor1
+    rows["gradient"]["latent_step_ms_one"] = 1000 * t_grad1
+    break_even = break_even_steps(rows, len(mels), DEFAULT_STEPS, TARGET_RATIO)
 
     a, b = pick_songs(segs)
     env = dict(os.environ, OMP_NUM_THREADS="1")
@@ -214,6 +244,12 @@ def main() -> None:
         f"CollageNet vs data-driven: {ratio_lat:.1f}x lower latency, {ratio_thr:.1f}x higher throughput, "
         f"{ratio_latent:.0f}x faster latent transform (the VAEs' encoding and decoding are shared by both).",
         "",
+        f"Steps the data-driven baseline would need for CollageNet to be {TARGET_RATIO:.0f}x faster (its time "
+        f"taken as shared + steps x per-step, both measured above): {break_even['latency']} for the latency, "
+        f"{break_even['throughput']} for the throughput, and {break_even['transform_latency']} / "
+        f"{break_even['transform_throughput']} for the latent transform alone (one pair / the batch); "
+        f"its default, chosen on val, is {DEFAULT_STEPS} (`fusion_gradient_steps.json`).",
+        "",
         f"Whole song end to end (fresh process: imports, model loading, `fuse`): POP909 test song {a}'s melody over "
         f"song {b}'s piano, trimmed to the shorter (~{song_minutes:.1f} min, {song['n_windows']} windows): "
         f"**{song['total_s']:.2f} s** (imports and reading the two songs {song['import_s']:.2f} s, loading {song['load_s']:.2f} s, "
@@ -228,7 +264,8 @@ def main() -> None:
                   f"with model loading, peak RSS **{long['maxrss_mib']:.0f} MiB**.", ""]
     lines += [
         "```json",
-        json.dumps({"rows": rows, "song": song, "long": long, "peak_rss_bench_mib": peak_bench}, indent=1),
+        json.dumps({"rows": rows, "break_even_steps": {"target_ratio": TARGET_RATIO, **break_even}, "song": song,
+                    "long": long, "peak_rss_bench_mib": peak_bench}, indent=1),
         "```",
     ]
     text = "\n".join(lines) + "\n"

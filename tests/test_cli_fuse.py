@@ -204,3 +204,18 @@ def test_fuse_reports_the_harmony_judges_rating(capsys, tmp_path):
     h = json.loads(stdout)["harmony"]
     assert h["windows"] == 7 and 0 <= h["input"] <= 1 and 0 <= h["output"] <= 1
     assert h["input"] < 0.5  # Ode to Joy in D over a C-major progression, untransposed, clashes
+    assert "hint:" not in stdout
+
+
+def test_fuse_hints_when_the_inputs_already_fit_better(capsys, tmp_path):
+    import re
+
+    rc, stdout, err = run(capsys, "fuse", MEL, ACC, "-o", tmp_path / "f.mid")
+    assert rc == 0, err
+    out, given = map(int, re.search(r"harmony judge: (\d+)% of 7 windows rated harmonic "
+                                    r"\(the inputs after key alignment: (\d+)%\)", stdout).groups())
+    assert ("hint: the inputs already fit better" in stdout) == (out < given), stdout
+    rc, stdout, err = run(capsys, "fuse", MEL, ACC, "-o", tmp_path / "f.mid", "--iterations", "1")
+    assert rc == 0 and "hint:" not in stdout, stdout  # nothing left to suggest
+    rc, stdout, err = run(capsys, "fuse", MEL, ACC, "-o", tmp_path / "f.mid", "--method", "rule")
+    assert "hint:" not in stdout  # only CollageNet's own settings are hinted at

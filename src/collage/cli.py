@@ -826,6 +826,9 @@ def fuse_command(melody_path, accomp_path, output, keep_pitch, keep_rhythm, keep
     if h and h["windows"]:
         given = "the inputs" + (" after key alignment" if result.key_shift else "")
         click.echo(f"harmony judge: {h['output']:.0%} of {h['windows']} windows rated harmonic ({given}: {h['input']:.0%})")
+        if result.method == "collagenet" and result.iterations > 1 and h["output"] < h["input"]:
+            click.echo("hint: the inputs already fit better than the fusion; --iterations 1 moves them less "
+                       "(docs/results/fusion_keep_harmony.md)")
     if arrange_ensemble is not None:
         parts = ", ".join(f"{t.name} {len(t.notes)}" for t in out_piece.tracks)
         click.echo(f"arranged for {arrange_ensemble} with {arrange_model}: {parts} notes")

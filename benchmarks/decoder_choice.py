@@ -68,11 +68,10 @@ def main() -> None:
 
     shipped, cand = load_pretrained(SHIPPED[args.part]), load_pretrained(args.candidate)
     if args.part == "melody":
-        enc = ("encoder.", "to_mu.", "to_logvar.")
+        from collage.training.melody_vae import ENCODER_MODULES
     else:
         from collage.training.accomp_vae import ENCODER_MODULES
-
-        enc = tuple(m + "." for m in ENCODER_MODULES)
+    enc = tuple(m + "." for m in ENCODER_MODULES)
     s_sd, c_sd = shipped.state_dict(), cand.state_dict()
     if not all(torch.equal(s_sd[k], c_sd[k]) for k in s_sd if k.startswith(enc)):
         raise SystemExit(f"{args.candidate}: its encoder differs from the shipped one; this check needs a shared encoder")

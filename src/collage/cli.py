@@ -352,6 +352,11 @@ def train_judge_command(run_dir, steps, batch_size, lr, seed, max_seconds, out_d
                f"Ωdh {test['acc_disharmonic']:.3f}); wrote {pt}")
 
 
+_FREEZE_ENCODER = click.option(
+    "--freeze-encoder", is_flag=True,
+    help="With --init-from: train the decoders only, so the latent space (and every model trained in it) stays valid.")
+
+
 @train_group.command("accomp-vae", context_settings=CONTEXT)
 @click.option("--steps", type=click.IntRange(min=1), default=8000, show_default=True, help="Optimizer steps in all.")
 @click.option("--batch", "batch_size", type=click.IntRange(min=1), default=64, show_default=True,
@@ -369,9 +374,7 @@ def train_judge_command(run_dir, steps, batch_size, lr, seed, max_seconds, out_d
 @click.option("--tiny", is_flag=True, help="Tiny model, small validation (a smoke test of the whole path).")
 @click.option("--init-from", default=None, metavar="NAME|PT",
               help="Warm-start from accompaniment-VAE weights (e.g. accomp_vae); the KL weight starts at --beta.")
-@click.option("--freeze-encoder", is_flag=True,
-              help="With --init-from: train the decoders only, so the latent space (and every model trained in it) "
-                   "stays valid.")
+@_FREEZE_ENCODER
 @click.option("--name", default="accomp_vae", show_default=True, help="Name of the written weights.")
 def train_accomp_vae_command(steps, batch_size, run_dir, out_dir, max_minutes, lr, beta, seed, tiny, init_from,
                              freeze_encoder, name) -> None:
@@ -438,9 +441,7 @@ def train_accomp_vae_command(steps, batch_size, run_dir, out_dir, max_minutes, l
               help="Share of previous-token inputs blanked in teacher-forced batches (word dropout).")
 @click.option("--init-from", default=None, metavar="NAME|PT",
               help="Warm-start from melody-VAE weights (e.g. melody_vae); pair with --beta-warmup 0 --tf-warmup 0.")
-@click.option("--freeze-encoder", is_flag=True,
-              help="With --init-from: train the decoders only, so the latent space (and every model trained in it) "
-                   "stays valid.")
+@_FREEZE_ENCODER
 @click.option("--name", default="melody_vae", show_default=True, help="Name of the written weights.")
 @click.option("--tiny", is_flag=True, help="Tiny model on 5 songs per split (a smoke test).")
 def train_melody_vae_command(steps, batch_size, run_dir, out_dir, max_minutes, lr, seed, lr_decay, beta_max,

@@ -21,9 +21,9 @@ one CPU thread (see :class:`AccompVAEConfig`).
   (:meth:`AccompVAE.teacher_forced`), greedy at inference (:meth:`AccompVAE.decode`,
   with pitches forced to ascend so a step never repeats a pitch), at most
   ``max_notes`` notes per step. Greedy decoding ends steps too early; the
-  end-of-step logit is lowered by ``config.eos_bias``, calibrated on val so that
-  the round trip keeps the true number of notes
-  (:func:`collage.training.accomp_vae.calibrate_eos_bias`).
+  end-of-step logit can be lowered by ``config.eos_bias``
+  (:func:`collage.training.accomp_vae.calibrate_eos_bias` finds the bias that keeps
+  the true number of notes; the shipped card keeps 0, since that bias cost note F1).
 
 The latent is ``[z_chord | z_texture]``; :attr:`AccompVAE.aspects` names the
 slices. Example::
@@ -295,7 +295,7 @@ class AccompVAE(nn.Module):
             z: ``(B, z_dim)`` latent ``[z_chord | z_texture]``.
             eos_bias: subtracted from the end-of-step logit before each greedy
                 choice; > 0 decodes more notes per step, 0 is plain greedy
-                (None: ``config.eos_bias``, calibrated on val for shipped weights).
+                (None: ``config.eos_bias``).
         Returns:
             ``(B, 32, 128)`` long ``pr_mat``: each decoded note's duration in
             steps (1..max_dur) at its onset cell, 0 elsewhere; turn a row

@@ -295,7 +295,7 @@ def train_accomp_vae(
     from collage.datasets.pop909 import pop909_segments
     from collage.pretrained import save_pretrained
     from collage.training.data import SegmentTensors
-    from collage.training.loop import set_threads, train_loop
+    from collage.training.loop import freeze, set_threads, train_loop, warm_start
 
     for nm, v in (("steps", steps), ("batch_size", batch_size), ("val_size", val_size), ("eval_size", eval_size),
                   ("val_every", val_every)):
@@ -308,17 +308,8 @@ def train_accomp_vae(
     if max_minutes is not None and max_minutes <= 0:
         raise ParameterError(f"given max_minutes={max_minutes!r}; expected > 0")
     threads = set_threads()
-    init = None
-    if init_from is not None:
-        from collage.pretrained import load_pretrained
-
-        init = load_pretrained(init_from)
-        if not isinstance(init, AccompVAE):
-            raise ParameterError(f"given init_from={init_from!r}: not accompaniment-VAE weights")
-        config = init.config
-    elif freeze_encoder:
-        raise ParameterError("given freeze_encoder=True without init_from; a frozen encoder needs trained weights")
-    config = config or AccompVAEConfig()
+    init = warm_start(init_from, AccompVAE, "accompaniment-VAE", freeze_encoder=freeze_encoder)
+    config = init.config if init is not None else config or AccompVAEConfig()
     train = SegmentTensors(pop909_segments(train_split, grid="beats"))
     val = SegmentTensors(pop909_segments(val_split, grid="beats"))
     val_idx = val.fixed_subset(val_size, seed=0)
@@ -328,10 +319,7 @@ def train_accomp_vae(
     model = AccompVAE(config)
     if init is not None:
         model.load_state_dict(init.state_dict())
-    if freeze_encoder:
-        for m in ENCODER_MODULES:
-            getattr(model, m).requires_grad_(False)
-    trainable = [p for p in model.parameters() if p.requires_grad]
+    trainable = freeze(model, ENCODER_MODULES if freeze_encoder else ())
     opt = torch.optim.Adam(trainable, lr=lr)
     gamma = (lr_final / lr) ** (1.0 / steps)
     sched = torch.optim.lr_scheduler.ExponentialLR(opt, gamma=gamma)

@@ -44,6 +44,31 @@ __all__ = ["train_loop", "TrainResult", "set_threads"]
 log = logging.getLogger(__name__)
 
 
+def warm_start(init_from, cls, what: str, *, freeze_encoder: bool = False):
+    """The weights ``init_from`` (a shipped name or a .pt path) to warm-start a ``cls`` model from, or None.
+
+    Raises a :class:`ParameterError` when they are not ``cls`` weights (``what`` names the kind in the
+    message) or when ``freeze_encoder`` is asked without them.
+    """
+    if init_from is None:
+        if freeze_encoder:
+            raise ParameterError("given freeze_encoder=True without init_from; a frozen encoder needs trained weights")
+        return None
+    from collage.pretrained import load_pretrained
+
+    init = load_pretrained(init_from)
+    if not isinstance(init, cls):
+        raise ParameterError(f"given init_from={init_from!r}: not {what} weights")
+    return init
+
+
+def freeze(model: torch.nn.Module, names) -> list[torch.nn.Parameter]:
+    """Stop the gradients of ``model``'s submodules ``names``; return the parameters still trained."""
+    for name in names:
+        getattr(model, name).requires_grad_(False)
+    return [p for p in model.parameters() if p.requires_grad]
+
+
 def set_threads(n: int | None = None) -> int:
     """Set PyTorch's intra-op threads (``$COLLAGE_THREADS`` or 1 by default) and return it.
 

@@ -31,13 +31,16 @@ from collage.errors import ParameterError
 from collage.models.melody_vae import MelodyVAE, MelodyVAEConfig, token_rhythm
 from collage.represent.melody import HOLD
 from collage.training.data import SegmentTensors
-from collage.training.loop import set_threads, train_loop
+from collage.training.loop import freeze, set_threads, train_loop, warm_start
 
 __all__ = ["melody_vae_loss", "evaluate_melody_vae", "train_melody_vae", "ship_melody_vae", "PAPER_SIZES"]
 
 log = logging.getLogger(__name__)
 
 PAPER_SIZES = {"gru_hidden": 2048, "z_pitch": 128, "z_rhythm": 128, "batch_size": 128}
+
+ENCODER_MODULES = ("encoder", "to_mu", "to_logvar")
+"""The :class:`MelodyVAE` submodules that make the posterior (frozen by ``freeze_encoder``)."""
 
 
 def _kl(mu: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
@@ -273,27 +276,18 @@ def train_melody_vae(
     threads = set_threads()
     train_data = train_data if train_data is not None else SegmentTensors(_segments("train", max_songs))
     val_data = val_data if val_data is not None else SegmentTensors(_segments("val", max_songs))
-    init = None
-    if init_from is not None:
-        from collage.pretrained import load_pretrained
-
-        init = load_pretrained(init_from)
-        if not isinstance(init, MelodyVAE):
-            raise ParameterError(f"given init_from={init_from!r}: not melody-VAE weights")
+    init = warm_start(init_from, MelodyVAE, "melody-VAE", freeze_encoder=freeze_encoder)
+    if init is not None:
         config = init.config
     elif tiny:
         config = MelodyVAEConfig.tiny()
     config = config or MelodyVAEConfig()
-    if freeze_encoder and init is None:
-        raise ParameterError("given freeze_encoder=True without init_from; a frozen encoder needs trained weights")
     torch.manual_seed(seed)
     model = MelodyVAE(config)
     if init is not None:
         model.load_state_dict(init.state_dict())
-    frozen = [model.encoder, model.to_mu, model.to_logvar] if freeze_encoder else []
-    for m in frozen:
-        m.requires_grad_(False)
-    opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=lr)
+    trainable = freeze(model, ENCODER_MODULES if freeze_encoder else ())
+    opt = torch.optim.Adam(trainable, lr=lr)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: max(lr_decay ** s, lr_min / lr))
     val_idx = val_data.fixed_subset(val_size, seed=seed)
 
@@ -313,7 +307,7 @@ def train_melody_vae(
         loss, metrics = melody_vae_loss(model, out, b["tokens"], beta_at(step))
         opt.zero_grad()
         loss.backward()
-        torch.nn.utils.clip_grad_norm_([p for p in model.parameters() if p.requires_grad], 1.0)
+        torch.nn.utils.clip_grad_norm_(trainable, 1.0)
         opt.step()
         metrics["tf"] = float(tf)
         return metrics

@@ -62,8 +62,7 @@ def test_positives_are_consecutive_at_one_transposition_and_negatives_cross_song
 
 
 def test_distance_weights_make_rho_of_each_whole_latent():
-    from collage.models.latent_critic import LatentActor, latent_distance
-    from collage.training.join import join_configs
+    from collage.models.latent_critic import LatentActor, join_configs, latent_distance
     from collage.pretrained import tiny_model
 
     vae = tiny_model("melody_vae")

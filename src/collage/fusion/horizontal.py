@@ -111,7 +111,7 @@ class JoinModels:
     def tiny(cls, seed: int = 0) -> "JoinModels":
         """Tiny random-weight models (VAE, actor, critic) for fast tests."""
         from collage.pretrained import build_model, tiny_model
-        from collage.training.join import join_configs
+        from collage.models.latent_critic import join_configs
 
         vae = tiny_model("melody_vae", seed=seed)
         cc, ac = join_configs(vae, tiny=True)

@@ -42,6 +42,7 @@ __all__ = [
     "aspects_from_slices",
     "FUSION_ASPECTS",
     "iterate",
+    "join_configs",
 ]
 
 #: the control order of vertical fusion: melody aspects, then accompaniment aspects
@@ -145,6 +146,24 @@ class LatentActorConfig(LatentCriticConfig):
     @classmethod
     def tiny(cls) -> "LatentActorConfig":
         return cls(**dataclasses.asdict(LatentCriticConfig.tiny()))
+
+
+def join_configs(vae, *, tiny: bool = False, sizes: dict | None = None
+                 ) -> tuple[LatentCriticConfig, LatentActorConfig]:
+    """Critic and actor configs for phrase joining: two melody latents of ``vae``.
+
+    The aspects are ``left_pitch, left_rhythm, right_pitch, right_rhythm`` (``vae.aspects`` of each
+    side); the actor's controls do not scale its gate (``control_gate=False``). ``tiny`` uses the
+    small sizes of the fast tests; otherwise ``sizes`` (``embed``, ``hidden``, ``layers``,
+    ``dropout``) override the defaults.
+    """
+    sizes = dict(embed=16, hidden=16, layers=2, dropout=0.0) if tiny else dict(sizes or {})
+    left = {f"left_{k}": sl for k, sl in vae.aspects.items()}
+    right = {f"right_{k}": sl for k, sl in vae.aspects.items()}
+    cc = LatentCriticConfig.for_latents(left, right, vae.z_dim, vae.z_dim, **sizes)
+    ac = dataclasses.replace(LatentActorConfig.for_latents(left, right, vae.z_dim, vae.z_dim, **sizes),
+                             control_gate=False)
+    return cc, ac
 
 
 def _mlp(d_in: int, hidden: int, layers: int, dropout: float) -> nn.Sequential:

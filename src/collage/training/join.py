@@ -19,7 +19,6 @@ the distance term is ``lam * (rho(z_L', z_L) + rho(z_R', z_R))``.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import sys
 
@@ -28,27 +27,15 @@ import torch
 import torch.nn.functional as F
 
 from collage.errors import ParameterError
+from collage.models.latent_critic import join_configs
 
-__all__ = ["join_configs", "run_train_join_critic", "run_train_join_actor", "train_join_judge",
+__all__ = ["run_train_join_critic", "run_train_join_actor", "train_join_judge",
            "run_train_join_judge", "judge_batch", "join_actor_name", "TINY_SONGS"]
 
 log = logging.getLogger(__name__)
 
 #: songs per split used by ``--tiny`` smoke runs
 TINY_SONGS = 6
-
-
-def join_configs(vae, *, tiny: bool = False, sizes: dict | None = None):
-    """Critic and actor configs for two melody latents (aspects ``left_pitch, left_rhythm, right_pitch, right_rhythm``)."""
-    from collage.models.latent_critic import LatentActorConfig, LatentCriticConfig
-
-    sizes = dict(embed=16, hidden=16, layers=2, dropout=0.0) if tiny else dict(sizes or {})
-    left = {f"left_{k}": sl for k, sl in vae.aspects.items()}
-    right = {f"right_{k}": sl for k, sl in vae.aspects.items()}
-    cc = LatentCriticConfig.for_latents(left, right, vae.z_dim, vae.z_dim, **sizes)
-    ac = dataclasses.replace(LatentActorConfig.for_latents(left, right, vae.z_dim, vae.z_dim, **sizes),
-                             control_gate=False)
-    return cc, ac
 
 
 def join_actor_name(lam: float, default: bool) -> str:

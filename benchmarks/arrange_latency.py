@@ -56,7 +56,7 @@ def _stats(ms: list[float]) -> tuple[float, float, float]:
 
 def bench_lstm_live(n: int) -> tuple[list[float], str]:
     """Per-note latency of the online LSTM, note by note with its state (features included)."""
-    from collage.arrange.data import note_features
+    from collage.arrangement.data import note_features
     from collage.models.arrange import batch_features
 
     model, what = _model("arrange_lstm", "arrange_bach_lstm")
@@ -74,7 +74,7 @@ def bench_lstm_live(n: int) -> tuple[list[float], str]:
 
 def bench_transformer_dec_live(n: int, context: int) -> tuple[list[float], str]:
     """Per-note latency of the online Transformer decoder re-reading the last ``context`` notes."""
-    from collage.arrange.data import note_features
+    from collage.arrangement.data import note_features
     from collage.models.arrange import batch_features
 
     model, what = _model("arrange_transformer_dec", "arrange_bach_transformer_dec")
@@ -92,7 +92,7 @@ def bench_transformer_dec_live(n: int, context: int) -> tuple[list[float], str]:
 
 def bench_offline(arch: str, name: str, n: int) -> tuple[float, str]:
     """Milliseconds per note for a whole ``n``-note piece at once."""
-    from collage.arrange.neural import predict_parts
+    from collage.arrangement.neural import predict_parts
 
     model, what = _model(arch, name)
     notes = _notes(n)

@@ -16,8 +16,8 @@ import argparse
 
 import numpy as np
 
-from collage.arrange.baselines import fit_zone_model, pitch_counts, zone_predict
-from collage.arrange.data import load_arrays_for
+from collage.arrangement.baselines import fit_zone_model, pitch_counts, zone_predict
+from collage.arrangement.data import load_arrays_for
 
 
 def main() -> None:

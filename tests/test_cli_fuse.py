@@ -152,13 +152,13 @@ def test_missing_weights_are_one_line(capsys, tmp_path, monkeypatch):
 
 
 def test_a_failed_later_output_removes_the_earlier_ones(capsys, tmp_path, monkeypatch):
-    import collage.plot
+    import collage.plotting
     from collage.errors import OutputError
 
     def broken(pieces, path, **kw):
         raise OutputError(path, "cannot be written (disk full)")
 
-    monkeypatch.setattr(collage.plot, "plot_pianorolls", broken)
+    monkeypatch.setattr(collage.plotting, "plot_pianorolls", broken)
     rc, _, err = run(capsys, "fuse", MEL, ACC, "-o", tmp_path / "f.mid", "--method", "rule", "--plot",
                      tmp_path / "f.png")
     assert_user_error(rc, err, "f.png: cannot be written (disk full)")

@@ -1,4 +1,4 @@
-"""collage.plot: piano-roll pictures, bar/beat lines, atomic PNG output."""
+"""collage.plotting: piano-roll pictures, bar/beat lines, atomic PNG output."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from matplotlib.figure import Figure
 
 from collage.errors import OutputError, ParameterError
 from collage.piece import Piece, Tempo, TimeSignature, Track
-from collage.plot import bar_and_beat_ticks, pitch_name, plot_pianoroll, plot_pianorolls
+from collage.plotting import bar_and_beat_ticks, pitch_name, plot_pianoroll, plot_pianorolls
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

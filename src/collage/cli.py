@@ -124,7 +124,7 @@ def _key_name(sharps: int, minor: bool) -> str:
 
 def _info_dict(piece, path: str) -> dict:
     """The summary that ``collage info`` prints (plain JSON types)."""
-    from collage.plot import pitch_name
+    from collage.plotting import pitch_name
 
     tracks = []
     for i, t in enumerate(piece.tracks):
@@ -201,7 +201,7 @@ def plot_command(input_path: str, output: Optional[str], title: Optional[str], s
     from pathlib import Path
 
     from collage.io import read
-    from collage.plot import plot_pianoroll
+    from collage.plotting import plot_pianoroll
 
     out = output or _default_output(input_path, ".png")
     piece = read(input_path)
@@ -520,7 +520,7 @@ def arrange_command(input_path, output, ensemble, model, weights, entry_hints, w
     """
     from pathlib import Path
 
-    from collage.arrange import arrange_file
+    from collage.arrangement import arrange_file
 
     out = output or Path(input_path).with_suffix(".arranged.mid").name
     result = arrange_file(input_path, out, ensemble=ensemble, model=model or "bilstm", weights=weights,
@@ -621,14 +621,14 @@ def eval_arrange_command(dataset, split, models, max_pieces, pop909, as_json, re
     """
     import json
 
-    from collage.arrange.evaluate import PAPER_BACH, evaluate_arrange
+    from collage.arrangement.evaluate import PAPER_BACH, evaluate_arrange
 
     names = None if models is None else [m.strip() for m in models.split(",") if m.strip()]
     result = evaluate_arrange(dataset, split=split, models=names, max_pieces=max_pieces, pop909_root=pop909)
     if record:
         if max_pieces is not None:
             raise click.UsageError("--record takes the whole split; leave out --max-pieces")
-        from collage.arrange.evaluate import record_scores
+        from collage.arrangement.evaluate import record_scores
 
         record_scores(result, command=f"collage eval arrange --dataset {dataset} --split {split}")
     if as_json:
@@ -768,7 +768,7 @@ def fuse_command(melody_path, accomp_path, output, keep_pitch, keep_rhythm, keep
         raise ParameterError(f"given --iterations {iterations} with --method {method}; they are CollageNet's only")
     arrange_net = None
     if arrange_ensemble is not None:
-        from collage.arrange.pipeline import NEURAL, load_arrange_model
+        from collage.arrangement.pipeline import NEURAL, load_arrange_model
 
         if arrange_model in NEURAL:  # load (and fail) before any work
             arrange_net = load_arrange_model(arrange_ensemble, arrange_model)
@@ -779,7 +779,7 @@ def fuse_command(melody_path, accomp_path, output, keep_pitch, keep_rhythm, keep
                   key_align=not no_key_align, hop_beats=hop, models=models, iterations=iterations, judge=True)
     out_piece = result.piece
     if arrange_ensemble is not None:
-        from collage.arrange.pipeline import arrange
+        from collage.arrangement.pipeline import arrange
 
         out_piece, _ = arrange(result.piece, ensemble=arrange_ensemble, model=arrange_model, net=arrange_net)
     written = []
@@ -792,7 +792,7 @@ def fuse_command(melody_path, accomp_path, output, keep_pitch, keep_rhythm, keep
         if plot is not None:
             from pathlib import Path
 
-            from collage.plot import plot_pianorolls
+            from collage.plotting import plot_pianorolls
 
             plot_pianorolls(
                 [result.melody_input, result.accomp_input, out_piece], plot,

@@ -119,7 +119,7 @@ def run_demo(
             output file is written atomically.
     """
     from collage.fusion.vertical import fuse
-    from collage.plot import plot_pianorolls
+    from collage.plotting import plot_pianorolls
 
     out = Path(out_dir)
     if out.exists() and not out.is_dir():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from collage.arrange.baselines import (
+from collage.arrangement.baselines import (
     ZoneModel,
     closest_pitch,
     entry_note_indices,

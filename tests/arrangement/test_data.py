@@ -7,7 +7,7 @@ import logging
 import numpy as np
 import pytest
 
-from collage.arrange.data import (
+from collage.arrangement.data import (
     STEPS_PER_BEAT,
     entry_from_labels,
     merge_pitched_notes,

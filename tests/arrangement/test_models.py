@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from collage.arrange.data import note_features
-from collage.arrange.neural import predict_logits, predict_parts
+from collage.arrangement.data import note_features
+from collage.arrangement.neural import predict_logits, predict_parts
 from collage.errors import ParameterError
 from collage.models.arrange import ARCHITECTURES, batch_features
 from collage.pretrained import build_model, tiny_model

@@ -49,7 +49,7 @@ def test_hash_mismatch_is_refused(tmp_path):
 
 
 def test_evaluate_with_tiny_models():
-    from collage.arrange.evaluate import evaluate_arrange
+    from collage.arrangement.evaluate import evaluate_arrange
 
     loaded = {"lstm": tiny_model("arrange_lstm"), "bilstm_hints": None}
     from collage.models.arrange import BiLSTMConfig

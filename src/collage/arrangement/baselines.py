@@ -112,7 +112,7 @@ def zone_predict(pitches: np.ndarray, zones: ZoneModel) -> np.ndarray:
 
 
 def load_zones(ensemble: str) -> ZoneModel:
-    """The zones learned on the training split of the ensemble's dataset (``collage/arrange/zones.json``)."""
+    """The zones learned on the training split of the ensemble's dataset (``collage/arrangement/zones.json``)."""
     from collage.errors import ModelLoadingError
 
     try:

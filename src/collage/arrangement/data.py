@@ -29,7 +29,7 @@ import logging
 
 import numpy as np
 
-from collage.arrange.ensembles import Ensemble, get_ensemble
+from collage.arrangement.ensembles import Ensemble, get_ensemble
 from collage.errors import ParameterError
 from collage.piece import Piece
 
@@ -143,7 +143,7 @@ def sequence_from_piece(piece: Piece, ensemble: str | Ensemble, *, strict: bool 
 
 
 def merge_pitched_notes(piece: Piece, n_parts: int) -> NoteSequence:
-    """All pitched notes of ``piece`` in one unlabelled sequence (the input of :func:`collage.arrange.arrange`).
+    """All pitched notes of ``piece`` in one unlabelled sequence (the input of :func:`collage.arrangement.arrange`).
 
     Drum tracks are dropped with a warning. Exact duplicates (same onset, pitch
     and duration, e.g. two tracks doubling a line) are kept once, with a warning:
@@ -191,7 +191,7 @@ def note_features(
     pitch_hints: np.ndarray | None = None,
     max_beat: int = MAX_BEAT,
 ) -> dict[str, np.ndarray]:
-    """The model inputs of one sequence (numpy; batch with :func:`collage.arrange.models.batch_features`).
+    """The model inputs of one sequence (numpy; batch with :func:`collage.arrangement.models.batch_features`).
 
     Args:
         notes: ``(N, 3)`` ``[onset, duration, pitch]`` in steps, sorted.
@@ -278,7 +278,7 @@ def load_arrays_for(dataset: str, split: str, *, pop909_root=None, cache: bool =
     Pieces with notes in fewer than two parts are dropped (the task is trivial
     there), as in the paper.
     """
-    from collage.arrange.ensembles import DATASET_ENSEMBLE
+    from collage.arrangement.ensembles import DATASET_ENSEMBLE
     from collage.datasets.cache import cache_dir, check_split, load_arrays, save_arrays
 
     if dataset not in DATASET_ENSEMBLE:

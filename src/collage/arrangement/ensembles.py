@@ -3,7 +3,7 @@
 The part order is the label order of every model and baseline (label ``k`` is
 ``parts[k]``); parts are listed from the usually highest to the usually lowest
 register, which is also how parts entering together are matched to the notes
-of a chord (see :func:`collage.arrange.baselines.entry_note_indices`).
+of a chord (see :func:`collage.arrangement.baselines.entry_note_indices`).
 """
 
 from __future__ import annotations

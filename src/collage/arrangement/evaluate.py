@@ -43,8 +43,8 @@ def accuracy(pred: np.ndarray, labels: np.ndarray) -> float:
 
 
 def _zones_for(dataset: str, ensemble: str, pop909_root):
-    from collage.arrange.baselines import fit_zone_model, load_zones, pitch_counts
-    from collage.arrange.data import load_arrays_for
+    from collage.arrangement.baselines import fit_zone_model, load_zones, pitch_counts
+    from collage.arrangement.data import load_arrays_for
 
     try:
         return load_zones(ensemble)
@@ -72,11 +72,11 @@ def evaluate_arrange(
     Returns:
         ``{"dataset", "split", "n_pieces", "n_notes", "accuracy": {method: %}, "missing": [...]}``.
     """
-    from collage.arrange.baselines import closest_pitch, fit_zone_model, pitch_counts, zone_predict
-    from collage.arrange.data import entry_from_labels, load_arrays_for
-    from collage.arrange.ensembles import DATASET_ENSEMBLE
-    from collage.arrange.neural import predict_logits
-    from collage.arrange.data import note_features
+    from collage.arrangement.baselines import closest_pitch, fit_zone_model, pitch_counts, zone_predict
+    from collage.arrangement.data import entry_from_labels, load_arrays_for
+    from collage.arrangement.ensembles import DATASET_ENSEMBLE
+    from collage.arrangement.neural import predict_logits
+    from collage.arrangement.data import note_features
 
     if dataset not in DATASET_ENSEMBLE:
         raise ParameterError(f"given dataset {dataset!r}; expected 'bach' or 'pop909'")

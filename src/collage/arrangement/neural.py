@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from collage.arrange.data import note_features
+from collage.arrangement.data import note_features
 from collage.errors import ParameterError
 
 __all__ = ["predict_logits", "predict_parts", "model_uses"]

@@ -27,8 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
-from collage.arrange.data import STEPS_PER_BEAT, merge_pitched_notes
-from collage.arrange.ensembles import Ensemble, get_ensemble
+from collage.arrangement.data import STEPS_PER_BEAT, merge_pitched_notes
+from collage.arrangement.ensembles import Ensemble, get_ensemble
 from collage.errors import InvalidInputError, ParameterError
 from collage.piece import Piece, Track
 
@@ -155,8 +155,8 @@ def arrange(
         the ensemble's GM program; tempo, metre and key maps kept) and the
         part label of every merged input note, in the order of the merged notes.
     """
-    from collage.arrange.baselines import closest_pitch, entry_note_indices, load_zones, zone_predict
-    from collage.arrange.neural import predict_parts
+    from collage.arrangement.baselines import closest_pitch, entry_note_indices, load_zones, zone_predict
+    from collage.arrangement.neural import predict_parts
 
     ens = get_ensemble(ensemble)
     method = _check_method(model)
@@ -224,7 +224,7 @@ def arrange_file(
     if out.suffix.lower() not in (".mid", ".midi"):
         raise ParameterError(f"given output {str(out)!r}; expected a file name ending in .mid or .midi")
     if plot is not None:
-        from collage.plot import _image_format
+        from collage.plotting import _image_format
 
         _image_format(plot)
     if wav is not None:
@@ -244,7 +244,7 @@ def arrange_file(
 
         outputs.append(render_to_file(arranged, wav, soundfont=soundfont))
     if plot is not None:
-        from collage.plot import plot_pianoroll
+        from collage.plotting import plot_pianoroll
 
         plot_pianoroll(arranged, plot, title=f"{Path(input_path).name} arranged for {ens.name} ({method})")
         outputs.append(Path(plot))

@@ -110,7 +110,7 @@ def join_command(left_path, right_path, output, style, iterations, lam, method, 
 
             written.append(render_to_file(result.piece, wav))
         if plot is not None:
-            from collage.plot import plot_pianorolls
+            from collage.plotting import plot_pianorolls
 
             plot_pianorolls([result.left_input, result.right_input, result.piece], plot,
                             titles=[f"left: {Path(left_path).name}", f"right: {Path(right_path).name}",

@@ -1,6 +1,6 @@
 """Part separation networks (Dong et al., ISMIR 2021, §4.4): LSTM, BiLSTM, Transformer encoder and decoder.
 
-Every model maps a batch of note features (see :func:`collage.arrange.data.note_features`)
+Every model maps a batch of note features (see :func:`collage.arrangement.data.note_features`)
 to per-note part logits ``(B, T, P)``. The input layer is shared:
 
 - learned embeddings of pitch (128 × 16), position within the beat (24 × 16)
@@ -45,7 +45,7 @@ __all__ = [
     "batch_features",
 ]
 
-N_POSITIONS = 24  # steps per beat of collage.arrange.data
+N_POSITIONS = 24  # steps per beat of collage.arrangement.data
 MAX_DURATION = 192
 
 
@@ -102,7 +102,7 @@ def sinusoid(x: torch.Tensor, dim: int) -> torch.Tensor:
 
 
 def batch_features(feats: list[dict[str, np.ndarray]], device="cpu") -> dict[str, torch.Tensor]:
-    """Pad a list of :func:`~collage.arrange.data.note_features` dicts into a batch of tensors.
+    """Pad a list of :func:`~collage.arrangement.data.note_features` dicts into a batch of tensors.
 
     Returns ``pitch``, ``position``, ``beat``, ``duration`` ``(B, T)`` long, ``entry``
     ``(B, T, P)`` float, ``pitch_hint`` ``(B, P)`` long and ``mask`` ``(B, T)`` bool (True on notes).

@@ -41,8 +41,8 @@ def weights_name(dataset: str, model: str, hints: str | None = None) -> str:
 
 
 def _val_accuracy(model, val, entries, hints_ph, max_len: int) -> dict:
-    from collage.arrange.data import note_features
-    from collage.arrange.neural import predict_logits
+    from collage.arrangement.data import note_features
+    from collage.arrangement.neural import predict_logits
 
     P = val.n_parts
     feats, labels = [], []
@@ -91,9 +91,9 @@ def train_arrange(
     """
     import torch
 
-    from collage.arrange.data import entry_from_labels, load_arrays_for, note_features, pitch_hints_from_labels
+    from collage.arrangement.data import entry_from_labels, load_arrays_for, note_features, pitch_hints_from_labels
     from collage.models.arrange import ARCHITECTURES, batch_features
-    from collage.pretrained import build_model, save_pretrained, weights_dir
+    from collage.pretrained import build_model, default_save_dir, save_pretrained
     from collage.training.loop import set_threads, train_loop
 
     if model not in ARCHITECTURES:
@@ -103,7 +103,7 @@ def train_arrange(
     set_threads()
     name = weights_name(dataset, model, hints)
     run_dir = Path(run_dir or Path("runs") / name)
-    out_dir = Path(out_dir) if out_dir is not None else weights_dir()
+    out_dir = Path(out_dir) if out_dir is not None else default_save_dir(name)
 
     train = load_arrays_for(dataset, "train", pop909_root=pop909_root)
     val = load_arrays_for(dataset, "val", pop909_root=pop909_root)
@@ -237,9 +237,9 @@ def fit_zones(dataset: str, *, out: str | Path | None = None, pop909_root=None, 
     """Learn the zone baseline's optimal zones on the training split; write them to ``zones.json``."""
     import json
 
-    from collage.arrange.baselines import ZONES_FILE, fit_zone_model, pitch_counts
-    from collage.arrange.data import load_arrays_for
-    from collage.arrange.ensembles import DATASET_ENSEMBLE
+    from collage.arrangement.baselines import ZONES_FILE, fit_zone_model, pitch_counts
+    from collage.arrangement.data import load_arrays_for
+    from collage.arrangement.ensembles import DATASET_ENSEMBLE
     from collage.io.atomic import atomic_path
 
     train = load_arrays_for(dataset, "train", pop909_root=pop909_root)

@@ -28,6 +28,7 @@ import numpy as np
 
 from collage.mashup.generate import ROLES, Clip, matched_candidates, original_candidate, render_candidate, unmatched_candidate, vocal_starts
 from collage.mashup.score import learned_scores, load_scorer, mashup_features
+from collage.pretrained import find_weights
 
 __all__ = ["load_rendered_clips", "build_protocol_set", "build_val_protocol_set", "PROTOCOL_SONGS", "evaluate", "choose_threshold",
            "rank_and_accuracy", "protocol_metrics", "MODEL_KEYS"]
@@ -35,7 +36,7 @@ __all__ = ["load_rendered_clips", "build_protocol_set", "build_val_protocol_set"
 log = logging.getLogger(__name__)
 
 DATA_ROOT = Path("runs/mashup")
-#: report key → shipped weights name
+#: report key → weights name (shipped, or training-only in the repository's weights-training/)
 MODEL_KEYS = {
     "premixnet": "mashability_premixnet",
     "premixnet_lsro": "mashability_premixnet_lsro",
@@ -238,7 +239,7 @@ def evaluate(
     recipes = json.loads(str(test["recipes"]))
     models, diagnostics = {}, {}
     for key, weights in MODEL_KEYS.items():
-        model = load_scorer(weights)
+        model = load_scorer(find_weights(weights))  # two of the four are training-only (weights-training/)
         sc = learned_scores(list(test["x"]), model)
         models[key] = {k: round(v, 4) for k, v in rank_and_accuracy(sc, labels, seeds).items()}
         diagnostics[key] = _per_mode(sc, labels, recipes, 0.5)

@@ -1,11 +1,67 @@
 """collage: fuse material from different songs into new, harmonic music.
 
-Layers (see DESIGN.md): io -> represent -> {metrics, audio, models} ->
-{fusion, mashup, arrange} -> cli.
+The public API, one verb per capability (each a function of the library, with
+keyword-only options; ``help(collage.fuse)`` shows its arguments and units)::
+
+    import collage
+
+    result = collage.fuse("melody.mid", "accompaniment.mid", keep_rhythm=0.9)
+    collage.save(result.piece, "fused.mid")           # MIDI
+    collage.render(result.piece, "fused.wav")         # audio (FluidSynth), also returns (y, sr)
+    collage.plot(result.piece, "fused.png")           # a piano roll
+
+    joined = collage.join("left.mid", "right.mid", style=0.5)
+    satb, labels = collage.arrange("chorale.mid", ensemble="satb")
+    piece = collage.load("song.musicxml")             # MIDI, MusicXML or ABC
+
+The names load lazily (scientific-python SPEC 1): ``import collage`` stays
+light and imports neither torch nor matplotlib; the first use of a name imports
+its module. The layers under it (``collage.io``, ``collage.represent``,
+``collage.models``, ``collage.fusion``, ...) are documented in docs/DESIGN.md.
 """
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
 
 from collage.errors import CollageError
 from collage.piece import Piece, Track
 
 __version__ = "0.1.0"
-__all__ = ["CollageError", "Piece", "Track", "__version__"]
+
+# public name -> (module, attribute); resolved on first use
+_API = {
+    "load": ("collage.io", "read"),
+    "save": ("collage.io", "save"),
+    "fuse": ("collage.fusion.vertical", "fuse"),
+    "join": ("collage.fusion.horizontal", "join"),
+    "arrange": ("collage.arrangement.pipeline", "arrange"),
+    "render": ("collage.audio.render", "render"),
+    "plot": ("collage.plotting", "plot_pianoroll"),
+}
+
+__all__ = ["CollageError", "Piece", "Track", "__version__", *_API]
+
+if TYPE_CHECKING:  # for type checkers and IDEs; at run time the names resolve in __getattr__
+    from collage.arrangement.pipeline import arrange
+    from collage.audio.render import render
+    from collage.fusion.horizontal import join
+    from collage.fusion.vertical import fuse
+    from collage.io import read as load
+    from collage.io import save
+    from collage.plotting import plot_pianoroll as plot
+
+
+def __getattr__(name: str):
+    try:
+        module, attr = _API[name]
+    except KeyError:
+        raise AttributeError(f"module 'collage' has no attribute {name!r}") from None
+    value = getattr(importlib.import_module(module), attr)
+    globals()[name] = value  # later lookups skip __getattr__
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_API))

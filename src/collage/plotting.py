@@ -26,6 +26,7 @@ import numpy as np
 from collage.errors import OutputError, ParameterError
 from collage.io.atomic import atomic_path
 from collage.piece import DURATION, ONSET, PITCH, VELOCITY, Piece
+from collage.represent.pitch import pitch_name  # public here too (plotting.pitch_name)
 
 __all__ = ["plot_pianoroll", "plot_pianorolls", "pitch_name", "bar_and_beat_ticks", "IMAGE_SUFFIXES"]
 
@@ -33,18 +34,11 @@ logger = logging.getLogger(__name__)
 
 IMAGE_SUFFIXES = {".png": "png", ".svg": "svg", ".pdf": "pdf"}
 UNITS = ("beats", "seconds")
-_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
 _BLACK = {1, 3, 6, 8, 10}
 _PALETTE = (
     "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
     "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#7f7f7f",
 )  # fmt: skip
-
-
-def pitch_name(pitch: int) -> str:
-    """Scientific pitch name of a MIDI number: 60 -> ``"C4"``, 69 -> ``"A4"``."""
-    pitch = int(pitch)
-    return f"{_NAMES[pitch % 12]}{pitch // 12 - 1}"
 
 
 def bar_and_beat_ticks(piece: Piece, end_tick: int | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -244,6 +238,8 @@ def plot_pianoroll(
     figsize: tuple[float, float] | None = None,
 ):
     """Draw ``piece`` as a piano roll; optionally save it.
+
+    >>> collage.plot(collage.load("song.mid"), "song.png", title="song")
 
     Args:
         piece: the piece (drum tracks are drawn at their key numbers).

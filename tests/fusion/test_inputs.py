@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from collage.errors import InvalidMidiError, ParameterError
-from collage.fusion.inputs import load_piece, select_accompaniment, select_melody
+from collage.fusion.inputs import select_accompaniment, select_melody
+from collage.io import as_piece as load_piece
 from collage.piece import Piece, Track
 
 

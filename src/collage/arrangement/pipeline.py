@@ -30,6 +30,7 @@ import numpy as np
 from collage.arrangement.data import STEPS_PER_BEAT, merge_pitched_notes
 from collage.arrangement.ensembles import Ensemble, get_ensemble
 from collage.errors import InvalidInputError, ParameterError
+from collage.io import as_piece
 from collage.piece import Piece, Track
 
 __all__ = ["METHODS", "ArrangeResult", "arrange", "arrange_file", "parse_entry_hints", "load_arrange_model",
@@ -130,7 +131,7 @@ def load_arrange_model(ensemble: str | Ensemble, method: str, *, hints: bool = F
 
 
 def arrange(
-    piece: Piece,
+    piece: Piece | str | os.PathLike,
     *,
     ensemble: str | Ensemble = "satb",
     model: str = DEFAULT_METHOD,
@@ -140,8 +141,12 @@ def arrange(
 ) -> tuple[Piece, np.ndarray]:
     """Give every pitched note of ``piece`` to a part of ``ensemble``.
 
+    >>> arranged, labels = collage.arrange("chorale.mid", ensemble="satb", model="bilstm")
+    >>> arranged.track_names
+    ['Soprano', 'Alto', 'Tenor', 'Bass']
+
     Args:
-        piece: any piece (its tracks are merged).
+        piece: a piece or a file (MIDI, MusicXML, ABC); its pitched tracks are merged.
         ensemble: ``'satb'`` or ``'pop909'`` (or an :class:`Ensemble`).
         model: ``'zone'``, ``'closest'``, ``'closest-mono'``, ``'lstm'``, ``'bilstm'``,
             ``'transformer-enc'`` or ``'transformer-dec'``.
@@ -162,8 +167,7 @@ def arrange(
     method = _check_method(model)
     given_hints = entry_hints is not None
     beats = parse_entry_hints(entry_hints, ens)
-    if not isinstance(piece, Piece):
-        raise ParameterError(f"given piece of type {type(piece).__name__}; expected a collage Piece")
+    piece = as_piece(piece)
     piece.require_pitched()
     seq = merge_pitched_notes(piece, ens.n_parts)
     playing = [k for k, b in enumerate(beats) if b is not None]

@@ -8,7 +8,7 @@ out over the last few milliseconds, and peak-normalised only when it would
 otherwise clip.
 
 >>> y, sr = render(piece, sr=22050)          # (n,) float32, sr in Hz
->>> render_to_file(piece, "song.wav")         # atomic: no half-written file
+>>> render(piece, "song.wav")                 # also writes it, atomically: no half-written file
 
 System requirements (Debian/Ubuntu)::
 
@@ -148,22 +148,32 @@ def _check_args(piece, sr, gain, release_s) -> int:
 
 def render(
     piece: Piece,
+    path: str | os.PathLike | None = None,
     *,
     sr: int = 44100,
     soundfont: str | os.PathLike | None = None,
     gain: float = 0.8,
     release_s: float = 1.0,
+    subtype: str = "PCM_16",
 ) -> tuple[np.ndarray, int]:
-    """Synthesise ``piece`` with FluidSynth.
+    """Synthesise ``piece`` with FluidSynth; with ``path``, also write it (WAV or FLAC).
+
+    >>> y, sr = collage.render(piece)                  # (n,) float32 at 44100 Hz
+    >>> collage.render(piece, "song.flac", sr=22050)   # written atomically
 
     Args:
         piece: the piece; every track plays on its own channel with its program
             (drum tracks on channel 10).
+        path: None, or the output file; its suffix (``.wav`` or ``.flac``) picks the
+            format. It is checked before the (slow) synthesis, and on any error nothing
+            is left there.
         sr: sample rate in Hz (8000..96000).
         soundfont: ``.sf2``/``.sf3`` path; None looks it up (see :func:`find_soundfont`).
         gain: FluidSynth master gain (its own default is 0.2; 0.8 leaves headroom for a
             few voices at normal velocities).
         release_s: seconds kept after the last note ends, for the release and reverb.
+        subtype: with ``path``, the soundfile subtype, e.g. ``"PCM_16"``, ``"PCM_24"``,
+            ``"FLOAT"`` (WAV only).
     Returns:
         ``(y, sr)``: ``y`` float32 mono of shape ``(n,)`` with
         ``n = round((piece.duration_s + release_s) * sr)``, peak at most 1.
@@ -171,7 +181,23 @@ def render(
         ParameterError: a bad argument or a piece without notes.
         InvalidInputError: the soundfont is missing or is not one.
         RenderError: FluidSynth is missing, fails, or renders silence.
+        OutputError: ``path`` cannot be written.
     """
+    out = None if path is None else _check_output(path, subtype)
+    y, sr = _synthesise(piece, sr=sr, soundfont=soundfont, gain=gain, release_s=release_s)
+    if out is not None:
+        path, fmt = out
+        try:
+            with atomic_path(path) as tmp:
+                sf.write(tmp, y, sr, format=fmt, subtype=subtype)
+        except (OSError, sf.LibsndfileError) as e:
+            raise OutputError(path, f"cannot be written ({getattr(e, 'strerror', None) or e})") from None
+        logger.info("wrote %s (%.1f s, %d Hz)", path, len(y) / sr, sr)
+    return y, sr
+
+
+def _synthesise(piece: Piece, *, sr: int, soundfont, gain: float, release_s: float) -> tuple[np.ndarray, int]:
+    """:func:`render` without the file: the FluidSynth run and the mono float32 result."""
     sr = _check_args(piece, sr, gain, release_s)
     exe, sf2 = check_renderer(soundfont)
     n_out = int(round((piece.duration_s + float(release_s)) * sr))
@@ -232,6 +258,19 @@ def _check_writable(path: Path) -> None:
         raise OutputError(path, f"cannot be written ({parent} is not a folder)")
 
 
+def _check_output(path: str | os.PathLike, subtype: str) -> tuple[Path, str]:
+    """``(path, soundfile format)`` for an audio output path, checked before synthesis."""
+    path = Path(path)
+    fmt = AUDIO_SUFFIXES.get(path.suffix.lower())
+    if fmt is None:
+        expected = " or ".join(AUDIO_SUFFIXES)
+        raise ParameterError(f"given output {str(path)!r}; expected a file name ending in {expected}")
+    if not sf.check_format(fmt, subtype):
+        raise ParameterError(f"given subtype={subtype!r}; not valid for {fmt} (try 'PCM_16')")
+    _check_writable(path)
+    return path, fmt
+
+
 def render_to_file(
     piece: Piece,
     path: str | os.PathLike,
@@ -242,31 +281,6 @@ def render_to_file(
     release_s: float = 1.0,
     subtype: str = "PCM_16",
 ) -> Path:
-    """Render ``piece`` (see :func:`render`) and write it atomically as WAV or FLAC.
-
-    Args:
-        path: the output file; its suffix (``.wav`` or ``.flac``) picks the format.
-        subtype: soundfile subtype, e.g. ``"PCM_16"``, ``"PCM_24"``, ``"FLOAT"`` (WAV only).
-        sr, soundfont, gain, release_s: as for :func:`render`.
-    Returns:
-        the path written.
-    Raises:
-        as :func:`render`, plus OutputError when ``path`` cannot be written;
-        on any error nothing is left at ``path``.
-    """
-    path = Path(path)
-    fmt = AUDIO_SUFFIXES.get(path.suffix.lower())
-    if fmt is None:
-        expected = " or ".join(AUDIO_SUFFIXES)
-        raise ParameterError(f"given output {str(path)!r}; expected a file name ending in {expected}")
-    if not sf.check_format(fmt, subtype):
-        raise ParameterError(f"given subtype={subtype!r}; not valid for {fmt} (try 'PCM_16')")
-    _check_writable(path)  # fail before the (slow) synthesis
-    y, sr = render(piece, sr=sr, soundfont=soundfont, gain=gain, release_s=release_s)
-    try:
-        with atomic_path(path) as tmp:
-            sf.write(tmp, y, sr, format=fmt, subtype=subtype)
-    except (OSError, sf.LibsndfileError) as e:
-        raise OutputError(path, f"cannot be written ({getattr(e, 'strerror', None) or e})") from None
-    logger.info("wrote %s (%.1f s, %d Hz)", path, len(y) / sr, sr)
-    return path
+    """:func:`render` to ``path`` (required); returns the path written."""
+    render(piece, path, sr=sr, soundfont=soundfont, gain=gain, release_s=release_s, subtype=subtype)
+    return Path(path)

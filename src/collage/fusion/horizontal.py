@@ -45,6 +45,7 @@ import torch
 from collage.errors import ParameterError
 from collage.fusion import inputs as _inputs
 from collage.fusion import windows as W
+from collage.io import as_piece
 from collage.piece import Piece, Track
 from collage.represent.checks import check_int, check_unit_interval
 from collage.represent.grid import SEGMENT_STEPS
@@ -175,6 +176,18 @@ class JoinResult:
     right_input: Piece
     left_qpm: float
     right_qpm: float
+
+    def summary(self) -> dict:
+        """The result as plain JSON types (what ``collage join --json`` prints, without the output paths).
+
+        Keys: ``method``, ``style``, ``iterations``, ``lam``, ``seed``, ``z_distance``,
+        ``joint_beat`` and ``n_beats`` (beats), ``left_qpm`` and ``right_qpm`` (quarter
+        notes per minute), ``n_notes``.
+        """
+        return {"method": self.method, "style": self.style, "iterations": self.iterations, "lam": self.lam,
+                "seed": self.seed, "z_distance": round(self.z_distance, 6), "joint_beat": self.joint_start / 4,
+                "n_beats": self.n_steps / 4, "left_qpm": round(self.left_qpm, 3),
+                "right_qpm": round(self.right_qpm, 3), "n_notes": len(self.piece.tracks[0])}
 
 
 def check_style(style) -> np.ndarray:
@@ -308,6 +321,9 @@ def join(
 ) -> JoinResult:
     """Join two phrases: transform L's last and R's first 8 beats so that R follows L coherently.
 
+    >>> result = collage.join("left.mid", "right.mid", style=[0.5, 0.5, 0.8, 0.8])
+    >>> collage.save(result.piece, "joined.mid")
+
     Args:
         left, right: pieces or files (MIDI, MusicXML, ABC); their melody
             tracks are used (MELODY, else the only pitched track, or the named track).
@@ -337,7 +353,7 @@ def join(
 
     phrases = []
     for role, src, track in (("left", left, left_track), ("right", right, right_track)):
-        piece = _inputs.load_piece(src)
+        piece = as_piece(src)
         tr = _inputs.select_melody(piece, track)
         W.check_metre(piece, f"{role} phrase")
         notes, n = W.to_step_notes(tr, piece)

@@ -24,23 +24,12 @@ from typing import Sequence
 from collage.errors import ParameterError
 from collage.piece import Piece, Track
 
-__all__ = ["load_piece", "select_melody", "select_accompaniment"]
+__all__ = ["select_melody", "select_accompaniment"]
 
 log = logging.getLogger(__name__)
 
 MELODY_NAME = "MELODY"
 PIANO_NAME = "PIANO"
-
-
-def load_piece(source: Piece | str | os.PathLike) -> Piece:
-    """``source`` itself if it is a :class:`Piece`, else the file read by :func:`collage.io.read`."""
-    if isinstance(source, Piece):
-        return source
-    if not isinstance(source, (str, os.PathLike)):
-        raise ParameterError(f"given {type(source).__name__} {source!r}; expected a Piece or a file path")
-    from collage.io import read
-
-    return read(source)
 
 
 def _where(piece: Piece) -> str:

@@ -60,6 +60,7 @@ from collage.fusion import inputs as _inputs
 from collage.fusion import windows as W
 from collage.fusion.keyalign import best_shift
 from collage.fusion.rule import rule_fuse_segment
+from collage.io import as_piece
 from collage.piece import Piece, Tempo, Track
 from collage.represent.checks import check_int, check_unit_interval
 from collage.represent.grid import SEGMENT_BEATS, SEGMENT_STEPS, STEPS_PER_BEAT
@@ -185,6 +186,32 @@ class FusionResult:
     melody_input: Piece
     accomp_input: Piece
     harmony: dict | None = None
+
+    def summary(self) -> dict:
+        """The result as plain JSON types (what ``collage fuse --json`` prints, without the output paths).
+
+        Keys: ``method``, ``controls``, ``iterations``, ``seed``, ``key_shift`` (semitones),
+        ``n_windows``, ``hop_beats``, ``n_beats``, ``duration_s`` (seconds), ``fit``,
+        ``silent_windows``, ``melody_qpm`` and ``accomp_qpm`` (quarter notes per minute),
+        ``n_notes`` (per output track) and ``harmony``.
+        """
+        return {
+            "method": self.method,
+            "controls": self.controls,
+            "iterations": self.iterations,
+            "seed": self.seed,
+            "key_shift": self.key_shift,
+            "n_windows": self.n_windows,
+            "hop_beats": self.hop_steps // 4,
+            "n_beats": self.n_steps / 4,
+            "duration_s": round(self.piece.duration_s, 6),
+            "fit": self.fit,
+            "silent_windows": self.silent_windows,
+            "melody_qpm": round(self.melody_qpm, 3),
+            "accomp_qpm": round(self.accomp_qpm, 3),
+            "n_notes": {t.name: len(t) for t in self.piece.tracks},
+            "harmony": self.harmony,
+        }
 
 
 def check_controls(**controls) -> dict[str, float]:
@@ -395,6 +422,9 @@ def fuse(
 ) -> FusionResult:
     """Fuse a melody and an unrelated accompaniment of any length into a harmonic two-track piece.
 
+    >>> result = collage.fuse("melody.mid", "accompaniment.mid", keep_pitch=0.8, keep_texture=1.0)
+    >>> collage.save(result.piece, "fused.mid")
+
     Args:
         melody, accompaniment: pieces or files (MIDI, MusicXML, ABC).
         keep_pitch, keep_rhythm, keep_chord, keep_texture: how much to keep of
@@ -443,8 +473,8 @@ def fuse(
     if models is not None and not isinstance(models, FusionModels):
         raise ParameterError(f"given models of type {type(models).__name__}; expected a FusionModels")
 
-    mel_piece = _inputs.load_piece(melody)
-    acc_piece = _inputs.load_piece(accompaniment)
+    mel_piece = as_piece(melody)
+    acc_piece = as_piece(accompaniment)
     mel_track = _inputs.select_melody(mel_piece, melody_track)
     acc_track = _inputs.select_accompaniment(acc_piece, accomp_tracks)
     W.check_metre(mel_piece, "melody")

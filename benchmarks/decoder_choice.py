@@ -54,7 +54,7 @@ def own_scores(part: str, vae, data) -> dict:
 def main() -> None:
     from collage.datasets.pop909 import harmonic_pairs, pop909_segments
     from collage.fusion.gradient import decode_latents, encode_pairs
-    from collage.pretrained import load_pretrained
+    from collage.pretrained import find_weights, load_pretrained
     from collage.training.critic_actor import actor_val_metrics, as_pairing
     from collage.training.data import SegmentTensors
     from collage.training.latents import cached_latents, segment_chords
@@ -78,7 +78,7 @@ def main() -> None:
     mel_vae = shipped if args.part == "melody" else load_pretrained("melody_vae")
     acc_vae = shipped if args.part == "accomp" else load_pretrained("accomp_vae")
     judge = load_pretrained("harmony_judge")
-    actor, critic = load_pretrained("latent_actor"), load_pretrained("latent_critic")
+    actor, critic = load_pretrained("latent_actor"), load_pretrained(find_weights("latent_critic"))
 
     segs = pop909_segments("val", grid="beats")
     data = SegmentTensors(segs)

@@ -3,16 +3,16 @@ the same songs rendered with a soundfont no model was trained on (the selection 
 robustness; the test split's MuseScore_General stays untouched), and optionally the test protocol
 itself run on the val split with that unseen soundfont.
 
-    python benchmarks/mashability_val.py --weights src/collage/weights runs/candidates \
+    python benchmarks/mashability_val.py --weights src/collage/weights weights-training runs/candidates \
         --out docs/results/mashability_val.json
-    python benchmarks/mashability_val.py --weights src/collage/weights runs/cand/s18/seed1 \
-        --protocol-songs 77 --ensemble shipped_pair=src/collage/weights/mashability_premixnet.pt,src/collage/weights/mashability_premixnet_lsro.pt
+    python benchmarks/mashability_val.py --weights src/collage/weights weights-training runs/cand/s18/seed1 \
+        --protocol-songs 77 --ensemble shipped_pair=src/collage/weights/mashability_premixnet.pt,weights-training/mashability_premixnet_lsro.pt
 
 Prints one row per weights file found (``mashability_*.pt`` in each folder) and per ``--ensemble``
 (the mean of its members' probabilities, :class:`~collage.models.mashability.MashabilityEnsemble`):
 accuracy (original vs unmatched at 0.5) and avg rank of the original on each set. The window sets
 (``val_*``) hold 8.2 s mashups, two vocal windows per song (rank among the original and one matched
-mashup); ``protocol_*`` is :func:`collage.mashup.evaluate.build_val_protocol_set` (the test protocol on the val split
+mashup); ``protocol_*`` is :func:`collage.evaluation.mashup.build_val_protocol_set` (the test protocol on the val split
 with the unseen soundfont: 25 s mashups; one original, one unmatched and five matched per vocal seed; rank of 6).
 Renders and caches the validation mashups on first use (``--data-root``).
 """
@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from collage.mashup.evaluate import build_val_protocol_set, protocol_metrics
+from collage.evaluation.mashup import build_val_protocol_set, protocol_metrics
 from collage.pretrained import load_pretrained
 from collage.training.mashability import evaluate_examples, load_examples
 

@@ -10,7 +10,13 @@ A checkpoint is two files side by side:
   measured scores).
 
 Shipped weights live in ``collage/weights/`` inside the package and load by
-name: ``load_pretrained("melody_vae")``. A model class is registered once::
+name: ``load_pretrained("melody_vae")``. :data:`SHIPPED` lists them: the
+weights a command loads by default or through a documented option. Weights that
+only training and evaluation load (a critic trained beside its actor, a
+judge used to select training steps, model variants only compared in an
+evaluation) stay in the source repository's ``weights-training/`` folder
+(:func:`training_weights_dir`); training and evaluation code finds them by name
+with :func:`find_weights`. A model class is registered once::
 
     @register_model("melody_vae", MelodyVAEConfig)
     class MelodyVAE(nn.Module):
@@ -44,6 +50,10 @@ __all__ = [
     "build_model",
     "shipped_names",
     "weights_dir",
+    "SHIPPED",
+    "training_weights_dir",
+    "find_weights",
+    "default_save_dir",
     "sha256_file",
 ]
 
@@ -57,6 +67,7 @@ _MODEL_MODULES = (
     "collage.models.arrange",
     "collage.models.join_judge",
     "collage.models.mashability",
+    "collage.models.mmt",
 )
 
 
@@ -123,10 +134,87 @@ def weights_dir() -> Path:
     return Path(str(importlib.resources.files("collage") / "weights"))
 
 
+#: The weights the package ships (``collage/weights/NAME.pt`` + ``NAME.json``): each is loaded by a
+#: command's default or through a documented option. A test checks that the package holds exactly these.
+SHIPPED: tuple[str, ...] = (
+    # collage fuse (CollageNet, the default method): the two VAEs and the default actor
+    "melody_vae",
+    "accomp_vae",
+    "latent_actor",
+    # collage fuse --actor latent_actor_lam0.1
+    "latent_actor_lam0.1",
+    # collage fuse --method gradient (the critic it climbs)
+    "latent_critic_pretrained",
+    # collage fuse: the harmony rating of input and output windows
+    "harmony_judge",
+    # collage join (default actor), --lam 0.1/0.3/3/10/30, --method lp (the join critic)
+    "join_actor",
+    "join_actor_lam0.1",
+    "join_actor_lam0.3",
+    "join_actor_lam3",
+    "join_actor_lam10",
+    "join_actor_lam30",
+    "join_critic",
+    # collage arrange --ensemble satb|pop909 --model lstm|bilstm|transformer-enc|transformer-dec [--entry-hints]
+    *(f"arrange_{d}_{m}" for d in ("bach", "pop909") for m in ("lstm", "bilstm", "transformer_enc", "transformer_dec")),
+    *(f"arrange_{d}_{m}_hints" for d in ("bach", "pop909") for m in ("lstm", "bilstm")),
+    # collage mashup score/retrieve/generate --scorer premixnet|postmixnet
+    "mashability_premixnet",
+    "mashability_postmixnet_lsro",
+)
+
+#: environment variable naming another folder of training-only weights
+TRAINING_WEIGHTS_ENV = "COLLAGE_TRAINING_WEIGHTS"
+
+
 def shipped_names() -> list[str]:
-    """Names of the weights shipped in the package."""
+    """Names in :data:`SHIPPED` whose files are present in the package folder."""
     d = weights_dir()
-    return sorted(p.stem for p in d.glob("*.json") if (d / f"{p.stem}.pt").exists()) if d.is_dir() else []
+    return sorted(n for n in SHIPPED if (d / f"{n}.pt").exists() and (d / f"{n}.json").exists())
+
+
+def training_weights_dir() -> Path:
+    """The folder of weights that only training and evaluation load (not in the package).
+
+    ``$COLLAGE_TRAINING_WEIGHTS`` when set, else ``weights-training/`` at the
+    root of the source repository this module runs from, else
+    ``weights-training/`` in the current folder (an installed package).
+    """
+    env = os.environ.get(TRAINING_WEIGHTS_ENV)
+    if env:
+        return Path(env)
+    root = Path(__file__).resolve().parents[2]  # src/collage/pretrained.py -> the repository root
+    if (root / "pyproject.toml").is_file() and (root / "src" / "collage").is_dir():
+        return root / "weights-training"
+    return Path("weights-training")
+
+
+def find_weights(name_or_path: str | os.PathLike) -> str | Path:
+    """A name or path that :func:`load_pretrained` loads, for training and evaluation code.
+
+    A path, or a name in :data:`SHIPPED`, is returned unchanged; another name
+    is looked up in :func:`training_weights_dir` and its ``.pt`` path returned.
+
+    Raises:
+        ModelLoadingError: a name neither shipped nor in the training folder.
+    """
+    p = Path(name_or_path)
+    if p.suffix in (".pt", ".json") or os.sep in str(name_or_path) or p.exists() or str(name_or_path) in SHIPPED:
+        return name_or_path
+    pt = training_weights_dir() / f"{name_or_path}.pt"
+    if pt.exists():
+        return pt
+    raise ModelLoadingError(
+        f"no weights named {str(name_or_path)!r}: not shipped (shipped: {', '.join(SHIPPED)}) and not in "
+        f"{training_weights_dir()} (training-only weights are kept in the source repository's weights-training/; "
+        f"set {TRAINING_WEIGHTS_ENV} or pass a path to a .pt file)"
+    )
+
+
+def default_save_dir(name: str) -> Path:
+    """Where a trainer writes weights ``name`` by default: the package folder for a :data:`SHIPPED` name,
+    else :func:`training_weights_dir`."""
+    return weights_dir() if name in SHIPPED else training_weights_dir()
 
 
 def save_pretrained(model, name: str, out_dir: str | os.PathLike, *, card: dict | None = None) -> Path:
@@ -168,8 +256,11 @@ def _resolve(name_or_path: str | os.PathLike) -> tuple[Path, Path]:
     d = weights_dir()
     pt, js = d / f"{name_or_path}.pt", d / f"{name_or_path}.json"
     if not pt.exists():
+        extra = training_weights_dir() / f"{name_or_path}.pt"
+        hint = f"; training-only weights of that name are at {extra}" if extra.exists() else ""
         raise ModelLoadingError(
             f"no shipped weights named {str(name_or_path)!r}; shipped: {shipped_names()} (or pass a path to a .pt file)"
+            + hint
         )
     return pt, js
 

@@ -8,7 +8,7 @@ import torch
 
 from collage.errors import ParameterError
 from collage.models.accomp_vae import EOS, AccompVAE, AccompVAEConfig, prmat_to_tree
-from collage.pretrained import load_pretrained, save_pretrained, shipped_names, tiny_model
+from collage.pretrained import load_pretrained, save_pretrained, tiny_model
 from collage.represent.accompaniment import durmat, durmat_to_notes, pianotree
 from collage.represent.chord import chord_vectors
 from collage.training.loop import set_threads
@@ -116,7 +116,6 @@ def test_save_load_roundtrip(tmp_path):
     assert torch.equal(m2.decode(m.encode(chords, prmat)[0]), m.decode(m.encode(chords, prmat)[0]))
 
 
-@pytest.mark.skipif("accomp_vae" not in shipped_names(), reason="no shipped accomp_vae weights")
 def test_shipped_weights_load_and_reconstruct():
     m = load_pretrained("accomp_vae")
     card = m.card

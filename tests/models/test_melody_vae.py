@@ -11,7 +11,7 @@ from torch.nn import functional as F
 
 from collage.errors import ParameterError
 from collage.models.melody_vae import MelodyVAE, MelodyVAEConfig, token_rhythm
-from collage.pretrained import load_card, load_pretrained, save_pretrained, shipped_names, tiny_model
+from collage.pretrained import load_card, load_pretrained, save_pretrained, tiny_model
 from collage.training.data import SegmentTensors, synthetic_segment_set
 from collage.training.loop import set_threads
 
@@ -183,7 +183,6 @@ def test_cli_tiny_run_on_pop909(pop909_root, tmp_path, monkeypatch):
     assert main(["train", "melody-vae", "--steps", "0"]) == 2
 
 
-@pytest.mark.skipif("melody_vae" not in shipped_names(), reason="no shipped melody_vae weights")
 def test_shipped_weights_reconstruct(pop909_root):
     from collage.datasets.pop909 import pop909_segments
 

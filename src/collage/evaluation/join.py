@@ -101,7 +101,7 @@ def _score(vae, judge, z_l, z_r, z0_l, z0_r, sigma, reference) -> dict:
 
 
 def _load(tiny: bool):
-    from collage.pretrained import load_card, load_pretrained, shipped_names, tiny_model
+    from collage.pretrained import find_weights, load_card, load_pretrained, shipped_names, tiny_model
 
     if tiny:
         from collage.fusion.horizontal import JoinModels
@@ -121,7 +121,7 @@ def _load(tiny: bool):
     critic_card = load_card("join_critic")
     return {"vae": load_pretrained("melody_vae"), "actors": dict(sorted(actors.items())),
             "critic": load_pretrained("join_critic"), "sigma": torch.tensor(critic_card["sigma_bar"]),
-            "judge": load_pretrained("join_judge"), "judge_card": load_card("join_judge")}
+            "judge": load_pretrained(find_weights("join_judge")), "judge_card": load_card(find_weights("join_judge"))}
 
 
 def evaluate_join(*, n_pairs: int = 500, seed: int = 0, iterations=ITERATIONS, lp_steps=LP_STEP_COUNTS,

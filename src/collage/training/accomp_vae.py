@@ -387,12 +387,12 @@ def evaluate_weights(name_or_path: str = "accomp_vae", *, n: int = 2000, split: 
         python -c "from collage.training.accomp_vae import evaluate_weights as e; import json; print(json.dumps(e(), indent=1))"
     """
     from collage.datasets.pop909 import pop909_segments
-    from collage.pretrained import load_pretrained
+    from collage.pretrained import find_weights, load_pretrained
     from collage.training.data import SegmentTensors
     from collage.training.loop import set_threads
 
     set_threads()
-    model = load_pretrained(name_or_path)
+    model = load_pretrained(find_weights(name_or_path))
     if not isinstance(model, AccompVAE):
         raise ParameterError(f"given {name_or_path!r}: a {type(model).__name__}, expected accomp_vae weights")
     data = SegmentTensors(pop909_segments(split, grid="beats"))
@@ -451,12 +451,12 @@ def run_calibrate_eos_bias(name: str = "accomp_vae", *, n: int = 2000, seed: int
     import dataclasses
 
     from collage.datasets.pop909 import pop909_segments
-    from collage.pretrained import load_pretrained, tiny_model, update_card
+    from collage.pretrained import find_weights, load_pretrained, tiny_model, update_card
     from collage.training.data import SegmentTensors
     from collage.training.loop import set_threads
 
     set_threads()
-    model = tiny_model("accomp_vae") if tiny else load_pretrained(name)
+    model = tiny_model("accomp_vae") if tiny else load_pretrained(find_weights(name))
     if not isinstance(model, AccompVAE):
         raise ParameterError(f"given {name!r}: a {type(model).__name__}, expected accomp_vae weights")
     data = SegmentTensors(pop909_segments("val", grid="beats"))
@@ -466,7 +466,7 @@ def run_calibrate_eos_bias(name: str = "accomp_vae", *, n: int = 2000, seed: int
     res.update(model=name, segments=int(len(idx)))
     if write and not tiny:
         config = dataclasses.asdict(dataclasses.replace(model.config, eos_bias=res["chosen"]))
-        path = update_card(name, config=config, eos_bias_calibration={
+        path = update_card(find_weights(name), config=config, eos_bias_calibration={
             "command": f"collage train accomp-eos-bias --model {name} --segments {n} --seed {seed}",
             "rule": "the bias whose mean decoded note count per segment (round trip from posterior means) is "
                     f"closest to the true one, on fixed_subset({n}, seed={seed}) of the val split",

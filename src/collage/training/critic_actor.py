@@ -42,7 +42,9 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 import sys
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -388,6 +390,21 @@ def _critic_name(actor_name: str) -> str:
     return actor_name.replace("latent_actor", "latent_critic") if "latent_actor" in actor_name else actor_name + "_critic"
 
 
+def _critic_weights(actor: str | os.PathLike):
+    """The critic trained with ``actor`` (a name or path) as something :func:`load_pretrained` loads.
+
+    Critics are training-only weights: a shipped actor's critic is found by name in the
+    repository's ``weights-training/`` (:func:`collage.pretrained.find_weights`); an actor
+    given by path has its critic beside it, or else by name.
+    """
+    from collage.pretrained import find_weights
+
+    name = _critic_name(str(actor))
+    if Path(name).suffix == ".pt" and not Path(name).exists():
+        name = Path(name).stem
+    return find_weights(name)
+
+
 def lam_name(lam: float) -> str:
     """``1.0`` -> ``'1'``, ``0.3`` -> ``'0.3'`` (used in weight names and eval rows)."""
     return f"{lam:g}"
@@ -400,7 +417,7 @@ def run_train_critic(*, run_dir, steps=3000, batch_size=256, lr=1e-4, seed=0, se
 
     Stopped early by ``max_seconds``, it still ships (the card records the steps done); running again resumes.
     """
-    from collage.pretrained import save_pretrained, weights_dir
+    from collage.pretrained import default_save_dir, save_pretrained
     from collage.training.latents import cached_latents, latents_info
 
     mel, acc = _load_vaes(mel_vae, acc_vae, tiny)
@@ -419,7 +436,7 @@ def run_train_critic(*, run_dir, steps=3000, batch_size=256, lr=1e-4, seed=0, se
                                  "seed": seed, "best_step": res.best_step, "seconds": round(res.seconds, 1),
                                  "planned_steps": steps, "negatives": "Ωdh and prior samples, half each"},
                      scores={"val": res.best_metrics})
-    return save_pretrained(critic, name, out_dir or weights_dir(), card=card)
+    return save_pretrained(critic, name, out_dir or default_save_dir(name), card=card)
 
 
 def run_train_actor(*, run_dir, lam=1.0, steps=3000, batch_size=256, lr=1e-4, seed=0, segments=8000,
@@ -436,7 +453,7 @@ def run_train_actor(*, run_dir, lam=1.0, steps=3000, batch_size=256, lr=1e-4, se
     Returns the actor's .pt path; stopped early by ``max_seconds``, it still ships (the card records the
     steps done) and running again resumes.
     """
-    from collage.pretrained import load_pretrained, save_pretrained, shipped_names, tiny_model, weights_dir
+    from collage.pretrained import default_save_dir, find_weights, load_pretrained, save_pretrained, shipped_names, tiny_model
     from collage.training.latents import cached_latents, latents_info
 
     mel, acc = _load_vaes(mel_vae, acc_vae, tiny)
@@ -447,14 +464,14 @@ def run_train_actor(*, run_dir, lam=1.0, steps=3000, batch_size=256, lr=1e-4, se
     ac = dataclasses.replace(ac, control_gate=control_gate)
     init = None
     if init_from is not None:
-        init_actor = load_pretrained(init_from)
-        init_critic = load_pretrained(_critic_name(str(init_from)))
+        init_actor = load_pretrained(find_weights(init_from))
+        init_critic = load_pretrained(_critic_weights(init_from))
         init = (init_actor.state_dict(), init_critic.state_dict())
     if judge is None:
         judge = tiny_model("harmony_judge") if tiny else (
             load_pretrained("harmony_judge") if "harmony_judge" in shipped_names() else None)
     elif isinstance(judge, str):
-        judge = load_pretrained(judge)
+        judge = load_pretrained(find_weights(judge))
     actor, critic, res = train_actor(tr, va, run_dir=run_dir, lam=lam, actor_config=ac, critic_config=cc,
                                      steps=steps, batch_size=batch_size, lr=lr, seed=seed, mel_vae=mel,
                                      acc_vae=acc, judge=judge, val_pairs=100 if tiny else 500, progress=progress,
@@ -477,11 +494,10 @@ def run_train_actor(*, run_dir, lam=1.0, steps=3000, batch_size=256, lr=1e-4, se
                                  if judge is not None else "last step"},
                      scores={"val": res.best_metrics})
     card["lam"] = lam
-    out = out_dir or weights_dir()
-    pt = save_pretrained(actor, name, out, card=card)
-    if ship_critic:
+    pt = save_pretrained(actor, name, out_dir or default_save_dir(name), card=card)
+    if ship_critic:  # the critic is training-only: by default it goes to the training folder
         cname = _critic_name(name)
-        save_pretrained(critic, cname, out, card=dict(card, kind=f"critic trained with the actor at lambda={lam:g}"))
+        save_pretrained(critic, cname, out_dir or default_save_dir(cname), card=dict(card, kind=f"critic trained with the actor at lambda={lam:g}"))
     return pt
 
 
@@ -520,7 +536,7 @@ def run_choose_iterations(name: str = "latent_actor", *, max_iterations: int = 8
     Returns:
         :func:`iteration_sweep`'s dict plus ``"actor"``.
     """
-    from collage.pretrained import build_model, load_pretrained, tiny_model, update_card
+    from collage.pretrained import build_model, find_weights, load_pretrained, tiny_model, update_card
     from collage.training.latents import cached_latents
 
     max_iterations = check_int(max_iterations, "max_iterations", minimum=1)
@@ -532,14 +548,14 @@ def run_choose_iterations(name: str = "latent_actor", *, max_iterations: int = 8
         actor, critic = build_model("latent_actor", ac).eval(), build_model("latent_critic", cc).eval()
         judge = tiny_model("harmony_judge")
     else:
-        actor, critic = load_pretrained(name), load_pretrained(_critic_name(name))
+        actor, critic = load_pretrained(find_weights(name)), load_pretrained(_critic_weights(name))
         judge = load_pretrained("harmony_judge")
     res = iteration_sweep(actor, critic, va, mel_vae=mel, acc_vae=acc, judge=judge,
                           iterations=range(1, max_iterations + 1), n=100 if tiny else 500, tolerance=tolerance)
     res["actor"] = name
     if write and not tiny:
         config = dataclasses.asdict(dataclasses.replace(actor.config, iterations=res["chosen"]))
-        path = update_card(name, config=config, iterations_sweep={
+        path = update_card(find_weights(name), config=config, iterations_sweep={
             "command": f"collage train actor-iterations --actor {name} --max-iterations {max_iterations}",
             "rule": f"smallest count within {tolerance:g} of the best val harmony rate (500 val Ωdh pairs, "
                     "posterior means, controls 0.5)",

@@ -82,7 +82,7 @@ def run_train_join_critic(*, run_dir, steps: int = 2000, batch_size: int = 256, 
                           out_dir=None, name: str = "join_critic", vae=None, tiny: bool = False, sizes=None,
                           max_seconds=None, progress: bool = True):
     """`collage train join-critic`: a critic without actor on the horizontal pairing; ships ``name``. Returns the .pt path."""
-    from collage.pretrained import save_pretrained, weights_dir
+    from collage.pretrained import default_save_dir, save_pretrained
     from collage.training.critic_actor import train_critic
     from collage.training.join_data import JoinPairing
 
@@ -100,7 +100,7 @@ def run_train_join_critic(*, run_dir, steps: int = 2000, batch_size: int = 256, 
                   "select": "best val accuracy (consecutive vs different-song pairs, posterior means)"},
                  {"val": res.best_metrics})
     card["sigma_bar"] = [round(float(v), 6) for v in tr.sigma_bar()]  # rho's scale for the LP baseline
-    return save_pretrained(critic, name, out_dir or weights_dir(), card=card)
+    return save_pretrained(critic, name, out_dir or default_save_dir(name), card=card)
 
 
 def judge_val_score(vae, judge, val, *, n: int = 500, seed: int = 321):
@@ -135,7 +135,7 @@ def run_train_join_actor(*, run_dir, lam: float = 1.0, steps: int = 3000, batch_
     Returns the .pt path; stopped early by ``max_seconds`` it still ships (the card records the
     steps) and running again resumes.
     """
-    from collage.pretrained import load_pretrained, save_pretrained, tiny_model, weights_dir
+    from collage.pretrained import default_save_dir, find_weights, load_pretrained, save_pretrained, tiny_model
     from collage.training.critic_actor import actor_val_metrics, train_actor
     from collage.training.join_data import JoinPairing
 
@@ -146,10 +146,10 @@ def run_train_join_actor(*, run_dir, lam: float = 1.0, steps: int = 3000, batch_
     cc, ac = join_configs(mel, tiny=tiny, sizes=sizes)
     init = None
     if init_from is not None:
-        init = (load_pretrained(init_from).state_dict(), load_pretrained("join_critic").state_dict())
+        init = (load_pretrained(find_weights(init_from)).state_dict(), load_pretrained("join_critic").state_dict())
     val_score = None
     if judge is not None:
-        j = tiny_model("join_judge") if tiny else load_pretrained(judge)
+        j = tiny_model("join_judge") if tiny else load_pretrained(find_weights(judge))
         val_score = judge_val_score(mel, j, JoinPairing(va), n=100 if tiny else 500)
     actor, critic, res = train_actor(JoinPairing(tr), JoinPairing(va), run_dir=run_dir, lam=lam, actor_config=ac,
                                      critic_config=cc, steps=steps, batch_size=batch_size, lr=lr, seed=seed,
@@ -168,7 +168,7 @@ def run_train_join_actor(*, run_dir, lam: float = 1.0, steps: int = 3000, batch_
                   "val_note": "500 unpaired val pairs (posterior means) at style 0.5: mean critic output before "
                               "(val_d_in) and after (val_d_out), rho of each latent"})
     card["lam"] = lam
-    return save_pretrained(actor, name, out_dir or weights_dir(), card=card)
+    return save_pretrained(actor, name, out_dir or default_save_dir(name), card=card)
 
 
 # -- the reality classifier --------------------------------------------------------------
@@ -260,7 +260,7 @@ def run_train_join_judge(*, run_dir, steps: int = 3000, batch_size: int = 128, l
     """`collage train join-judge`: the reality classifier on POP909 notes; ships ``name`` with its test accuracy."""
     from collage.datasets.pop909 import pop909_segments
     from collage.models.join_judge import JoinJudgeConfig
-    from collage.pretrained import save_pretrained, weights_dir
+    from collage.pretrained import default_save_dir, save_pretrained
     from collage.training.latents import data_hash
 
     songs = TINY_SONGS if tiny else None
@@ -282,4 +282,4 @@ def run_train_join_judge(*, run_dir, steps: int = 3000, batch_size: int = 128, l
         "scores": {"val": res.best_metrics, "test": test,
                    "test_note": "4000 balanced untransposed test pairs (seed 321)"},
     }
-    return save_pretrained(judge, name, out_dir or weights_dir(), card=card)
+    return save_pretrained(judge, name, out_dir or default_save_dir(name), card=card)

@@ -149,7 +149,7 @@ def ship_judge(model, card: dict, *, out_dir=None, name: str = "harmony_judge", 
     ``out_dir`` defaults to the package's weights folder. Returns the ``.pt`` path.
     """
     from collage.datasets.pop909 import pop909_segments
-    from collage.pretrained import save_pretrained, weights_dir
+    from collage.pretrained import default_save_dir, save_pretrained
     from collage.training.latents import data_hash
 
     test = pop909_segments("test", grid="beats")
@@ -158,4 +158,4 @@ def ship_judge(model, card: dict, *, out_dir=None, name: str = "harmony_judge", 
     card["scores"]["test"] = judge_accuracy(model, test, n_pairs=test_pairs, seed=seed)
     card["scores"]["test"]["pairs"] = f"{test_pairs} Ωh + {test_pairs} Ωdh, POP909 test split, beats grid, seed {seed}"
     card["data"] = dict(card.get("data", {}), test_hash=data_hash(test))
-    return save_pretrained(model, name, out_dir or weights_dir(), card=card)
+    return save_pretrained(model, name, out_dir or default_save_dir(name), card=card)

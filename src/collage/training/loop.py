@@ -54,9 +54,9 @@ def warm_start(init_from, cls, what: str, *, freeze_encoder: bool = False):
         if freeze_encoder:
             raise ParameterError("given freeze_encoder=True without init_from; a frozen encoder needs trained weights")
         return None
-    from collage.pretrained import load_pretrained
+    from collage.pretrained import find_weights, load_pretrained
 
-    init = load_pretrained(init_from)
+    init = load_pretrained(find_weights(init_from))
     if not isinstance(init, cls):
         raise ParameterError(f"given init_from={init_from!r}: not {what} weights")
     return init

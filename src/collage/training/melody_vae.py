@@ -358,7 +358,7 @@ def ship_melody_vae(model: MelodyVAE, card: dict, *, out_dir: str | Path | None 
                     eval_n: int = 2000, val_data: SegmentTensors | None = None) -> Path:
     """Evaluate on the val split (:func:`evaluate_melody_vae`), put the scores in the card and
     write ``out_dir/name.pt`` + ``.json`` (default ``out_dir``: the package's weights folder)."""
-    from collage.pretrained import save_pretrained, weights_dir
+    from collage.pretrained import default_save_dir, save_pretrained
 
     val_data = val_data if val_data is not None else SegmentTensors(_segments("val", None))
     card = dict(card)
@@ -367,4 +367,4 @@ def ship_melody_vae(model: MelodyVAE, card: dict, *, out_dir: str | Path | None 
     scores["val_eval"] = {k: (round(v, 5) if isinstance(v, float) and math.isfinite(v) else v) for k, v in ev.items()}
     scores["val_eval_segments"] = int(min(eval_n, len(val_data)))
     card["scores"] = scores
-    return save_pretrained(model.eval(), name, out_dir if out_dir is not None else weights_dir(), card=card)
+    return save_pretrained(model.eval(), name, out_dir if out_dir is not None else default_save_dir(name), card=card)

@@ -28,13 +28,14 @@ from pathlib import Path
 
 import numpy as np
 
+from collage.represent.pitch import PITCH_NAMES
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from analysis_choices import pop909_profiles  # noqa: E402
 from common import machine  # noqa: E402
 
 OUT = Path(__file__).resolve().parents[1] / "docs" / "results"
-NAMES = ("C", "Db", "D", "Eb", "E", "F", "Gb", "G", "Ab", "A", "Bb", "B")
 BENCH = {"test": 86, "val": 40}  # the clips of mashup_analysis.py (all 4/4 test songs) and analysis_choices.py (val)
 WINDOW_S = 30.0
 
@@ -94,7 +95,7 @@ def random_windows(split: str, per_song: int, seed: int = 0) -> tuple[np.ndarray
 def bench_clips(split: str, n: int) -> tuple[np.ndarray, np.ndarray, list[int]]:
     """The benchmark's clips: same songs and windows as the rendered ones (true key from their metadata)."""
     from collage.datasets.pop909 import load_song
-    from collage.mashup.validate import validation_clips
+    from collage.evaluation.analysis import validation_clips
 
     X, Y, ids = [], [], []
     for meta in validation_clips(n, split=split):
@@ -151,7 +152,7 @@ def weighted(pred: np.ndarray, Y: np.ndarray) -> float:
     import mir_eval
 
     def name(k):
-        return f"{NAMES[k % 12]} {'minor' if k >= 12 else 'major'}"
+        return f"{PITCH_NAMES[k % 12]} {'minor' if k >= 12 else 'major'}"
 
     return float(np.mean([mir_eval.key.weighted_score(name(y), name(p)) for p, y in zip(pred, Y)]))
 

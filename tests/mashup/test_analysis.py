@@ -97,7 +97,7 @@ def test_sustained_tone_has_no_tempo():
 
 def test_key_labels():
     assert parse_key("Gb:maj") == (6, "major") and parse_key("c# minor") == (1, "minor")
-    assert to_mir_eval_key("Gb:maj") == "Gb major"
+    assert to_mir_eval_key("Gb:maj") == "F# major"
     with pytest.raises(ParameterError, match="expected"):
         parse_key("H:dorian")
 

@@ -74,7 +74,7 @@ def test_render_song_clip(pop909_root, tmp_path):
         ys[name] = y
     assert all(np.sqrt(np.mean(ys[r] ** 2)) > 1e-3 for r in ROLES)
     np.testing.assert_allclose(ys["mix"], ys["vocals"] + ys["harmonic"] + ys["percussion"], atol=1e-6)
-    assert meta["key"] == "Gb:maj" and abs(meta["tempo"] - 90.0) < 1.0
+    assert meta["key"] == "F#:maj" and abs(meta["tempo"] - 90.0) < 1.0
     assert meta["beats"][0] == 0.0 and meta["downbeats"][0] == 0.0  # the clip starts on a downbeat
     assert all(0 <= b < 6.0 for b in meta["beats"]) and len(meta["beats"]) == 9
     assert json.loads((tmp_path / "stems.json").read_text())["programs"] == meta["programs"]

@@ -3,7 +3,7 @@
 >>> a = analyze(sr=22050, mix=y)                                   # a full mix
 >>> a = analyze(sr=22050, percussion=p, harmonic=h, vocals=v)      # stems: better beats
 >>> a.key, a.mode, a.tempo, a.beats[:4], a.downbeats[:2]
-('Gb:maj', 'major', 90.1, array([0.02, 0.69, 1.35, 2.02]), array([0.02, 2.69]))
+('F#:maj', 'major', 90.1, array([0.02, 0.69, 1.35, 2.02]), array([0.02, 2.69]))
 
 Beats (:func:`track_beats`). librosa's dynamic-programming beat tracker (Ellis 2007) on
 an onset envelope taken from the percussion stem when there is one (else from the
@@ -37,7 +37,8 @@ songs rendered with the training soundfonts and again with the held-out one
 (``benchmarks/analysis_choices.py``; MIREX weighted score): pop909 0.948 / 0.930, Albrecht
 0.880 / 0.880, Krumhansl 0.812 / 0.838, Temperley 0.742 / 0.760 (without the compression:
 0.898 / 0.880, 0.880 / 0.762, ...); see ``key_model.json`` for the cross-validated comparison
-that made the learned profile the default. Keys are spelled as POP909 does: ``'Gb:maj'``, ``'C#:min'``.
+that made the learned profile the default. Keys are spelled as everywhere in collage
+(:mod:`collage.represent.pitch`): ``'F#:maj'``, ``'C#:min'``; any spelling is read.
 Given a ``context`` (the clip's whole song), :func:`analyze` takes the key from it: a 30 s clip that
 leans to the relative minor is heard right in its song (``benchmarks/key_song_context.py``: 0.854 ->
 0.891 on val; the MashupDB does this for every source). :func:`analyze_stem` analyses one stem alone.
@@ -53,6 +54,7 @@ from pathlib import Path
 import numpy as np
 
 from collage.errors import CollageError, ParameterError
+from collage.represent.pitch import PITCH_NAMES, key_name, parse_key  # re-exported: part of this module's API
 
 __all__ = [
     "Analysis",
@@ -77,13 +79,12 @@ __all__ = [
     "key_name",
     "parse_key",
     "to_mir_eval_key",
+    "key_score",
 ]
 
 log = logging.getLogger(__name__)
 
 HOP = 512
-PITCH_NAMES = ("C", "Db", "D", "Eb", "E", "F", "Gb", "G", "Ab", "A", "Bb", "B")
-_MINOR_NAMES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "G#", "A", "Bb", "B")
 KEY_PROFILES = {  # (major, minor), tonic first
     "temperley": (
         (0.748, 0.060, 0.488, 0.082, 0.670, 0.460, 0.096, 0.715, 0.104, 0.366, 0.057, 0.400),
@@ -115,7 +116,6 @@ MIN_BPM, MAX_BPM = 45.0, 220.0
 BACKBEAT_MIN = 0.3  # off-beat / on-beat kick+snare strength needed to accept a level
 COMB_MULTIPLES = (1, 2, 4)  # the beat-period comb: beat, half bar, bar (4/4)
 TEMPO_RATIOS = (2 / 3, 3 / 4, 4 / 3, 3 / 2)  # non-octave alternatives to the autocorrelation's tempo
-_PC = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
 
 
 class AnalysisError(CollageError):
@@ -127,7 +127,7 @@ class Analysis:
     """What :func:`analyze` finds (times in seconds from the clip start).
 
     Attributes:
-        key: e.g. ``'Gb:maj'``; ``tonic`` its pitch class (0 = C), ``mode`` ``'major'``/``'minor'``.
+        key: e.g. ``'F#:maj'``; ``tonic`` its pitch class (0 = C), ``mode`` ``'major'``/``'minor'``.
         key_strength: for a 12-bin profile the correlation of the chroma with the winning
             rotation, in [-1, 1]; for a learned octave profile the model's probability of the key.
         tempo: BPM (from the median inter-beat interval).
@@ -152,31 +152,19 @@ class Analysis:
 
 
 # -- keys ----------------------------------------------------------------------------
-def key_name(tonic: int, mode: str) -> str:
-    """``(6, 'major') -> 'Gb:maj'``; minor keys use sharps where usual (``'C#:min'``)."""
-    names = PITCH_NAMES if mode == "major" else _MINOR_NAMES
-    return f"{names[int(tonic) % 12]}:{'maj' if mode == 'major' else 'min'}"
-
-
-def parse_key(label: str) -> tuple[int, str]:
-    """``'Gb:maj' -> (6, 'major')``; also accepts ``'Gb major'``."""
-    s = label.strip().replace(" ", ":")
-    try:
-        root, mode = s.split(":", 1)
-        pc = (_PC[root[0].upper()] + root[1:].count("#") - root[1:].count("b")) % 12
-    except (ValueError, KeyError, IndexError):
-        raise ParameterError(f"given key {label!r}; expected e.g. 'Gb:maj' or 'C#:min'") from None
-    if mode.lower() in ("maj", "major"):
-        return pc, "major"
-    if mode.lower() in ("min", "minor"):
-        return pc, "minor"
-    raise ParameterError(f"given key {label!r}; expected mode maj or min")
-
-
 def to_mir_eval_key(label: str) -> str:
-    """``'Gb:maj' -> 'Gb major'`` (the form :func:`mir_eval.key.weighted_score` reads)."""
+    """``'Gb:maj' -> 'F# major'`` (the form :func:`mir_eval.key.weighted_score` reads)."""
     pc, mode = parse_key(label)
     return f"{key_name(pc, mode).split(':')[0]} {mode}"
+
+
+def key_score(ref: str, est: str) -> float:
+    """MIREX weighted key score of an estimated key label against a reference one, both ``'C:maj'``
+    form: 1 same key, 0.5 a fifth apart, 0.3 relative, 0.2 parallel, else 0
+    (:func:`mir_eval.key.weighted_score`)."""
+    import mir_eval  # deferred: importing mir_eval takes about a second, only validation needs it
+
+    return float(mir_eval.key.weighted_score(to_mir_eval_key(ref), to_mir_eval_key(est)))
 
 
 def octave_cqt(y: np.ndarray, sr: int) -> np.ndarray:

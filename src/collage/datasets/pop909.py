@@ -26,7 +26,6 @@ from typing import Sequence
 
 import numpy as np
 
-import collage
 from collage.datasets.cache import (
     cache_dir,
     check_split,
@@ -40,6 +39,7 @@ from collage.io import read_midi
 from collage.piece import Piece
 from collage.represent.grid import STEPS_PER_BEAT, BeatGrid, TickGrid, quantize
 from collage.represent.melody import skyline
+from collage.represent.pitch import normalize_key
 from collage.represent.segments import crop_all, window_starts
 
 __all__ = [
@@ -88,7 +88,7 @@ def pop909_root(root: str | os.PathLike | None = None) -> Path:
     elif os.environ.get(POP909_ENV):
         cands = [Path(os.environ[POP909_ENV])]
     else:
-        repo = Path(collage.__file__).resolve().parents[2]
+        repo = Path(__file__).resolve().parents[3]  # src/collage/datasets/pop909.py -> the repository
         cands = [Path.cwd().parent / "shared" / "data" / "pop909", repo.parent / "shared" / "data" / "pop909"]
     for c in cands:
         c = c.expanduser()
@@ -233,8 +233,13 @@ def read_chords(path: str | os.PathLike) -> tuple[np.ndarray, list[str]]:
 
 
 def read_key(path: str | os.PathLike) -> tuple[np.ndarray, list[str]]:
-    """A ``key_audio.txt``: ``(spans (K, 2) float64 [start_s, end_s], keys)`` e.g. ``'Gb:maj'``."""
-    return _read_spans(Path(path))
+    """A ``key_audio.txt``: ``(spans (K, 2) float64 [start_s, end_s], keys)``, the keys in collage's
+    spelling (:func:`collage.represent.pitch.normalize_key`: the file's ``'Gb:maj'`` reads ``'F#:maj'``)."""
+    spans, labels = _read_spans(Path(path))
+    try:
+        return spans, [normalize_key(k) for k in labels]
+    except ParameterError as e:
+        raise InvalidInputError(path, f"has a key label that is not a key ({e})") from None
 
 
 def chord_at(spans: np.ndarray, labels: Sequence[str], times_s) -> list[str]:
@@ -258,7 +263,7 @@ class Pop909Song:
         downbeats: ``(B,)`` bool, True on the first beat of a bar.
         chord_spans: ``(C, 2)`` [start_s, end_s] of ``chord_labels``.
         chord_labels: ``C`` labels such as ``'C:maj'``, ``'A:min7'``, ``'N'``.
-        key_spans, keys: ``key_audio.txt`` likewise (e.g. ``'Gb:maj'``).
+        key_spans, keys: ``key_audio.txt`` likewise (e.g. ``'F#:maj'``, spelled as in :mod:`collage.represent.pitch`).
         folder: the song's folder ``NNN/``.
     """
 

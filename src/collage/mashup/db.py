@@ -34,7 +34,8 @@ import os
 import sqlite3
 from pathlib import Path
 
-from collage.errors import InvalidInputError, OutputError
+from collage.errors import InvalidInputError, OutputError, ParameterError
+from collage.represent.pitch import normalize_key
 
 __all__ = ["MashupDB", "SCHEMA_VERSION", "STEM_ROLES"]
 
@@ -172,7 +173,7 @@ class MashupDB:
     def songs(self) -> list[dict]:
         """Every song: ``{"id", "name", "source", "origin", "start_s", "end_s", "info"}``, by id."""
         rows = self._con.execute("SELECT id, name, source, origin, start_s, end_s, info FROM songs ORDER BY id")
-        return [dict(r) | {"info": json.loads(r["info"] or "{}")} for r in rows]
+        return [dict(r) | {"info": self._normal_info(json.loads(r["info"] or "{}"))} for r in rows]
 
     def stems(self, song_id: int) -> dict[str, dict]:
         """``{role: {"path" (absolute), "sr", "n_samples", "duration_s", "soundfont", "program"}}``."""
@@ -189,7 +190,23 @@ class MashupDB:
             (int(song_id), role)).fetchone()
         if r is None:
             return {}
-        return dict(r) | {"beats": json.loads(r["beats"]), "downbeats": json.loads(r["downbeats"])}
+        return dict(r) | {"key": self._normal_key(r["key"]), "beats": json.loads(r["beats"]),
+                          "downbeats": json.loads(r["downbeats"])}
+
+    def _normal_key(self, key: str | None) -> str | None:
+        """A stored key label in collage's one spelling (files written before it may say ``'Gb:maj'``)."""
+        if key is None:
+            return None
+        try:
+            return normalize_key(key)
+        except ParameterError:
+            raise InvalidInputError(self.path, f"stores key {key!r}, which is not a key") from None
+
+    def _normal_info(self, info: dict) -> dict:
+        truth = info.get("truth")
+        if isinstance(truth, dict) and isinstance(truth.get("key"), str):
+            info["truth"] = truth | {"key": self._normal_key(truth["key"])}
+        return info
 
     def segments(self, song_id: int) -> list[dict]:
         """``[{"bars", "start_s", "end_s", "first_downbeat"}]`` by bars, then start."""

@@ -19,14 +19,13 @@ stems go with it and how they are adjusted:
 >>> cands = matched_candidates(seed, pool, n=5, seconds=25, rng=rng)
 >>> audio = render_candidate(cands[0], clips)   # {"vocals", "harmonic", "percussion", "mix"}
 
-Keys are strings such as ``"Gb:maj"``, ``"A:min"``, ``"C major"``; keys
+Keys are strings such as ``"F#:maj"``, ``"A:min"``, ``"C major"`` (any spelling); keys
 are compared through their relative major (A minor = C major).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import re
 from pathlib import Path
 from typing import Callable, Iterable, Mapping, Sequence
 
@@ -35,6 +34,7 @@ import numpy as np
 from collage.audio.mix import mix_stems
 from collage.audio.stretch import stretch
 from collage.errors import InvalidAudioError, ParameterError
+from collage.represent.pitch import parse_key  # re-exported: part of this module's API
 
 __all__ = [
     "ROLES",
@@ -61,24 +61,6 @@ MAX_KEY_DISTANCE = 3
 TEMPO_RANGE = (0.8, 1.2)
 MIN_OFFSET_S, MAX_OFFSET_S = 0.1, 1.0
 MIN_SECONDS, MAX_SECONDS = 5.0, 600.0
-
-_PCS = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
-_KEY_RE = re.compile(r"^\s*([A-Ga-g])([#b♯♭]*)\s*[: ]?\s*(maj|major|min|minor|m)?\s*$")
-
-
-def parse_key(key: str | tuple[int, str]) -> tuple[int, str]:
-    """``"Gb:maj"`` / ``"f# minor"`` / ``(6, "major")`` → ``(pitch_class, "major"|"minor")``."""
-    if isinstance(key, tuple) and len(key) == 2:
-        pc, mode = key
-        if mode not in ("major", "minor") or not 0 <= int(pc) < 12:
-            raise ParameterError(f"given key={key!r}; expected (pitch class 0..11, 'major'|'minor')")
-        return int(pc), mode
-    m = _KEY_RE.match(str(key))
-    if m is None:
-        raise ParameterError(f"given key={key!r}; expected a key such as 'C:maj', 'A:min' or 'F# minor'")
-    letter, acc, mode = m.groups()
-    pc = (_PCS[letter.upper()] + acc.count("#") + acc.count("♯") - acc.count("b") - acc.count("♭")) % 12
-    return pc, "minor" if mode in ("min", "minor", "m") else "major"
 
 
 def _relative_major(key) -> int:

@@ -476,7 +476,7 @@ def render_pop909_stems(
         ``{"song_id", "paths": {role: str} (roles and "mix"), "sr", "n_samples", "start_s",
         "end_s", "soundfont", "programs": {"vocals", "piano", "bridge", "bass"}, "drums":
         {"groove", "hat_per_bar", "fill_every", "hat"}, "silent": [roles without notes],
-        "beats", "downbeats" (seconds from the clip start), "key" (e.g. ``'Gb:maj'``),
+        "beats", "downbeats" (seconds from the clip start), "key" (e.g. ``'F#:maj'``),
         "tempo" (BPM)}``. ``mix`` is the exact sample sum of the stems (all scaled together
         when the sum would clip).
     Raises:

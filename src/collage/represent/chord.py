@@ -25,6 +25,7 @@ import numpy as np
 
 from collage.errors import ParameterError
 from collage.represent.checks import check_int, check_notes
+from collage.represent.pitch import PITCH_NAMES, pitch_class
 
 __all__ = [
     "CHORD_DIM",
@@ -46,8 +47,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 CHORD_DIM = 36
-PITCH_NAMES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
-_NATURAL = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
 _DEGREE_SEMITONES = {1: 0, 2: 2, 3: 4, 4: 5, 5: 7, 6: 9, 7: 11, 8: 12, 9: 14, 10: 16, 11: 17, 12: 19, 13: 21}
 _INTERVAL_DEGREE = ("1", "b2", "2", "b3", "3", "4", "b5", "5", "b6", "6", "b7", "7")
 
@@ -112,7 +111,7 @@ def parse_chord(label: str) -> Chord:
     if not m:
         raise ParameterError(f"given chord label {label!r}; expected Harte syntax such as 'C:maj', 'A:min7', 'Bb:maj/5'")
     root_txt = m.group("root")
-    root = (_NATURAL[root_txt[0]] + root_txt.count("#") - root_txt.count("b")) % 12
+    root = pitch_class(root_txt)
     short, ext = m.group("short"), m.group("ext")
     if short in (None, "") and ext is None:
         intervals = set(SHORTHANDS["maj"])  # a bare root is major
@@ -174,7 +173,7 @@ def vector_to_label(vec) -> str:
     The root and bass are the argmax of their blocks; the quality is the
     shorthand whose pitch classes equal the chroma, else an explicit degree
     list (``C:(1,3,5,b7,9)``). An all-zero (or root-less) vector is ``N``.
-    The sharp/flat spelling of :data:`PITCH_NAMES` is used.
+    The root is spelled as in :data:`collage.represent.pitch.PITCH_NAMES`.
     """
     vec = np.asarray(vec, dtype=np.float64)
     if vec.shape != (CHORD_DIM,):

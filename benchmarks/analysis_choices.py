@@ -71,7 +71,8 @@ def main() -> None:
     from collage.audio.analyze import (CHROMA_COMPRESSION, KEY_PROFILES, OCTAVE_PROFILES, TEMPO_RATIOS,
                                        key_from_octaves, key_name, octave_chroma, track_beats)
     from collage.mashup.stems import TEST_SOUNDFONT
-    from collage.mashup.validate import _beat_f, _key_score, _read, validation_clips
+    from collage.audio.analyze import key_score
+    from collage.evaluation.analysis import _beat_f, _read, validation_clips
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--songs", type=int, default=40)
@@ -98,7 +99,7 @@ def main() -> None:
         for name in [*OCTAVE_PROFILES, *KEY_PROFILES]:
             for c in (COMPRESSIONS if name in KEY_PROFILES else (CHROMA_COMPRESSION,)):  # learned: as trained
                 keys = [key_name(*key_from_octaves(o, name, compression=c)[:2]) for o in octs]
-                s = float(np.mean([_key_score(m["key"], k) for m, k in zip(metas, keys)]))
+                s = float(np.mean([key_score(m["key"], k) for m, k in zip(metas, keys)]))
                 scores.setdefault(f"{name}, compression {c:.3g}", {})[sf_tag] = round(s, 3)
     res = {"songs": args.songs, "split": "val", "profile_pop909": {"major": derived[0].round(4).tolist(),
            "minor": derived[1].round(4).tolist(), "spans": prof["spans"], "matches_shipped": match},

@@ -21,7 +21,7 @@ import numpy as np
 
 from collage.audio.analyze import _octave_model
 from collage.training.key_model import INPUTS, _score, clip_octaves, fit_key_model
-from collage.training.mashability_data import render_timbre
+from collage.mashup.rendered import render_timbre
 
 
 def main(argv=None) -> int:

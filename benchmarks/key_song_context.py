@@ -30,7 +30,7 @@ from common import loadavg, machine  # noqa: E402
 from collage.audio.analyze import _octave_model, octave_chroma, tonal_part  # noqa: E402
 from collage.mashup.stems import EXTRA_SOUNDFONTS, pick_soundfont, render_pop909_song  # noqa: E402
 from collage.training.key_model import _score, clip_octaves  # noqa: E402
-from collage.training.mashability_data import render_timbre  # noqa: E402
+from collage.mashup.rendered import render_timbre  # noqa: E402
 
 OUT = Path(__file__).resolve().parents[1] / "docs" / "results"
 WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)

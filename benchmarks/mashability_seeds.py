@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from collage.mashup.evaluate import build_protocol_set, build_val_protocol_set, protocol_metrics
+from collage.evaluation.mashup import build_protocol_set, build_val_protocol_set, protocol_metrics
 from collage.pretrained import load_pretrained
 
 

@@ -2,7 +2,7 @@
 
     OMP_NUM_THREADS=1 python benchmarks/mashup_analysis.py [--songs 30] [--seconds 30] [--sep-songs 5]
 
-Writes docs/results/mashup_analysis.json and .md (see :mod:`collage.mashup.validate`).
+Writes docs/results/mashup_analysis.json and .md (see :mod:`collage.evaluation.analysis`).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import loadavg, machine, version  # noqa: E402
 
-from collage.mashup.validate import analysis_scores  # noqa: E402
+from collage.evaluation.analysis import analysis_scores  # noqa: E402
 
 OUT = Path(__file__).resolve().parents[1] / "docs" / "results"
 

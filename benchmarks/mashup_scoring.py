@@ -73,7 +73,7 @@ def main() -> None:
     ap.add_argument("--out", default="docs/results/mashup_scoring.json")
     args = ap.parse_args()
 
-    from collage.mashup.evaluate import load_rendered_clips
+    from collage.mashup.rendered import load_rendered_clips
     from collage.mashup.generate import matched_candidates, render_candidate, vocal_starts
     from collage.training.loop import set_threads
 

@@ -52,8 +52,7 @@ def _clips(split: str, n: int, root) -> list[dict]:
     import soundfile as sf
 
     from collage.audio.analyze import estimate_downbeats
-    from collage.mashup.evaluate import load_rendered_clips
-    from collage.training.mashability_data import split_songs
+    from collage.mashup.rendered import load_rendered_clips, split_songs
 
     out = []
     for c in load_rendered_clips(split, root=root, songs=split_songs(split, n)):
@@ -77,7 +76,7 @@ def _acc(clips, w) -> float:
 
 
 def main(argv=None) -> int:
-    from collage.training.mashability_data import render_timbre
+    from collage.mashup.rendered import render_timbre
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data-root", default="runs/mashup")

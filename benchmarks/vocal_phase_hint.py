@@ -23,9 +23,8 @@ import numpy as np
 import soundfile as sf
 
 from collage.audio.analyze import estimate_downbeats, track_beats
-from collage.mashup.evaluate import load_rendered_clips
+from collage.mashup.rendered import load_rendered_clips, split_songs, timbre_root
 from collage.mashup.use_cli import downbeat_phase
-from collage.training.mashability_data import split_songs, timbre_root
 
 OUT = Path(__file__).resolve().parents[1] / "docs" / "results"
 RULES = {"backbeat": {}, "prior": {"backbeat_min": float("inf")}}

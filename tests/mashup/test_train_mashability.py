@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 import collage.training.mashability as tm
-from collage.mashup.evaluate import choose_threshold, rank_and_accuracy
 from collage.errors import ParameterError
+from collage.metrics.ranking import choose_threshold, rank_and_accuracy
 from collage.models.mashability import MashabilityConfig, PostMixConfig, PreMixNet
 from collage.pretrained import load_pretrained
 from collage.training.mashability_data import examples_path
@@ -117,10 +117,11 @@ def _write_fake_split(root, split, clips, gain=1.0):
 
 def test_timbre_mixing_draws_each_stem_from_a_render_of_its_own_song(tmp_path, monkeypatch, clips):
     """With an extra soundfont the recipes are the same; only where each stem is read from changes."""
+    import collage.mashup.rendered as rendered
     import collage.training.mashability_data as md
 
     _write_fake_split(tmp_path, "train", clips[:4])
-    _write_fake_split(md.timbre_root(tmp_path, "opl3"), "train", clips[:4], gain=0.5)  # "another soundfont"
+    _write_fake_split(rendered.timbre_root(tmp_path, "opl3"), "train", clips[:4], gain=0.5)  # "another soundfont"
     monkeypatch.setattr(md, "split_songs", lambda split, n, seed=0: [1, 2, 3, 4][:n])
     plain = md.build_examples("train", 4, root=tmp_path, seconds=6.0, windows_per_seed=2, progress=False)
     mixed = md.build_examples("train", 4, root=tmp_path, seconds=6.0, windows_per_seed=2, progress=False,
@@ -139,7 +140,7 @@ def test_timbre_mixing_draws_each_stem_from_a_render_of_its_own_song(tmp_path, m
             roots["opl3" if "/timbres/opl3/" in path else "plain"] += 1
     assert roots["plain"] > 0 and roots["opl3"] > 0
     with pytest.raises(ParameterError, match="timbre='nope'"):
-        md.timbre_root(tmp_path, "nope")
+        rendered.timbre_root(tmp_path, "nope")
 
 
 def test_time_mean_input_norm_ignores_a_static_spectral_envelope():
@@ -158,12 +159,11 @@ def test_time_mean_input_norm_ignores_a_static_spectral_envelope():
 
 def test_protocol_set_uses_only_its_songs(tmp_path, monkeypatch, clips):
     """Clips rendered under the root beyond the protocol's song list do not enter it."""
-    import collage.mashup.evaluate as ev
-    import collage.training.mashability_data as md
+    import collage.evaluation.mashup as ev
 
     _write_fake_split(tmp_path, "val", clips[:4])  # songs 001..004 of a fake 'val' split
-    monkeypatch.setattr(md, "render_split", lambda *a, **k: [])
-    monkeypatch.setattr(md, "split_songs", lambda split, n, seed=0: [1, 2, 3][:n])
+    monkeypatch.setattr(ev, "render_split", lambda *a, **k: [])
+    monkeypatch.setattr(ev, "split_songs", lambda split, n, seed=0: [1, 2, 3][:n])
     out = ev.build_protocol_set("val", n_songs=3, n_seeds=10, seconds=6.0, n_matched=0, root=tmp_path, progress=False)
     assert out.name == "val_protocol_3songs_10x0_6s.npz"
     with np.load(out) as z:

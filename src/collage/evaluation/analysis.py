@@ -34,8 +34,16 @@ import time
 import warnings
 from pathlib import Path
 
+import librosa
+import mir_eval
 import numpy as np
+import soundfile as sf
+from rich.progress import Progress
 
+from collage.audio.analyze import AnalysisError, analyze, estimate_key, key_name, key_score, tonal_part
+from collage.audio.separate import available_backends, separate
+from collage.datasets.cache import cache_dir
+from collage.datasets.pop909 import split_ids
 from collage.mashup.stems import DEFAULT_CLIP_S, ROLES, pick_soundfont, render_pop909_song, render_pop909_stems
 
 __all__ = ["analysis_scores", "validation_clips"]
@@ -46,8 +54,6 @@ SDR_SECONDS = 10.0
 
 
 def _cache_root() -> Path:
-    from collage.datasets.cache import cache_dir
-
     return cache_dir() / "mashup_validate"
 
 
@@ -57,8 +63,6 @@ def validation_clips(n_songs: int, *, seconds: float = DEFAULT_CLIP_S, sr: int =
     """Render (or reuse) the stems of the first ``n_songs`` duple-metre POP909 songs of ``split``
     with ``soundfont`` (default: each song's own, :func:`~collage.mashup.stems.pick_soundfont`);
     returns their metadata dicts (see :func:`~collage.mashup.stems.render_pop909_stems`)."""
-    from collage.datasets.pop909 import split_ids
-
     base = Path(cache) if cache is not None else _cache_root()
     ids = split_ids(split, four_four=True, root=root)[:n_songs].tolist()
     tag = "" if soundfont is None else "-" + Path(soundfont).name.split(".")[0]
@@ -80,8 +84,6 @@ def _progress(items, what: str, show: bool):
     if not show:
         yield from items
         return
-    from rich.progress import Progress
-
     with Progress(transient=True) as bar:
         task = bar.add_task(what, total=len(items))
         for x in items:
@@ -90,31 +92,17 @@ def _progress(items, what: str, show: bool):
 
 
 def _read(meta: dict) -> dict[str, np.ndarray]:
-    import soundfile as sf
-
     return {r: sf.read(meta["paths"][r], dtype="float32")[0] for r in ROLES + ("mix",)}
 
 
 def _beat_f(ref, est) -> float:
-    import mir_eval
-
     ref, est = np.asarray(ref, dtype=np.float64), np.asarray(est, dtype=np.float64)
     if len(ref) == 0:
         return float("nan")
     return float(mir_eval.beat.f_measure(ref, est))  # no trimming: the clip starts on a downbeat
 
 
-def _key_score(ref: str, est: str) -> float:
-    import mir_eval
-
-    from collage.audio.analyze import to_mir_eval_key
-
-    return float(mir_eval.key.weighted_score(to_mir_eval_key(ref), to_mir_eval_key(est)))
-
-
 def _sdr(ref: dict, est: dict, sr: int) -> list[float]:
-    import mir_eval
-
     n = int(SDR_SECONDS * sr)
     R = np.stack([ref[r][:n] for r in ROLES]).astype(np.float64)
     E = np.stack([est[r][:n] for r in ROLES]).astype(np.float64)
@@ -151,9 +139,6 @@ def analysis_scores(
         ``key_score_mix`` with the key taken from the whole song (what the MashupDB stores),
         the ``_clip`` ones from the clip alone.
     """
-    from collage.audio.analyze import AnalysisError, analyze, estimate_key, key_name, tonal_part
-    from collage.audio.separate import available_backends, separate
-
     t0 = time.perf_counter()
     metas = validation_clips(n_songs, seconds=seconds, cache=cache, root=root, progress=progress)
     rows = []
@@ -168,15 +153,13 @@ def analysis_scores(
                 a = analyze(sr=sr, **kw)  # the clip alone; with ``context=ctx`` only its key would differ:
                 song_key = key_name(*estimate_key(tonal_part(**ctx), sr)[:2])  # the key analyze takes from a context
                 row[tag] = {"beat_f": _beat_f(meta["beats"], a.beats), "downbeat_f": _beat_f(meta["downbeats"], a.downbeats),
-                            "key": song_key, "key_score": _key_score(meta["key"], song_key),
-                            "key_clip": a.key, "key_score_clip": _key_score(meta["key"], a.key), "tempo": round(a.tempo, 2)}
+                            "key": song_key, "key_score": key_score(meta["key"], song_key),
+                            "key_clip": a.key, "key_score_clip": key_score(meta["key"], a.key), "tempo": round(a.tempo, 2)}
             except AnalysisError as e:  # counts as a miss
                 log.warning("song %d (%s): %s", meta["song_id"], tag, e)
                 row[tag] = {"beat_f": 0.0, "downbeat_f": 0.0, "key": None, "key_score": 0.0, "key_clip": None,
                             "key_score_clip": 0.0, "tempo": None, "error": str(e)}
         if baseline:
-            import librosa
-
             _, lb = librosa.beat.beat_track(y=audio["mix"], sr=sr, units="time")
             row["librosa_mix_beat_f"] = _beat_f(meta["beats"], lb)
         rows.append(row)

@@ -25,17 +25,22 @@ import logging
 from pathlib import Path
 
 import numpy as np
+from rich.progress import track
 
-from collage.mashup.generate import ROLES, Clip, matched_candidates, original_candidate, render_candidate, unmatched_candidate, vocal_starts
+from collage.evaluation.analysis import analysis_scores
+from collage.io.atomic import atomic_path
+from collage.mashup.automashupper import mashability
+from collage.mashup.generate import matched_candidates, original_candidate, render_candidate, unmatched_candidate, vocal_starts
+from collage.mashup.rendered import DATA_ROOT, load_rendered_clips, render_split, render_timbre, split_songs
 from collage.mashup.score import learned_scores, load_scorer, mashup_features
+from collage.metrics.ranking import choose_threshold, rank_and_accuracy
 from collage.pretrained import find_weights
 
-__all__ = ["load_rendered_clips", "build_protocol_set", "build_val_protocol_set", "PROTOCOL_SONGS", "evaluate", "choose_threshold",
-           "rank_and_accuracy", "protocol_metrics", "MODEL_KEYS"]
+__all__ = ["build_protocol_set", "build_val_protocol_set", "PROTOCOL_SONGS", "evaluate", "protocol_metrics", "MODEL_KEYS",
+           "load_analysis", "to_markdown"]
 
 log = logging.getLogger(__name__)
 
-DATA_ROOT = Path("runs/mashup")
 #: report key → weights name (shipped, or training-only in the repository's weights-training/)
 MODEL_KEYS = {
     "premixnet": "mashability_premixnet",
@@ -51,7 +56,7 @@ def _grid_in(clip, start: float, seconds: float) -> tuple[np.ndarray, np.ndarray
     return b, d
 
 
-#: songs rendered for the protocol of each split (:func:`collage.training.mashability_data.split_songs`)
+#: songs rendered for the protocol of each split (:func:`collage.mashup.rendered.split_songs`)
 #: and the length of their clips in seconds
 PROTOCOL_SONGS = {"test": (60, 40.0), "val": (40, 30.0)}
 
@@ -69,7 +74,7 @@ def build_protocol_set(
 ) -> Path:
     """Render the protocol's mashups for up to ``n_seeds`` vocal seeds; cache features and AutoMashUpper terms.
 
-    The clips are exactly the first ``n_songs`` songs of :func:`~collage.training.mashability_data.split_songs`
+    The clips are exactly the first ``n_songs`` songs of :func:`~collage.mashup.rendered.split_songs`
     (default and clip length: :data:`PROTOCOL_SONGS`), rendered first where missing (the test split
     with the held-out soundfont), so other clips rendered under ``root`` cannot change the protocol.
 
@@ -77,11 +82,6 @@ def build_protocol_set(
     -1 matched), ``seed_index``, ``amu (N, 4)`` (score, harmonic, rhythmic, spectral),
     ``recipes`` (JSON) and ``data_hash``.
     """
-    from collage.io.atomic import atomic_path
-    from collage.mashup.automashupper import mashability
-
-    from collage.training.mashability_data import render_split, split_songs
-
     default_songs, clip_s = PROTOCOL_SONGS.get(split, (40, 30.0))
     n_songs = default_songs if n_songs is None else n_songs
     out = Path(root) / f"{split}_protocol_{n_songs}songs_{n_seeds}x{n_matched}_{seconds:g}s.npz"
@@ -95,8 +95,6 @@ def build_protocol_set(
     xs, labels, seeds, amu, recipes = [], [], [], [], []
     n_done = 0
     if progress:
-        from rich.progress import track
-
         order = track(order, description=f"protocol mashups ({split})")
     for i in order:
         if n_done >= n_seeds:
@@ -149,65 +147,13 @@ def build_protocol_set(
 def build_val_protocol_set(n_songs: int = 77, *, timbre: str = "gmbank", root=DATA_ROOT, progress: bool = True) -> Path:
     """The selection set: :func:`build_protocol_set` on the first ``n_songs`` val songs rendered
     with an extra soundfont no model was trained on (``timbre``), one seed per song, five matched."""
-    from collage.training.mashability_data import render_timbre
-
     troot = render_timbre("val", n_songs, timbre, seconds=PROTOCOL_SONGS["val"][1], root=root)
     return build_protocol_set("val", n_songs=n_songs, n_seeds=n_songs, n_matched=5, root=troot, progress=progress)
-
-
-def load_rendered_clips(split: str, *, root=DATA_ROOT, songs=None) -> list[Clip]:
-    """The clips rendered by :func:`collage.training.mashability_data.render_split` (``root/stems/<split>/*/stems.json``)
-    with the POP909 ground-truth key, tempo, beats and downbeats; clips with a silent stem are left out.
-    ``songs``: POP909 ids to keep (default: every clip rendered under ``root``)."""
-    wanted = None if songs is None else {f"{int(i):03d}" for i in songs}
-    clips = []
-    for meta_path in sorted((Path(root) / "stems" / split).glob("*/stems.json")):
-        meta = json.loads(meta_path.read_text())
-        if meta.get("silent") or not meta.get("key") or len(meta.get("downbeats", [])) < 2:
-            continue
-        if wanted is not None and f"{meta['song_id']:03d}" not in wanted:
-            continue
-        clips.append(
-            Clip(
-                id=f"{meta['song_id']:03d}",
-                sr=int(meta["sr"]),
-                key=meta["key"],
-                tempo=float(meta["tempo"]),
-                beats=np.asarray(meta["beats"], dtype=np.float64),
-                downbeats=np.asarray(meta["downbeats"], dtype=np.float64),
-                stems={r: meta["paths"][r] for r in ROLES},
-            )
-        )
-    return clips
-
-
-def rank_and_accuracy(scores: np.ndarray, labels: np.ndarray, seeds: np.ndarray, *, threshold: float = 0.5) -> dict:
-    """Accuracy (original vs unmatched at ``threshold``) and the mean rank of the original among
-    itself and the matched mashups of its seed (1 = best; ties count half)."""
-    lab = labels != -1
-    acc = float(np.mean((scores[lab] >= threshold) == (labels[lab] == 1))) if lab.any() else float("nan")
-    ranks = []
-    for s in np.unique(seeds):
-        m = seeds == s
-        orig, others = scores[m & (labels == 1)], scores[m & (labels == -1)]
-        if orig.size and others.size:
-            ranks.append(1.0 + np.sum(others > orig[0]) + 0.5 * np.sum(others == orig[0]))
-    return {"accuracy": acc, "avg_rank": float(np.mean(ranks)) if ranks else float("nan")}
 
 
 def protocol_metrics(model, data) -> dict:
     """:func:`rank_and_accuracy` of a learned ``model`` on a loaded protocol set (``x``, ``label``, ``seed_index``)."""
     return rank_and_accuracy(learned_scores(list(data["x"]), model), data["label"], data["seed_index"])
-
-
-def choose_threshold(scores: np.ndarray, labels: np.ndarray) -> float:
-    """The threshold (midpoint between sorted scores) maximising accuracy of positives (1) vs negatives (0)."""
-    m = labels != -1
-    s, y = scores[m], labels[m] == 1
-    cands = np.unique(s)
-    mids = np.concatenate([[cands[0] - 1e-6], (cands[:-1] + cands[1:]) / 2, [cands[-1] + 1e-6]])
-    accs = [np.mean((s >= t) == y) for t in mids]
-    return float(mids[int(np.argmax(accs))])
 
 
 def _per_mode(scores, labels, recipes, threshold) -> dict:
@@ -272,14 +218,12 @@ def load_analysis(mode: str = "committed") -> dict:
     """The ``analysis`` block (``beat_f``; ``key_score``: the key heard in the whole song, as the
     MashupDB finds it; ``key_score_clip``: from the clip alone; ``separation_sdr``).
 
-    ``mode``: ``"run"`` calls :func:`collage.mashup.validate.analysis_scores` on the
+    ``mode``: ``"run"`` calls :func:`collage.evaluation.analysis.analysis_scores` on the
     :data:`ANALYSIS_SONGS` test songs (slow: about 50 min on 2 cores), ``"committed"`` reads its
     committed JSON (:data:`ANALYSIS_JSON`), ``"skip"`` leaves it empty."""
     if mode == "skip":
         return {}
     if mode == "run":
-        from collage.mashup.validate import analysis_scores
-
         res = analysis_scores(ANALYSIS_SONGS)
     else:
         p = Path(ANALYSIS_JSON)

@@ -56,8 +56,7 @@ def clip_octaves(split: str = "train", n_songs: int = 694, *, root=None, progres
     import soundfile as sf
 
     from collage.audio.analyze import octave_cqt, octaves_of_cqt
-    from collage.mashup.evaluate import load_rendered_clips
-    from collage.training.mashability_data import DATA_ROOT, render_split, split_songs
+    from collage.mashup.rendered import DATA_ROOT, load_rendered_clips, render_split, split_songs
 
     root = DATA_ROOT if root is None else root
     render_split(split, n_songs, root=root)
@@ -136,10 +135,10 @@ def fit_key_model(octaves: np.ndarray, keys, *, hidden: int = 0, weight_decay: f
 def _score(true_keys, octaves, model=None, profile: str = "pop909") -> float:
     """Mean MIREX weighted score of the keys found in ``octaves`` (by a ``model`` dict, else the 12-bin profile)."""
     from collage.audio.analyze import key_from_octaves, key_name
-    from collage.mashup.validate import _key_score
+    from collage.audio.analyze import key_score
 
     found = [key_name(*key_from_octaves(o, profile, model=model)[:2]) for o in octaves]
-    return float(np.mean([_key_score(str(t), f) for t, f in zip(true_keys, found)]))
+    return float(np.mean([key_score(str(t), f) for t, f in zip(true_keys, found)]))
 
 
 def _form_name(hidden: int) -> str:

@@ -24,14 +24,13 @@ import numpy as np
 import torch
 
 from collage.errors import ParameterError
-from collage.mashup.evaluate import rank_and_accuracy
 from collage.mashup import score as sc
 from collage.mashup.score import model_input
 from collage.models.mashability import MashabilityConfig, PostMixConfig, PostMixNet, PreMixNet
 from collage.training.loop import set_threads, train_loop
-from collage.training.mashability_data import (
-    DATA_ROOT, build_examples, render_split, render_timbre, timbre_root, timbre_soundfont,
-)
+from collage.mashup.rendered import DATA_ROOT, render_split, render_timbre, timbre_root, timbre_soundfont
+from collage.metrics.ranking import rank_and_accuracy
+from collage.training.mashability_data import build_examples
 
 __all__ = ["train_mashability", "evaluate_examples", "weights_name", "load_examples", "timbre_augment", "CROP_FRAMES", "DATA_SIZES"]
 

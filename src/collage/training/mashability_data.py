@@ -3,11 +3,11 @@ conditions, and their mel spectrograms cached once (npz) so that training never 
 
 Pipeline (each step resumable; outputs under ``root``, default ``runs/mashup``):
 
-1. :func:`render_split`: ``root/stems/<split>/<id>/{vocals,harmonic,percussion,mix}.wav``
+1. :func:`collage.mashup.rendered.render_split`: ``root/stems/<split>/<id>/{vocals,harmonic,percussion,mix}.wav``
    + ``stems.json`` through :func:`collage.mashup.stems.render_pop909_stems`
    (train/val: FluidR3 or TimGM6mb; test: the held-out MuseScore_General).
-2. :func:`load_clips`: :class:`~collage.mashup.generate.Clip` objects with the POP909
-   ground-truth key, tempo, beats and downbeats of each rendered clip (training uses the
+2. :func:`collage.mashup.rendered.load_rendered_clips`: :class:`~collage.mashup.generate.Clip` objects
+   with the POP909 ground-truth key, tempo, beats and downbeats of each rendered clip (training uses the
    annotations, not estimates).
 3. :func:`build_examples`: for each vocal seed, mashups (original / unmatched / matched)
    rendered and turned into log-mel + chroma features ``(4, n_mels + 12, T)`` (vocals, harmonic,
@@ -19,13 +19,12 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 from pathlib import Path
 
 import numpy as np
 
-from collage.errors import CollageError, ParameterError
-from collage.mashup.evaluate import load_rendered_clips as load_clips
+from collage.errors import CollageError
+from collage.io.atomic import atomic_path
 from collage.mashup.generate import (
     ROLES,
     Clip,
@@ -35,75 +34,12 @@ from collage.mashup.generate import (
     unmatched_candidate,
     vocal_starts,
 )
+from collage.mashup.rendered import DATA_ROOT, load_rendered_clips, split_songs, timbre_root
+from collage.mashup.score import mashup_features
 
-__all__ = ["split_songs", "render_split", "load_clips", "build_examples", "examples_path", "mashup_record", "DATA_ROOT",
-           "FEATURE_SR", "timbre_root", "timbre_soundfont", "render_timbre"]
+__all__ = ["build_examples", "examples_path", "mashup_record"]
 
 log = logging.getLogger(__name__)
-
-DATA_ROOT = Path("runs/mashup")
-FEATURE_SR = 16000
-
-
-def split_songs(split: str, n_songs: int, seed: int = 0) -> list[int]:
-    """The first ``n_songs`` 4/4 songs of a POP909 split in a fixed shuffle (so 200 songs are the first 200 of 400)."""
-    from collage.datasets.pop909 import split_ids
-
-    return [int(i) for i in np.random.default_rng(seed).permutation(split_ids(split, four_four=True))[:n_songs]]
-
-
-def render_split(split: str, n_songs: int, *, root=DATA_ROOT, sr: int = FEATURE_SR, seconds: float = 30.0, seed: int = 0,
-                 soundfont: str | None = None) -> list[Path]:
-    """Render the songs of :func:`split_songs` to stems; skips done ones.
-
-    ``soundfont``: one soundfont for every song (default: :func:`~collage.mashup.stems.pick_soundfont`
-    per song). Clip, programs and drums do not depend on it, so renders of one song with
-    different soundfonts line up sample for sample.
-    """
-    from collage.mashup.stems import pick_soundfont, render_pop909_stems
-
-    ids = split_songs(split, n_songs, seed)
-    out = []
-    for i, sid in enumerate(ids):
-        d = Path(root) / "stems" / split / f"{int(sid):03d}"
-        if not (d / "stems.json").exists():
-            try:
-                font = soundfont or pick_soundfont(int(sid))
-                meta = render_pop909_stems(int(sid), d, soundfont=font, sr=sr, seconds=seconds, seed=seed)
-            except Exception as e:  # a song that cannot be rendered is skipped and logged
-                log.warning("song %s skipped: %s", sid, e)
-                continue
-            log.info("%s %d/%d: song %s %s %.1f BPM", split, i + 1, len(ids), sid, meta["key"], meta["tempo"])
-        out.append(d)
-    return out
-
-
-def timbre_root(root, timbre: str) -> Path:
-    """Where the renders of one extra soundfont (a key of
-    :data:`~collage.mashup.stems.EXTRA_SOUNDFONTS`) live: ``root/timbres/<timbre>`` (same layout as ``root``)."""
-    from collage.mashup.stems import EXTRA_SOUNDFONTS
-
-    if timbre not in EXTRA_SOUNDFONTS:
-        raise ParameterError(f"given timbre={timbre!r}; expected one of {sorted(EXTRA_SOUNDFONTS)}")
-    return Path(root) / "timbres" / timbre
-
-
-def timbre_soundfont(timbre: str) -> str:
-    """The installed soundfont file of one extra timbre; ParameterError when unknown or not installed."""
-    from collage.mashup.stems import EXTRA_SOUNDFONTS
-
-    timbre_root(".", timbre)  # validates the name
-    font = EXTRA_SOUNDFONTS[timbre]
-    if not Path(font).exists():
-        raise ParameterError(f"soundfont {font} ({timbre}) is not installed; run 'make train-deps' "
-                             "(Debian opl3-soundfont, csound-soundfont)")
-    return font
-
-
-def render_timbre(split: str, n_songs: int, timbre: str, *, root=DATA_ROOT, seconds: float = 30.0) -> Path:
-    """Render the songs of a split with one extra soundfont under :func:`timbre_root`; returns that root."""
-    render_split(split, n_songs, root=timbre_root(root, timbre), seconds=seconds, soundfont=timbre_soundfont(timbre))
-    return timbre_root(root, timbre)
 
 
 def _timbre_mixed(cand, base: dict, renders: list[tuple[Path, set]], split: str, rng: np.random.Generator) -> dict:
@@ -126,8 +62,6 @@ def _timbre_mixed(cand, base: dict, renders: list[tuple[Path, set]], split: str,
 
 def mashup_record(seed: Clip, cand, clips: dict, *, high_quality: bool = False) -> tuple[np.ndarray, dict]:
     """Render one candidate → ``(4, 76, T)`` float16 log-mel + chroma and its recipe (fast Rubber Band by default)."""
-    from collage.mashup.score import mashup_features
-
     audio = render_candidate(cand, clips, high_quality=high_quality)
     return mashup_features(audio, seed.sr).astype(np.float16), cand.to_dict()
 
@@ -152,7 +86,7 @@ def build_examples(
     timbres: tuple = (),
 ) -> Path:
     """Render mashups for every vocal seed of the first ``n_songs`` songs of a split (:func:`split_songs`,
-    as rendered by :func:`render_split`) and cache their features at :func:`examples_path`.
+    as rendered by :func:`~collage.mashup.rendered.render_split`) and cache their features at :func:`examples_path`.
 
     Per seed window: one original (label 1), one unmatched (label 0, mode drawn at random)
     and ``n_matched`` matched (label -1: unlabeled). The npz holds ``x (N, 4, 76, T)`` (:func:`~collage.mashup.score.mashup_features`)
@@ -160,7 +94,7 @@ def build_examples(
     ``recipes`` (JSON) and ``data_hash``. Reused when it exists.
 
     ``timbres``: extra soundfonts (keys of :data:`~collage.mashup.stems.EXTRA_SOUNDFONTS`, rendered
-    under :func:`timbre_root` by :func:`render_timbre`); each stem of each mashup is then taken
+    under :func:`~collage.mashup.rendered.timbre_root` by :func:`~collage.mashup.rendered.render_timbre`); each stem of each mashup is then taken
     from a random one of the renders of its song (:func:`_timbre_mixed`); each recipe records the
     stem paths it used.
     """
@@ -168,16 +102,14 @@ def build_examples(
     out = examples_path(split, n_songs, windows_per_seed, n_matched, seconds, root=root, timbres=timbres)
     if out.exists():
         return out
-    from collage.io.atomic import atomic_path
-
-    clips = load_clips(split, root=root, songs=split_songs(split, n_songs, seed))
+    clips = load_rendered_clips(split, root=root, songs=split_songs(split, n_songs, seed))
     if len(clips) < 3:
         raise FileNotFoundError(f"only {len(clips)} rendered clips under {Path(root) / 'stems' / split}; run render_split first")
     by_id = {c.id: c for c in clips}
     renders = [(Path(root), set(by_id))]
     for t in timbres:
         troot = timbre_root(root, t)
-        ids = {c.id for c in load_clips(split, root=troot, songs=split_songs(split, n_songs, seed))}
+        ids = {c.id for c in load_rendered_clips(split, root=troot, songs=split_songs(split, n_songs, seed))}
         if not ids:
             raise FileNotFoundError(f"no {t!r} renders of {split!r} under {troot}; run render_timbre first")
         renders.append((troot, ids & set(by_id)))

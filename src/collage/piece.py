@@ -29,6 +29,7 @@ __all__ = [
     "TimeSignature",
     "KeySignature",
     "DEFAULT_QPM",
+    "check_notes",
 ]
 
 ONSET, DURATION, PITCH, VELOCITY = range(4)
@@ -58,36 +59,68 @@ class KeySignature(NamedTuple):
     minor: bool
 
 
-def _as_notes(notes) -> np.ndarray:
+def check_notes(notes, name: str = "notes", *, nonneg_onset: bool = True, n_steps: int | None = None,
+                min_duration: int = 0) -> np.ndarray:
+    """The one note validator: ``notes`` as an ``(N, 4)`` int64 array [onset, duration, pitch, velocity].
+
+    Called once where notes enter the library (a :class:`Track`, a public function taking notes);
+    code that works on notes already checked does not call it again.
+
+    Args:
+        notes: ``(N, 4)`` array-like (ticks or steps); an empty array-like of any shape is no notes.
+        name: what to call the array in error messages.
+        nonneg_onset: refuse onsets below 0 (window-relative notes may start before their window).
+        n_steps: when given, onsets must lie in ``[0, n_steps)`` (a window of that many steps).
+        min_duration: the shortest duration allowed (0 or 1).
+    Returns:
+        ``(N, 4)`` int64; the input itself when it already is one (not a copy), in its order.
+    Raises:
+        ParameterError: wrong shape, non-integer values, or a value out of range; the message
+            quotes the offending value and its row, e.g. ``given notes[1, 2]=128 (pitch); expected 0..127``.
+    """
     arr = np.asarray(notes)
     if arr.size == 0:
         return np.zeros((0, 4), dtype=np.int64)
     if arr.ndim != 2 or arr.shape[1] != 4:
-        raise ParameterError(f"given notes.shape={arr.shape}; expected (N, 4) [onset, duration, pitch, velocity]")
-    if arr.dtype.kind == "f" and not np.array_equal(arr, np.round(arr)):
-        raise ParameterError("given notes with fractional values; expected whole ticks, pitches and velocities")
-    arr = arr.astype(np.int64)  # a copy: the track owns its notes
-    if (arr.min(axis=0) >= 0).all() and (arr[:, PITCH:].max(axis=0) <= 127).all():
-        # fast path (one pass per column): all values in range; skip the per-column search below
-        on, pitch = arr[:, ONSET], arr[:, PITCH]
-        step = np.diff(on)
-        if ((step > 0) | ((step == 0) & (np.diff(pitch) >= 0))).all():
-            return arr  # already sorted by onset then pitch (as files usually are): skip the sort
-        return np.ascontiguousarray(arr[np.lexsort((pitch, on))])
-    for col, what, lo, hi in (
-        (ONSET, "onset", 0, None),
-        (DURATION, "duration", 0, None),
+        raise ParameterError(f"given {name}.shape={arr.shape}; expected (N, 4) [onset, duration, pitch, velocity]")
+    if not np.issubdtype(arr.dtype, np.integer):
+        if not np.issubdtype(arr.dtype, np.number) or np.issubdtype(arr.dtype, np.complexfloating):
+            raise ParameterError(f"given {name}.dtype={arr.dtype}; expected integer (whole-number) notes")
+        bad = ~np.isfinite(arr) | (arr != np.round(arr))
+        if bad.any():
+            i, j = np.argwhere(bad)[0]
+            raise ParameterError(f"given {name}[{i}, {j}]={arr[i, j].item()!r}; expected integer (whole-number) notes")
+    arr = arr.astype(np.int64, copy=False)
+    onset_lo = 0 if nonneg_onset or n_steps is not None else None
+    limits = (  # column, what, lowest, highest (None: unbounded)
+        (ONSET, "onset", onset_lo, None if n_steps is None else int(n_steps) - 1),
+        (DURATION, "duration", int(min_duration), None),
         (PITCH, "pitch", 0, 127),
         (VELOCITY, "velocity", 0, 127),
-    ):
+    )
+    lo, hi = arr.min(axis=0), arr.max(axis=0)  # one pass per column; search for the culprit only on failure
+    for col, what, low, high in limits:
+        if (low is None or lo[col] >= low) and (high is None or hi[col] <= high):
+            continue
         v = arr[:, col]
-        bad = (v < lo) if hi is None else ((v < lo) | (v > hi))
-        if bad.any():
-            i = int(np.flatnonzero(bad)[0])
-            rng = f">= {lo}" if hi is None else f"in {lo}..{hi}"
-            raise ParameterError(f"given note {arr[i].tolist()} (row {i}) with {what}={int(v[i])}; expected {rng}")
-    order = np.lexsort((arr[:, PITCH], arr[:, ONSET]))
-    return np.ascontiguousarray(arr[order])
+        i = int(np.flatnonzero(((v < low) if low is not None else False) | ((v > high) if high is not None else False))[0])
+        if col == ONSET and n_steps is not None:
+            want = f"0 <= onset < n_steps={int(n_steps)}"
+        else:
+            want = f"{low}..{high}" if high is not None else f">= {low}"
+        raise ParameterError(f"given {name}[{i}, {col}]={int(v[i])} ({what}); expected {want}")
+    return arr
+
+
+def _as_notes(notes) -> np.ndarray:
+    """A track's notes: :func:`check_notes`, then a copy of its own sorted by onset then pitch."""
+    arr = check_notes(notes)
+    arr = arr.copy() if arr is notes or (isinstance(notes, np.ndarray) and np.shares_memory(arr, notes)) else arr
+    on, pitch = arr[:, ONSET], arr[:, PITCH]
+    step = np.diff(on)
+    if ((step > 0) | ((step == 0) & (np.diff(pitch) >= 0))).all():
+        return arr  # already sorted by onset then pitch (as files usually are): skip the sort
+    return np.ascontiguousarray(arr[np.lexsort((pitch, on))])
 
 
 @dataclasses.dataclass

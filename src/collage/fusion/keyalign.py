@@ -52,7 +52,10 @@ _KK_MINOR = np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69
 
 def pitch_class_profile(notes) -> np.ndarray:
     """``(12,)`` float64 duration-weighted pitch-class histogram of ``(N, 4)`` notes, summing to 1 (zeros if empty)."""
-    notes = check_notes(notes, nonneg_onset=False)
+    return _profile(check_notes(notes, nonneg_onset=False))
+
+
+def _profile(notes: np.ndarray) -> np.ndarray:
     h = np.bincount(notes[:, 2] % 12, weights=np.maximum(notes[:, 1], 1).astype(np.float64), minlength=12)
     total = h.sum()
     return h / total if total > 0 else h
@@ -74,11 +77,18 @@ def key_correlations(profile) -> np.ndarray:
 
 def shift_scores(mel_notes, acc_notes, *, max_shift: int = MAX_SHIFT, method: str = "mixed") -> dict[int, float]:
     """The score of transposing the accompaniment by each ``k`` in ``-max_shift..max_shift`` (see the module doc)."""
+    mel = check_notes(mel_notes, "mel_notes", nonneg_onset=False)
+    acc = check_notes(acc_notes, "acc_notes", nonneg_onset=False)
+    return _scores(mel, acc, max_shift, method)
+
+
+def _scores(mel: np.ndarray, acc: np.ndarray, max_shift: int, method: str) -> dict[int, float]:
+    """:func:`shift_scores` of checked notes."""
     if isinstance(max_shift, bool) or not isinstance(max_shift, (int, np.integer)) or not 0 <= max_shift <= 11:
         raise ParameterError(f"given max_shift={max_shift!r}; expected an integer in 0..11")
     if method not in KEYALIGN_METHODS:
         raise ParameterError(f"given method={method!r}; expected one of {', '.join(KEYALIGN_METHODS)}")
-    pm, pa = pitch_class_profile(mel_notes), pitch_class_profile(acc_notes)
+    pm, pa = _profile(mel), _profile(acc)
     shifts = range(-int(max_shift), int(max_shift) + 1)
     prof = {k: _corr(pm, np.roll(pa, k)) for k in shifts}
     if method == "profile":
@@ -103,9 +113,16 @@ def best_shift(mel_notes, acc_notes, *, max_shift: int = MAX_SHIFT, method: str 
         ``(shift, scores)``: the chosen shift (0 when either track is empty)
         and the correlation of every candidate shift.
     """
+    mel = check_notes(mel_notes, "mel_notes", nonneg_onset=False)
     acc = check_notes(acc_notes, "acc_notes", nonneg_onset=False)
-    scores = shift_scores(mel_notes, acc, max_shift=max_shift, method=method)
-    if not len(acc) or not len(check_notes(mel_notes, "mel_notes", nonneg_onset=False)):
+    return _best_shift(mel, acc, max_shift, method)
+
+
+def _best_shift(mel: np.ndarray, acc: np.ndarray, max_shift: int = MAX_SHIFT,
+                method: str = "mixed") -> tuple[int, dict[int, float]]:
+    """:func:`best_shift` of checked notes (for the fusion pipeline, whose notes are checked already)."""
+    scores = _scores(mel, acc, max_shift, method)
+    if not len(acc) or not len(mel):
         return 0, scores
     lo, hi = int(acc[:, 2].min()), int(acc[:, 2].max())
     order = sorted(scores, key=lambda k: (-round(scores[k], 12), abs(k), k))

@@ -101,8 +101,14 @@ def rule_fuse_segment(
         ``(N', 4)`` int64 melody step notes (N' <= N), sorted by onset,
         monophonic, velocities kept.
     """
-    mel = check_notes(mel_notes, "mel_notes").copy()
+    mel = check_notes(mel_notes, "mel_notes")
     acc = check_notes(acc_notes, "acc_notes")
+    return _rule_fuse(mel, acc, rng, p_skip, n_steps)
+
+
+def _rule_fuse(mel: np.ndarray, acc: np.ndarray, rng, p_skip: float = P_SKIP, n_steps: int = SEGMENT_STEPS) -> np.ndarray:
+    """:func:`rule_fuse_segment` of checked notes (``mel`` is not modified)."""
+    mel = mel.copy()
     rng = _check_rng(rng)
     p = _check_p(p_skip)
     if int(n_steps) != n_steps or n_steps < 1:

@@ -58,13 +58,18 @@ import numpy as np
 from collage.errors import ParameterError
 from collage.fusion import inputs as _inputs
 from collage.fusion import windows as W
-from collage.fusion.keyalign import best_shift
-from collage.fusion.rule import rule_fuse_segment
+from collage.fusion.keyalign import _best_shift
+from collage.fusion.rule import _rule_fuse
 from collage.io import as_piece
-from collage.piece import Piece, Tempo, Track
+from collage.piece import Piece, Tempo, Track, check_notes
 from collage.represent.checks import check_int, check_unit_interval
 from collage.represent.grid import SEGMENT_BEATS, SEGMENT_STEPS, STEPS_PER_BEAT
-from collage.represent.melody import melody_onehot, melody_tokens, skyline, tokens_to_notes
+from collage.represent.melody import (
+    _melody_tokens,
+    melody_onehot,
+    skyline,
+    tokens_to_notes,
+)
 from collage.represent.transpose import transpose_notes
 
 __all__ = [
@@ -283,6 +288,16 @@ def fuse_windows(mel_windows: Sequence[np.ndarray], acc_windows: Sequence[np.nda
         (velocities are placeholders: 90 for the melody, 64 for the accompaniment,
         except for the rule method, which keeps them).
     """
+    mel_windows = [check_notes(m, f"mel_windows[{i}]") for i, m in enumerate(mel_windows)]
+    acc_windows = [check_notes(a, f"acc_windows[{i}]") for i, a in enumerate(acc_windows)]
+    return _fuse_windows(mel_windows, acc_windows, method=method, controls=controls, models=models, seed=seed,
+                         chords=chords, gradient_options=gradient_options, iterations=iterations,
+                         batch_size=batch_size)
+
+
+def _fuse_windows(mel_windows, acc_windows, *, method="collagenet", controls=None, models=None, seed=0, chords=None,
+                  gradient_options=None, iterations=None, batch_size=256):
+    """:func:`fuse_windows` of checked windows (:func:`fuse`'s own, cut from checked tracks)."""
     k = len(mel_windows)
     if len(acc_windows) != k:
         raise ParameterError(f"given {k} melody windows and {len(acc_windows)} accompaniment windows; expected equal")
@@ -290,7 +305,7 @@ def fuse_windows(mel_windows: Sequence[np.ndarray], acc_windows: Sequence[np.nda
         raise ParameterError(f"given method={method!r}; expected one of {', '.join(METHODS)}")
     if method == "rule":
         rng = np.random.default_rng(seed)
-        return [rule_fuse_segment(m, a, rng=rng) for m, a in zip(mel_windows, acc_windows)], list(acc_windows)
+        return [_rule_fuse(m, a, rng) for m, a in zip(mel_windows, acc_windows)], list(acc_windows)
     if models is None:
         raise ParameterError(f"method {method!r} needs models (a FusionModels)")
     check_int(batch_size, "batch_size", minimum=1)
@@ -313,13 +328,13 @@ def _fuse_batch(mel_windows, acc_windows, chords, *, method, controls, models, g
     import torch
 
     from collage.models.latent_critic import iterate
-    from collage.represent.accompaniment import durmat, durmat_to_notes
+    from collage.represent.accompaniment import _durmat, durmat_to_notes
 
     k = len(mel_windows)
-    tokens = np.stack([melody_tokens(m, SEGMENT_STEPS) for m in mel_windows])  # (K, 32)
+    tokens = np.stack([_melody_tokens(m, SEGMENT_STEPS) for m in mel_windows])  # (K, 32); windows checked already
     x = torch.from_numpy(np.stack([melody_onehot(t) for t in tokens]))  # (K, 32, 130)
     chord = torch.from_numpy(np.asarray(chords, dtype=np.float32))  # (K, 8, 36)
-    prmat = torch.from_numpy(np.stack([durmat(a, SEGMENT_STEPS) for a in acc_windows]).astype(np.float32))  # (K, 32, 128)
+    prmat = torch.from_numpy(np.stack([_durmat(a, SEGMENT_STEPS) for a in acc_windows]).astype(np.float32))  # (K, 32, 128)
     with torch.no_grad():
         z_mel, _ = models.melody_vae.encode(x)  # (K, Dm) posterior means
         z_acc, _ = models.accomp_vae.encode(chord, prmat)  # (K, Da)
@@ -495,7 +510,7 @@ def fuse(
 
     shift, scores = 0, {}
     if key_align:
-        shift, scores = best_shift(mel, acc, method=key_method)
+        shift, scores = _best_shift(mel, acc, method=key_method)
         if shift:
             acc = transpose_notes(acc, shift)
         log.info("key alignment: accompaniment transposed by %+d semitones (score %.2f -> %.2f)",
@@ -524,7 +539,7 @@ def fuse(
         chords = np.stack([all_chords[b:b + SEGMENT_BEATS] for b in b0])  # (K, 8, 36)
     if method == "collagenet":
         iterations = actor_iterations(models.actor, iterations)
-    out_mel, out_acc = fuse_windows(mel_w, acc_w, method=method, controls=controls, models=models, seed=seed,
+    out_mel, out_acc = _fuse_windows(mel_w, acc_w, method=method, controls=controls, models=models, seed=seed,
                                     chords=chords, gradient_options=gradient_options, iterations=iterations)
 
     mel_vel = (_onset_velocities(mel, plan.padded), _velocity_contour(mel, plan.padded, default=90))

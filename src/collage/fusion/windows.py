@@ -35,6 +35,10 @@ is fused window by window and put back together here:
 Window contents are cropped with notes sounding at a window's start entered
 at step 0 (as in the training segments,
 :func:`collage.represent.segments.crop_all`).
+
+The helpers here work on step notes the pipeline made itself, from tracks already checked
+(:class:`collage.piece.Track` checks its notes once) or from the models' decoders; they do not
+check the notes again.
 """
 
 from __future__ import annotations
@@ -46,7 +50,6 @@ import numpy as np
 
 from collage.errors import ParameterError
 from collage.piece import Piece, Track
-from collage.represent.checks import check_notes
 from collage.represent.grid import SEGMENT_STEPS, STEPS_PER_BEAT, TickGrid, quantize
 from collage.represent.segments import crop_all
 
@@ -74,6 +77,11 @@ log = logging.getLogger(__name__)
 FIT_MODES = ("loop", "trim")
 DUPLE_BEATS_PER_BAR = (2.0, 4.0)
 """Bar lengths (in quarter-note beats) taken as the models' metre: 2/4, 4/4, 2/2."""
+
+
+def _steps(notes) -> np.ndarray:
+    """The pipeline's own step notes as an ``(N, 4)`` int64 array (no copy when they are one; not re-checked)."""
+    return np.asarray(notes, dtype=np.int64).reshape(-1, 4)
 
 
 def _where(piece: Piece) -> str:
@@ -136,7 +144,7 @@ def loop_notes(notes, period: int, n_steps: int) -> np.ndarray:
     Returns:
         ``(M, 4)`` int64 step notes sorted by onset, pitch.
     """
-    notes = check_notes(notes)
+    notes = _steps(notes)
     if int(period) != period or period < 1:
         raise ParameterError(f"given period={period!r}; expected a positive number of steps")
     reps = -(-int(n_steps) // int(period))
@@ -148,7 +156,7 @@ def loop_notes(notes, period: int, n_steps: int) -> np.ndarray:
 
 def trim_notes(notes, n_steps: int) -> np.ndarray:
     """Notes starting before ``n_steps``, offsets cut at it; sorted by onset, pitch."""
-    notes = check_notes(notes, nonneg_onset=False)
+    notes = _steps(notes)
     out = notes[notes[:, 0] < n_steps].copy()
     out[:, 1] = np.maximum(np.minimum(out[:, 0] + out[:, 1], n_steps) - out[:, 0], 1)
     return out[np.lexsort((out[:, 2], out[:, 0]))]
@@ -238,7 +246,7 @@ def plan_windows(n_steps: int, *, length: int = SEGMENT_STEPS, hop: int = 4 * ST
 
 def crop_windows(notes, plan: WindowPlan) -> list[np.ndarray]:
     """The window-relative notes of every window of ``plan`` (a note sounding at a start enters at step 0)."""
-    flat, ptr = crop_all(check_notes(notes), plan.starts, plan.length, sounding_at_start=True)
+    flat, ptr = crop_all(_steps(notes), plan.starts, plan.length, sounding_at_start=True)
     return [flat[ptr[k]:ptr[k + 1]] for k in range(plan.n_windows)]
 
 
@@ -257,8 +265,7 @@ def notes_to_rolls(windows, length: int = SEGMENT_STEPS) -> tuple[np.ndarray, np
     frame = np.zeros((k, length, 128), dtype=bool)
     vel = np.zeros((k, length, 128), dtype=np.int16)
     for w, notes in enumerate(windows):
-        notes = check_notes(notes, nonneg_onset=False)
-        for on, dur, p, v in notes.tolist():
+        for on, dur, p, v in _steps(notes).tolist():
             if not 0 <= on < length:
                 continue
             off = min(on + max(dur, 1), length)
@@ -337,7 +344,7 @@ def stitch_notes(windows, plan: WindowPlan) -> np.ndarray:
 
 def steps_to_ticks(notes, tpq: int, steps_per_beat: int = STEPS_PER_BEAT) -> np.ndarray:
     """Step notes -> tick notes at ``tpq`` ticks per quarter note (durations at least 1 tick)."""
-    notes = check_notes(notes).copy()
+    notes = _steps(notes).copy()
     grid = TickGrid(int(tpq), steps_per_beat)
     on = grid.to_ticks(notes[:, 0])
     off = grid.to_ticks(notes[:, 0] + notes[:, 1])

@@ -60,6 +60,7 @@ import numpy as np
 
 from collage.errors import ParameterError
 from collage.metrics.piece import EmptyInputWarning
+from collage.represent.checks import check_notes
 
 __all__ = [
     "EPS",
@@ -69,7 +70,6 @@ __all__ = [
     "HOLD",
     "ONSET_STATE",
     "EmptySegmentWarning",
-    "validate_notes",
     "validate",
     "pitch_class_histogram",
     "onset_histogram",
@@ -123,64 +123,24 @@ def _check_n_steps(n_steps) -> int:
     return int(n_steps)
 
 
-def validate_notes(notes, *, name: str = "notes", n_steps: int = N_STEPS) -> np.ndarray:
-    """Check one segment's step notes and return them as an ``(n, 4)`` int64 array.
-
-    Args:
-        notes: ``(n, 4)`` array-like, columns onset_step, dur_steps, pitch,
-            velocity; an empty array-like of any shape means no notes.
-        name: what to call the array in error messages.
-        n_steps: window length in steps.
-    Returns:
-        ``(n, 4)`` int64 array (a copy when the input was not int64).
-    Raises:
-        ParameterError: wrong shape, non-integer values, an onset outside
-            ``[0, n_steps)``, a duration below 1 or a pitch outside 0..127;
-            the message quotes the offending value.
-    """
-    n_steps = _check_n_steps(n_steps)
-    arr = np.asarray(notes)
-    if arr.size == 0:
-        return np.zeros((0, 4), dtype=np.int64)
-    if arr.ndim != 2 or arr.shape[1] != 4:
-        raise ParameterError(
-            f"given {name}.shape={arr.shape}; expected (n, 4) [onset_step, dur_steps, pitch, velocity]"
-        )
-    if not np.issubdtype(arr.dtype, np.integer):
-        if not np.issubdtype(arr.dtype, np.number):
-            raise ParameterError(f"given {name}.dtype={arr.dtype}; expected integer step notes")
-        bad = ~np.isfinite(arr) | (arr != np.round(arr))
-        if bad.any():
-            i, j = np.argwhere(bad)[0]
-            raise ParameterError(f"given {name}[{i}, {j}]={arr[i, j].item()!r}; expected integer step notes")
-    arr = arr.astype(np.int64, copy=False)
-    _check_ranges(arr, name, n_steps)
-    return arr
-
-
-def _check_ranges(arr: np.ndarray, name: str, n_steps: int) -> None:
-    on, dur, pitch = arr[:, 0], arr[:, 1], arr[:, 2]
-    bad = np.flatnonzero((on < 0) | (on >= n_steps))
-    if bad.size:
-        raise ParameterError(f"given {name}[{bad[0]}, 0]={on[bad[0]]} (onset); expected 0 <= onset < n_steps={n_steps}")
-    bad = np.flatnonzero(dur < 1)
-    if bad.size:
-        raise ParameterError(f"given {name}[{bad[0]}, 1]={dur[bad[0]]} (duration); expected >= 1 step")
-    bad = np.flatnonzero((pitch < 0) | (pitch > 127))
-    if bad.size:
-        raise ParameterError(f"given {name}[{bad[0]}, 2]={pitch[bad[0]]} (pitch); expected 0..127")
+def _notes(notes, name: str = "notes", n_steps: int = N_STEPS) -> np.ndarray:
+    """One segment's step notes, checked (:func:`collage.represent.checks.check_notes`): onsets in
+    ``[0, n_steps)``, durations >= 1 step, pitches and velocities 0..127."""
+    return check_notes(notes, name, n_steps=_check_n_steps(n_steps), min_duration=1)
 
 
 def validate(melody_notes, accomp_notes, *, n_steps: int = N_STEPS) -> tuple[np.ndarray, np.ndarray]:
-    """Validate a melody and an accompaniment segment (see :func:`validate_notes`).
+    """Validate a melody and an accompaniment segment: ``(n, 4)`` step notes [onset_step, dur_steps,
+    pitch, velocity], onsets in ``[0, n_steps)``, durations >= 1 step, pitches and velocities 0..127
+    (:func:`collage.represent.checks.check_notes`; the error quotes the offending value).
 
     Warns :class:`EmptySegmentWarning` when either has no notes.
 
     Returns:
         ``(melody, accomp)``, each ``(n, 4)`` int64.
     """
-    mel = validate_notes(melody_notes, name="melody_notes", n_steps=n_steps)
-    acc = validate_notes(accomp_notes, name="accomp_notes", n_steps=n_steps)
+    mel = _notes(melody_notes, "melody_notes", n_steps)
+    acc = _notes(accomp_notes, "accomp_notes", n_steps)
     for arr, what in ((mel, "melody"), (acc, "accompaniment")):
         if len(arr) == 0:
             warnings.warn(
@@ -203,7 +163,10 @@ def pitch_class_histogram(notes, *, normalize: bool = True) -> np.ndarray:
     Returns:
         ``(12,)`` float64; bin ``k`` counts notes with ``pitch % 12 == k``.
     """
-    notes = validate_notes(notes)
+    return _pch(_notes(notes), normalize)
+
+
+def _pch(notes: np.ndarray, normalize: bool = True) -> np.ndarray:
     h = np.bincount(notes[:, 2] % 12, minlength=12).astype(np.float64)
     return _normalize(h) if normalize else h
 
@@ -218,7 +181,10 @@ def onset_histogram(notes, *, n_steps: int = N_STEPS, normalize: bool = True) ->
     Returns:
         ``(n_steps,)`` float64.
     """
-    notes = validate_notes(notes, n_steps=n_steps)
+    return _onsets(_notes(notes, n_steps=n_steps), n_steps, normalize)
+
+
+def _onsets(notes: np.ndarray, n_steps: int, normalize: bool = True) -> np.ndarray:
     h = np.zeros(n_steps, dtype=np.float64)
     h[notes[:, 0]] = 1.0
     return _normalize(h) if normalize else h
@@ -231,7 +197,10 @@ def step_states(notes, *, n_steps: int = N_STEPS) -> np.ndarray:
     Returns:
         ``(n_steps,)`` int8.
     """
-    notes = validate_notes(notes, n_steps=n_steps)
+    return _states(_notes(notes, n_steps=n_steps), n_steps)
+
+
+def _states(notes: np.ndarray, n_steps: int) -> np.ndarray:
     states = np.zeros(n_steps, dtype=np.int8)
     for on, dur in notes[:, :2]:
         states[on : min(on + dur, n_steps)] = HOLD
@@ -241,13 +210,16 @@ def step_states(notes, *, n_steps: int = N_STEPS) -> np.ndarray:
 
 def pitch_count(notes) -> int:
     """PC: the number of notes in the segment."""
-    return int(len(validate_notes(notes)))
+    return len(_notes(notes))
 
 
 def pitch_interval(notes) -> float:
     """PI: mean signed interval (semitones) between consecutive notes in onset
     order (ties by pitch); ``nan`` with fewer than 2 notes."""
-    notes = validate_notes(notes)
+    return _pi(_notes(notes))
+
+
+def _pi(notes: np.ndarray) -> float:
     if len(notes) < 2:
         return float("nan")
     order = np.lexsort((notes[:, 2], notes[:, 0]))
@@ -257,7 +229,10 @@ def pitch_interval(notes) -> float:
 def inter_onset_interval(notes) -> float:
     """IOI: mean gap (steps) between consecutive distinct onsets; ``nan`` with
     fewer than 2 distinct onsets."""
-    notes = validate_notes(notes)
+    return _ioi(_notes(notes))
+
+
+def _ioi(notes: np.ndarray) -> float:
     onsets = np.unique(notes[:, 0])
     if len(onsets) < 2:
         return float("nan")
@@ -328,17 +303,23 @@ def overlapping_area(p, q) -> np.ndarray | float:
 def rhythm_agreement_3state(melody_notes, accomp_notes, *, n_steps: int = N_STEPS) -> float:
     """RE (3-state reading): share of the ``n_steps`` steps where the melody and
     the accompaniment are in the same onset / hold / rest state (:func:`step_states`)."""
-    a = step_states(melody_notes, n_steps=n_steps)
-    b = step_states(accomp_notes, n_steps=n_steps)
-    return float(np.mean(a == b))
+    return _re_3state(_notes(melody_notes, "melody_notes", n_steps), _notes(accomp_notes, "accomp_notes", n_steps),
+                      n_steps)
+
+
+def _re_3state(mel: np.ndarray, acc: np.ndarray, n_steps: int) -> float:
+    return float(np.mean(_states(mel, n_steps) == _states(acc, n_steps)))
 
 
 def rhythm_agreement_onset(melody_notes, accomp_notes, *, n_steps: int = N_STEPS) -> float:
     """RE (onset reading): share of the ``n_steps`` steps where both tracks or
     neither have an onset."""
-    a = onset_histogram(melody_notes, n_steps=n_steps, normalize=False)
-    b = onset_histogram(accomp_notes, n_steps=n_steps, normalize=False)
-    return float(np.mean(a == b))
+    return _re_onset(_notes(melody_notes, "melody_notes", n_steps), _notes(accomp_notes, "accomp_notes", n_steps),
+                     n_steps)
+
+
+def _re_onset(mel: np.ndarray, acc: np.ndarray, n_steps: int) -> float:
+    return float(np.mean(_onsets(mel, n_steps, False) == _onsets(acc, n_steps, False)))
 
 
 # -- one pair -------------------------------------------------------------------
@@ -360,22 +341,21 @@ def evaluate(melody_notes, accomp_notes, *, n_steps: int = N_STEPS, eps: float =
         for the definitions and for empty input.
     """
     n_steps = _check_n_steps(n_steps)
-    mel, acc = validate(melody_notes, accomp_notes, n_steps=n_steps)
-    pm, pa = pitch_class_histogram(mel), pitch_class_histogram(acc)
-    om = onset_histogram(mel, n_steps=n_steps)
-    oa = onset_histogram(acc, n_steps=n_steps)
+    mel, acc = validate(melody_notes, accomp_notes, n_steps=n_steps)  # once; the features below trust them
+    pm, pa = _pch(mel), _pch(acc)
+    om, oa = _onsets(mel, n_steps), _onsets(acc, n_steps)
     return {
         "pch_kld": kl_divergence(pm, pa, eps=eps),
         "pch_oa": overlapping_area(pm, pa),
         "oh_kld": kl_divergence(om, oa, eps=eps),
         "oh_oa": overlapping_area(om, oa),
-        "re_3state": rhythm_agreement_3state(mel, acc, n_steps=n_steps),
-        "re_onset": rhythm_agreement_onset(mel, acc, n_steps=n_steps),
-        "mel_pc": float(pitch_count(mel)),
-        "mel_pi": pitch_interval(mel),
-        "mel_ioi": inter_onset_interval(mel),
-        "acc_pc": float(pitch_count(acc)),
-        "acc_ioi": inter_onset_interval(acc),
+        "re_3state": _re_3state(mel, acc, n_steps),
+        "re_onset": _re_onset(mel, acc, n_steps),
+        "mel_pc": float(len(mel)),
+        "mel_pi": _pi(mel),
+        "mel_ioi": _ioi(mel),
+        "acc_pc": float(len(acc)),
+        "acc_ioi": _ioi(acc),
     }
 
 
@@ -396,7 +376,7 @@ class _Packed:
                     f"given {name}[{i}].shape={a.shape}; expected (n, 4) [onset_step, dur_steps, pitch, velocity]"
                 )
         notes = np.concatenate(nonempty, axis=0) if nonempty else np.zeros((0, 4))
-        notes = validate_notes(notes, name=f"{name} (concatenated)", n_steps=n_steps)
+        notes = _notes(notes, f"{name} (concatenated)", n_steps)
         seg = np.repeat(np.arange(self.n, dtype=np.int64), sizes)
         order = np.lexsort((notes[:, 2], notes[:, 0], seg))
         self.notes, self.seg, self.sizes = notes[order], seg[order], sizes

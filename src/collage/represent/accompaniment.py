@@ -115,7 +115,11 @@ def durmat(step_notes, n_steps: int, *, start: int = 0, max_dur: int | None = MA
         the longer is kept (a warning is logged).
     """
     notes, n_steps, start = _window(step_notes, n_steps, start)
-    max_dur = check_int(max_dur, "max_dur", minimum=1, allow_none=True)
+    return _durmat(notes, n_steps, start, check_int(max_dur, "max_dur", minimum=1, allow_none=True))
+
+
+def _durmat(notes: np.ndarray, n_steps: int, start: int = 0, max_dur: int | None = MAX_DUR) -> np.ndarray:
+    """:func:`durmat` of checked notes (callers whose notes are checked already, e.g. fusion's windows)."""
     mat = np.zeros((n_steps, 128), dtype=np.int64)
     rel = _onsets_in_window(notes, n_steps, start)
     if not len(rel):

@@ -1,4 +1,7 @@
-"""Argument checks shared by the representation modules (one place, one message style)."""
+"""Argument checks shared by the representation modules (one place, one message style).
+
+:func:`check_notes` is the one note validator (:func:`collage.piece.check_notes`, re-exported here).
+"""
 
 from __future__ import annotations
 
@@ -7,35 +10,9 @@ import math
 import numpy as np
 
 from collage.errors import ParameterError
+from collage.piece import check_notes
 
 __all__ = ["check_notes", "check_int", "check_unit_interval", "check_velocity"]
-
-
-def check_notes(notes, name: str = "notes", *, nonneg_onset: bool = True) -> np.ndarray:
-    """``notes`` as an ``(N, 4)`` int64 array, validated; a copy is not guaranteed."""
-    arr = np.asarray(notes)
-    if arr.size == 0:
-        return np.zeros((0, 4), dtype=np.int64)
-    if arr.ndim != 2 or arr.shape[1] != 4:
-        raise ParameterError(
-            f"given {name}.shape={arr.shape}; expected (N, 4) [onset, duration, pitch, velocity]"
-        )
-    if not np.issubdtype(arr.dtype, np.integer):
-        if not np.all(np.isfinite(arr)) or np.any(arr != np.round(arr)):
-            raise ParameterError(f"given {name} of dtype {arr.dtype} with non-integer values; expected integers")
-    arr = arr.astype(np.int64, copy=False)
-    bad = (arr[:, 2] < 0) | (arr[:, 2] > 127)
-    if bad.any():
-        raise ParameterError(f"given {name} with pitch {int(arr[bad, 2][0])}; expected 0..127")
-    bad = arr[:, 1] < 0
-    if bad.any():
-        raise ParameterError(f"given {name} with duration {int(arr[bad, 1][0])}; expected >= 0")
-    bad = (arr[:, 3] < 0) | (arr[:, 3] > 127)
-    if bad.any():
-        raise ParameterError(f"given {name} with velocity {int(arr[bad, 3][0])}; expected 0..127")
-    if nonneg_onset and (arr[:, 0] < 0).any():
-        raise ParameterError(f"given {name} with onset {int(arr[:, 0].min())}; expected >= 0")
-    return arr
 
 
 def check_int(value, name: str, *, minimum: int | None = None, maximum: int | None = None,

@@ -84,6 +84,11 @@ def melody_tokens(notes, n_steps: int) -> np.ndarray:
     notes = check_notes(notes, nonneg_onset=False)
     if int(n_steps) != n_steps or n_steps < 0:
         raise ParameterError(f"given n_steps={n_steps!r}; expected a non-negative integer")
+    return _melody_tokens(notes, int(n_steps))
+
+
+def _melody_tokens(notes: np.ndarray, n_steps: int) -> np.ndarray:
+    """:func:`melody_tokens` of checked notes (callers whose notes are checked already, e.g. fusion's windows)."""
     tokens = np.full(int(n_steps), REST, dtype=np.int64)
     for on, dur, pitch, _ in notes[np.argsort(notes[:, 0], kind="stable")]:
         off = min(on + max(dur, 1), n_steps)

@@ -19,6 +19,7 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from collage.errors import ParameterError
+from collage.represent.pitch import PITCH_NAMES
 
 __all__ = [
     "FEATURE_SR",
@@ -39,7 +40,7 @@ __all__ = [
 
 FEATURE_SR = 16000
 N_MELS = 64
-N_CHROMA = 12
+N_CHROMA = len(PITCH_NAMES)  # one chroma row per pitch class (as models.mashability.N_CHROMA, which reads them)
 CHROMA_FFT = 4096
 N_FFT = 1024
 HOP = 512

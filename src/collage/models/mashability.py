@@ -39,10 +39,13 @@ import torch
 from torch import nn
 
 from collage.errors import ParameterError
-from collage.mashup.score import N_CHROMA  # the chroma rows the features carry under the mel rows
 from collage.pretrained import register_model
+from collage.represent.pitch import PITCH_NAMES
 
-__all__ = ["MashabilityConfig", "PostMixConfig", "SourceNet", "PreMixNet", "PostMixNet", "MashabilityEnsemble"]
+__all__ = ["N_CHROMA", "MashabilityConfig", "PostMixConfig", "SourceNet", "PreMixNet", "PostMixNet", "MashabilityEnsemble"]
+
+#: the chroma rows the features carry under the mel rows: one per pitch class
+N_CHROMA = len(PITCH_NAMES)
 
 
 @dataclass(frozen=True)

@@ -56,8 +56,8 @@ from typing import Any, Sequence
 import numpy as np
 
 from collage.errors import ParameterError
-from collage.fusion import inputs as _inputs
-from collage.fusion import windows as W
+import collage.fusion.inputs as _inputs
+import collage.fusion.windows as W
 from collage.fusion.keyalign import _best_shift
 from collage.fusion.rule import _rule_fuse
 from collage.io import as_piece
@@ -134,11 +134,11 @@ class FusionModels:
         """Tiny random-weight models (VAEs, actor and critic) for fast tests."""
         import torch
 
+        from collage.models.latent_critic import TINY_SIZES as sizes
         from collage.models.latent_critic import LatentActorConfig, LatentCriticConfig
         from collage.pretrained import build_model, tiny_model
 
         mvae, avae = tiny_model("melody_vae", seed=seed), tiny_model("accomp_vae", seed=seed)
-        sizes = {"embed": 16, "hidden": 16, "layers": 2, "dropout": 0.0}
         torch.manual_seed(seed)
         actor = build_model("latent_actor", LatentActorConfig.for_latents(
             mvae.aspects, avae.aspects, mvae.z_dim, avae.z_dim, **sizes)).eval()

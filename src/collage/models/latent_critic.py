@@ -34,6 +34,7 @@ from collage.pretrained import register_model
 from collage.represent.checks import check_int
 
 __all__ = [
+    "TINY_SIZES",
     "LatentCriticConfig",
     "LatentActorConfig",
     "LatentCritic",
@@ -47,6 +48,8 @@ __all__ = [
 
 #: the control order of vertical fusion: melody aspects, then accompaniment aspects
 FUSION_ASPECTS = ("pitch", "rhythm", "chord", "texture")
+#: The sizes of the tiny critics and actors of the fast tests (``--tiny``): the one place they are set.
+TINY_SIZES = {"embed": 16, "hidden": 16, "layers": 2, "dropout": 0.0}
 
 
 def aspects_from_slices(slices: Mapping[str, slice]) -> tuple[tuple[str, int, int], ...]:
@@ -104,7 +107,7 @@ class LatentCriticConfig:
     @classmethod
     def tiny(cls) -> "LatentCriticConfig":
         return cls(d_a=16, d_b=16, aspects_a=(("pitch", 0, 8), ("rhythm", 8, 16)),
-                   aspects_b=(("chord", 0, 8), ("texture", 8, 16)), embed=16, hidden=16, layers=2, dropout=0.0)
+                   aspects_b=(("chord", 0, 8), ("texture", 8, 16)), **TINY_SIZES)
 
     @classmethod
     def for_latents(cls, aspects_a: Mapping[str, slice], aspects_b: Mapping[str, slice], d_a: int, d_b: int,
@@ -157,7 +160,7 @@ def join_configs(vae, *, tiny: bool = False, sizes: dict | None = None
     small sizes of the fast tests; otherwise ``sizes`` (``embed``, ``hidden``, ``layers``,
     ``dropout``) override the defaults.
     """
-    sizes = dict(embed=16, hidden=16, layers=2, dropout=0.0) if tiny else dict(sizes or {})
+    sizes = dict(TINY_SIZES) if tiny else dict(sizes or {})
     left = {f"left_{k}": sl for k, sl in vae.aspects.items()}
     right = {f"right_{k}": sl for k, sl in vae.aspects.items()}
     cc = LatentCriticConfig.for_latents(left, right, vae.z_dim, vae.z_dim, **sizes)

@@ -376,10 +376,10 @@ def _load_vaes(mel_vae, acc_vae, tiny: bool):
 
 
 def _configs(mel, acc, tiny: bool, sizes: dict):
-    from collage.models.latent_critic import LatentActorConfig, LatentCriticConfig
+    from collage.models.latent_critic import TINY_SIZES, LatentActorConfig, LatentCriticConfig
 
     if tiny:
-        sizes = dict(embed=16, hidden=16, layers=2, dropout=0.0)
+        sizes = dict(TINY_SIZES)
     cc = LatentCriticConfig.for_latents(mel.aspects, acc.aspects, mel.z_dim, acc.z_dim, **sizes)
     ac = LatentActorConfig.for_latents(mel.aspects, acc.aspects, mel.z_dim, acc.z_dim, **sizes)
     return cc, ac

@@ -38,6 +38,7 @@ import torch
 
 from collage.errors import ParameterError
 from collage.io.atomic import atomic_path
+from collage.models.runtime import set_threads  # re-exported: every training run calls it once
 
 __all__ = ["train_loop", "TrainResult", "set_threads"]
 
@@ -67,17 +68,6 @@ def freeze(model: torch.nn.Module, names) -> list[torch.nn.Parameter]:
     for name in names:
         getattr(model, name).requires_grad_(False)
     return [p for p in model.parameters() if p.requires_grad]
-
-
-def set_threads(n: int | None = None) -> int:
-    """Set PyTorch's intra-op threads (``$COLLAGE_THREADS`` or 1 by default) and return it.
-
-    On a 2-core machine shared with other jobs, two-thread PyTorch slows down
-    20-46x when another process holds a core: one thread is the safe default.
-    """
-    n = int(n if n is not None else os.environ.get("COLLAGE_THREADS", 1))
-    torch.set_num_threads(max(n, 1))
-    return n
 
 
 @dataclasses.dataclass

@@ -1,6 +1,9 @@
-"""``collage mashup build DB --from DIR``: fill a MashupDB from MIDI songs, stems or full mixes.
+"""Building a MashupDB from MIDI songs, stems or full mixes (``collage mashup build DB --from DIR``).
 
-Sources (``--source``):
+>>> res = build("songs.db", "../shared/data/pop909", source="midi", limit=20, jobs=2)
+>>> res["added"], res["skipped"]
+
+Sources (``source=``):
 
 - ``midi``: ``DIR`` is POP909's root (``index.csv`` + ``001/`` ...) or a folder of POP909-style
   song folders (``NNN/NNN.mid``, ``beat_midi.txt``, ``chord_midi.txt``, ``key_audio.txt``); each
@@ -30,13 +33,13 @@ import os
 import time
 from pathlib import Path
 
-import click
 import numpy as np
+from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
 
 from collage.errors import CollageError, InvalidInputError, ParameterError
-from collage.mashup.commands import CONTEXT, mashup_group
+from collage.progress import progress_bar
 
-__all__ = ["BuildOptions", "plan_jobs", "process_job", "build_db", "segments_from_downbeats", "BuildError"]
+__all__ = ["BuildOptions", "plan_jobs", "process_job", "build", "segments_from_downbeats", "BuildError", "SOURCES"]
 
 log = logging.getLogger(__name__)
 
@@ -237,10 +240,30 @@ def _warm_up(source: str, backend: str) -> None:
             separate(click + tone, sr, backend=backend)
 
 
-def build_db(db_path: str | os.PathLike, src: str | os.PathLike, *, source: str = "midi", jobs: int = 1,
-             on_error: str = "skip", limit: int | None = None, seconds: float | None = 30.0, sr: int = 22050,
-             seed: int = 0, soundfont: str | None = None, backend: str = "classical", progress: bool = True) -> dict:
-    """Build or continue a MashupDB; returns ``{"added", "already", "skipped": [(name, why)], "wall_s"}``.
+def build(db_path: str | os.PathLike, src: str | os.PathLike, *, source: str = "midi", jobs: int = 1,
+          on_error: str = "skip", limit: int | None = None, seconds: float | None = 30.0, sr: int = 22050,
+          seed: int = 0, soundfont: str | None = None, backend: str = "classical", progress: bool = True) -> dict:
+    """Build or continue the MashupDB ``db_path`` from the songs in the folder ``src``.
+
+    Resumable: songs already in the DB are skipped, so an interrupted build
+    continues where it stopped. Stems go to ``<db_path>.stems/``.
+
+    Args:
+        db_path: the MashupDB file (created if missing).
+        src: a folder of songs (``source='midi'``: POP909-style song folders),
+            stems (``'stems'``) or full mixes (``'mix'``); see the module docstring.
+        source: one of :data:`SOURCES`.
+        jobs: worker processes, 1..64.
+        on_error: ``'skip'`` (list unusable songs in the result) or ``'stop'`` (raise at the first).
+        limit: at most this many songs of ``src`` (the first by name); None: all.
+        seconds: clip length per song, 5..600 s (None: whole songs).
+        sr: stem sample rate, Hz.
+        seed: varies programs and drums (``'midi'``).
+        soundfont: one soundfont for every song (``'midi'``); None: the train/test convention per song.
+        backend: the separation backend of ``'mix'`` (``'classical'`` or ``'demucs'``).
+        progress: a progress bar on stderr.
+    Returns:
+        ``{"added", "already", "skipped": [(name, why)], "wall_s", "db"}``.
 
     Raises:
         ParameterError: a bad option.
@@ -282,11 +305,8 @@ def build_db(db_path: str | os.PathLike, src: str | os.PathLike, *, source: str 
             _warm_up(source, backend)
         bar = None
         if progress and todo:
-            from rich.console import Console
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-            bar = Progress(TextColumn("[bold]build[/] {task.description}"), BarColumn(), MofNCompleteColumn(),
-                           TimeRemainingColumn(), console=Console(stderr=True), transient=True)
+            bar = progress_bar(TextColumn("[bold]build[/] {task.description}"), BarColumn(), MofNCompleteColumn(),
+                               TimeRemainingColumn())
             task = bar.add_task(source, total=len(todo))
             bar.start()
 
@@ -325,43 +345,3 @@ def build_db(db_path: str | os.PathLike, src: str | os.PathLike, *, source: str 
     if todo and added == 0 and res["already"] == 0:
         raise BuildError(f"no song could be added to {db_path} ({len(skipped)} skipped; first: {skipped[0][0]}: {skipped[0][1]})")
     return res
-
-
-@mashup_group.command("build", context_settings=CONTEXT)
-@click.argument("db", type=click.Path(dir_okay=False))
-@click.option("--from", "src", required=True, type=click.Path(), help="Folder of songs, stems or mixes.")
-@click.option("--source", type=click.Choice(SOURCES), default="midi", show_default=True,
-              help="midi: POP909-style songs rendered to stems; stems: files by naming convention/manifest; "
-                   "mix: full mixes through a separation backend.")
-@click.option("--jobs", "-j", type=click.IntRange(1, 64), default=1, show_default=True, help="Worker processes.")
-@click.option("--on-error", type=click.Choice(["skip", "stop"]), default="skip", show_default=True,
-              help="skip: report unusable songs at the end; stop: exit 2 at the first.")
-@click.option("--limit", type=click.IntRange(1, None), default=None, help="At most this many songs of DIR (first by name).")
-@click.option("--seconds", type=float, default=30.0, show_default=True, help="Clip length per song (s).")
-@click.option("--sr", type=click.IntRange(8000, 48000), default=22050, show_default=True, help="Stem sample rate (Hz).")
-@click.option("--seed", type=int, default=0, show_default=True, help="Varies programs and drums (midi).")
-@click.option("--soundfont", type=click.Path(dir_okay=False), default=None,
-              help="One soundfont for all (midi); default: the train/test convention per song.")
-@click.option("--backend", type=click.Choice(["classical", "demucs"]), default="classical", show_default=True,
-              help="Separation backend (mix).")
-@click.option("--no-progress", is_flag=True, help="No progress bar.")
-def build_command(db, src, source, jobs, on_error, limit, seconds, sr, seed, soundfont, backend, no_progress):
-    """Build (or continue) the MashupDB DB from the songs in a folder.
-
-    Resumable: songs already in DB are skipped; kill it and run it again to continue.
-    Stems go to DB.stems/; unusable songs are listed at the end (--on-error skip).
-
-    \b
-    Examples:
-      collage mashup build pop.db --from ../shared/data/pop909 --jobs 2 --limit 100
-      collage mashup build mine.db --from my_stems/ --source stems   # <name>.vocals.wav, ...
-      collage mashup build mixes.db --from my_songs/ --source mix
-    """
-    res = build_db(db, src, source=source, jobs=jobs, on_error=on_error, limit=limit, seconds=seconds, sr=sr,
-                   seed=seed, soundfont=soundfont, backend=backend, progress=not no_progress)
-    click.echo(f"{res['db']}: added {res['added']} songs ({res['already']} already there, "
-               f"{len(res['skipped'])} skipped) in {res['wall_s']:.1f} s")
-    if res["skipped"]:
-        click.echo(f"skipped {len(res['skipped'])}:", err=True)
-        for name, why in res["skipped"]:
-            click.echo(f"  {name}: {why}", err=True)

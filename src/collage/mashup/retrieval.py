@@ -1,0 +1,161 @@
+"""Retrieval and generation over a MashupDB: the best accompaniments for a vocal, and the best mashups of a DB.
+
+>>> res = retrieve("songs.db", "my_acapella.wav", top=5)          # no file written
+>>> [(r["harmonic"], r["percussion"], r["score"]) for r in res["results"]]
+>>> written = generate_mashups("songs.db", "mashups/", top=10)     # WAVs + JSON sidecars
+
+Both draw matched candidates (:func:`~collage.mashup.generate.matched_candidates`:
+harmonic stems within ±3 semitones of the vocal's key, percussion stems with a
+tempo ratio in [0.8, 1.2], shifted and stretched to the vocal), render and
+mix them, and rank them by a scorer (:data:`~collage.mashup.combination.SCORERS`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+from collage.errors import OutputError, ParameterError
+from collage.io.atomic import atomic_path
+from collage.io.audio import write_wav
+from collage.mashup.combination import SCORERS
+from collage.mashup.dbclips import clips_from_db, vocal_clip
+from collage.mashup.generate import matched_candidates, render_candidate, vocal_starts
+from collage.mashup.score import (
+    automashupper_score,
+    learned_scores,
+    load_scorer,
+    mashup_features,
+)
+from collage.progress import track
+
+__all__ = ["generate_mashups", "rank_candidates", "retrieve", "scorer_model"]
+
+_TERMS = ("automashupper", "harmonic", "rhythmic", "spectral")
+
+
+def scorer_model(scorer: str):
+    """The learned model behind ``scorer`` (None for the rule-based ``'automashupper'``)."""
+    if scorer not in SCORERS:
+        raise ParameterError(f"given scorer={scorer!r}; expected one of {', '.join(SCORERS)}")
+    return None if scorer == "automashupper" else load_scorer(scorer)
+
+
+def rank_candidates(seed, pool, *, scorer: str, model, n_candidates: int, seconds: float, rng,
+                    vocal_start_s: float | None = None, high_quality: bool = False) -> list:
+    """Matched candidates for ``seed``'s vocal from ``pool``, scored: ``[(score, Candidate, terms)]`` best first.
+
+    ``terms`` are AutoMashUpper's (``automashupper``, ``harmonic``, ``rhythmic``,
+    ``spectral``), for the explanation; ``model`` is :func:`scorer_model`'s.
+    """
+    if vocal_start_s is None:
+        starts = vocal_starts(seed, seconds)
+        vocal_start_s = float(starts[0])
+    cands = matched_candidates(seed, pool, n=n_candidates, seconds=seconds, vocal_start_s=vocal_start_s, rng=rng)
+    clips = {c.id: c for c in pool} | {seed.id: seed}
+    beats = seed.beats[(seed.beats >= vocal_start_s) & (seed.beats < vocal_start_s + seconds)] - vocal_start_s
+    downs = seed.downbeats[(seed.downbeats >= vocal_start_s) & (seed.downbeats < vocal_start_s + seconds)] - vocal_start_s
+    out = []
+    feats = []
+    for cand in cands:
+        audio = render_candidate(cand, clips, high_quality=high_quality)
+        terms = automashupper_score(audio, seed.sr, beats=beats, downbeats=downs) if len(beats) >= 2 else {}
+        terms.pop("pairs", None)
+        if "score" in terms:
+            terms["automashupper"] = terms.pop("score")
+        out.append([terms.get("automashupper", float("nan")), cand, terms])
+        if scorer != "automashupper":
+            feats.append(mashup_features(audio, seed.sr))
+    if scorer != "automashupper" and out:
+        for row, s in zip(out, learned_scores(feats, model)):
+            row[0] = float(s)
+    return sorted(out, key=lambda r: -np.nan_to_num(r[0], nan=-np.inf))
+
+
+def retrieve(db: str | os.PathLike, vocal: str | os.PathLike, *, top: int = 5, scorer: str = "premixnet",
+             candidates: int = 30, seconds: float = 25.0, seed: int = 0) -> dict:
+    """The best accompaniments (harmonic + percussion stems of the MashupDB ``db``) for a vocal stem.
+
+    Args:
+        db: a MashupDB (``collage mashup build``).
+        vocal: the vocal stem, an audio file (it may come from outside the DB).
+        top: how many accompaniments to return.
+        scorer: one of :data:`~collage.mashup.combination.SCORERS`.
+        candidates: matched (harmonic, percussion) pairs drawn and scored.
+        seconds: length of the mashup scored, in seconds (at most the vocal's length).
+        seed: seed of the candidate draws.
+    Returns:
+        ``{"vocal", "key", "tempo" (BPM), "scored" (candidates scored), "results": [{"rank", "score",
+        "harmonic", "percussion", "harmonic_semitones", "harmonic_ratio", "percussion_ratio",
+        "terms"}]}``, best first; ``results`` is empty when no stem of the DB is close
+        enough in key and tempo.
+    Raises:
+        CollageError: the DB or the vocal cannot be read or used, or an argument is out of range.
+    """
+    pool = clips_from_db(db)
+    seed_clip = vocal_clip(vocal, sr=pool[0].sr)
+    rows = rank_candidates(seed_clip, pool, scorer=scorer, model=scorer_model(scorer), n_candidates=candidates,
+                           seconds=min(seconds, seed_clip.duration), rng=np.random.default_rng(seed))
+    res = [{"rank": i + 1, "score": round(s, 4), "harmonic": c.harmonic, "percussion": c.percussion,
+            "harmonic_semitones": c.harmonic_semitones, "harmonic_ratio": round(c.harmonic_ratio, 4),
+            "percussion_ratio": round(c.percussion_ratio, 4),
+            "terms": {k: round(v, 4) for k, v in t.items() if k in _TERMS}}
+           for i, (s, c, t) in enumerate(rows[:top])]
+    return {"vocal": str(vocal), "key": seed_clip.key, "tempo": round(seed_clip.tempo, 2), "scored": len(rows),
+            "results": res}
+
+
+def generate_mashups(db: str | os.PathLike, out_dir: str | os.PathLike, *, top: int = 5, scorer: str = "premixnet",
+                     per_vocal: int = 5, max_vocals: int | None = None, seconds: float = 25.0, seed: int = 0,
+                     progress: bool = True) -> list[dict]:
+    """Draw matched mashups for every vocal of a MashupDB, rank them all and render the best ``top`` to WAV.
+
+    Each output ``NN_<vocal>+<harmonic>+<percussion>.wav`` (the loudness-normalised
+    mix, Rubber Band high quality) gets a ``.json`` sidecar with its sources,
+    pitch shift, stretch ratios, start times and scores; files are written atomically.
+
+    Args:
+        db: a MashupDB (``collage mashup build``).
+        out_dir: folder for the WAVs and sidecars (created if needed).
+        top: how many mashups to render.
+        scorer: one of :data:`~collage.mashup.combination.SCORERS`.
+        per_vocal: matched candidates drawn for each vocal.
+        max_vocals: only the first N vocals of the DB (None: all).
+        seconds: mashup length, in seconds.
+        seed: seed of the candidate draws.
+        progress: a progress bar on stderr.
+    Returns:
+        the sidecar of each mashup written, best first, with ``"wav"`` (its path)
+        added; empty when no two songs of the DB are close enough in key and tempo.
+    Raises:
+        CollageError: the DB cannot be read or used, ``out_dir`` is not a folder, or an argument is out of range.
+    """
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise OutputError(out, "exists and is not a folder")
+    pool = clips_from_db(db)
+    model = scorer_model(scorer)
+    rng = np.random.default_rng(seed)
+    rows = []
+    seeds = pool[:max_vocals] if max_vocals else pool
+    for clip in track(seeds, "scoring candidates", show=progress):
+        rows += rank_candidates(clip, pool, scorer=scorer, model=model, n_candidates=per_vocal,
+                                seconds=min(seconds, clip.duration), rng=rng)
+    rows.sort(key=lambda r: -np.nan_to_num(r[0], nan=-np.inf))
+    clips = {c.id: c for c in pool}
+    written = []
+    for i, (score, cand, terms) in enumerate(rows[:top]):
+        audio = render_candidate(cand, clips, high_quality=True)
+        stem = f"{i + 1:02d}_{cand.vocal}+{cand.harmonic}+{cand.percussion}"
+        meta = {"rank": i + 1, "score": round(float(score), 4), "scorer": scorer, **cand.to_dict(),
+                "terms": {k: round(float(v), 4) for k, v in terms.items()},
+                "keys": {r: clips[getattr(cand, r)].key for r in ("vocal", "harmonic")},
+                "tempi": {r: clips[getattr(cand, r)].tempo for r in ("vocal", "harmonic", "percussion")}, "sr": pool[0].sr}
+        wav = write_wav(out / f"{stem}.wav", audio["mix"], pool[0].sr)
+        with atomic_path(out / f"{stem}.json") as tmp:
+            tmp.write_text(json.dumps(meta, indent=2) + "\n")
+        written.append({**meta, "wav": str(wav)})
+    return written

@@ -41,8 +41,8 @@ P_START_AT_ZERO = 0.25
 class Windows:
     """The note events of one split with random windows for training and fixed ones for evaluation."""
 
-    def __init__(self, split: str, *, progress: bool = False):
-        arrays = data.mmt_arrays(split, progress=progress)
+    def __init__(self, split: str, *, progress: bool = False, cached_only: bool = False):
+        arrays = data.mmt_arrays(split, progress=progress, cached_only=cached_only)
         self.codes = arrays["codes"].astype(np.int64)
         self.ptr = arrays["ptr"]
         self.ids = [str(x) for x in arrays["ids"].tolist()]
@@ -116,14 +116,23 @@ def train_mmt(
     ckpt_minutes: float = 5.0,
     seed: int = 0,
     progress: bool = True,
+    cached_only: bool = False,
 ):
-    """Train (or resume) an MMT in ``run_dir``; returns :class:`collage.training.loop.TrainResult`."""
+    """Train (or resume) an MMT in ``run_dir``; returns :class:`collage.training.loop.TrainResult`.
+
+    ``cached_only``: use only the corpus files already parsed into the cache
+    (see :func:`collage.datasets.mmt.mmt_arrays`); the pieces used are
+    listed in ``run_dir/data.json``.
+    """
     set_threads()
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "config.json").write_text(json.dumps(dataclasses.asdict(config), indent=1) + "\n")
-    train = Windows("train", progress=progress)
-    val = Windows("val", progress=progress)
+    train = Windows("train", progress=progress, cached_only=cached_only)
+    val = Windows("val", progress=progress, cached_only=cached_only)
+    used = {"train": train.ids, "val": val.ids, "n_train_notes": len(train.codes), "cached_only": cached_only}
+    if not (run_dir / "data.json").exists():  # a resumed run keeps the data it started with
+        (run_dir / "data.json").write_text(json.dumps(used, indent=0) + "\n")
     val_windows = [val.first_window(i, config) for i in range(len(val))]
     log.info("train: %d pieces, %d notes; val: %d pieces", len(train), len(train.codes), len(val))
     model = MMT(config)
@@ -141,7 +150,7 @@ def train_mmt(
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         step_s.append(time.time() - t)
-        out = {"loss": float(loss), **{f: float(v) for f, v in zip(rep.FIELDS, per)}, "s_per_step": step_s[-1]}
+        out = {"loss": loss.item(), **{f: float(v) for f, v in zip(rep.FIELDS, per)}, "s_per_step": step_s[-1]}
         return out
 
     def val_fn():
@@ -217,12 +226,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--max-minutes", type=float, default=None)
     p.add_argument("--val-every", type=int, default=200)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--cached-corpus-only", action="store_true",
+                   help="use only the corpus files already parsed into the cache")
     a = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     config = MMTConfig(max_seq_len=a.seq_len, max_beat=a.max_beat, d_model=a.d_model, n_layers=a.layers,
                        n_heads=a.heads, d_ff=a.d_ff)
     r = train_mmt(a.run_dir, config=config, batch=a.batch, lr=a.lr, max_steps=a.max_steps,
-                  max_minutes=a.max_minutes, val_every=a.val_every, seed=a.seed, progress=sys.stderr.isatty())
+                  max_minutes=a.max_minutes, val_every=a.val_every, seed=a.seed, progress=sys.stderr.isatty(),
+                  cached_only=a.cached_corpus_only)
     print(json.dumps({"step": r.step, "best_step": r.best_step, "best": r.best_metrics}))
     return 0
 

@@ -145,6 +145,11 @@ def sample_codes(
     logits = win.prefill(notes)
     n_new = 0
     header_done = len(son) > 0
+    head_ins = [int(e[rep.INSTRUMENT]) for e in events if e[rep.TYPE] == rep.INSTRUMENT_EVENT]
+    ins_ok = torch.zeros(sizes[rep.INSTRUMENT], dtype=torch.bool)
+    ins_ok[head_ins] = True
+    defined = {f: ar[f] >= 1 for f in (rep.POSITION, rep.PITCH, rep.DURATION)}
+    n_notes_all = len(notes)
     while n_new < max_notes:
         prev = events[-1]
         pt = int(prev[rep.TYPE])
@@ -153,12 +158,11 @@ def sample_codes(
         allowed[rep.SOS] = False
         if not header_done:
             allowed[rep.NOTE] = allowed[rep.EOS] = False
-            used = [int(e[rep.INSTRUMENT]) for e in events if e[rep.TYPE] == rep.INSTRUMENT_EVENT]
-            cand = [i for i in range(max(used, default=0) + 1, sizes[rep.INSTRUMENT])
+            cand = [i for i in range(max(head_ins, default=0) + 1, sizes[rep.INSTRUMENT])
                     if allowed_instruments is None or i in allowed_instruments]
             if not cand:
                 allowed[rep.INSTRUMENT_EVENT] = False
-            if not used:  # at least one instrument before start-of-notes
+            if not head_ins:  # at least one instrument before start-of-notes
                 allowed[rep.SON] = False
         else:
             allowed[rep.INSTRUMENT_EVENT] = allowed[rep.SON] = False
@@ -173,27 +177,27 @@ def sample_codes(
             ok = torch.zeros(sizes[rep.INSTRUMENT], dtype=torch.bool)
             ok[cand] = True
             ev[rep.INSTRUMENT] = _sample(logits[rep.INSTRUMENT], ok, ks[rep.INSTRUMENT], temperature, gen)
+            head_ins.append(int(ev[rep.INSTRUMENT]))
+            ins_ok[int(ev[rep.INSTRUMENT])] = True
         elif typ == rep.SON:
             header_done = True
         elif typ == rep.NOTE:
             prev_note = prev if pt == rep.NOTE else None
             prev_beat_rel = int(prev_note[rep.BEAT]) - win.offset if prev_note is not None else 1
-            beat_ok = (ar[rep.BEAT] >= max(prev_beat_rel, 1))
+            beat_ok = ar[rep.BEAT] >= max(prev_beat_rel, 1)
             beat_rel = _sample(logits[rep.BEAT], beat_ok, ks[rep.BEAT], temperature, gen)
-            pos_ok = ar[rep.POSITION] >= 1
+            pos_ok = defined[rep.POSITION]
             if prev_note is not None and beat_rel == prev_beat_rel:
-                pos_ok &= ar[rep.POSITION] >= int(prev_note[rep.POSITION])
+                pos_ok = ar[rep.POSITION] >= max(int(prev_note[rep.POSITION]), 1)
             ev[rep.BEAT] = beat_rel + win.offset
             ev[rep.POSITION] = _sample(logits[rep.POSITION], pos_ok, ks[rep.POSITION], temperature, gen)
-            ev[rep.PITCH] = _sample(logits[rep.PITCH], ar[rep.PITCH] >= 1, ks[rep.PITCH], temperature, gen)
-            ev[rep.DURATION] = _sample(logits[rep.DURATION], ar[rep.DURATION] >= 1, ks[rep.DURATION], temperature, gen)
-            head_ins = [int(e[rep.INSTRUMENT]) for e in events if e[rep.TYPE] == rep.INSTRUMENT_EVENT]
-            ins_ok = torch.zeros(sizes[rep.INSTRUMENT], dtype=torch.bool)
-            ins_ok[head_ins] = True
+            ev[rep.PITCH] = _sample(logits[rep.PITCH], defined[rep.PITCH], ks[rep.PITCH], temperature, gen)
+            ev[rep.DURATION] = _sample(logits[rep.DURATION], defined[rep.DURATION], ks[rep.DURATION], temperature, gen)
             ev[rep.INSTRUMENT] = _sample(logits[rep.INSTRUMENT], ins_ok, ks[rep.INSTRUMENT], temperature, gen)
             if ev[rep.BEAT] - 1 >= end_beat:
                 break
             n_new += 1
+            n_notes_all += 1
         events.append(ev)
         if typ == rep.SON:
             win.header = np.array(events, dtype=np.int64)
@@ -202,8 +206,8 @@ def sample_codes(
         if typ == rep.NOTE:
             rel[rep.BEAT] -= win.offset
         if win.cache.length >= c.max_seq_len or (typ == rep.NOTE and rel[rep.BEAT] >= c.max_beat - 8):
-            allnotes = np.array([e for e in events if e[rep.TYPE] == rep.NOTE], dtype=np.int64).reshape(-1, 6)
-            logits = win.prefill(allnotes)
+            tail = np.array(events[-min(n_notes_all, c.max_seq_len):], dtype=np.int64).reshape(-1, 6)
+            logits = win.prefill(tail[tail[:, rep.TYPE] == rep.NOTE])
         else:
             logits = win.step(rel)
     return np.array(events, dtype=np.int64).reshape(-1, 6)

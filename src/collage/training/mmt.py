@@ -16,9 +16,9 @@ field). Running the same command again resumes.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import logging
-import sys
 import time
 from pathlib import Path
 
@@ -30,7 +30,7 @@ from collage.models.mmt import MMT, MMTConfig
 from collage.represent import mmt as rep
 from collage.training.loop import set_threads, train_loop
 
-__all__ = ["Windows", "collate", "eval_loss", "main", "ship", "train_mmt"]
+__all__ = ["Windows", "collate", "eval_loss", "read_log", "ship", "train_mmt"]
 
 log = logging.getLogger(__name__)
 
@@ -117,6 +117,7 @@ def train_mmt(
     seed: int = 0,
     progress: bool = True,
     cached_only: bool = False,
+    command: str = "",
 ):
     """Train (or resume) an MMT in ``run_dir``; returns :class:`collage.training.loop.TrainResult`.
 
@@ -127,7 +128,12 @@ def train_mmt(
     set_threads()
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "config.json").write_text(json.dumps(dataclasses.asdict(config), indent=1) + "\n")
+    if (run_dir / "config.json").exists():  # resuming: the run's own config wins
+        config = MMTConfig(**json.loads((run_dir / "config.json").read_text()))
+    else:
+        (run_dir / "config.json").write_text(json.dumps(dataclasses.asdict(config), indent=1) + "\n")
+    if command and not (run_dir / "command.txt").exists():
+        (run_dir / "command.txt").write_text(command + "\n")
     train = Windows("train", progress=progress, cached_only=cached_only)
     val = Windows("val", progress=progress, cached_only=cached_only)
     used = {"train": train.ids, "val": val.ids, "n_train_notes": len(train.codes), "cached_only": cached_only}
@@ -179,9 +185,9 @@ def read_log(run_dir: str | Path) -> tuple[list[dict], list[dict]]:
 
 
 def ship(run_dir: str | Path, *, name: str = "mmt", out_dir: str | Path | None = None, command: str = "",
-         scores: dict | None = None, note: str = "") -> Path:
+         scores: dict | None = None, note: str = "", extra: dict | None = None) -> Path:
     """Save the run's best weights as ``name.pt`` + ``name.json`` (card) in the package weights (or ``out_dir``)."""
-    from collage.pretrained import save_pretrained, weights_dir
+    from collage.pretrained import save_pretrained
 
     run_dir = Path(run_dir)
     config = MMTConfig(**json.loads((run_dir / "config.json").read_text()))
@@ -189,6 +195,9 @@ def ship(run_dir: str | Path, *, name: str = "mmt", out_dir: str | Path | None =
     best = torch.load(run_dir / "best.pt", map_location="cpu", weights_only=True)
     model.load_state_dict(best["model"])
     tr, va = read_log(run_dir)
+    if not command and (run_dir / "command.txt").exists():
+        command = (run_dir / "command.txt").read_text().strip()
+    used = json.loads((run_dir / "data.json").read_text()) if (run_dir / "data.json").exists() else {}
     best_val = min(va, key=lambda r: r["val"]["val_loss"]) if va else None
     card = {
         "training_command": command,
@@ -196,6 +205,11 @@ def ship(run_dir: str | Path, *, name: str = "mmt", out_dir: str | Path | None =
             "split_file": "collage/datasets/splits/mmt.json",
             "split_sha256": data.split_hash(),
             "sources": "POP909 (project split) + music21 corpus: Bach chorales and other multi-part works",
+            "train_pieces": len(used.get("train", [])),
+            "train_notes": used.get("n_train_notes"),
+            "val_pieces": len(used.get("val", [])),
+            "corpus_cached_only": used.get("cached_only"),
+            "train_ids_sha256": hashlib.sha256(json.dumps(used.get("train", [])).encode()).hexdigest(),
         },
         "training": {
             "steps_run": tr[-1]["step"] if tr else 0,
@@ -205,39 +219,10 @@ def ship(run_dir: str | Path, *, name: str = "mmt", out_dir: str | Path | None =
         },
         "scores": scores or {},
         "note": note,
+        **(extra or {}),
     }
-    return save_pretrained(model, name, out_dir or weights_dir(), card=card)
+    if out_dir is None:
+        from collage.pretrained import default_save_dir
 
-
-def main(argv: list[str] | None = None) -> int:
-    import argparse
-
-    p = argparse.ArgumentParser(prog="python -m collage.training.mmt", description=__doc__.splitlines()[0])
-    p.add_argument("--run-dir", default="runs/mmt")
-    p.add_argument("--d-model", type=int, default=256)
-    p.add_argument("--layers", type=int, default=4)
-    p.add_argument("--heads", type=int, default=8)
-    p.add_argument("--d-ff", type=int, default=1024)
-    p.add_argument("--seq-len", type=int, default=512)
-    p.add_argument("--max-beat", type=int, default=256)
-    p.add_argument("--batch", type=int, default=8)
-    p.add_argument("--lr", type=float, default=5e-4)
-    p.add_argument("--max-steps", type=int, default=100_000)
-    p.add_argument("--max-minutes", type=float, default=None)
-    p.add_argument("--val-every", type=int, default=200)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--cached-corpus-only", action="store_true",
-                   help="use only the corpus files already parsed into the cache")
-    a = p.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    config = MMTConfig(max_seq_len=a.seq_len, max_beat=a.max_beat, d_model=a.d_model, n_layers=a.layers,
-                       n_heads=a.heads, d_ff=a.d_ff)
-    r = train_mmt(a.run_dir, config=config, batch=a.batch, lr=a.lr, max_steps=a.max_steps,
-                  max_minutes=a.max_minutes, val_every=a.val_every, seed=a.seed, progress=sys.stderr.isatty(),
-                  cached_only=a.cached_corpus_only)
-    print(json.dumps({"step": r.step, "best_step": r.best_step, "best": r.best_metrics}))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+        out_dir = default_save_dir(name)
+    return save_pretrained(model, name, out_dir, card=card)

@@ -1,14 +1,15 @@
 """The multi-part works of music21's bundled corpus (besides the Bach chorales).
 
-String quartets (Beethoven, Haydn, Mozart), Monteverdi's madrigals, Josquin's
-chansons, trecento pieces and the other scores of the corpus folders in
+String quartets (Beethoven, Haydn, Mozart, Schumann), Monteverdi's madrigals,
+Josquin's chansons and the other scores of the corpus folders in
 :data:`COMPOSERS`, each parsed with music21 into a :class:`Piece` with one
 track per part (the part's name kept, so that
 :func:`collage.represent.mmt.instrument_of_track` can tell the instruments
 apart). Where a work is stored in several formats (``movement1.krn`` beside
 ``movement1.mxl``) one is kept (MusicXML first). The folk-tune collections
-(one melody line each) and Palestrina's 1,318 mass sections (slow to parse)
-are left out. The Bach chorales are :mod:`collage.datasets.bach`.
+(one melody line each), Palestrina's 1,318 mass sections and the 102
+trecento pieces (37 MB of uncompressed MusicXML) are left out: parsing
+them would take well over an hour on one core. The Bach chorales are :mod:`collage.datasets.bach`.
 
 Ids are the path inside the corpus without the suffix
 (``'beethoven/opus18no1/movement1'``); a file holding several scores gets
@@ -23,10 +24,14 @@ import logging
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
+
 from collage.datasets.bach import _from_arrays, _to_arrays
 from collage.datasets.cache import cache_dir, fingerprint, load_arrays, save_arrays
 from collage.errors import InvalidScoreError, ParameterError
+from collage.io.score import piece_from_music21
 from collage.piece import Piece
+from collage.progress import track
 
 __all__ = ["COMPOSERS", "corpus_root", "corpus_works", "is_cached", "iter_works", "load_work", "work_group"]
 
@@ -34,7 +39,7 @@ log = logging.getLogger(__name__)
 
 #: corpus folders whose scores are taken (multi-part or keyboard works)
 COMPOSERS = (
-    "beethoven", "haydn", "mozart", "monteverdi", "josquin", "trecento", "corelli", "handel",
+    "beethoven", "haydn", "mozart", "monteverdi", "josquin", "corelli", "handel",
     "schumann_robert", "schumann_clara", "schubert", "beach", "cpebach", "verdi", "luca",
     "ciconia", "lusitano", "weber", "joplin", "liliuokalani", "johnson_j_r",
 )
@@ -47,6 +52,7 @@ MIN_NOTES = 16
 @functools.lru_cache(maxsize=1)
 def corpus_root() -> Path:
     """music21's corpus folder."""
+    # deferred: music21 (0.4 s to import) loads on first use
     from music21 import corpus
 
     return Path(corpus.__file__).parent
@@ -84,9 +90,9 @@ def work_group(work_id: str) -> str:
 
 
 def _parse(path: Path) -> list[Piece]:
+    # deferred: music21 (0.4 s to import) loads on first use
     from music21 import converter, stream
 
-    from collage.io.score import piece_from_music21
 
     try:
         score = converter.parse(str(path))
@@ -97,6 +103,7 @@ def _parse(path: Path) -> list[Piece]:
 
 
 def _cache_stem(work_id: str) -> tuple[Path, str]:
+    # deferred: music21 (0.4 s to import) loads on first use
     import music21
 
     path = corpus_works()[work_id]
@@ -136,8 +143,6 @@ def load_work(work_id: str, *, cache: bool = True) -> list[Piece]:
                 return out
     pieces = _parse(path)
     if cache:
-        import numpy as np
-
         for k, p in enumerate(pieces):
             save_arrays(cdir / f"{stem}-{k}.npz", _to_arrays(p))
         save_arrays(cdir / f"{stem}-n.npz", {"n": np.array(len(pieces))})
@@ -149,9 +154,7 @@ def iter_works(*, cache: bool = True, progress: bool = False) -> Iterator[tuple[
     ids = list(corpus_works())
     it = ids
     if progress:
-        from rich.progress import track
-
-        it = track(ids, description="music21 corpus", transient=True)
+        it = track(ids, "music21 corpus")
     for wid in it:
         try:
             pieces = load_work(wid, cache=cache)

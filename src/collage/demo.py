@@ -26,9 +26,13 @@ from pathlib import Path
 import numpy as np
 
 from collage import examples
+from collage.audio.render import check_renderer, render_to_file
 from collage.errors import OutputError
+from collage.fusion.vertical import fuse
 from collage.io import read_midi, write_midi
 from collage.piece import DURATION, ONSET, Piece, Track
+from collage.plotting import plot_pianorolls
+from collage.pretrained import shipped_names
 
 __all__ = ["run_demo", "DemoResult", "pair_piece", "demo_method", "COLLAGENET_WEIGHTS"]
 
@@ -62,8 +66,6 @@ class DemoResult:
 
 def demo_method() -> tuple[str, str]:
     """``('collagenet', why)`` when its weights are shipped, else ``('rule', why)``."""
-    from collage.pretrained import shipped_names
-
     missing = [n for n in COLLAGENET_WEIGHTS if n not in shipped_names()]
     if not missing:
         return "collagenet", "CollageNet with the shipped weights"
@@ -118,15 +120,10 @@ def run_demo(
             is missing, or OutputError when ``out_dir`` cannot be written; each
             output file is written atomically.
     """
-    from collage.fusion.vertical import fuse
-    from collage.plotting import plot_pianorolls
-
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise OutputError(out, "is a file; expected an output folder")
     if render_audio:
-        from collage.audio.render import check_renderer
-
         check_renderer(soundfont)  # fail before writing anything
     inputs = {"melody": examples.path("melody"), "accompaniment": examples.path("accompaniment")}
     melody = read_midi(inputs["melody"])
@@ -144,8 +141,6 @@ def run_demo(
     outputs["midi"] = write_midi(fused, out / "pair.mid")
     logger.info("wrote %s", outputs["midi"])
     if render_audio:
-        from collage.audio.render import render_to_file
-
         outputs["audio"] = render_to_file(fused, out / "pair.wav", sr=sr, soundfont=soundfont)
     plot_pianorolls(
         [melody, accompaniment, fused],

@@ -110,6 +110,7 @@ def _to_x(piece: Piece, ticks, unit: str) -> np.ndarray:
 
 
 def _draw(ax, piece: Piece, *, unit: str, title: str | None, colours: dict[str, str], legend: bool, xmax: float | None):
+    # deferred: matplotlib (0.5 s to import) loads on first plot
     from matplotlib.collections import PolyCollection
     from matplotlib.patches import Patch
     from matplotlib.ticker import FixedLocator, NullFormatter
@@ -267,6 +268,7 @@ def plot_pianoroll(
         if path is not None:
             _save(ax.figure, path, dpi)
         return ax.figure
+    # deferred: matplotlib (0.5 s to import) loads on first plot
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=figsize or _figsize([piece], unit), layout="constrained")
@@ -315,6 +317,7 @@ def plot_pianorolls(
         raise ParameterError(f"given {len(titles)} titles for {len(pieces)} pieces; expected one per piece")
     if path is not None:
         _image_format(path)
+    # deferred: matplotlib (0.5 s to import) loads on first plot
     from matplotlib.figure import Figure
 
     colours = _colour_map(pieces)

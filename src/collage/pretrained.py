@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from collage.errors import ModelLoadingError, ParameterError
+from collage.io.atomic import atomic_path
 
 __all__ = [
     "register_model",
@@ -113,6 +114,7 @@ def build_model(architecture: str, config: dict | Any | None = None):
 
 def tiny_model(architecture: str, *, seed: int = 0):
     """A tiny random-weight model (``Config.tiny()``) for fast tests, in eval mode."""
+    # deferred: torch (about 1 s to import) loads on first use
     import torch
 
     cls, config_cls = _lookup(architecture)
@@ -223,9 +225,9 @@ def save_pretrained(model, name: str, out_dir: str | os.PathLike, *, card: dict 
     The card gets ``name``, ``architecture``, ``config`` and ``sha256`` on top
     of what ``card`` holds. Returns the ``.pt`` path.
     """
+    # deferred: torch (about 1 s to import) loads on first use
     import torch
 
-    from collage.io.atomic import atomic_path
 
     arch = getattr(model, "architecture", None)
     if arch is None:
@@ -281,8 +283,6 @@ def update_card(name_or_path: str | os.PathLike, **fields) -> Path:
 
     The weights file and its ``sha256`` are not touched. Returns the card's path.
     """
-    from collage.io.atomic import atomic_path
-
     _, js = _resolve(name_or_path)
     card = load_card(name_or_path)
     card.update(fields)
@@ -298,6 +298,7 @@ def load_pretrained(name_or_path: str | os.PathLike, *, check_hash: bool = True)
         ModelLoadingError: missing files, unknown architecture, hash mismatch
             (expected vs actual quoted), or a state_dict that does not fit.
     """
+    # deferred: torch (about 1 s to import) loads on first use
     import torch
 
     pt, _ = _resolve(name_or_path)

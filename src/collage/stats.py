@@ -37,6 +37,7 @@ import warnings
 
 import numpy as np
 
+from collage.datasets.pop909 import GRIDS, disharmonic_pairs, harmonic_pairs, pop909_segments
 from collage.errors import ParameterError
 from collage.metrics.harmony import KEYS, evaluate_batch
 from collage.represent.checks import check_int
@@ -109,8 +110,6 @@ def pop909_stats(
         ParameterError: a bad argument (quoted).
         DatasetNotFoundError: POP909 is not found.
     """
-    from collage.datasets.pop909 import GRIDS, disharmonic_pairs, harmonic_pairs, pop909_segments
-
     if split not in _SPLITS:
         raise ParameterError(f"given split={split!r}; expected one of {', '.join(_SPLITS)}")
     if grid not in GRIDS:

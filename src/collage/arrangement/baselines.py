@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from collage.errors import ParameterError
+from collage.errors import ModelLoadingError, ParameterError
 
 __all__ = [
     "ZoneModel",
@@ -113,8 +113,6 @@ def zone_predict(pitches: np.ndarray, zones: ZoneModel) -> np.ndarray:
 
 def load_zones(ensemble: str) -> ZoneModel:
     """The zones learned on the training split of the ensemble's dataset (``collage/arrangement/zones.json``)."""
-    from collage.errors import ModelLoadingError
-
     try:
         table = json.loads(ZONES_FILE.read_text())
         z = table[ensemble]

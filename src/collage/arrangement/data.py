@@ -29,7 +29,11 @@ import logging
 
 import numpy as np
 
-from collage.arrangement.ensembles import Ensemble, get_ensemble
+from collage.arrangement.ensembles import DATASET_ENSEMBLE, Ensemble, get_ensemble
+from collage.datasets.bach import bach_ids, iter_chorales
+from collage.datasets.cache import cache_dir, check_split, load_arrays, save_arrays
+from collage.datasets.pop909 import load_song, split_ids
+from collage.datasets.pop909 import pop909_root as _root
 from collage.errors import ParameterError
 from collage.piece import Piece
 
@@ -259,12 +263,8 @@ class DatasetArrays:
 def dataset_pieces(dataset: str, split: str, *, pop909_root=None, progress: bool = False):
     """Yield ``(id, Piece)`` of a dataset split: ``'bach'`` (music21 chorales) or ``'pop909'``."""
     if dataset == "bach":
-        from collage.datasets.bach import iter_chorales
-
         yield from iter_chorales(split, progress=progress)
     elif dataset == "pop909":
-        from collage.datasets.pop909 import load_song, split_ids
-
         for sid in split_ids(split, root=pop909_root):
             yield f"{int(sid):03d}", load_song(int(sid), root=pop909_root).piece
     else:
@@ -278,21 +278,13 @@ def load_arrays_for(dataset: str, split: str, *, pop909_root=None, cache: bool =
     Pieces with notes in fewer than two parts are dropped (the task is trivial
     there), as in the paper.
     """
-    from collage.arrangement.ensembles import DATASET_ENSEMBLE
-    from collage.datasets.cache import cache_dir, check_split, load_arrays, save_arrays
-
     if dataset not in DATASET_ENSEMBLE:
         raise ParameterError(f"given dataset {dataset!r}; expected 'bach' or 'pop909'")
     split = check_split(split)
     ens = get_ensemble(DATASET_ENSEMBLE[dataset])
     if dataset == "bach":
-        from collage.datasets.bach import bach_ids
-
         key_ids = bach_ids(split)
     else:
-        from collage.datasets.pop909 import pop909_root as _root
-        from collage.datasets.pop909 import split_ids
-
         _root(pop909_root)  # fail early, with the DatasetNotFoundError, if the data is absent
         key_ids = [f"{int(i):03d}" for i in split_ids(split)]
     key = hashlib.sha1(f"{CODE_VERSION}|{dataset}|{split}|{','.join(key_ids)}".encode()).hexdigest()[:12]

@@ -10,11 +10,18 @@ Every piece is taken whole (no length limit).
 
 from __future__ import annotations
 
+import json
 import logging
 
 import numpy as np
 
+from collage.arrangement.baselines import closest_pitch, fit_zone_model, load_zones, pitch_counts, zone_predict
+from collage.arrangement.data import entry_from_labels, load_arrays_for, note_features
+from collage.arrangement.ensembles import DATASET_ENSEMBLE
+from collage.arrangement.neural import predict_logits
 from collage.errors import ModelLoadingError, ParameterError
+from collage.io.atomic import atomic_path
+from collage.pretrained import load_pretrained, shipped_names, weights_dir
 
 __all__ = ["evaluate_arrange", "record_scores", "PAPER_BACH", "PAPER_POP", "METHODS", "accuracy"]
 
@@ -43,9 +50,6 @@ def accuracy(pred: np.ndarray, labels: np.ndarray) -> float:
 
 
 def _zones_for(dataset: str, ensemble: str, pop909_root):
-    from collage.arrangement.baselines import fit_zone_model, load_zones, pitch_counts
-    from collage.arrangement.data import load_arrays_for
-
     try:
         return load_zones(ensemble)
     except ModelLoadingError:
@@ -72,12 +76,6 @@ def evaluate_arrange(
     Returns:
         ``{"dataset", "split", "n_pieces", "n_notes", "accuracy": {method: %}, "missing": [...]}``.
     """
-    from collage.arrangement.baselines import closest_pitch, fit_zone_model, pitch_counts, zone_predict
-    from collage.arrangement.data import entry_from_labels, load_arrays_for
-    from collage.arrangement.ensembles import DATASET_ENSEMBLE
-    from collage.arrangement.neural import predict_logits
-    from collage.arrangement.data import note_features
-
     if dataset not in DATASET_ENSEMBLE:
         raise ParameterError(f"given dataset {dataset!r}; expected 'bach' or 'pop909'")
     names = list(METHODS) if models is None else list(models)
@@ -109,8 +107,6 @@ def evaluate_arrange(
         else:
             model = (loaded or {}).get(name)
             if model is None:
-                from collage.pretrained import load_pretrained, shipped_names
-
                 wname = f"arrange_{dataset}_{name}"
                 if wname not in shipped_names():
                     log.warning("no shipped weights %s; %s left out", wname, name)
@@ -140,10 +136,6 @@ def record_scores(result: dict, *, command: str | None = None) -> list[str]:
     ``arrange_<dataset>_<method>.json``; the weights file and its hash are
     untouched. Returns the names of the cards updated.
     """
-    import json
-
-    from collage.io.atomic import atomic_path
-    from collage.pretrained import shipped_names, weights_dir
 
     done = []
     for method, acc in result["accuracy"].items():

@@ -26,6 +26,7 @@ def predict_logits(model, feats: list[dict[str, np.ndarray]], *, batch_size: int
     Sequences are batched by length; recurrent models take each whole
     sequence, Transformers chunk beyond their ``max_len``.
     """
+    # deferred: torch (about 1 s to import) loads on first use
     import torch
 
     from collage.models.arrange import batch_features

@@ -27,11 +27,16 @@ from pathlib import Path
 
 import numpy as np
 
+from collage.arrangement.baselines import closest_pitch, entry_note_indices, load_zones, zone_predict
 from collage.arrangement.data import STEPS_PER_BEAT, merge_pitched_notes
 from collage.arrangement.ensembles import Ensemble, get_ensemble
-from collage.errors import InvalidInputError, ParameterError
-from collage.io import as_piece
+from collage.arrangement.neural import predict_parts
+from collage.audio.render import AUDIO_SUFFIXES, check_renderer, render_to_file
+from collage.errors import InvalidInputError, ModelLoadingError, ParameterError
+from collage.io import as_piece, read, write_midi
 from collage.piece import Piece, Track
+from collage.plotting import _image_format, plot_pianoroll
+from collage.pretrained import load_pretrained
 
 __all__ = ["METHODS", "ArrangeResult", "arrange", "arrange_file", "parse_entry_hints", "load_arrange_model",
            "DEFAULT_METHOD"]
@@ -115,9 +120,6 @@ def load_arrange_model(ensemble: str | Ensemble, method: str, *, hints: bool = F
     Raises:
         ModelLoadingError: missing or corrupt weights, or weights for another number of parts.
     """
-    from collage.errors import ModelLoadingError
-    from collage.pretrained import load_pretrained
-
     ens = get_ensemble(ensemble)
     m = _check_method(method)
     if m not in NEURAL:
@@ -160,9 +162,6 @@ def arrange(
         the ensemble's GM program; tempo, metre and key maps kept) and the
         part label of every merged input note, in the order of the merged notes.
     """
-    from collage.arrangement.baselines import closest_pitch, entry_note_indices, load_zones, zone_predict
-    from collage.arrangement.neural import predict_parts
-
     ens = get_ensemble(ensemble)
     method = _check_method(model)
     given_hints = entry_hints is not None
@@ -219,8 +218,6 @@ def arrange_file(
     Every argument is checked before anything is read or written; outputs are
     written atomically (a failed run leaves no half-written file).
     """
-    from collage.io import read, write_midi
-
     ens = get_ensemble(ensemble)
     method = _check_method(model)
     parse_entry_hints(entry_hints, ens)
@@ -228,12 +225,8 @@ def arrange_file(
     if out.suffix.lower() not in (".mid", ".midi"):
         raise ParameterError(f"given output {str(out)!r}; expected a file name ending in .mid or .midi")
     if plot is not None:
-        from collage.plotting import _image_format
-
         _image_format(plot)
     if wav is not None:
-        from collage.audio.render import AUDIO_SUFFIXES, check_renderer
-
         if Path(wav).suffix.lower() not in AUDIO_SUFFIXES:
             raise ParameterError(f"given --wav {str(wav)!r}; expected a file name ending in {' or '.join(AUDIO_SUFFIXES)}")
         check_renderer(soundfont)
@@ -244,12 +237,8 @@ def arrange_file(
     arranged, labels = arrange(piece, ensemble=ens, model=method, entry_hints=entry_hints, net=net)
     outputs = [write_midi(arranged, out)]
     if wav is not None:
-        from collage.audio.render import render_to_file
-
         outputs.append(render_to_file(arranged, wav, soundfont=soundfont))
     if plot is not None:
-        from collage.plotting import plot_pianoroll
-
         plot_pianoroll(arranged, plot, title=f"{Path(input_path).name} arranged for {ens.name} ({method})")
         outputs.append(Path(plot))
     counts = {name: int((labels == k).sum()) for k, name in enumerate(ens.parts)}

@@ -51,6 +51,7 @@ import json
 import logging
 from pathlib import Path
 
+import librosa
 import numpy as np
 
 from collage.errors import CollageError, ParameterError
@@ -170,8 +171,6 @@ def key_score(ref: str, est: str) -> float:
 def octave_cqt(y: np.ndarray, sr: int) -> np.ndarray:
     """``(252, T)`` complex 36-bins-per-octave CQT of a mono clip, C1..B7 (:data:`HOP` samples a frame).
     Linear in ``y``: the CQT of a sum of stems is the sum of their CQTs."""
-    import librosa
-
     return librosa.cqt(np.asarray(y, dtype=np.float32), sr=sr, hop_length=HOP, fmin=librosa.note_to_hz("C1"),
                        n_bins=7 * 36, bins_per_octave=36)
 
@@ -307,8 +306,6 @@ def _band_envelopes(y: np.ndarray, sr: int) -> np.ndarray:
     in the low (< 150 Hz: kick, bass), mid (150-4000 Hz: snare, pitched) and high
     (> 4000 Hz: hats) bands, frames of :data:`HOP` samples. The compression is mild
     (``log1p(10 S / max S)``), so loud hits dominate quiet ones, unlike a dB flux."""
-    import librosa
-
     S = librosa.feature.melspectrogram(y=y, sr=sr, hop_length=HOP, n_mels=64, fmax=sr / 2)  # (64, T)
     mel_f = librosa.mel_frequencies(n_mels=64, fmax=sr / 2)
     lo, mid = max(1, int(np.searchsorted(mel_f, 150.0))), int(np.searchsorted(mel_f, 4000.0))
@@ -406,8 +403,6 @@ def track_beats(
     Raises:
         AnalysisError: no periodic onsets (e.g. a sustained pad or a single hit).
     """
-    import librosa
-
     src = percussion
     if src is None:
         if y is None:
@@ -457,8 +452,6 @@ def estimate_downbeats(
     """The downbeats among ``beats`` (seconds): the bar phase with the most kick, the least
     snare, the most bass onsets and the most chord change (z-scored per clip and summed).
     At least one of ``percussion``/``harmonic`` is needed."""
-    import librosa
-
     beats = np.asarray(beats, dtype=np.float64)
     if len(beats) < beats_per_bar:
         return beats[:1]
@@ -494,8 +487,6 @@ def tonal_part(*, mix=None, vocals=None, harmonic=None, percussion=None) -> np.n
     Raises:
         ParameterError: no signal given.
     """
-    import librosa
-
     given = [v for v in (mix, vocals, harmonic, percussion) if v is not None]
     if not given:
         raise ParameterError("need a mix or at least one stem")
@@ -535,8 +526,6 @@ def analyze(
         ParameterError: no signal given, or signals of different lengths.
         AnalysisError: no beat or no pitch content.
     """
-    import librosa
-
     given = {k: v for k, v in (("mix", mix), ("vocals", vocals), ("harmonic", harmonic), ("percussion", percussion))
              if v is not None}
     if not given:

@@ -34,6 +34,7 @@ def _mono(y: np.ndarray, what: str = "audio") -> np.ndarray:
 
 def loudness(y: np.ndarray, sr: int) -> float:
     """Integrated loudness in LUFS; ``-inf`` for silence or audio shorter than one 400 ms block."""
+    # deferred: pyloudnorm (1 s to import, with scipy) loads on first use
     import pyloudnorm
 
     y = _mono(y)

@@ -25,9 +25,11 @@ import logging
 import os
 from pathlib import Path
 
+import librosa
 import numpy as np
 
 from collage.errors import CollageError, ParameterError
+from collage.io.audio import resample
 
 __all__ = ["BACKENDS", "SeparationUnavailable", "available_backends", "separate", "DEMUCS_REPO_ENV"]
 
@@ -53,6 +55,7 @@ def _demucs_weights() -> Path | None:
     repo = os.environ.get(DEMUCS_REPO_ENV)
     if repo and Path(repo).is_dir() and any(Path(repo).glob("*.th")):
         return Path(repo)
+    # deferred: optional dependency, probed when called
     try:
         import torch.hub
 
@@ -75,8 +78,6 @@ def available_backends() -> dict[str, str | None]:
 
 # -- classical ---------------------------------------------------------------------
 def _classical(y: np.ndarray, sr: int, *, n_fft: int, hop: int, repet_s: float) -> dict[str, np.ndarray]:
-    import librosa
-
     D = librosa.stft(y, n_fft=n_fft, hop_length=hop)  # (F, T) complex
     mag = np.abs(D)
     mask_h, mask_p = librosa.decompose.hpss(mag, kernel_size=HPSS_KERNEL, power=2.0, mask=True)  # soft, sum to 1
@@ -103,11 +104,11 @@ _DEMUCS_CACHE: dict = {}
 
 
 def _demucs(y: np.ndarray, sr: int) -> dict[str, np.ndarray]:
+    # deferred: torch (about 1 s to import) loads on first use
     import torch
     from demucs.apply import apply_model
     from demucs.pretrained import get_model
 
-    from collage.io.audio import resample
 
     weights = _demucs_weights()
     key = str(weights)

@@ -11,6 +11,7 @@ samples), below 1 longer. The high-quality Rubber Band mode is the default
 from __future__ import annotations
 
 import numpy as np
+import pedalboard
 
 from collage.errors import ParameterError
 
@@ -53,7 +54,6 @@ def stretch(
     y = _check(y, sr, float(ratio), float(semitones))
     if ratio == 1.0 and semitones == 0.0:
         return y.copy()
-    import pedalboard
 
     out = pedalboard.time_stretch(
         y[None, :],

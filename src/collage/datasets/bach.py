@@ -29,7 +29,9 @@ import numpy as np
 
 from collage.datasets.cache import cache_dir, check_split, fingerprint, load_arrays, load_split_file, save_arrays
 from collage.errors import InvalidScoreError, ParameterError
+from collage.io.score import piece_from_music21
 from collage.piece import KeySignature, Piece, Tempo, TimeSignature, Track
+from collage.progress import track as progress_track
 
 __all__ = ["PART_NAMES", "bach_ids", "chorale_path", "load_chorale", "iter_chorales", "parse_chorale"]
 
@@ -51,6 +53,7 @@ SPECIAL_PARTS = {
 @functools.lru_cache(maxsize=1)
 def corpus_files() -> dict[str, Path]:
     """Every MusicXML file of music21's ``bach`` corpus folder, by id (file stem)."""
+    # deferred: music21 (0.4 s to import) loads on first use
     from music21 import corpus
 
     folder = Path(corpus.getComposer("bach")[0]).parent
@@ -77,6 +80,7 @@ def chorale_path(chorale_id: str) -> Path:
     Raises:
         ParameterError: no such chorale in music21's corpus.
     """
+    # deferred: music21 (0.4 s to import) loads on first use
     from music21 import corpus
     from music21.exceptions21 import CorpusException
 
@@ -103,9 +107,9 @@ def parse_chorale(chorale_id: str) -> Piece:
     Raises:
         InvalidScoreError: fewer than two of its vocal parts have more than ten notes.
     """
+    # deferred: music21 (0.4 s to import) loads on first use
     from music21 import converter
 
-    from collage.io.score import piece_from_music21
 
     path = chorale_path(chorale_id)
     try:
@@ -181,6 +185,7 @@ def load_chorale(chorale_id: str, *, cache: bool = True) -> Piece:
     Raises:
         ParameterError: unknown id. InvalidScoreError: not a four-part chorale.
     """
+    # deferred: music21 (0.4 s to import) loads on first use
     import music21
 
     path = chorale_path(chorale_id)
@@ -204,7 +209,6 @@ def iter_chorales(split: str = "all", *, cache: bool = True, progress: bool = Fa
         for cid in ids:
             yield cid, load_chorale(cid, cache=cache)
         return
-    from rich.progress import track
 
-    for cid in track(ids, description=f"Bach chorales ({split})", transient=True):
+    for cid in progress_track(ids, f"Bach chorales ({split})"):
         yield cid, load_chorale(cid, cache=cache)

@@ -37,6 +37,7 @@ from collage.datasets.cache import (
 from collage.errors import DatasetNotFoundError, InvalidInputError, ParameterError
 from collage.io import read_midi
 from collage.piece import Piece
+from collage.progress import progress_bar
 from collage.represent.grid import STEPS_PER_BEAT, BeatGrid, TickGrid, quantize
 from collage.represent.melody import skyline
 from collage.represent.pitch import normalize_key
@@ -450,9 +451,7 @@ def _extract(split: str, grid: str, spb: int, ids: np.ndarray, root: Path, progr
     bar = None
     dropped = []
     if progress:
-        from rich.progress import Progress
-
-        bar = Progress(transient=True)
+        bar = progress_bar()
         bar.start()
         task = bar.add_task(f"POP909 {split} segments ({grid})", total=len(ids))
     try:

@@ -19,6 +19,7 @@ from importlib import resources
 from pathlib import Path
 
 from collage.errors import ParameterError
+from collage.io import read_midi
 
 __all__ = ["NAMES", "path", "load"]
 
@@ -39,6 +40,4 @@ def path(name: str) -> Path:
 
 def load(name: str):
     """The bundled example ``name`` read as a :class:`~collage.piece.Piece`."""
-    from collage.io import read_midi
-
     return read_midi(path(name))

@@ -23,6 +23,10 @@ import numpy as np
 import torch
 
 from collage.errors import ParameterError
+from collage.pretrained import load_pretrained
+from collage.represent.accompaniment import durmat, durmat_to_notes
+from collage.represent.chord import estimate_chords
+from collage.represent.melody import melody_onehot, melody_tokens, tokens_to_notes
 
 __all__ = ["DEFAULT_STEPS", "DEFAULT_LR", "gradient_fuse_latents", "gradient_fuse_segments", "encode_pairs",
            "decode_latents", "segment_inputs"]
@@ -90,10 +94,6 @@ def segment_inputs(melodies: Sequence, accomps: Sequence, *, chords=None, n_step
     Returns:
         ``melody (B, 32, 130)`` one-hot, ``chord (B, 8, 36)``, ``prmat (B, 32, 128)`` float32 tensors.
     """
-    from collage.represent.accompaniment import durmat
-    from collage.represent.chord import estimate_chords
-    from collage.represent.melody import melody_onehot, melody_tokens
-
     if len(melodies) != len(accomps):
         raise ParameterError(f"given {len(melodies)} melodies and {len(accomps)} accompaniments; expected equal")
     b, n_beats = len(melodies), n_steps // steps_per_beat
@@ -133,9 +133,6 @@ def encode_pairs(mel_vae, acc_vae, melodies: Sequence, accomps: Sequence, *, cho
 def decode_latents(mel_vae, acc_vae, z_mel: torch.Tensor, z_acc: torch.Tensor, *,
                    batch_size: int = 512) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Decode B latent pairs to step notes: two lists of ``(n, 4)`` int64 arrays (durations clipped to the window)."""
-    from collage.represent.accompaniment import durmat_to_notes
-    from collage.represent.melody import tokens_to_notes
-
     mels, accs = [], []
     for s in range(0, len(z_mel), batch_size):
         tok = mel_vae.decode_tokens(z_mel[s:s + batch_size]).numpy()  # (b, 32)
@@ -161,8 +158,6 @@ def gradient_fuse_segments(melodies: Sequence, accomps: Sequence, *, mel_vae=Non
     Returns:
         ``(melodies, accomps)``: two lists of B ``(n, 4)`` int64 step-note arrays.
     """
-    from collage.pretrained import load_pretrained
-
     mel_vae = mel_vae if mel_vae is not None else load_pretrained("melody_vae")
     acc_vae = acc_vae if acc_vae is not None else load_pretrained("accomp_vae")
     critic = critic if critic is not None else load_pretrained("latent_critic_pretrained")

@@ -46,7 +46,9 @@ from collage.errors import ParameterError
 from collage.fusion import inputs as _inputs
 from collage.fusion import windows as W
 from collage.io import as_piece
+from collage.models.latent_critic import join_configs, latent_distance
 from collage.piece import Piece, Track
+from collage.pretrained import build_model, load_card, load_pretrained, shipped_names, tiny_model
 from collage.represent.checks import check_int, check_unit_interval
 from collage.represent.grid import SEGMENT_STEPS
 from collage.represent.melody import melody_tokens, skyline, tokens_to_notes
@@ -95,8 +97,6 @@ class JoinModels:
         Raises:
             ModelLoadingError: weights missing, corrupt or of the wrong hash.
         """
-        from collage.pretrained import load_card, load_pretrained
-
         a = None if actor is None else load_pretrained(actor)
         lam = None if actor is None else load_card(actor).get("lam")
         c = sigma = None
@@ -111,9 +111,6 @@ class JoinModels:
     @classmethod
     def tiny(cls, seed: int = 0) -> "JoinModels":
         """Tiny random-weight models (VAE, actor, critic) for fast tests."""
-        from collage.pretrained import build_model, tiny_model
-        from collage.models.latent_critic import join_configs
-
         vae = tiny_model("melody_vae", seed=seed)
         cc, ac = join_configs(vae, tiny=True)
         torch.manual_seed(seed)
@@ -128,8 +125,6 @@ def actor_for_lam(lam: float | None) -> str:
     Raises:
         ParameterError: no shipped actor has that λ (the available ones are listed).
     """
-    from collage.pretrained import load_card, shipped_names
-
     names = [n for n in shipped_names() if n == "join_actor" or n.startswith("join_actor_lam")]
     if lam is None:
         return "join_actor"
@@ -210,8 +205,6 @@ def check_iterations(value, name: str = "iterations", lo: int = 1) -> int:
 def joint_distance(z_l_hat: torch.Tensor, z_r_hat: torch.Tensor, z_l: torch.Tensor, z_r: torch.Tensor,
                    sigma: torch.Tensor) -> torch.Tensor:
     """``(B,)`` ``rho(z_L', z_L) + rho(z_R', z_R)`` with the mean posterior scale ``sigma (d,)``."""
-    from collage.models.latent_critic import latent_distance
-
     return latent_distance(z_l_hat, z_l, sigma) + latent_distance(z_r_hat, z_r, sigma)
 
 

@@ -55,14 +55,17 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from collage.errors import ParameterError
 import collage.fusion.inputs as _inputs
 import collage.fusion.windows as W
+from collage.errors import ParameterError
 from collage.fusion.keyalign import _best_shift
 from collage.fusion.rule import _rule_fuse
 from collage.io import as_piece
 from collage.piece import Piece, Tempo, Track, check_notes
+from collage.pretrained import build_model, load_pretrained, tiny_model
+from collage.represent.accompaniment import _durmat, durmat_to_notes
 from collage.represent.checks import check_int, check_unit_interval
+from collage.represent.chord import estimate_chords
 from collage.represent.grid import SEGMENT_BEATS, SEGMENT_STEPS, STEPS_PER_BEAT
 from collage.represent.melody import (
     _melody_tokens,
@@ -122,8 +125,6 @@ class FusionModels:
         Raises:
             ModelLoadingError: weights missing, corrupt or of the wrong hash.
         """
-        from collage.pretrained import load_pretrained
-
         loaded_actor = None if actor is None else load_pretrained(actor)  # first: the likeliest user choice
         loaded_critic = None if critic is None else load_pretrained(critic)
         return cls(melody_vae=load_pretrained(melody_vae), accomp_vae=load_pretrained(accomp_vae),
@@ -132,11 +133,11 @@ class FusionModels:
     @classmethod
     def tiny(cls, seed: int = 0) -> "FusionModels":
         """Tiny random-weight models (VAEs, actor and critic) for fast tests."""
+        # deferred: torch (about 1 s to import) loads on first use
         import torch
 
         from collage.models.latent_critic import TINY_SIZES as sizes
         from collage.models.latent_critic import LatentActorConfig, LatentCriticConfig
-        from collage.pretrained import build_model, tiny_model
 
         mvae, avae = tiny_model("melody_vae", seed=seed), tiny_model("accomp_vae", seed=seed)
         torch.manual_seed(seed)
@@ -309,7 +310,6 @@ def _fuse_windows(mel_windows, acc_windows, *, method="collagenet", controls=Non
     if models is None:
         raise ParameterError(f"method {method!r} needs models (a FusionModels)")
     check_int(batch_size, "batch_size", minimum=1)
-    from collage.represent.chord import estimate_chords
 
     if chords is None:
         chords = np.stack([estimate_chords(a, SEGMENT_BEATS) for a in acc_windows]) if k else None  # (K, 8, 36)
@@ -325,10 +325,10 @@ def _fuse_windows(mel_windows, acc_windows, *, method="collagenet", controls=Non
 
 def _fuse_batch(mel_windows, acc_windows, chords, *, method, controls, models, gradient_options, iterations):
     """:func:`fuse_windows` of the learned methods on one batch of K windows with their ``(K, 8, 36)`` chords."""
+    # deferred: torch (about 1 s to import) loads on first use
     import torch
 
     from collage.models.latent_critic import iterate
-    from collage.represent.accompaniment import _durmat, durmat_to_notes
 
     k = len(mel_windows)
     tokens = np.stack([_melody_tokens(m, SEGMENT_STEPS) for m in mel_windows])  # (K, 32); windows checked already
@@ -360,6 +360,7 @@ def _fuse_batch(mel_windows, acc_windows, chords, *, method, controls, models, g
 
 def _gradient(z_mel, z_acc, models: FusionModels, options: dict):
     """The data-driven baseline on latents (:func:`collage.fusion.gradient.gradient_fuse_latents`)."""
+    # deferred: optional dependency, probed when called
     try:
         from collage.fusion.gradient import gradient_fuse_latents
     except ModuleNotFoundError as e:
@@ -369,8 +370,6 @@ def _gradient(z_mel, z_acc, models: FusionModels, options: dict):
                              "(collage.fusion.gradient is missing); use 'collagenet' or 'rule'") from None
     critic = models.critic
     if critic is None:
-        from collage.pretrained import load_pretrained
-
         critic = models.critic = load_pretrained("latent_critic_pretrained")
     unknown = sorted(set(options) - {"steps", "lr"})
     if unknown:
@@ -532,8 +531,6 @@ def fuse(
     judge = _resolve_judge(judge)  # before the fusion runs, so that a bad or missing judge fails early
     chords = None
     if method != "rule":
-        from collage.represent.chord import estimate_chords
-
         all_chords = estimate_chords(acc, plan.padded // STEPS_PER_BEAT)  # (beats, 36), whole accompaniment
         b0 = plan.starts // STEPS_PER_BEAT
         chords = np.stack([all_chords[b:b + SEGMENT_BEATS] for b in b0])  # (K, 8, 36)
@@ -591,8 +588,6 @@ def _resolve_judge(judge):
     if judge is None or judge is False:
         return None
     if judge is True:
-        from collage.pretrained import load_pretrained
-
         judge = load_pretrained("harmony_judge")
     if not callable(getattr(judge, "score", None)):
         raise ParameterError(f"given judge of type {type(judge).__name__}; expected a harmony judge or True")

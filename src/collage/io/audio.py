@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
+import soxr
 
 from collage.errors import InvalidAudioError, OutputError, ParameterError
 from collage.io.atomic import atomic_path
@@ -30,7 +31,6 @@ def resample(y: np.ndarray, sr_in: int, sr_out: int) -> np.ndarray:
     """``(n,)`` float32 resampled with soxr (HQ); unchanged when the rates agree."""
     if sr_in == sr_out:
         return np.asarray(y, dtype=np.float32)
-    import soxr
 
     return soxr.resample(np.asarray(y, dtype=np.float32), sr_in, sr_out, quality="HQ").astype(np.float32)
 

@@ -31,6 +31,7 @@ def piece_from_music21(stream, *, tpq: int = 480, source: str | None = None) -> 
     dropped with a logged warning. Velocities are clipped to 1..127 (80 where
     the score gives none). Tempo marks repeated in every part are kept once.
     """
+    # deferred: music21 (0.4 s to import) loads on first use
     import music21 as m21
 
     if isinstance(stream, m21.stream.Opus):
@@ -108,6 +109,7 @@ def read_score(
     Raises:
         InvalidScoreError: the file is missing, malformed or has no notes.
     """
+    # deferred: music21 (0.4 s to import) loads on first use
     import music21 as m21
 
     if int(tpq) != tpq or tpq <= 0:

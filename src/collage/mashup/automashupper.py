@@ -26,6 +26,7 @@ import dataclasses
 from itertools import combinations
 from typing import Mapping, Sequence
 
+import librosa
 import numpy as np
 
 from collage.errors import ParameterError
@@ -54,8 +55,6 @@ def _beat_frames(beats_s: np.ndarray, sr: int, n_frames: int) -> np.ndarray:
 
 def stem_features(y: np.ndarray, sr: int, *, beats: np.ndarray, downbeats: np.ndarray) -> StemFeatures:
     """Features of ``y (n,)`` on the beat grid ``beats`` (s) with bars starting at ``downbeats`` (s)."""
-    import librosa
-
     beats = np.asarray(beats, dtype=np.float64)
     if beats.ndim != 1 or beats.size < 2:
         raise ParameterError(f"given {beats.size} beats; expected at least 2 to score on a beat grid")

@@ -33,10 +33,17 @@ import os
 import time
 from pathlib import Path
 
+import librosa
 import numpy as np
 from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
 
+from collage.audio.analyze import analyze, analyze_stem
+from collage.audio.separate import available_backends, separate
 from collage.errors import CollageError, InvalidInputError, ParameterError
+from collage.io.audio import is_silent, load_audio, write_wav
+from collage.mashup.db import MashupDB
+from collage.mashup.sources import find_mixes, find_stem_sets, load_stem_set
+from collage.mashup.stems import TRAIN_SOUNDFONTS, pick_soundfont, render_pop909_song, render_pop909_stems
 from collage.progress import progress_bar
 
 __all__ = ["BuildOptions", "plan_jobs", "process_job", "build", "segments_from_downbeats", "BuildError", "SOURCES"]
@@ -81,8 +88,6 @@ def plan_jobs(src: Path, source: str) -> list[tuple[str, str]]:
     Raises:
         InvalidInputError: ``src`` is missing, not a folder, or holds nothing of that source.
     """
-    from collage.mashup.sources import find_mixes, find_stem_sets
-
     if not src.is_dir():
         raise InvalidInputError(src, "no such folder" if not src.exists() else "is not a folder")
     if source == "midi":
@@ -106,8 +111,6 @@ def plan_jobs(src: Path, source: str) -> list[tuple[str, str]]:
 
 # -- one song (runs in a worker) ------------------------------------------------------------
 def _write_stems(out_dir: Path, stems: dict[str, np.ndarray], sr: int) -> dict[str, dict]:
-    from collage.io.audio import write_wav
-
     n = min(len(y) for y in stems.values())
     stems = {r: np.asarray(y[:n], dtype=np.float32) for r, y in stems.items()}
     stems["mix"] = stems["vocals"] + stems["harmonic"] + stems["percussion"]
@@ -139,9 +142,6 @@ def _cut_clip(stems: dict[str, np.ndarray], sr: int, analysis, seconds: float | 
 def _stem_analyses(clip: dict[str, np.ndarray], song: dict[str, np.ndarray], sr: int) -> dict[str, dict]:
     """``{role: analysis}`` of each stem of the clip heard alone (:func:`~collage.audio.analyze.analyze_stem`;
     the key from the same stem over the whole ``song``); silent stems are left out."""
-    from collage.audio.analyze import analyze_stem
-    from collage.io.audio import is_silent
-
     return {r: analyze_stem(clip[r], sr, r, context=song.get(r)) for r in ("vocals", "harmonic", "percussion")
             if r in clip and not is_silent(clip[r])}
 
@@ -150,20 +150,13 @@ def process_job(name: str, origin: str, opts: BuildOptions) -> dict:
     """Make one song's stems and analysis; returns the record for :meth:`MashupDB.add_song`,
     or ``{"name", "error"}`` when the song cannot be used (a user error; files it wrote
     stay under the stems folder, unreferenced, and are overwritten by a later run)."""
-    from collage.audio.analyze import analyze
-    from collage.io.audio import load_audio
-
     try:
         out_dir = Path(opts["stems_dir"]) / name
         sr = int(opts["sr"])
         if opts["source"] == "midi":
-            from collage.mashup.stems import pick_soundfont, render_pop909_song, render_pop909_stems
-
             d = Path(origin)
             sf2 = opts.get("soundfont") or (pick_soundfont(int(d.name)) if d.name.isdigit() else None)
             if sf2 is None:
-                from collage.mashup.stems import TRAIN_SOUNDFONTS
-
                 sf2 = TRAIN_SOUNDFONTS[0]
             meta = render_pop909_stems(d, out_dir, soundfont=sf2, seconds=opts["seconds"], sr=sr, seed=opts["seed"])
             audio = {r: load_audio(meta["paths"][r], sr=sr, min_seconds=0.0) for r in ("vocals", "harmonic", "percussion")}
@@ -179,15 +172,11 @@ def process_job(name: str, origin: str, opts: BuildOptions) -> dict:
             duration = meta["n_samples"] / sr
         else:
             if opts["source"] == "stems":
-                from collage.mashup.sources import find_stem_sets, load_stem_set
-
                 match = [s for s in find_stem_sets(origin) if s.name == name]
                 if not match:
                     raise InvalidInputError(origin, f"song {name!r} is no longer there")
                 audio = load_stem_set(match[0], sr=sr)
             else:
-                from collage.audio.separate import separate
-
                 audio = separate(load_audio(origin, sr=sr), sr, backend=opts["backend"])
             a = analyze(sr=sr, **audio)
             song = audio
@@ -212,6 +201,7 @@ def _init_worker() -> None:
     """Each worker single-threaded (BLAS / OpenMP / torch)."""
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[var] = "1"
+    # deferred: optional dependency, probed when called
     try:
         from threadpoolctl import threadpool_limits
 
@@ -223,20 +213,14 @@ def _init_worker() -> None:
 def _warm_up(source: str, backend: str) -> None:
     """Compile librosa's numba kernels once in the parent, so forked workers inherit them
     instead of compiling (and writing numba's cache) concurrently, which can corrupt it."""
-    from collage.audio.analyze import analyze
-
     sr = 22050
     t = np.arange(int(6 * sr)) / sr
     click = (np.sin(2 * np.pi * 60 * t) * np.exp(-((t % 0.5) * 30))).astype(np.float32)
     tone = (0.1 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
     analyze(sr=sr, vocals=tone, harmonic=tone, percussion=click)
     if source != "midi":
-        import librosa
-
         librosa.effects.hpss(click + tone)
         if source == "mix":
-            from collage.audio.separate import separate
-
             separate(click + tone, sr, backend=backend)
 
 
@@ -270,8 +254,6 @@ def build(db_path: str | os.PathLike, src: str | os.PathLike, *, source: str = "
         InvalidInputError: ``src`` holds nothing usable, or ``db_path`` is not a MashupDB.
         BuildError: ``on_error='stop'`` met a song that cannot be used, or no song could be added.
     """
-    from collage.mashup.db import MashupDB
-
     if source not in SOURCES:
         raise ParameterError(f"given source={source!r}; expected one of {', '.join(SOURCES)}")
     if on_error not in ("skip", "stop"):
@@ -283,8 +265,6 @@ def build(db_path: str | os.PathLike, src: str | os.PathLike, *, source: str = "
     if seconds is not None and not 5.0 <= seconds <= 600.0:
         raise ParameterError(f"given seconds={seconds!r}; expected 5..600")
     if source == "mix":
-        from collage.audio.separate import available_backends
-
         why = available_backends().get(backend, "unknown backend")
         if why is not None:
             raise ParameterError(f"given backend={backend!r}: {why}")

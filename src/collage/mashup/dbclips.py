@@ -11,7 +11,10 @@ from pathlib import Path
 
 import numpy as np
 
+from collage.audio.analyze import AnalysisError, analyze
 from collage.errors import InvalidInputError
+from collage.io.audio import load_audio
+from collage.mashup.db import MashupDB
 from collage.mashup.generate import ROLES, Clip
 from collage.mashup.score import FEATURE_SR
 
@@ -19,8 +22,6 @@ __all__ = ["clips_from_db", "vocal_clip"]
 
 
 def _loader(path, sr: int) -> np.ndarray:
-    from collage.io.audio import load_audio
-
     return load_audio(path, sr=sr, min_seconds=0.0)
 
 
@@ -31,9 +32,6 @@ def vocal_clip(path: str | os.PathLike, *, sr: int = FEATURE_SR) -> Clip:
         InvalidAudioError: unreadable, non-audio, NaN/inf, silent or shorter than 5 s.
         AnalysisError: no beat or no pitch content (the file is named).
     """
-    from collage.audio.analyze import AnalysisError, analyze
-    from collage.io.audio import load_audio
-
     y = load_audio(path, sr=sr)
     try:
         a = analyze(sr=sr, vocals=y)
@@ -51,7 +49,6 @@ def clips_from_db(db_path: str | os.PathLike, *, sr: int = FEATURE_SR) -> list[C
     """
     if not Path(db_path).is_file():
         raise InvalidInputError(db_path, "no such MashupDB file")
-    from collage.mashup.db import MashupDB
 
     clips = []
     with MashupDB(db_path) as db:

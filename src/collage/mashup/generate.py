@@ -31,9 +31,10 @@ from typing import Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 
-from collage.audio.mix import mix_stems
+from collage.audio.mix import mix_stems, normalize_loudness
 from collage.audio.stretch import stretch
 from collage.errors import InvalidAudioError, ParameterError
+from collage.io.audio import load_audio
 from collage.represent.pitch import parse_key  # re-exported: part of this module's API
 
 __all__ = [
@@ -116,8 +117,6 @@ class Clip:
 
 
 def _load_resampled(path, sr: int) -> np.ndarray:
-    from collage.io.audio import load_audio
-
     return load_audio(path, sr=sr, min_seconds=0.0)
 
 
@@ -379,8 +378,6 @@ def render_candidate(
         ),
     }
     if stem_lufs is not None:
-        from collage.audio.mix import normalize_loudness
-
         out = {r: normalize_loudness(y, sr, target_lufs=stem_lufs) for r, y in out.items()}
     out["mix"] = mix_stems([out[r] for r in ROLES], sr, stem_lufs=None, mix_lufs=mix_lufs)
     return out

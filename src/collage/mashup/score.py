@@ -16,9 +16,12 @@ from __future__ import annotations
 
 from typing import Mapping, Sequence
 
+import librosa
 import numpy as np
 
 from collage.errors import ParameterError
+from collage.mashup.automashupper import mashability
+from collage.pretrained import load_pretrained
 from collage.represent.pitch import PITCH_NAMES
 
 __all__ = [
@@ -61,8 +64,6 @@ SCORERS = (*MODEL_NAMES, "automashupper")
 
 def mel(y: np.ndarray, sr: int = FEATURE_SR) -> np.ndarray:
     """``(n,)`` audio at :data:`FEATURE_SR` → ``(N_MELS, T)`` float32 scaled log-mel."""
-    import librosa
-
     if sr != FEATURE_SR:
         raise ParameterError(f"given sr={sr}; features are computed at {FEATURE_SR} Hz (resample first)")
     S = librosa.feature.melspectrogram(
@@ -75,8 +76,6 @@ def mel(y: np.ndarray, sr: int = FEATURE_SR) -> np.ndarray:
 def chroma(y: np.ndarray, sr: int = FEATURE_SR) -> np.ndarray:
     """``(n,)`` audio at :data:`FEATURE_SR` → ``(N_CHROMA, T)`` float32 chroma energy divided by
     the clip's largest value (so in [0, 1]; a silent clip gives zeros). Same frames as :func:`mel`."""
-    import librosa
-
     if sr != FEATURE_SR:
         raise ParameterError(f"given sr={sr}; features are computed at {FEATURE_SR} Hz (resample first)")
     c = librosa.feature.chroma_stft(y=np.asarray(y, dtype=np.float32), sr=sr, n_fft=CHROMA_FFT, hop_length=HOP,
@@ -121,6 +120,7 @@ def model_input(config, feats: np.ndarray) -> np.ndarray:
 
 def learned_scores(feats: Sequence[np.ndarray], model, *, batch: int = 32) -> np.ndarray:
     """Mean positive-class probability over windows for each ``(4, F, T)`` feature array → ``(N,)``."""
+    # deferred: torch (about 1 s to import) loads on first use
     import torch
 
     if len(feats) == 0:
@@ -142,8 +142,8 @@ def learned_scores(feats: Sequence[np.ndarray], model, *, batch: int = 32) -> np
 
 def load_scorer(name: str):
     """A shipped learned model by scorer name (``premixnet``/``postmixnet``) or weights name/path."""
+    # deferred: torch (about 1 s to import) loads on first use
     import collage.models.mashability  # noqa: F401  (registers the architectures)
-    from collage.pretrained import load_pretrained
 
     return load_pretrained(MODEL_NAMES.get(name, name))
 
@@ -152,6 +152,4 @@ def automashupper_score(
     stems: Mapping[str, np.ndarray], sr: int, *, beats: np.ndarray, downbeats: np.ndarray, shifts=(0,)
 ) -> dict:
     """AutoMashUpper's terms for the three stems (see :mod:`collage.mashup.automashupper`)."""
-    from collage.mashup.automashupper import mashability
-
     return mashability({r: stems[r] for r in ("vocals", "harmonic", "percussion")}, sr, beats=beats, downbeats=downbeats, shifts=shifts)

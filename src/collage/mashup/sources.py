@@ -32,6 +32,7 @@ import json
 import os
 from pathlib import Path
 
+import librosa
 import numpy as np
 
 from collage.errors import InvalidAudioError, InvalidInputError
@@ -187,8 +188,6 @@ def load_stem_set(stems: StemSet, *, sr: int = 22050, min_seconds: float = 5.0) 
     if "percussion" in audio:
         out["percussion"] = audio["percussion"]
     if len(out) < 3:
-        import librosa
-
         _, p = librosa.effects.hpss(audio["instrumental"], margin=1.0)
         out.setdefault("harmonic", (audio["instrumental"] - p).astype(np.float32))
         out.setdefault("percussion", p.astype(np.float32))

@@ -42,6 +42,7 @@ def limit_worker_threads() -> None:
     oversubscribe the cores): the OpenMP/BLAS variables, threadpoolctl when installed."""
     for var in _WORKER_ENV:
         os.environ[var] = "1"
+    # deferred: optional dependency, probed when called
     try:
         from threadpoolctl import threadpool_limits  # optional dependency
     except ImportError:

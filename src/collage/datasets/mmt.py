@@ -44,6 +44,7 @@ from collage.datasets.cache import (
 )
 from collage.errors import CollageError, ParameterError
 from collage.piece import Piece
+from collage.progress import track
 from collage.represent import mmt as rep
 
 __all__ = [
@@ -184,9 +185,7 @@ def iter_pieces(split: str, *, progress: bool = False, cached_only: bool = False
         ids = [i for i in ids if not i.startswith("corpus/") or corpus.is_cached(i.partition("/")[2])]
     it = ids
     if progress:
-        from rich.progress import track
-
-        it = track(ids, description=f"MMT data ({split})", transient=True)
+        it = track(ids, f"MMT data ({split})")
     for pid in it:
         try:
             pieces = load_pieces(pid)

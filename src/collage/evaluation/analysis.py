@@ -38,13 +38,13 @@ import librosa
 import mir_eval
 import numpy as np
 import soundfile as sf
-from rich.progress import Progress
 
 from collage.audio.analyze import AnalysisError, analyze, estimate_key, key_name, key_score, tonal_part
 from collage.audio.separate import available_backends, separate
 from collage.datasets.cache import cache_dir
 from collage.datasets.pop909 import split_ids
 from collage.mashup.stems import DEFAULT_CLIP_S, ROLES, pick_soundfont, render_pop909_song, render_pop909_stems
+from collage.progress import progress_bar
 
 __all__ = ["analysis_scores", "validation_clips"]
 
@@ -84,7 +84,7 @@ def _progress(items, what: str, show: bool):
     if not show:
         yield from items
         return
-    with Progress(transient=True) as bar:
+    with progress_bar() as bar:
         task = bar.add_task(what, total=len(items))
         for x in items:
             yield x

@@ -25,16 +25,22 @@ import logging
 from pathlib import Path
 
 import numpy as np
-from rich.progress import track
 
 from collage.evaluation.analysis import analysis_scores
 from collage.io.atomic import atomic_path
 from collage.mashup.automashupper import mashability
-from collage.mashup.generate import matched_candidates, original_candidate, render_candidate, unmatched_candidate, vocal_starts
+from collage.mashup.generate import (
+    matched_candidates,
+    original_candidate,
+    render_candidate,
+    unmatched_candidate,
+    vocal_starts,
+)
 from collage.mashup.rendered import DATA_ROOT, load_rendered_clips, render_split, render_timbre, split_songs
 from collage.mashup.score import learned_scores, load_scorer, mashup_features
 from collage.metrics.ranking import choose_threshold, rank_and_accuracy
 from collage.pretrained import find_weights
+from collage.progress import track
 
 __all__ = ["build_protocol_set", "build_val_protocol_set", "PROTOCOL_SONGS", "evaluate", "protocol_metrics", "MODEL_KEYS",
            "load_analysis", "to_markdown"]
@@ -95,7 +101,7 @@ def build_protocol_set(
     xs, labels, seeds, amu, recipes = [], [], [], [], []
     n_done = 0
     if progress:
-        order = track(order, description=f"protocol mashups ({split})")
+        order = track(order, f"protocol mashups ({split})")
     for i in order:
         if n_done >= n_seeds:
             break

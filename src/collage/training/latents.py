@@ -19,7 +19,13 @@ import os
 import numpy as np
 import torch
 
+from collage.datasets.cache import cache_dir
+from collage.datasets.pop909 import pop909_segments
 from collage.errors import ParameterError
+from collage.models.judge import _melody_tokens_packed
+from collage.progress import progress_bar
+from collage.represent.chord import chord_vectors
+from collage.represent.transpose import transpose_chords
 
 __all__ = ["PairData", "TRANSPOSITIONS", "data_hash", "encode_latents", "cached_latents", "LatentSet",
            "segment_vae_inputs", "segment_chords", "encode_part",
@@ -125,9 +131,6 @@ def segment_vae_inputs(segset, idx: np.ndarray, shift: int = 0, *, data: "PairDa
         ``prmat (B, 32, 128)`` float32 (durations in steps at onsets, clipped to 32;
         of notes sharing onset and pitch the longest).
     """
-    from collage.models.judge import _melody_tokens_packed
-    from collage.represent.transpose import transpose_chords
-
     data = data or PairData(segset)
     t = segset.length
     idx = np.asarray(idx, np.int64)
@@ -149,8 +152,6 @@ def segment_vae_inputs(segset, idx: np.ndarray, shift: int = 0, *, data: "PairDa
 
 def segment_chords(segset, idx: np.ndarray) -> np.ndarray:
     """``(len(idx), 8, 36)`` float32 annotated chord vectors of segments ``idx``."""
-    from collage.represent.chord import chord_vectors
-
     idx = np.asarray(idx, np.int64)
     labels = [lab for i in idx.tolist() for lab in segset.chords(i)]
     return chord_vectors(labels).reshape(len(idx), -1, 36) if len(idx) else np.zeros((0, 8, 36), np.float32)
@@ -209,9 +210,7 @@ def encode_part(vae, part: str, segset, idx: np.ndarray, *, shifts=TRANSPOSITION
     valid = np.zeros((s, k), bool)
     bar = None
     if progress:
-        from rich.progress import Progress
-
-        bar = Progress(transient=False)
+        bar = progress_bar(transient=False)
         bar.start()
         task = bar.add_task(f"encoding {part} latents", total=s * k)
     try:
@@ -274,9 +273,6 @@ def cached_part(vae, part: str, split: str, *, max_segments: int | None = None, 
     weight hash, the segment data hash and the selection, so new weights
     re-encode. Returns the arrays plus ``index`` and ``song_ids``.
     """
-    from collage.datasets.cache import cache_dir
-    from collage.datasets.pop909 import pop909_segments
-
     segset = pop909_segments(split, grid="beats")
     key = f"{_vae_key(vae)}-{data_hash(segset)}-{max_segments}-{seed}"
     if index is not None or tuple(shifts) != TRANSPOSITIONS:
@@ -311,8 +307,6 @@ def cached_latents(mel_vae, acc_vae, split: str, *, max_segments: int | None = N
 
 def latents_info(mel_vae, acc_vae, split: str, max_segments, seed) -> dict:
     """What a critic/actor card records about its latents."""
-    from collage.datasets.pop909 import pop909_segments
-
     segset = pop909_segments(split, grid="beats")
     return {"latents": f"POP909 {split} (beats grid), {max_segments or len(segset)} segments (seed {seed}) "
                         f"x 12 transpositions, posteriors of melody_vae {_vae_key(mel_vae)} and accomp_vae "

@@ -35,10 +35,13 @@ from typing import Callable
 
 import numpy as np
 import torch
+from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from collage.errors import ParameterError
 from collage.io.atomic import atomic_path
 from collage.models.runtime import set_threads  # re-exported: every training run calls it once
+from collage.pretrained import find_weights, load_pretrained
+from collage.progress import progress_bar
 
 __all__ = ["train_loop", "TrainResult", "set_threads"]
 
@@ -55,7 +58,6 @@ def warm_start(init_from, cls, what: str, *, freeze_encoder: bool = False):
         if freeze_encoder:
             raise ParameterError("given freeze_encoder=True without init_from; a frozen encoder needs trained weights")
         return None
-    from collage.pretrained import find_weights, load_pretrained
 
     init = load_pretrained(find_weights(init_from))
     if not isinstance(init, cls):
@@ -186,9 +188,7 @@ def train_loop(
         write_log({"step": step, "time": time.time(), "val": metrics, "best": better})
         return metrics
 
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-
-    bar = Progress(
+    bar = progress_bar(
         TextColumn(f"[bold]{run_dir.name}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
         TimeRemainingColumn(), TextColumn("{task.fields[info]}"), disable=not progress, transient=False,
     )

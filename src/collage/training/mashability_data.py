@@ -36,6 +36,7 @@ from collage.mashup.generate import (
 )
 from collage.mashup.rendered import DATA_ROOT, load_rendered_clips, split_songs, timbre_root
 from collage.mashup.score import mashup_features
+from collage.progress import track
 
 __all__ = ["build_examples", "examples_path", "mashup_record"]
 
@@ -118,9 +119,7 @@ def build_examples(
     xs, labels, seeds, recipes = [], [], [], []
     seed_no = 0
     if progress:
-        from rich.progress import track
-
-        it = track(clips, description=f"mashups ({split})")
+        it = track(clips, f"mashups ({split})")
     else:
         it = clips
     for c in it:

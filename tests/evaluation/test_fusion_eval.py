@@ -63,7 +63,7 @@ def test_train_actor_iterations_tiny_smoke(pop909_root, monkeypatch, tmp_path, c
     monkeypatch.setenv("COLLAGE_POP909", str(pop909_root))
     monkeypatch.setenv("COLLAGE_CACHE", str(tmp_path / "cache"))
     out = tmp_path / "sweep.json"
-    rc = main(["train", "actor-iterations", "--tiny", "--max-iterations", "3", "--segments", "800", "--json", str(out)])
+    rc = main(["train", "actor-iterations", "--tiny", "--max-iterations", "3", "--segments", "800", "--out-json", str(out)])
     assert rc == 0
     text = capsys.readouterr().out
     assert text.count("iteration(s): harmony") == 3 and "(not written: --tiny)" in text

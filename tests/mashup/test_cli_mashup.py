@@ -120,3 +120,21 @@ def test_empty_db_is_one_line_error(tmp_path, capsys, stems):
     _one_line_error(capsys, ["mashup", "retrieve", str(empty), "--vocal", stems["vocals"]], "empty")
     _one_line_error(capsys, ["mashup", "generate", str(empty), "-o", str(tmp_path / "o")], "empty")
     assert not (tmp_path / "o").exists() or not list((tmp_path / "o").iterdir())
+
+
+def test_retrieve_json_ranks_matched_accompaniments(tiny_db, stems, capsys):
+    """``collage mashup retrieve DB --vocal V --json``: stdout is the JSON alone, and it agrees with the library."""
+    from collage.mashup.retrieval import retrieve
+
+    rc = main(["mashup", "retrieve", str(tiny_db), "--vocal", stems["vocals"], "--scorer", "automashupper",
+               "--candidates", "4", "--top", "3", "--seconds", "6", "--json"])
+    out, err = capsys.readouterr()
+    assert rc == 0, err
+    res = json.loads(out)
+    assert res == json.loads(json.dumps(retrieve(tiny_db, stems["vocals"], scorer="automashupper", candidates=4, top=3,
+                                                 seconds=6)))
+    assert res["vocal"] == stems["vocals"] and 1 <= len(res["results"]) <= 3
+    scores = [r["score"] for r in res["results"]]
+    assert scores == sorted(scores, reverse=True) and [r["rank"] for r in res["results"]] == list(range(1, len(scores) + 1))
+    for r in res["results"]:
+        assert abs(r["harmonic_semitones"]) <= 3 and 0.8 <= r["percussion_ratio"] <= 1.2

@@ -230,7 +230,7 @@ def test_cli_accomp_eos_bias_tiny(tmp_path, pop909_root, monkeypatch, capsys):
 
     monkeypatch.setenv("COLLAGE_POP909", str(pop909_root))
     out = tmp_path / "eos.json"
-    assert main(["train", "accomp-eos-bias", "--tiny", "--segments", "20", "--json", str(out)]) == 0
+    assert main(["train", "accomp-eos-bias", "--tiny", "--segments", "20", "--out-json", str(out)]) == 0
     text = capsys.readouterr().out
     assert "true notes per segment" in text and "(not written: --tiny)" in text
     res = json.loads(out.read_text())

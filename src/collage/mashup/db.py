@@ -1,6 +1,6 @@
 """The MashupDB: songs, their stems, analysis and segments in one SQLite file.
 
-Built by ``collage mashup build DB --from DIR`` (:mod:`collage.mashup.build_cli`); read with::
+Built by ``collage mashup build DB --from DIR`` (:func:`collage.mashup.builder.build`); read with::
 
     with MashupDB("songs.db") as db:                  # or db = MashupDB(...); ...; db.close()
         for song in db.songs():                       # [{"id", "name", "source", "origin", "start_s", "end_s", "info"}]

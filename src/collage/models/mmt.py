@@ -18,11 +18,13 @@ from __future__ import annotations
 import dataclasses
 import math
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from collage.pretrained import register_model
+from collage.represent import mmt as rep
 from collage.represent.mmt import FIELDS, field_sizes
 
 __all__ = ["MMT", "KVCache", "MMTConfig"]
@@ -193,3 +195,35 @@ class MMT(nn.Module):
 
 
 register_model("mmt", MMTConfig)(MMT)
+
+
+def collate(windows: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Pad windows to one length: ``(codes (B, T, 6) int64, mask (B, T) bool)``."""
+    T = max(len(w) for w in windows)
+    codes = np.zeros((len(windows), T, 6), dtype=np.int64)
+    mask = np.zeros((len(windows), T), dtype=bool)
+    for b, w in enumerate(windows):
+        codes[b, : len(w)] = w
+        mask[b, : len(w)] = True
+    return torch.from_numpy(codes), torch.from_numpy(mask)
+
+
+@torch.no_grad()
+def eval_loss(model: MMT, windows: list[np.ndarray], *, batch: int = 8) -> dict[str, float]:
+    """Teacher-forced cross entropy per field (nats per event, weighted by events), and their sum ``loss``."""
+    was = model.training
+    model.eval()
+    total = np.zeros(len(rep.FIELDS))
+    n = 0
+    for s in range(0, len(windows), batch):
+        codes, mask = collate(windows[s:s + batch])
+        k = int(mask[:, 1:].sum())
+        _, per = model.loss(codes, mask)
+        total += per.numpy() * k
+        n += k
+    model.train(was)
+    per_field = total / max(n, 1)
+    out = {f: float(v) for f, v in zip(rep.FIELDS, per_field)}
+    out["loss"] = float(per_field.sum())
+    out["events"] = n
+    return out

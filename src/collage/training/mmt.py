@@ -26,11 +26,11 @@ import numpy as np
 import torch
 
 from collage.datasets import mmt as data
-from collage.models.mmt import MMT, MMTConfig
+from collage.models.mmt import MMT, MMTConfig, collate, eval_loss
 from collage.represent import mmt as rep
 from collage.training.loop import set_threads, train_loop
 
-__all__ = ["Windows", "collate", "eval_loss", "read_log", "ship", "train_mmt"]
+__all__ = ["Windows", "read_log", "ship", "train_mmt"]
 
 log = logging.getLogger(__name__)
 
@@ -69,38 +69,6 @@ class Windows:
 
     def first_window(self, i: int, config: MMTConfig) -> np.ndarray:
         return rep.window(self.notes(i), start_beat=0, max_len=config.max_seq_len, max_beat=config.max_beat)
-
-
-def collate(windows: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
-    """Pad windows to one length: ``(codes (B, T, 6) int64, mask (B, T) bool)``."""
-    T = max(len(w) for w in windows)
-    codes = np.zeros((len(windows), T, 6), dtype=np.int64)
-    mask = np.zeros((len(windows), T), dtype=bool)
-    for b, w in enumerate(windows):
-        codes[b, : len(w)] = w
-        mask[b, : len(w)] = True
-    return torch.from_numpy(codes), torch.from_numpy(mask)
-
-
-@torch.no_grad()
-def eval_loss(model: MMT, windows: list[np.ndarray], *, batch: int = 8) -> dict[str, float]:
-    """Teacher-forced cross entropy per field (nats per event, weighted by events), and their sum ``loss``."""
-    was = model.training
-    model.eval()
-    total = np.zeros(len(rep.FIELDS))
-    n = 0
-    for s in range(0, len(windows), batch):
-        codes, mask = collate(windows[s:s + batch])
-        k = int(mask[:, 1:].sum())
-        _, per = model.loss(codes, mask)
-        total += per.numpy() * k
-        n += k
-    model.train(was)
-    per_field = total / max(n, 1)
-    out = {f: float(v) for f, v in zip(rep.FIELDS, per_field)}
-    out["loss"] = float(per_field.sum())
-    out["events"] = n
-    return out
 
 
 def train_mmt(

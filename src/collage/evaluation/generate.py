@@ -39,12 +39,12 @@ import warnings
 
 import numpy as np
 import torch
-from rich.progress import track
 
 from collage.datasets.mmt import mmt_arrays
 from collage.generate.sampling import sample_codes
 from collage.metrics import piece as pm
 from collage.models.mmt import eval_loss
+from collage.progress import track
 from collage.represent import mmt as rep
 
 __all__ = [
@@ -275,7 +275,7 @@ def evaluate_generate(
         if not progress:
             return it
 
-        return track(list(it), description=what, transient=True)
+        return track(list(it), what)
 
     if "perplexity" in parts:
         t = time.time()

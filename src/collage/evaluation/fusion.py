@@ -39,8 +39,17 @@ import warnings
 
 import numpy as np
 import torch
+from scipy.stats import spearmanr
 
+from collage.datasets.pop909 import disharmonic_pairs, harmonic_pairs, pop909_segments
 from collage.errors import ParameterError
+from collage.fusion.gradient import DEFAULT_STEPS, decode_latents, encode_pairs, gradient_fuse_latents
+from collage.fusion.rule import rule_fuse_batch
+from collage.metrics.harmony import KEYS, evaluate_batch, overlapping_area, pitch_class_histogram
+from collage.models.latent_critic import latent_distance
+from collage.pretrained import load_card, load_pretrained, shipped_names, tiny_model
+from collage.represent.chord import estimate_chord_labels
+from collage.training.latents import segment_chords
 
 __all__ = ["evaluate_fusion", "control_sweep", "ROW_KEYS", "SINGLE_TRACK_KEYS", "load_fusion_models",
            "aspect_similarity", "CONTROL_LEVELS"]
@@ -65,8 +74,6 @@ def load_fusion_models(*, tiny: bool = False) -> dict:
     Returns:
         ``{"mel_vae", "acc_vae", "judge", "critic" (pre-trained), "actors": {row: actor}, "lams": {row: λ}}``.
     """
-    from collage.pretrained import load_card, load_pretrained, shipped_names, tiny_model
-
     if tiny:
         torch.manual_seed(0)
         actors = {"collagenet": tiny_model("latent_actor", seed=1), "collagenet_lam0.1": tiny_model("latent_actor", seed=2)}
@@ -97,16 +104,12 @@ def _onset_f1(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def _pch_overlap(a: np.ndarray, b: np.ndarray) -> float:
-    from collage.metrics.harmony import overlapping_area, pitch_class_histogram
-
     if not len(a) or not len(b):
         return float(len(a) == len(b))
     return float(overlapping_area(pitch_class_histogram(a), pitch_class_histogram(b)))
 
 
 def _chord_agreement(a: np.ndarray, b: np.ndarray, n_beats: int = 8) -> float:
-    from collage.represent.chord import estimate_chord_labels
-
     la = estimate_chord_labels(a, n_beats) if len(a) else ["N"] * n_beats
     lb = estimate_chord_labels(b, n_beats) if len(b) else ["N"] * n_beats
     return float(np.mean([x == y for x, y in zip(la, lb)]))
@@ -138,8 +141,6 @@ def aspect_similarity(aspect: str, out_notes: np.ndarray, in_notes: np.ndarray) 
 
 def _spearman_rows(x: np.ndarray, y: np.ndarray) -> tuple[float | None, int]:
     """Mean Spearman correlation of ``x`` (levels) with each row of ``y`` (P, L); constant rows skipped."""
-    from scipy.stats import spearmanr
-
     vals = []
     for row in y:
         if np.all(row == row[0]) or np.any(~np.isfinite(row)):
@@ -161,8 +162,6 @@ def control_sweep(actor, mel_vae, acc_vae, z_mel: torch.Tensor, z_acc: torch.Ten
         ``{aspect: {"spearman_latent", "spearman_similarity", "latent_distance" (per level means),
         "similarity" (per level means), "skipped_latent", "skipped_similarity"}}``.
     """
-    from collage.fusion.gradient import decode_latents
-
     names = list(actor.aspect_slices())
     slices = actor.aspect_slices()
     p, lv = len(z_mel), np.asarray(levels, np.float64)
@@ -194,8 +193,6 @@ def _rho(actor, ha, hb, za, zb) -> tuple[float, float]:
 
 
 def _stats_row(judge, mels, accs, n_steps: int) -> dict:
-    from collage.metrics.harmony import KEYS, evaluate_batch
-
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         vals = evaluate_batch(mels, accs, n_steps=n_steps)
@@ -218,12 +215,6 @@ def evaluate_fusion(*, n_pairs: int = 5000, seed: int = 0, models: dict | None =
         gradient_sweep: step counts at which to also score the baseline on the
             first ``min(n_pairs, 500)`` pairs (harmony rate, rho), to justify the default.
     """
-    from collage.datasets.pop909 import disharmonic_pairs, harmonic_pairs, pop909_segments
-    from collage.fusion.gradient import DEFAULT_STEPS, decode_latents, encode_pairs, gradient_fuse_latents
-    from collage.fusion.rule import rule_fuse_batch
-    from collage.metrics.harmony import KEYS
-    from collage.training.latents import segment_chords
-
     if isinstance(n_pairs, bool) or not isinstance(n_pairs, (int, np.integer)) or n_pairs < 2:
         raise ParameterError(f"given n_pairs={n_pairs!r}; expected an integer >= 2")
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
@@ -363,11 +354,6 @@ def gradient_step_sweep(mel_vae, acc_vae, critic, judge, sigma_a, sigma_b, steps
     Returns:
         ``{"split", "pairs", "steps": {n: {...}}, "chosen": n}``.
     """
-    from collage.datasets.pop909 import disharmonic_pairs, pop909_segments
-    from collage.fusion.gradient import decode_latents, encode_pairs, gradient_fuse_latents
-    from collage.models.latent_critic import latent_distance
-    from collage.training.latents import segment_chords
-
     segs = pop909_segments(split, grid="beats")
     pd = disharmonic_pairs(segs, n_pairs, seed)
     d_m = [segs.melody(int(i)) for i in pd[:, 0]]

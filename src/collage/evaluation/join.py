@@ -32,10 +32,27 @@ from __future__ import annotations
 import logging
 import time
 
+import matplotlib
+import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
+from collage.datasets.pop909 import pop909_segments
 from collage.errors import ParameterError
+from collage.fusion.horizontal import (
+    JoinModels,
+    decode_tokens,
+    encode_tokens,
+    joint_distance,
+    lp_search,
+    transform_latents,
+)
+from collage.io.atomic import atomic_path
+from collage.pretrained import find_weights, load_card, load_pretrained, shipped_names, tiny_model
+from collage.represent.melody import tokens_to_notes
+from collage.training.join import TINY_SONGS
+from collage.training.join_data import JoinLatents, join_index, pair_index, restrict_songs, segment_tokens
+from collage.training.loop import set_threads
 
 __all__ = ["TRANSITIONS", "melody_transitions", "transition_correlations", "evaluate_join", "goal_check",
            "to_markdown", "plot_join", "ITERATIONS", "LP_STEP_COUNTS", "LP_BUDGETS"]
@@ -85,14 +102,10 @@ def transition_correlations(counts: dict[str, np.ndarray], reference: dict[str, 
 
 
 def _notes(tok_l: np.ndarray, tok_r: np.ndarray) -> list[np.ndarray]:
-    from collage.represent.melody import tokens_to_notes
-
     return [tokens_to_notes(t) for t in np.concatenate([tok_l, tok_r], axis=1)]
 
 
 def _score(vae, judge, z_l, z_r, z0_l, z0_r, sigma, reference) -> dict:
-    from collage.fusion.horizontal import decode_tokens, joint_distance
-
     tl, tr = decode_tokens(vae, z_l), decode_tokens(vae, z_r)
     p = judge.score(tl, tr)
     corr = transition_correlations(melody_transitions(_notes(tl, tr)), reference)
@@ -101,11 +114,7 @@ def _score(vae, judge, z_l, z_r, z0_l, z0_r, sigma, reference) -> dict:
 
 
 def _load(tiny: bool):
-    from collage.pretrained import find_weights, load_card, load_pretrained, shipped_names, tiny_model
-
     if tiny:
-        from collage.fusion.horizontal import JoinModels
-
         m = JoinModels.tiny()
         m2 = JoinModels.tiny(seed=1)
         return {"vae": m.melody_vae, "actors": {1.0: m.actor, 0.3: m2.actor}, "critic": m.critic, "sigma": m.sigma,
@@ -127,12 +136,6 @@ def _load(tiny: bool):
 def evaluate_join(*, n_pairs: int = 500, seed: int = 0, iterations=ITERATIONS, lp_steps=LP_STEP_COUNTS,
                   lp_budgets=LP_BUDGETS, tiny: bool = False, progress: bool = False) -> dict:
     """Run the evaluation (see the module doc). Returns a JSON-ready dict with ``points``."""
-    from collage.datasets.pop909 import pop909_segments
-    from collage.fusion.horizontal import encode_tokens, joint_distance, lp_search, transform_latents
-    from collage.training.join import TINY_SONGS
-    from collage.training.join_data import join_index, pair_index, restrict_songs, segment_tokens
-    from collage.training.loop import set_threads
-
     if isinstance(n_pairs, bool) or not isinstance(n_pairs, int) or n_pairs < 2:
         raise ParameterError(f"given n_pairs={n_pairs!r}; expected an integer >= 2")
     set_threads()
@@ -144,7 +147,6 @@ def evaluate_join(*, n_pairs: int = 500, seed: int = 0, iterations=ITERATIONS, l
     song_ids = np.asarray(segset.song_ids)[index]
     has = right >= 0
     reference = melody_transitions(_notes(tokens[has], tokens[right[has]]))
-    from collage.training.join_data import JoinLatents
 
     lat = JoinLatents(mu=np.zeros((1, len(index), 1)), std=np.zeros((1, len(index), 1)),
                       valid=np.ones((1, len(index)), bool), shifts=(0,), song_ids=song_ids,
@@ -321,12 +323,8 @@ def to_markdown(res: dict, *, figure: str | None = None, command: str | None = N
 
 def plot_join(res: dict, path) -> None:
     """Coherency and the four transition correlations against z-distance, per input set (rows); PNG/SVG/PDF."""
-    import matplotlib
-
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
-    from collage.io.atomic import atomic_path
 
     names = list(res["inputs"])
     cols = ["coherency"] + list(TRANSITIONS)

@@ -19,6 +19,7 @@ Example::
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 
@@ -26,8 +27,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from collage.datasets.pop909 import pop909_segments
 from collage.errors import ParameterError
 from collage.models.accomp_vae import NO_CHORD, AccompVAE, AccompVAEConfig
+from collage.pretrained import find_weights, load_pretrained, save_pretrained, tiny_model, update_card
+from collage.training.data import SegmentTensors
+from collage.training.loop import freeze, set_threads, train_loop, warm_start
 
 __all__ = [
     "accomp_vae_loss",
@@ -292,11 +297,6 @@ def train_accomp_vae(
     Returns:
         dict with ``scores`` (final evaluation), ``train`` (loop result summary) and ``weights`` (path or None).
     """
-    from collage.datasets.pop909 import pop909_segments
-    from collage.pretrained import save_pretrained
-    from collage.training.data import SegmentTensors
-    from collage.training.loop import freeze, set_threads, train_loop, warm_start
-
     for nm, v in (("steps", steps), ("batch_size", batch_size), ("val_size", val_size), ("eval_size", eval_size),
                   ("val_every", val_every)):
         if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
@@ -386,11 +386,6 @@ def evaluate_weights(name_or_path: str = "accomp_vae", *, n: int = 2000, split: 
 
         python -c "from collage.training.accomp_vae import evaluate_weights as e; import json; print(json.dumps(e(), indent=1))"
     """
-    from collage.datasets.pop909 import pop909_segments
-    from collage.pretrained import find_weights, load_pretrained
-    from collage.training.data import SegmentTensors
-    from collage.training.loop import set_threads
-
     set_threads()
     model = load_pretrained(find_weights(name_or_path))
     if not isinstance(model, AccompVAE):
@@ -448,12 +443,6 @@ def run_calibrate_eos_bias(name: str = "accomp_vae", *, n: int = 2000, seed: int
     ``seed`` 2 keeps the draw apart from the card's scores (seed 1) and from checkpoint selection (seed 0).
     Returns :func:`calibrate_eos_bias`'s dict plus ``"model"`` and ``"segments"``.
     """
-    import dataclasses
-
-    from collage.datasets.pop909 import pop909_segments
-    from collage.pretrained import find_weights, load_pretrained, tiny_model, update_card
-    from collage.training.data import SegmentTensors
-    from collage.training.loop import set_threads
 
     set_threads()
     model = tiny_model("accomp_vae") if tiny else load_pretrained(find_weights(name))

@@ -17,6 +17,8 @@ zones of the training split and writes ``collage/arrange/zones.json``.
 
 from __future__ import annotations
 
+import copy
+import json
 import logging
 import shlex
 import sys
@@ -24,8 +26,17 @@ import time
 from pathlib import Path
 
 import numpy as np
+import torch
 
+from collage.arrangement.baselines import ZONES_FILE, fit_zone_model, pitch_counts
+from collage.arrangement.data import entry_from_labels, load_arrays_for, note_features, pitch_hints_from_labels
+from collage.arrangement.ensembles import DATASET_ENSEMBLE
+from collage.arrangement.neural import predict_logits
 from collage.errors import ParameterError
+from collage.io.atomic import atomic_path
+from collage.models.arrange import ARCHITECTURES, batch_features
+from collage.pretrained import _lookup, build_model, default_save_dir, save_pretrained
+from collage.training.loop import set_threads, train_loop
 
 __all__ = ["train_arrange", "weights_name", "fit_zones", "MODELS"]
 
@@ -41,9 +52,6 @@ def weights_name(dataset: str, model: str, hints: str | None = None) -> str:
 
 
 def _val_accuracy(model, val, entries, hints_ph, max_len: int) -> dict:
-    from collage.arrangement.data import note_features
-    from collage.arrangement.neural import predict_logits
-
     P = val.n_parts
     feats, labels = [], []
     for i in range(len(val)):
@@ -89,12 +97,6 @@ def train_arrange(
         max_steps, max_seconds: stop at whichever comes first (running again resumes).
         half: store the shipped weights as float16 (halves their size; they load into float32).
     """
-    import torch
-
-    from collage.arrangement.data import entry_from_labels, load_arrays_for, note_features, pitch_hints_from_labels
-    from collage.models.arrange import ARCHITECTURES, batch_features
-    from collage.pretrained import build_model, default_save_dir, save_pretrained
-    from collage.training.loop import set_threads, train_loop
 
     if model not in ARCHITECTURES:
         raise ParameterError(f"given model {model!r}; expected one of {', '.join(ARCHITECTURES)}")
@@ -109,7 +111,6 @@ def train_arrange(
     val = load_arrays_for(dataset, "val", pop909_root=pop909_root)
     P = train.n_parts
     arch = ARCHITECTURES[model]
-    from collage.pretrained import _lookup  # the registered Config class
 
     _, config_cls = _lookup(arch)
     config = config_cls(n_parts=P, entry_hints=hints == "entry", pitch_hints=hints == "pitch")
@@ -225,8 +226,6 @@ def train_arrange(
                  "in Symbolic Multitrack Music, ISMIR 2021 (chapter 4 of the thesis)",
     }
     if half:
-        import copy
-
         net = copy.deepcopy(net).half()
     save_pretrained(net, name, out_dir, card=card)
     log.info("wrote %s (best val acc %.2f at step %s)", out_dir / f"{name}.pt", card["scores"]["val_acc"], best_step)
@@ -235,12 +234,6 @@ def train_arrange(
 
 def fit_zones(dataset: str, *, out: str | Path | None = None, pop909_root=None, command: str | None = None) -> dict:
     """Learn the zone baseline's optimal zones on the training split; write them to ``zones.json``."""
-    import json
-
-    from collage.arrangement.baselines import ZONES_FILE, fit_zone_model, pitch_counts
-    from collage.arrangement.data import load_arrays_for
-    from collage.arrangement.ensembles import DATASET_ENSEMBLE
-    from collage.io.atomic import atomic_path
 
     train = load_arrays_for(dataset, "train", pop909_root=pop909_root)
     zones = fit_zone_model(pitch_counts(train.notes[:, 2], train.labels, train.n_parts))

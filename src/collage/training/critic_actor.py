@@ -51,7 +51,29 @@ import torch
 import torch.nn.functional as F
 
 from collage.errors import ParameterError
+from collage.fusion.gradient import decode_latents
+from collage.models.latent_critic import (
+    TINY_SIZES,
+    LatentActor,
+    LatentActorConfig,
+    LatentCritic,
+    LatentCriticConfig,
+    iterate,
+    latent_distance,
+)
+from collage.pretrained import (
+    build_model,
+    default_save_dir,
+    find_weights,
+    load_pretrained,
+    save_pretrained,
+    shipped_names,
+    tiny_model,
+    update_card,
+)
 from collage.represent.checks import check_int
+from collage.training.latents import cached_latents, latents_info
+from collage.training.loop import set_threads, train_loop
 
 __all__ = ["LatentSampler", "as_pairing", "train_critic", "train_actor", "actor_val_metrics", "iteration_sweep",
            "run_choose_iterations"]
@@ -164,13 +186,9 @@ def train_critic(train_lat, val_lat, *, run_dir, config=None, steps: int = 3000,
     ``train_lat``, ``val_lat``: pairings, or LatentSets (the vertical pairing).
     Returns ``(critic with the best val weights, TrainResult)``.
     """
-    from collage.models.latent_critic import LatentCritic
-    from collage.training.loop import set_threads, train_loop
-
     set_threads()
     tr, va = as_pairing(train_lat), as_pairing(val_lat)
     torch.manual_seed(seed)
-    from collage.models.latent_critic import LatentCriticConfig
 
     critic = LatentCritic(config or LatentCriticConfig())
     opt = _adam(critic.parameters(), lr)
@@ -212,8 +230,6 @@ def actor_val_metrics(actor, critic, val, *, mel_vae=None, acc_vae=None, judge=N
     out = {"val_d_in": float(torch.sigmoid(critic(za, zb)).mean()), "val_d_out": float(torch.sigmoid(critic(ha, hb)).mean()),
            "val_rho_a": float(d["z_a"].mean()), "val_rho_b": float(d["z_b"].mean())}
     if mel_vae is not None and acc_vae is not None and judge is not None:
-        from collage.fusion.gradient import decode_latents
-
         mels, accs = decode_latents(mel_vae, acc_vae, ha, hb)
         out["val_harmony"] = float((judge.score(mels, accs) > 0.5).mean())
     return out
@@ -254,9 +270,6 @@ def train_actor(train_lat, val_lat, *, run_dir, lam: float = 1.0, actor_config=N
     Returns ``(actor, critic, TrainResult)``; with ``val_score``, or a judge and the
     VAEs, the best val score picks the weights, else the last step is kept.
     """
-    from collage.models.latent_critic import LatentActor, LatentCritic, iterate, latent_distance
-    from collage.training.loop import set_threads, train_loop
-
     if lam < 0:
         raise ParameterError(f"given lam={lam!r}; expected >= 0")
     unroll = check_int(unroll, "unroll", minimum=1)
@@ -264,7 +277,6 @@ def train_actor(train_lat, val_lat, *, run_dir, lam: float = 1.0, actor_config=N
     set_threads()
     tr, va = as_pairing(train_lat), as_pairing(val_lat)
     torch.manual_seed(seed)
-    from collage.models.latent_critic import LatentActorConfig, LatentCriticConfig
 
     actor = LatentActor(actor_config or LatentActorConfig())
     critic = LatentCritic(critic_config or LatentCriticConfig())
@@ -368,16 +380,12 @@ def base_card(kind: str, *, latents_info: dict, train_info: dict, scores: dict) 
 
 
 def _load_vaes(mel_vae, acc_vae, tiny: bool):
-    from collage.pretrained import load_pretrained, tiny_model
-
     if tiny:
         return tiny_model("melody_vae"), tiny_model("accomp_vae")
     return load_pretrained(mel_vae or "melody_vae"), load_pretrained(acc_vae or "accomp_vae")
 
 
 def _configs(mel, acc, tiny: bool, sizes: dict):
-    from collage.models.latent_critic import TINY_SIZES, LatentActorConfig, LatentCriticConfig
-
     if tiny:
         sizes = dict(TINY_SIZES)
     cc = LatentCriticConfig.for_latents(mel.aspects, acc.aspects, mel.z_dim, acc.z_dim, **sizes)
@@ -397,8 +405,6 @@ def _critic_weights(actor: str | os.PathLike):
     repository's ``weights-training/`` (:func:`collage.pretrained.find_weights`); an actor
     given by path has its critic beside it, or else by name.
     """
-    from collage.pretrained import find_weights
-
     name = _critic_name(str(actor))
     if Path(name).suffix == ".pt" and not Path(name).exists():
         name = Path(name).stem
@@ -417,9 +423,6 @@ def run_train_critic(*, run_dir, steps=3000, batch_size=256, lr=1e-4, seed=0, se
 
     Stopped early by ``max_seconds``, it still ships (the card records the steps done); running again resumes.
     """
-    from collage.pretrained import default_save_dir, save_pretrained
-    from collage.training.latents import cached_latents, latents_info
-
     mel, acc = _load_vaes(mel_vae, acc_vae, tiny)
     n_val = max(segments // 8, 100)
     tr = cached_latents(mel, acc, "train", max_segments=segments, seed=seed, progress=progress)
@@ -453,9 +456,6 @@ def run_train_actor(*, run_dir, lam=1.0, steps=3000, batch_size=256, lr=1e-4, se
     Returns the actor's .pt path; stopped early by ``max_seconds``, it still ships (the card records the
     steps done) and running again resumes.
     """
-    from collage.pretrained import default_save_dir, find_weights, load_pretrained, save_pretrained, shipped_names, tiny_model
-    from collage.training.latents import cached_latents, latents_info
-
     mel, acc = _load_vaes(mel_vae, acc_vae, tiny)
     n_val = max(segments // 8, 100)
     tr = cached_latents(mel, acc, "train", max_segments=segments, seed=seed, progress=progress)
@@ -536,9 +536,6 @@ def run_choose_iterations(name: str = "latent_actor", *, max_iterations: int = 8
     Returns:
         :func:`iteration_sweep`'s dict plus ``"actor"``.
     """
-    from collage.pretrained import build_model, find_weights, load_pretrained, tiny_model, update_card
-    from collage.training.latents import cached_latents
-
     max_iterations = check_int(max_iterations, "max_iterations", minimum=1)
     mel, acc = _load_vaes(None, None, tiny)
     va = as_pairing(cached_latents(mel, acc, "val", max_segments=max(segments // 8, 100), seed=seed))

@@ -34,11 +34,14 @@ import hashlib
 import logging
 
 import numpy as np
+import torch
 
+from collage.datasets.pop909 import SEGMENT_BEATS, SegmentSet
 from collage.errors import ParameterError
 from collage.represent.accompaniment import MAX_DUR
-from collage.represent.chord import CHORD_DIM, chord_vectors
+from collage.represent.chord import CHORD_DIM, PITCH_NAMES, chord_vectors
 from collage.represent.melody import HOLD, MELODY_DIM, REST
+from collage.represent.segments import crop_all, window_starts
 
 __all__ = ["SHIFTS", "SegmentTensors", "data_hash", "synthetic_segment_set"]
 
@@ -87,8 +90,6 @@ class SegmentTensors:
     """
 
     def __init__(self, segset):
-        from collage.datasets.pop909 import SegmentSet
-
         if not isinstance(segset, SegmentSet):
             raise ParameterError(f"given segset of type {type(segset).__name__}; expected a SegmentSet")
         a = segset.arrays()
@@ -238,8 +239,6 @@ class SegmentTensors:
         """Torch tensors of segments ``idx``: any of ``melody`` ``(B, 32, 130)`` float, ``tokens``
         ``(B, 32)`` long, ``chords`` ``(B, 8, 36)`` float, ``prmat`` ``(B, 32, 128)`` float; plus
         ``index`` and ``shift`` ``(B,)`` long."""
-        import torch
-
         idx = self._idx(idx)
         shift = self._shift(shift, len(idx)).copy()
         bad = sorted(set(parts) - set(PARTS))
@@ -281,10 +280,6 @@ def synthetic_segment_set(n_songs: int = 4, *, n_beats: int = 24, split: str = "
     """A :class:`~collage.datasets.pop909.SegmentSet` of random songs built in code (tests, smoke runs
     without POP909): a monophonic melody of quarter and eighth notes with rests, block-chord
     accompaniment on each beat, one chord label per 2 beats; windows as :func:`pop909_segments` cuts them."""
-    from collage.datasets.pop909 import SEGMENT_BEATS, SegmentSet
-    from collage.represent.chord import PITCH_NAMES
-    from collage.represent.segments import crop_all, window_starts
-
     for name, v in (("n_songs", n_songs), ("n_beats", n_beats)):
         if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
             raise ParameterError(f"given {name}={v!r}; expected a positive integer")

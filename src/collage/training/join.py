@@ -26,8 +26,25 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from collage.datasets.pop909 import pop909_segments
 from collage.errors import ParameterError
+from collage.fusion.horizontal import decode_tokens
+from collage.models.join_judge import JoinJudge, JoinJudgeConfig
 from collage.models.latent_critic import join_configs
+from collage.pretrained import default_save_dir, find_weights, load_pretrained, save_pretrained, tiny_model
+from collage.training.critic_actor import actor_val_metrics, lam_name, train_actor, train_critic
+from collage.training.join_data import (
+    JoinLatents,
+    JoinPairing,
+    join_index,
+    join_latents,
+    pair_index,
+    restrict_songs,
+    segment_tokens,
+    transpose_tokens,
+)
+from collage.training.latents import _vae_key, data_hash
+from collage.training.loop import set_threads, train_loop
 
 __all__ = ["run_train_join_critic", "run_train_join_actor", "train_join_judge",
            "run_train_join_judge", "judge_batch", "join_actor_name", "TINY_SONGS"]
@@ -40,20 +57,14 @@ TINY_SONGS = 6
 
 def join_actor_name(lam: float, default: bool) -> str:
     """``join_actor`` (the shipped default) or ``join_actor_lam<λ>``."""
-    from collage.training.critic_actor import lam_name
-
     return "join_actor" if default else f"join_actor_lam{lam_name(lam)}"
 
 
 def _vae(vae, tiny: bool):
-    from collage.pretrained import load_pretrained, tiny_model
-
     return tiny_model("melody_vae") if tiny else load_pretrained(vae or "melody_vae")
 
 
 def _latents(vae, tiny: bool, progress: bool):
-    from collage.training.join_data import join_latents
-
     songs = TINY_SONGS if tiny else None
     tr = join_latents(vae, "train", songs=songs, progress=progress)
     va = join_latents(vae, "val", shifts=(0,), songs=songs, progress=progress)
@@ -61,9 +72,6 @@ def _latents(vae, tiny: bool, progress: bool):
 
 
 def _card(kind: str, vae, tr, info: dict, scores: dict) -> dict:
-    from collage.datasets.pop909 import pop909_segments
-    from collage.training.latents import _vae_key, data_hash
-
     segset = pop909_segments("train", grid="beats")
     return {
         "training_command": " ".join(["collage"] + sys.argv[1:]) if sys.argv and "collage" in sys.argv[0] else None,
@@ -82,10 +90,6 @@ def run_train_join_critic(*, run_dir, steps: int = 2000, batch_size: int = 256, 
                           out_dir=None, name: str = "join_critic", vae=None, tiny: bool = False, sizes=None,
                           max_seconds=None, progress: bool = True):
     """`collage train join-critic`: a critic without actor on the horizontal pairing; ships ``name``. Returns the .pt path."""
-    from collage.pretrained import default_save_dir, save_pretrained
-    from collage.training.critic_actor import train_critic
-    from collage.training.join_data import JoinPairing
-
     mel = _vae(vae, tiny)
     tr, va = _latents(mel, tiny, progress)
     cc, _ = join_configs(mel, tiny=tiny, sizes=sizes)
@@ -106,8 +110,6 @@ def run_train_join_critic(*, run_dir, steps: int = 2000, batch_size: int = 256, 
 def judge_val_score(vae, judge, val, *, n: int = 500, seed: int = 321):
     """``actor -> float``: the reality classifier's mean probability on ``n`` unpaired val pairs
     (posterior means, fixed draws) after one transformation at random styles (fixed draws)."""
-    from collage.fusion.horizontal import decode_tokens
-
     rng = np.random.default_rng(seed)
     z_l, z_r = val.negative(n, rng, sample=False)
     style = torch.from_numpy(rng.random((n, 4)).astype(np.float32))
@@ -135,10 +137,6 @@ def run_train_join_actor(*, run_dir, lam: float = 1.0, steps: int = 3000, batch_
     Returns the .pt path; stopped early by ``max_seconds`` it still ships (the card records the
     steps) and running again resumes.
     """
-    from collage.pretrained import default_save_dir, find_weights, load_pretrained, save_pretrained, tiny_model
-    from collage.training.critic_actor import actor_val_metrics, train_actor
-    from collage.training.join_data import JoinPairing
-
     if lam < 0:
         raise ParameterError(f"given lam={lam!r}; expected >= 0")
     mel = _vae(vae, tiny)
@@ -182,8 +180,6 @@ def judge_batch(tokens: np.ndarray, song_ids: np.ndarray, right: np.ndarray, n: 
     Returns:
         ``(left (n, 32), right (n, 32), labels (n,))``.
     """
-    from collage.training.join_data import JoinLatents, pair_index, transpose_tokens
-
     lat = JoinLatents(mu=np.zeros((1, len(tokens), 1)), std=np.zeros((1, len(tokens), 1)),
                       valid=np.ones((1, len(tokens)), bool), shifts=(0,), song_ids=song_ids,
                       starts=np.zeros(len(tokens), np.int64), right=right, index=np.arange(len(tokens)))
@@ -205,9 +201,6 @@ def judge_batch(tokens: np.ndarray, song_ids: np.ndarray, right: np.ndarray, n: 
 
 
 def _judge_data(split: str, songs: int | None):
-    from collage.datasets.pop909 import pop909_segments
-    from collage.training.join_data import join_index, restrict_songs, segment_tokens
-
     segset = pop909_segments(split, grid="beats")
     index, right = restrict_songs(segset, *join_index(segset), songs)
     return segment_tokens(segset, index), np.asarray(segset.song_ids)[index], right
@@ -228,9 +221,6 @@ def train_join_judge(train_data, val_data, *, run_dir, config=None, steps: int =
                      lr: float = 1e-3, seed: int = 0, val_every: int = 250, progress: bool = True,
                      max_seconds: float | None = None):
     """Train the reality classifier (BCE, Adam); the best val accuracy is kept. Returns ``(judge, TrainResult)``."""
-    from collage.models.join_judge import JoinJudge, JoinJudgeConfig
-    from collage.training.loop import set_threads, train_loop
-
     set_threads()
     torch.manual_seed(seed)
     judge = JoinJudge(config or JoinJudgeConfig())
@@ -258,11 +248,6 @@ def run_train_join_judge(*, run_dir, steps: int = 3000, batch_size: int = 128, l
                          out_dir=None, name: str = "join_judge", tiny: bool = False, max_seconds=None,
                          progress: bool = True):
     """`collage train join-judge`: the reality classifier on POP909 notes; ships ``name`` with its test accuracy."""
-    from collage.datasets.pop909 import pop909_segments
-    from collage.models.join_judge import JoinJudgeConfig
-    from collage.pretrained import default_save_dir, save_pretrained
-    from collage.training.latents import data_hash
-
     songs = TINY_SONGS if tiny else None
     tr, va, te = (_judge_data(s, songs) for s in ("train", "val", "test"))
     config = JoinJudgeConfig.tiny() if tiny else JoinJudgeConfig()

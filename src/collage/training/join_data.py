@@ -22,8 +22,11 @@ import dataclasses
 import numpy as np
 import torch
 
+from collage.datasets.pop909 import pop909_segments
 from collage.errors import ParameterError
+from collage.models.judge import _melody_tokens_packed
 from collage.represent.grid import SEGMENT_STEPS
+from collage.training.latents import PairData, cached_part
 
 __all__ = ["JOIN_SHIFTS", "join_index", "JoinLatents", "join_latents", "JoinPairing", "segment_tokens",
            "transpose_tokens", "pair_index", "restrict_songs"]
@@ -100,9 +103,6 @@ def restrict_songs(segset, index: np.ndarray, right: np.ndarray, songs: int | No
 def join_latents(vae, split: str, *, shifts=JOIN_SHIFTS, songs: int | None = None,
                  progress: bool = False) -> JoinLatents:
     """The cached melody posteriors of a split's :func:`join_index` segments (beats grid; ``songs``: the first N only)."""
-    from collage.datasets.pop909 import pop909_segments
-    from collage.training.latents import cached_part
-
     segset = pop909_segments(split, grid="beats")
     index, right = restrict_songs(segset, *join_index(segset), songs)
     a = cached_part(vae, "mel", split, index=index, shifts=tuple(shifts), progress=progress)
@@ -181,9 +181,6 @@ class JoinPairing:
 
 def segment_tokens(segset, index: np.ndarray) -> np.ndarray:
     """``(K, 32)`` int64 melody tokens (0..127 onset pitch, 128 hold, 129 rest) of segments ``index``."""
-    from collage.models.judge import _melody_tokens_packed
-    from collage.training.latents import PairData
-
     data = PairData(segset)
     index = np.asarray(index, np.int64)
     notes, seg = data.melodies(index)

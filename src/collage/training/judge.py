@@ -22,7 +22,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from collage.datasets.pop909 import disharmonic_pairs, harmonic_pairs, pop909_segments
 from collage.errors import ParameterError
+from collage.models.judge import HarmonyJudge, HarmonyJudgeConfig, packed_inputs
+from collage.pretrained import default_save_dir, save_pretrained
+from collage.training.latents import PairData, data_hash
+from collage.training.loop import set_threads, train_loop
 
 __all__ = ["train_judge", "judge_accuracy", "pair_notes"]
 
@@ -40,8 +45,6 @@ def judge_accuracy(judge, segset, *, n_pairs: int = 5000, seed: int = 0) -> dict
     Returns:
         ``{'accuracy', 'acc_harmonic', 'acc_disharmonic', 'bce'}``.
     """
-    from collage.datasets.pop909 import disharmonic_pairs, harmonic_pairs
-
     n_h = min(n_pairs, len(segset))
     ph = harmonic_pairs(segset, n_h, seed=seed)
     pd = disharmonic_pairs(segset, n_pairs, seed=seed + 1)
@@ -82,11 +85,6 @@ def train_judge(
         config: a :class:`HarmonyJudgeConfig` (default sizes; ``tiny`` for tests).
         max_songs: use only the segments of the first songs (smoke tests).
     """
-    from collage.datasets.pop909 import pop909_segments
-    from collage.models.judge import HarmonyJudge, HarmonyJudgeConfig, packed_inputs
-    from collage.training.latents import PairData, data_hash
-    from collage.training.loop import set_threads, train_loop
-
     if steps < 1 or batch_size < 2:
         raise ParameterError(f"given steps={steps}, batch_size={batch_size}; expected steps >= 1, batch_size >= 2")
     set_threads()
@@ -148,10 +146,6 @@ def ship_judge(model, card: dict, *, out_dir=None, name: str = "harmony_judge", 
 
     ``out_dir`` defaults to the package's weights folder. Returns the ``.pt`` path.
     """
-    from collage.datasets.pop909 import pop909_segments
-    from collage.pretrained import default_save_dir, save_pretrained
-    from collage.training.latents import data_hash
-
     test = pop909_segments("test", grid="beats")
     card = dict(card)
     card["scores"] = dict(card.get("scores", {}))

@@ -32,8 +32,24 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import soundfile as sf
+import torch
 
+from collage.audio.analyze import (
+    CHROMA_COMPRESSION,
+    KEY_PROFILES,
+    key_from_octaves,
+    key_name,
+    key_score,
+    octave_cqt,
+    octave_features,
+    octave_scores,
+    octaves_of_cqt,
+    parse_key,
+    tonic_rotations,
+)
 from collage.errors import ParameterError
+from collage.mashup.rendered import DATA_ROOT, load_rendered_clips, render_split, split_songs
 
 __all__ = ["clip_octaves", "fit_key_model", "cross_validate", "choose_form", "train_key_model", "INPUTS", "WEIGHT_DECAYS",
            "HIDDEN_SIZES", "NONLINEAR_MARGIN"]
@@ -53,10 +69,6 @@ def clip_octaves(split: str = "train", n_songs: int = 694, *, root=None, progres
     """``(octaves {input: (N, 7, 12)}, keys (N,) str, songs (N,) int)`` of the rendered clips of
     ``split``, for each of :data:`INPUTS` (``tonal`` = vocals + harmonic); rendered first where
     missing; clips with a silent stem left out; cached in ``root``."""
-    import soundfile as sf
-
-    from collage.audio.analyze import octave_cqt, octaves_of_cqt
-    from collage.mashup.rendered import DATA_ROOT, load_rendered_clips, render_split, split_songs
 
     root = DATA_ROOT if root is None else root
     render_split(split, n_songs, root=root)
@@ -84,16 +96,12 @@ def clip_octaves(split: str = "train", n_songs: int = 694, *, root=None, progres
 def _rotations(octaves: np.ndarray):
     """``(N, 7, 12)`` raw octave chroma → ``(N, 12, 7, 12)`` float32 tensor: the model's input
     rotated to each candidate tonic (:func:`~collage.audio.analyze.tonic_rotations`)."""
-    import torch
 
-    from collage.audio.analyze import octave_features, tonic_rotations
 
     return torch.from_numpy(tonic_rotations(octave_features(octaves)).astype(np.float32))
 
 
 def _labels(keys) -> np.ndarray:
-    from collage.audio.analyze import parse_key
-
     out = []
     for k in keys:
         tonic, mode = parse_key(str(k))
@@ -106,9 +114,7 @@ def fit_key_model(octaves: np.ndarray, keys, *, hidden: int = 0, weight_decay: f
     """The arrays of :func:`~collage.audio.analyze.octave_scores` fitted to raw octave chroma ``(N, 7, 12)``
     and their key labels: linear (``hidden=0``: ``W (2, 7, 12)``, ``b (2,)``) or a network with
     ``hidden`` ReLU units (``W1 (hidden, 7, 12)``, ``b1``, ``W2 (2, hidden)``, ``b2``)."""
-    import torch
 
-    from collage.audio.analyze import KEY_PROFILES, octave_scores
 
     if isinstance(hidden, bool) or not isinstance(hidden, int) or hidden < 0:
         raise ParameterError(f"given hidden={hidden!r}; expected an int >= 0 (0 = linear)")
@@ -134,9 +140,6 @@ def fit_key_model(octaves: np.ndarray, keys, *, hidden: int = 0, weight_decay: f
 
 def _score(true_keys, octaves, model=None, profile: str = "pop909") -> float:
     """Mean MIREX weighted score of the keys found in ``octaves`` (by a ``model`` dict, else the 12-bin profile)."""
-    from collage.audio.analyze import key_from_octaves, key_name
-    from collage.audio.analyze import key_score
-
     found = [key_name(*key_from_octaves(o, profile, model=model)[:2]) for o in octaves]
     return float(np.mean([key_score(str(t), f) for t, f in zip(true_keys, found)]))
 
@@ -187,8 +190,6 @@ def train_key_model(*, out: str | Path, root=None, n_songs: int = 694, hiddens=H
                     weight_decays=WEIGHT_DECAYS, command: str | None = None) -> dict:
     """Cross-validate the form and the L2 weight (:func:`choose_form`), fit the choice on all clips
     and inputs, write ``out`` (arrays + card); returns the card."""
-    from collage.audio.analyze import CHROMA_COMPRESSION
-
     octaves, keys, songs = clip_octaves("train", n_songs, root=root)
     cv = cross_validate(octaves, keys, songs, hiddens=hiddens, weight_decays=weight_decays)
     hidden, wd, form_means = choose_form(cv)

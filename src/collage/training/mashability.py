@@ -22,14 +22,16 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from collage.errors import ParameterError
 from collage.mashup import score as sc
-from collage.mashup.score import model_input
-from collage.models.mashability import MashabilityConfig, PostMixConfig, PostMixNet, PreMixNet
-from collage.training.loop import set_threads, train_loop
 from collage.mashup.rendered import DATA_ROOT, render_split, render_timbre, timbre_root, timbre_soundfont
+from collage.mashup.score import model_input
 from collage.metrics.ranking import rank_and_accuracy
+from collage.models.mashability import MashabilityConfig, PostMixConfig, PostMixNet, PreMixNet
+from collage.pretrained import save_pretrained
+from collage.training.loop import set_threads, train_loop
 from collage.training.mashability_data import build_examples
 
 __all__ = ["train_mashability", "evaluate_examples", "weights_name", "load_examples", "timbre_augment", "CROP_FRAMES", "DATA_SIZES"]
@@ -185,8 +187,6 @@ def train_mashability(
     opt = torch.optim.Adam(net.parameters(), lr=lr, weight_decay=1e-4)
     modules = {"model": net}
     if ema > 0:
-        from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
-
         modules["ema"] = AveragedModel(net, multi_avg_fn=get_ema_multi_avg_fn(ema), use_buffers=True)
     judged = modules["ema"].module if ema > 0 else net  # what is validated, selected and saved
     T = xtr.shape[-1]
@@ -247,8 +247,6 @@ def train_mashability(
         "train_seconds": round(result.seconds, 1),
     }
     if out_dir is not None:
-        from collage.pretrained import save_pretrained
-
         name = weights_name(model, lsro)
         card = {
             "description": f"{'PreMixNet' if model == 'premix' else 'PostMixNet'}{' + LSRO' if lsro else ''}"

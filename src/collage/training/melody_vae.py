@@ -27,8 +27,10 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
+from collage.datasets.pop909 import SegmentSet, pop909_segments
 from collage.errors import ParameterError
 from collage.models.melody_vae import MelodyVAE, MelodyVAEConfig, token_rhythm
+from collage.pretrained import default_save_dir, save_pretrained
 from collage.represent.melody import HOLD
 from collage.training.data import SegmentTensors
 from collage.training.loop import freeze, set_threads, train_loop, warm_start
@@ -194,8 +196,6 @@ def evaluate_melody_vae(model: MelodyVAE, data: SegmentTensors, *, n: int = 2000
 
 
 def _segments(split: str, max_songs: int | None):
-    from collage.datasets.pop909 import SegmentSet, pop909_segments
-
     segs = pop909_segments(split, grid="beats")
     if max_songs is None:
         return segs
@@ -358,8 +358,6 @@ def ship_melody_vae(model: MelodyVAE, card: dict, *, out_dir: str | Path | None 
                     eval_n: int = 2000, val_data: SegmentTensors | None = None) -> Path:
     """Evaluate on the val split (:func:`evaluate_melody_vae`), put the scores in the card and
     write ``out_dir/name.pt`` + ``.json`` (default ``out_dir``: the package's weights folder)."""
-    from collage.pretrained import default_save_dir, save_pretrained
-
     val_data = val_data if val_data is not None else SegmentTensors(_segments("val", None))
     card = dict(card)
     scores = dict(card.get("scores") or {})

@@ -32,15 +32,13 @@ def _default_output(input_path: str, suffix: str) -> str:
     return Path(input_path).with_suffix(suffix).name
 
 
-_MAJOR_KEYS = ("Cb", "Gb", "Db", "Ab", "Eb", "Bb", "F", "C", "G", "D", "A", "E", "B", "F#", "C#")
-_MINOR_KEYS = ("Ab", "Eb", "Bb", "F", "C", "G", "D", "A", "E", "B", "F#", "C#", "G#", "D#", "A#")
-
-
 def _key_name(sharps: int, minor: bool) -> str:
-    """The key a key signature names: -3, False -> 'Eb major'."""
+    """The key a key signature names: -3, False -> 'Eb major' (one spelling: collage.represent.pitch)."""
+    from collage.represent.pitch import key_signature_name
+
     if not -7 <= sharps <= 7:
         return f"{sharps:+d} sharps"
-    return f"{(_MINOR_KEYS if minor else _MAJOR_KEYS)[sharps + 7]} {'minor' if minor else 'major'}"
+    return key_signature_name(sharps, minor)
 
 
 def _info_dict(piece, path: str) -> dict:

@@ -44,6 +44,7 @@ from collage.io.audio import is_silent, load_audio, write_wav
 from collage.mashup.db import MashupDB
 from collage.mashup.sources import find_mixes, find_stem_sets, load_stem_set
 from collage.mashup.stems import TRAIN_SOUNDFONTS, pick_soundfont, render_pop909_song, render_pop909_stems
+from collage.models.runtime import limit_worker_threads
 from collage.progress import progress_bar
 
 __all__ = ["BuildOptions", "plan_jobs", "process_job", "build", "segments_from_downbeats", "BuildError", "SOURCES"]
@@ -199,15 +200,7 @@ def process_job(name: str, origin: str, opts: BuildOptions) -> dict:
 # -- the pool ------------------------------------------------------------------------------
 def _init_worker() -> None:
     """Each worker single-threaded (BLAS / OpenMP / torch)."""
-    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ[var] = "1"
-    # deferred: optional dependency, probed when called
-    try:
-        from threadpoolctl import threadpool_limits
-
-        threadpool_limits(1)
-    except ImportError:
-        pass
+    limit_worker_threads()
 
 
 def _warm_up(source: str, backend: str) -> None:

@@ -14,6 +14,9 @@ keyword-only options; ``help(collage.fuse)`` shows its arguments and units)::
     satb, labels = collage.arrange("chorale.mid", ensemble="satb")
     piece = collage.load("song.musicxml")             # MIDI, MusicXML or ABC
 
+    collage.mashup.build("songs.db", "pop909/", limit=20)          # a MashupDB of audio stems
+    collage.mashup.retrieve("songs.db", "vocal.wav", top=5)        # accompaniments for a vocal
+
 The names load lazily (scientific-python SPEC 1): ``import collage`` stays
 light and imports neither torch nor matplotlib; the first use of a name imports
 its module. The layers under it (``collage.io``, ``collage.represent``,
@@ -39,11 +42,13 @@ _API = {
     "arrange": ("collage.arrangement.pipeline", "arrange"),
     "render": ("collage.audio.render", "render"),
     "plot": ("collage.plotting", "plot_pianoroll"),
+    "mashup": ("collage.mashup", None),  # the subpackage: collage.mashup.build, collage.mashup.retrieve
 }
 
 __all__ = ["CollageError", "Piece", "Track", "__version__", *_API]
 
 if TYPE_CHECKING:  # for type checkers and IDEs; at run time the names resolve in __getattr__
+    from collage import mashup
     from collage.arrangement.pipeline import arrange
     from collage.audio.render import render
     from collage.fusion.horizontal import join
@@ -58,7 +63,9 @@ def __getattr__(name: str):
         module, attr = _API[name]
     except KeyError:
         raise AttributeError(f"module 'collage' has no attribute {name!r}") from None
-    value = getattr(importlib.import_module(module), attr)
+    value = importlib.import_module(module)
+    if attr is not None:
+        value = getattr(value, attr)
     globals()[name] = value  # later lookups skip __getattr__
     return value
 

@@ -225,6 +225,8 @@ def build(db_path: str | os.PathLike, src: str | os.PathLike, *, source: str = "
     Resumable: songs already in the DB are skipped, so an interrupted build
     continues where it stopped. Stems go to ``<db_path>.stems/``.
 
+    >>> collage.mashup.build("songs.db", "../shared/data/pop909", limit=20, jobs=2)["added"]
+
     Args:
         db_path: the MashupDB file (created if missing).
         src: a folder of songs (``source='midi'``: POP909-style song folders),

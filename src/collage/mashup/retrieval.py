@@ -79,6 +79,9 @@ def retrieve(db: str | os.PathLike, vocal: str | os.PathLike, *, top: int = 5, s
              candidates: int = 30, seconds: float = 25.0, seed: int = 0) -> dict:
     """The best accompaniments (harmonic + percussion stems of the MashupDB ``db``) for a vocal stem.
 
+    >>> found = collage.mashup.retrieve("songs.db", "my_acapella.wav", top=5)
+    >>> [(r["rank"], r["score"], r["harmonic"]) for r in found["results"]]
+
     Args:
         db: a MashupDB (``collage mashup build``).
         vocal: the vocal stem, an audio file (it may come from outside the DB).

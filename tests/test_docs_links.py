@@ -1,0 +1,36 @@
+"""Every relative link in the README and the docs pages points to a file that exists."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")), *sorted((ROOT / "docs" / "results").glob("*.md"))]
+# [text](target) and ![alt](target); the target ends at whitespace or ')'
+LINK = re.compile(r"!?\[[^\]]*\]\(([^)\s]+)(?:\s+\"[^\"]*\")?\)")
+CODE = re.compile(r"```.*?```|`[^`\n]*`", re.S)
+
+
+def relative_links(page: Path) -> list[str]:
+    text = CODE.sub("", page.read_text(encoding="utf-8"))
+    links = []
+    for target in LINK.findall(text):
+        if re.match(r"^[a-z][a-z0-9+.-]*:", target) or target.startswith("#"):
+            continue  # a URL (http:, mailto:) or an anchor on the same page
+        links.append(target.split("#", 1)[0])
+    return links
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_relative_links_resolve(page):
+    missing = [t for t in relative_links(page) if not (page.parent / t).exists()]
+    assert not missing, f"{page.relative_to(ROOT)} links to missing files: {missing}"
+
+
+def test_the_check_finds_a_broken_link(tmp_path):
+    page = tmp_path / "page.md"
+    page.write_text("see [there](missing.md), [ok](page.md), `[not](a-link.md)` and [web](https://x.org)\n")
+    assert relative_links(page) == ["missing.md", "page.md"]

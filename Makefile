@@ -12,13 +12,18 @@ APT_PKGS := fluidsynth fluid-soundfont-gm timgm6mb-soundfont musescore-general-s
 # only for training the mashability models (extra timbres, an unseen-timbre validation set)
 TRAIN_APT_PKGS := opl3-soundfont csound-soundfont
 
-.PHONY: demo test install system-deps train-deps bench stats clean
+.PHONY: demo test lint install system-deps train-deps bench stats clean
 
 demo: install
 	$(COLLAGE) demo -o $(OUT)
 
-test: install
+test: lint
 	OMP_NUM_THREADS=1 $(PY) -m pytest -q
+
+# ruff (pyproject.toml [tool.ruff]) and the import layers (pyproject.toml [tool.importlinter])
+lint: install
+	$(VENV)/bin/ruff check --no-cache src tests benchmarks scripts
+	$(VENV)/bin/lint-imports --no-cache
 
 system-deps:
 	@if ! command -v fluidsynth >/dev/null || [ ! -e /usr/share/sounds/sf2/FluidR3_GM.sf2 ] || [ ! -e /usr/share/sounds/sf2/TimGM6mb.sf2 ] || [ ! -e /usr/share/sounds/sf3/MuseScore_General.sf3 ]; then \

@@ -121,7 +121,7 @@ def main() -> None:
                               ("arrange_lstm", "arrange_bach_lstm", "LSTM, whole piece at once")):
         per, what = bench_offline(arch, name, args.notes)
         rows.append((label, what, per, float("nan"), float("nan")))
-    print(f"\n| model | weights | median ms/note | p95 ms/note | max ms/note |\n|---|---|---:|---:|---:|")
+    print("\n| model | weights | median ms/note | p95 ms/note | max ms/note |\n|---|---|---:|---:|---:|")
     for label, what, med, p95, mx in rows:
         f = lambda x: "–" if x != x else f"{x:.3f}"  # noqa: E731
         print(f"| {label} | {what} | {f(med)} | {f(p95)} | {f(mx)} |")

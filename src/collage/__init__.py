@@ -48,14 +48,14 @@ _API = {
 __all__ = ["CollageError", "Piece", "Track", "__version__", *_API]
 
 if TYPE_CHECKING:  # for type checkers and IDEs; at run time the names resolve in __getattr__
-    from collage import mashup
-    from collage.arrangement.pipeline import arrange
-    from collage.audio.render import render
-    from collage.fusion.horizontal import join
-    from collage.fusion.vertical import fuse
-    from collage.io import read as load
-    from collage.io import save
-    from collage.plotting import plot_pianoroll as plot
+    from collage import mashup as mashup
+    from collage.arrangement.pipeline import arrange as arrange
+    from collage.audio.render import render as render
+    from collage.fusion.horizontal import join as join
+    from collage.fusion.vertical import fuse as fuse
+    from collage.io import read as load  # noqa: F401  (a public name; at run time __getattr__ resolves it)
+    from collage.io import save as save
+    from collage.plotting import plot_pianoroll as plot  # noqa: F401  (likewise)
 
 
 def __getattr__(name: str):

@@ -6,7 +6,7 @@ import torch
 
 from collage.errors import ParameterError
 from collage.mashup.automashupper import mashability
-from collage.mashup.generate import original_candidate, render_candidate, unmatched_candidate
+from collage.mashup.generate import original_candidate, render_candidate
 from collage.mashup.score import learned_scores, mashup_features, windows
 from collage.models.mashability import (
     MashabilityConfig,

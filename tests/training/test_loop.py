@@ -64,7 +64,7 @@ def make_run(tmp_path, max_steps, **kw):
 def test_loop_learns_logs_and_resumes(tmp_path):
     full, res_full = make_run(tmp_path / "a", 100)
     assert res_full.best_metrics["val_loss"] < 0.05
-    lines = [json.loads(l) for l in (tmp_path / "a" / "run" / "log.jsonl").read_text().splitlines()]
+    lines = [json.loads(line) for line in (tmp_path / "a" / "run" / "log.jsonl").read_text().splitlines()]
     assert any("val" in r for r in lines) and any("train" in r for r in lines)
     # the same run in two halves gives the same weights as one go
     make_run(tmp_path / "b", 60)

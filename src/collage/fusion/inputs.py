@@ -18,7 +18,6 @@ Drum-only or empty input fails with one line
 from __future__ import annotations
 
 import logging
-import os
 from typing import Sequence
 
 from collage.errors import ParameterError

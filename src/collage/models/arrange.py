@@ -23,7 +23,6 @@ Four registered architectures: ``arrange_lstm``, ``arrange_bilstm``,
 from __future__ import annotations
 
 import dataclasses
-import math
 
 import numpy as np
 import torch

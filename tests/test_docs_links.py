@@ -34,3 +34,27 @@ def test_the_check_finds_a_broken_link(tmp_path):
     page = tmp_path / "page.md"
     page.write_text("see [there](missing.md), [ok](page.md), `[not](a-link.md)` and [web](https://x.org)\n")
     assert relative_links(page) == ["missing.md", "page.md"]
+
+
+def indexed(name: str, index: str) -> bool:
+    """``name`` (a file in docs/results/) appears in the index, or it is X.json beside an X.md named with ``.json``."""
+    if name in index:
+        return True
+    stem, dot, suffix = name.rpartition(".")
+    return any(f"[{stem}.md]" in line and f"`.{suffix}`" in line for line in index.splitlines())
+
+
+def test_every_result_file_is_indexed():
+    index = (ROOT / "docs" / "README.md").read_text(encoding="utf-8")
+    results = sorted(p.name for p in (ROOT / "docs" / "results").iterdir() if p.is_file())
+    missing = [n for n in results if not indexed(n, index)]
+    assert not missing, (
+        f"docs/results/ files missing from the results index in docs/README.md: {missing}; "
+        "add a line for each: what it measures, the command that produced it, the headline figure"
+    )
+
+
+def test_the_index_check_finds_a_missing_file():
+    index = "| [fusion.md](results/fusion.md), `.json` | ... |\n| `join.json` | ... |"
+    assert indexed("fusion.json", index) and indexed("join.json", index) and indexed("fusion.md", index)
+    assert not indexed("stats.json", index)

@@ -8,6 +8,7 @@ default or a documented option (checked at the end for the defaults that are pla
 from __future__ import annotations
 
 import json
+import sys
 
 import pytest
 import torch
@@ -116,7 +117,14 @@ def test_command_defaults_are_shipped(monkeypatch):
         architecture = pretrained.load_card(name)["architecture"]
         return tiny.critic if architecture == "latent_critic" else tiny_model(architecture)
 
-    monkeypatch.setattr(pretrained, "load_pretrained", record)
+    # every module that holds the loader by name (``from collage.pretrained import load_pretrained``)
+    import collage.fusion.horizontal  # noqa: F401  (the join loaders)
+    import collage.mashup.score  # noqa: F401  (the mashup scorers)
+
+    original = pretrained.load_pretrained
+    for module in [m for name, m in sys.modules.items() if name.startswith("collage")]:
+        if getattr(module, "load_pretrained", None) is original:
+            monkeypatch.setattr(module, "load_pretrained", record)
     FusionModels.load()  # collage fuse (and collage demo)
     FusionModels.load(actor="latent_actor_lam0.1")  # collage fuse --actor, the name its help gives
     vertical._resolve_judge(True)  # collage fuse: the harmony rating

@@ -62,7 +62,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 SOURCES = ("pop909", "bach", "corpus")
-CODE_VERSION = "mmt-data-1"
+CODE_VERSION = "mmt-data-2"
 SPLIT_SEED = 0
 SOPRANO_INTERVALS = 12
 

@@ -151,6 +151,7 @@ _ALIASES = {
     "viola": "viola", "vla": "viola", "va": "viola",
     "cello": "cello", "violoncello": "cello", "violoncelli": "cello", "vc": "cello", "vlc": "cello",
     "contrabass": "contrabass", "double": "contrabass", "kontrabass": "contrabass", "cb": "contrabass",
+    "violone": "contrabass", "contrabasso": "contrabass",
     "flute": "flute", "flauto": "flute", "fl": "flute", "piccolo": "flute", "recorder": "flute",
     "oboe": "oboe", "ob": "oboe", "hautbois": "oboe",
     "clarinet": "clarinet", "clarinetto": "clarinet", "cl": "clarinet",

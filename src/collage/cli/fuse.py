@@ -1,7 +1,8 @@
 """``collage fuse``: a melody and an unrelated accompaniment fused into one harmonic piece.
 
 The command parses its options and calls :func:`collage.fusion.vertical.fuse`
-(then :func:`collage.arrangement.pipeline.arrange` with ``--arrange``) and
+(then :func:`collage.generate.generate` with ``--extend`` and
+:func:`collage.arrangement.pipeline.arrange` with ``--arrange``) and
 :func:`collage.fusion.outputs.write_outputs`.
 """
 
@@ -46,7 +47,7 @@ __all__ = ["fuse_command"]
               help="How much of the accompaniment's texture to keep, 0..1.")
 @click.option("--method", type=click.Choice(["collagenet", "rule", "gradient"]), default="collagenet",
               show_default=True, help="collagenet (the models), rule (melody-only rules), gradient (critic ascent).")
-@seed_option("Seed of the rule method's random skips (collagenet and gradient are deterministic).")
+@seed_option("Seed of the rule method's random skips and of --extend's sampler (collagenet and gradient are deterministic).")
 @wav_option()
 @plot_option()
 @click.option("--melody-track", default=None, metavar="NAME",
@@ -68,10 +69,13 @@ __all__ = ["fuse_command"]
               help="Then arrange the fused piece for this ensemble (collage arrange): one track per part.")
 @click.option("--arrange-model", type=click.Choice(ARRANGE_MODELS), default="bilstm", show_default=True,
               help="The part-separation model used by --arrange.")
+@click.option("--extend", "extend_beats", type=int, default=None, metavar="BEATS",
+              help="Then continue the fused piece for BEATS more quarter-note beats with the Multitrack Music "
+                   "Transformer (collage generate): MELODY as its melody, ACCOMPANIMENT as its piano; 1..1024.")
 @json_flag("Print a summary as JSON (stdout holds the JSON alone).")
 def fuse_command(melody_path, accomp_path, output, keep_pitch, keep_rhythm, keep_chord, keep_texture, method, seed,
                  wav, plot_path, melody_track, accomp_tracks, loop, no_key_align, hop, actor, iterations,
-                 arrange_ensemble, arrange_model, as_json) -> None:
+                 arrange_ensemble, arrange_model, extend_beats, as_json) -> None:
     """Fuse MELODY and an unrelated ACCOMPANIMENT into one harmonic two-track piece.
 
     Inputs are MIDI, MusicXML or ABC files of any length. The melody is the
@@ -95,6 +99,7 @@ def fuse_command(melody_path, accomp_path, output, keep_pitch, keep_rhythm, keep
       collage fuse melody.mid accompaniment.mid -o fused.mid --keep-rhythm 0.9 --wav fused.wav --plot fused.png
       collage fuse song.mid other.musicxml -o out.mid --method rule --seed 1 --trim
       collage fuse melody.mid accompaniment.mid -o band.mid --arrange pop909 --wav band.wav
+      collage fuse melody.mid accompaniment.mid -o longer.mid --extend 32
     """
     for name, value in (("pitch", keep_pitch), ("rhythm", keep_rhythm), ("chord", keep_chord),
                         ("texture", keep_texture)):
@@ -112,6 +117,11 @@ def fuse_command(melody_path, accomp_path, output, keep_pitch, keep_rhythm, keep
         raise ParameterError(f"given --actor {actor!r} with --method {method}; the actor is CollageNet's only")
     if iterations is not None and method != "collagenet":
         raise ParameterError(f"given --iterations {iterations} with --method {method}; they are CollageNet's only")
+    if extend_beats is not None:
+        from collage.cli.generate import MAX_BEATS
+
+        if not 1 <= extend_beats <= MAX_BEATS:
+            raise ParameterError(f"given --extend {extend_beats}; expected 1..{MAX_BEATS} beats")
 
     from collage.arrangement.pipeline import NEURAL, arrange, load_arrange_model
     from collage.fusion.outputs import write_outputs
@@ -120,20 +130,32 @@ def fuse_command(melody_path, accomp_path, output, keep_pitch, keep_rhythm, keep
     arrange_net = None
     if arrange_ensemble is not None and arrange_model in NEURAL:  # load (and fail) before any work
         arrange_net = load_arrange_model(arrange_ensemble, arrange_model)
+    mmt = None
+    if extend_beats is not None:  # load (and fail) before any work
+        from collage.pretrained import load_pretrained
+
+        mmt = load_pretrained("mmt")
     models = FusionModels.load(actor=actor) if actor is not None else None
     result = fuse(melody_path, accomp_path, keep_pitch=keep_pitch, keep_rhythm=keep_rhythm, keep_chord=keep_chord,
                   keep_texture=keep_texture, method=method, seed=seed, melody_track=melody_track,
                   accomp_tracks=list(accomp_tracks) or None, fit="loop" if loop else "trim",
                   key_align=not no_key_align, hop_beats=hop, models=models, iterations=iterations, judge=True)
     out_piece = result.piece
+    if extend_beats is not None:
+        from collage.generate import generate
+
+        out_piece = generate(prompt=out_piece, beats=extend_beats, seed=seed, model=mmt)
     if arrange_ensemble is not None:
-        out_piece, _ = arrange(result.piece, ensemble=arrange_ensemble, model=arrange_model, net=arrange_net)
+        out_piece, _ = arrange(out_piece, ensemble=arrange_ensemble, model=arrange_model, net=arrange_net)
     written = write_outputs(
         out_piece, output, wav=wav, plot=plot_path, plot_pieces=[result.melody_input, result.accomp_input, out_piece],
         plot_titles=[f"melody: {Path(melody_path).name}", f"accompaniment: {Path(accomp_path).name}",
                      f"fused ({result.method}, accompaniment {result.key_shift:+d} semitones)"])
     if as_json:
         summary = result.summary()
+        if extend_beats is not None:
+            summary["extended"] = {"beats": extend_beats, "n_notes": out_piece.n_notes,
+                                   "end_beat": round(out_piece.end_tick / out_piece.tpq, 3)}
         if arrange_ensemble is not None:
             summary["arranged"] = {"ensemble": arrange_ensemble, "model": arrange_model,
                                    "notes": {t.name: len(t.notes) for t in out_piece.tracks}}
@@ -156,6 +178,9 @@ def fuse_command(melody_path, accomp_path, output, keep_pitch, keep_rhythm, keep
         if result.method == "collagenet" and result.iterations > 1 and h["output"] < h["input"]:
             click.echo("hint: the inputs already fit better than the fusion; --iterations 1 moves them less "
                        "(docs/results/fusion_keep_harmony.md)")
+    if extend_beats is not None:
+        click.echo(f"extended by {extend_beats} beats with the Multitrack Music Transformer: "
+                   f"{out_piece.n_notes} notes, {out_piece.end_tick / out_piece.tpq:g} beats")
     if arrange_ensemble is not None:
         parts = ", ".join(f"{t.name} {len(t.notes)}" for t in out_piece.tracks)
         click.echo(f"arranged for {arrange_ensemble} with {arrange_model}: {parts} notes")

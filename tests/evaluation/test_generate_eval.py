@@ -71,3 +71,31 @@ def test_evaluate_generate_tiny_end_to_end():
     assert r["continuation"]["n"] == 2
     md = ev.to_markdown(r)
     assert "Table 3.3" in md and "Not copied" in md and "Continuation" in md
+
+
+def test_eval_generate_command_writes_reports(capsys, tmp_path, monkeypatch):
+    import json
+
+    from cli_helpers import run
+
+    import collage.datasets.mmt as data
+    from collage.pretrained import save_pretrained
+
+    rng = np.random.default_rng(0)
+    pieces = [_random_piece(rng, 300) for _ in range(3)]
+    arrays = {"codes": np.concatenate(pieces), "ptr": np.cumsum([0] + [len(p) for p in pieces]),
+              "ids": np.array([f"pop909/{i:03d}" for i in range(3)])}
+    monkeypatch.setattr(ev, "mmt_arrays", lambda split, **kw: arrays)
+    monkeypatch.setattr(data, "mmt_arrays", lambda split, **kw: arrays)
+    weights = save_pretrained(tiny_model("mmt"), "mmt_tiny", tmp_path)
+    out, listen = tmp_path / "results", tmp_path / "listen"
+    rc, stdout, err = run(capsys, "eval", "generate", "--model", weights, "--samples", "2", "--beats", "16",
+                          "--continuations", "1", "--out-dir", out, "--listen-dir", listen, "--json")
+    assert rc == 0, err
+    res = json.loads(stdout)
+    assert res["model"]["n_parameters"] == sum(p.numel() for p in tiny_model("mmt").parameters())
+    assert (out / "generate.md").read_text().startswith("# Generation with the Multitrack Music Transformer")
+    assert json.loads((out / "generate.json").read_text())["settings"]["n_samples"] == 2
+    assert len(list((listen / "unconditioned").glob("*.mid"))) == 10
+    assert len(list((listen / "instruments").glob("*.png"))) == 10
+    assert len(list((listen / "continuation").glob("*.mid"))) == 3  # only 3 test pieces here

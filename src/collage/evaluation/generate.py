@@ -478,3 +478,66 @@ def to_markdown(r: dict) -> str:
                   f"are prompt notes at the same place in the prompt's loop): generated {rp['generated']:.1%}, "
                   f"true continuations {rp['true_continuations']:.1%}."), ""]
     return "\n".join(lines)
+
+
+#: instrument sets of the instrument-informed listening samples (cycled)
+LISTEN_SETS = (
+    ("melody", "piano"),
+    ("violin", "viola", "cello"),
+    ("soprano", "alto", "tenor", "bass"),
+    ("melody", "counter-melody", "piano"),
+    ("violin", "cello", "piano"),
+)
+
+
+def write_listening(model, out_dir, *, n: int = 10, beats: int = 64, prompt_beats: int = 16,
+                    continue_beats: int = 32, seed: int = 0, test_arrays=None) -> list[str]:
+    """``n`` samples per mode as MIDI + PNG under ``out_dir/{unconditioned,instruments,continuation}/``.
+
+    Continuations are of the first ``n`` test pieces (in id order) with
+    enough beats; their picture stacks the true piece over the continuation.
+    Returns the files written.
+    """
+    from pathlib import Path
+
+    from collage.datasets.mmt import mmt_arrays
+    from collage.generate.pipeline import generate
+    from collage.io import write_midi
+    from collage.plotting import plot_pianoroll, plot_pianorolls
+
+    out = Path(out_dir)
+    written: list[str] = []
+    for sub in ("unconditioned", "instruments", "continuation"):
+        (out / sub).mkdir(parents=True, exist_ok=True)
+    for i in range(n):
+        p = generate(beats=beats, seed=seed + i, model=model)
+        stem = out / "unconditioned" / f"sample{i:02d}"
+        write_midi(p, stem.with_suffix(".mid"))
+        plot_pianoroll(p, stem.with_suffix(".png"), title=f"unconditioned, seed {seed + i}")
+        written += [str(stem.with_suffix(".mid")), str(stem.with_suffix(".png"))]
+    for i in range(n):
+        names = LISTEN_SETS[i % len(LISTEN_SETS)]
+        p = generate(instruments=list(names), beats=beats, seed=seed + i, model=model)
+        stem = out / "instruments" / f"{'-'.join(names)}-{i:02d}"
+        write_midi(p, stem.with_suffix(".mid"))
+        plot_pianoroll(p, stem.with_suffix(".png"), title=f"{', '.join(names)}, seed {seed + i}")
+        written += [str(stem.with_suffix(".mid")), str(stem.with_suffix(".png"))]
+    test = test_arrays if test_arrays is not None else mmt_arrays("test")
+    codes, ptr, ids = test["codes"].astype(np.int64), test["ptr"], [str(x) for x in test["ids"].tolist()]
+    done = 0
+    for k in range(len(ids)):
+        notes = codes[ptr[k]:ptr[k + 1]]
+        if done >= n or len(notes) == 0 or int(notes[:, rep.BEAT].max()) < prompt_beats + continue_beats:
+            continue
+        prompt = rep.decode(excerpt(notes, 0, prompt_beats))
+        truth = rep.decode(excerpt(notes, 0, prompt_beats + continue_beats))
+        p = generate(prompt=prompt, beats=continue_beats, seed=seed + done, model=model)
+        name = ids[k].replace("/", "_").replace("#", "_")
+        stem = out / "continuation" / f"{name}"
+        write_midi(p, stem.with_suffix(".mid"))
+        plot_pianorolls([truth, p], stem.with_suffix(".png"),
+                        titles=[f"{ids[k]}: the real first {prompt_beats + continue_beats} beats",
+                                f"prompt {prompt_beats} beats + {continue_beats} generated"])
+        written += [str(stem.with_suffix(".mid")), str(stem.with_suffix(".png"))]
+        done += 1
+    return written

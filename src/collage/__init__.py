@@ -13,6 +13,7 @@ keyword-only options; ``help(collage.fuse)`` shows its arguments and units)::
     joined = collage.join("left.mid", "right.mid", style=0.5)
     satb, labels = collage.arrange("chorale.mid", ensemble="satb")
     piece = collage.load("song.musicxml")             # MIDI, MusicXML or ABC
+    more = collage.generate(prompt="song.mid", prompt_beats=16, beats=32)   # the Multitrack Music Transformer
 
     collage.mashup.build("songs.db", "pop909/", limit=20)          # a MashupDB of audio stems
     collage.mashup.retrieve("songs.db", "vocal.wav", top=5)        # accompaniments for a vocal
@@ -43,6 +44,7 @@ _API = {
     "render": ("collage.audio.render", "render"),
     "plot": ("collage.plotting", "plot_pianoroll"),
     "mashup": ("collage.mashup", None),  # the subpackage: collage.mashup.build, collage.mashup.retrieve
+    "generate": ("collage.generate", "generate"),  # the function (the subpackage is callable too)
 }
 
 __all__ = ["CollageError", "Piece", "Track", "__version__", *_API]
@@ -53,6 +55,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time the names resolve i
     from collage.audio.render import render as render
     from collage.fusion.horizontal import join as join
     from collage.fusion.vertical import fuse as fuse
+    from collage.generate import generate as generate
     from collage.io import read as load  # noqa: F401  (a public name; at run time __getattr__ resolves it)
     from collage.io import save as save
     from collage.plotting import plot_pianoroll as plot  # noqa: F401  (likewise)

@@ -11,7 +11,15 @@
 
 The model is :mod:`collage.models.mmt`; the representation :mod:`collage.represent.mmt`.
 Importing this package does not import torch; the model loads on first use.
+
+The package itself can be called as :func:`generate` (``collage.generate(...)``
+works whether ``collage.generate`` is this package or the function): see
+:func:`collage.generate.pipeline.generate` for the arguments; it returns a
+:class:`~collage.piece.Piece`.
 """
+
+import sys
+import types
 
 from collage.generate.pipeline import (
     DEFAULT_TOP_K,
@@ -22,3 +30,13 @@ from collage.generate.pipeline import (
 )
 
 __all__ = ["DEFAULT_TOP_K", "MAX_BEATS", "generate", "list_instruments", "load_model"]
+
+
+class _CallableModule(types.ModuleType):
+    """``collage.generate(...)`` calls :func:`generate` even after ``import collage.generate``."""
+
+    def __call__(self, *args, **kwargs):
+        return generate(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule

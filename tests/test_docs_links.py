@@ -58,3 +58,10 @@ def test_the_index_check_finds_a_missing_file():
     index = "| [fusion.md](results/fusion.md), `.json` | ... |\n| `join.json` | ... |"
     assert indexed("fusion.json", index) and indexed("join.json", index) and indexed("fusion.md", index)
     assert not indexed("stats.json", index)
+
+
+def test_readme_is_short_and_speaks_to_users():
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert len(text.splitlines()) <= 100, "README.md is for users: at most 100 lines (the rest belongs in docs/)"
+    jargon = [w for w in ("issue", "session", "mission", "blocked", "Ω", "λ") if w.lower() in text.lower()]
+    assert not jargon, f"README.md uses internal terms {jargon}; say it in words a user knows, or move it to docs/"

@@ -57,6 +57,7 @@ import numpy as np
 
 import collage.fusion.inputs as _inputs
 import collage.fusion.windows as W
+from collage.fusion.edit import keep_aspects
 from collage.errors import ParameterError
 from collage.fusion.keyalign import _best_shift
 from collage.fusion.rule import _rule_fuse
@@ -555,6 +556,8 @@ def fuse(
             out_acc[k] = _with_velocity(out_acc[k], *acc_vel, s)
     fused_mel = W.stitch_notes(out_mel, plan)
     fused_acc = acc if method == "rule" else W.stitch_notes(out_acc, plan)
+    if method == "collagenet":  # a control at 1 keeps its aspect: the input's own notes, not a reconstruction
+        fused_mel, fused_acc = keep_aspects(controls, mel, fused_mel, acc, fused_acc)
     if silent["melody"]:
         log.info("%d of %d windows have no melody notes: left silent in the melody", silent["melody"], plan.n_windows)
 

@@ -1,0 +1,120 @@
+"""Keep means keep: with every control at 1, does `collage.fuse` give the key-aligned inputs back?
+
+For each pair, the fused MELODY is compared with the input melody (made monophonic as fusion
+does) and the fused ACCOMPANIMENT with the input accompaniment transposed by the fusion's
+key shift, both as fusion fits their lengths (the shorter input looped to the longer's whole
+bars, :func:`collage.fusion.windows.fit_lengths`), by note F1 (same pitch, onset and offset each within 1/8 beat;
+:func:`collage.metrics.notes.note_f1`). Pairs: the bundled examples, and the first 100
+disharmonic POP909 test pairs (a melody with another song's accompaniment), the pairs of
+the evaluation's control sweep (`collage eval fusion`: seed 0, beat grid, 8-beat segments).
+Also reported at the default controls (0.5), for scale.
+
+    OMP_NUM_THREADS=1 python benchmarks/fusion_keep.py            # writes docs/results/fusion_keep.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+import collage
+from collage.datasets.pop909 import disharmonic_pairs, pop909_segments
+from collage.examples import path as example_path
+from collage.fusion.vertical import FusionModels
+from collage.fusion.windows import fit_lengths
+from collage.piece import Piece, Tempo, Track
+from collage.metrics.notes import note_f1
+from collage.represent.melody import skyline
+
+TPQ = 480
+ALL_KEPT = {"keep_pitch": 1.0, "keep_rhythm": 1.0, "keep_chord": 1.0, "keep_texture": 1.0}
+DEFAULT = {"keep_pitch": 0.5, "keep_rhythm": 0.5, "keep_chord": 0.5, "keep_texture": 0.5}
+
+
+def beats(notes: np.ndarray, per_beat: float) -> np.ndarray:
+    """(n, 4) notes in ticks or steps -> (n, 3) onset, duration (beats), pitch."""
+    n = np.asarray(notes, dtype=np.float64)
+    return np.stack([n[:, 0] / per_beat, n[:, 1] / per_beat, n[:, 2]], axis=1) if len(n) else np.zeros((0, 3))
+
+
+def agreement(result, mel_ref: np.ndarray, acc_ref: np.ndarray) -> dict:
+    """Note F1 of the fused tracks against the references (both in beats)."""
+    tracks = {t.name: t for t in result.piece.tracks}
+    out = {}
+    for name, ref in (("melody", mel_ref), ("accompaniment", acc_ref)):
+        est = beats(tracks[name.upper()].notes, result.piece.tpq)
+        ref = ref.copy()
+        if name == "accompaniment":
+            ref[:, 2] += result.key_shift
+        out[name] = note_f1(ref, est)["f1"]
+        out[f"{name}_onsets"] = note_f1(ref, est, offset_tolerance=None)["f1"]
+    return out
+
+
+def fitted(mel: np.ndarray, acc: np.ndarray, steps_per_beat: int, bar_beats: int = 4) -> tuple[np.ndarray, np.ndarray]:
+    """Step-note inputs brought to one length as fusion does (lengths: the last offset in whole bars)."""
+    bar = bar_beats * steps_per_beat
+
+    def length(n):
+        return max(-(-int((n[:, 0] + n[:, 1]).max()) // bar), 1) * bar
+
+    m, a, _, _ = fit_lengths(mel, length(mel), acc, length(acc), mode="loop")
+    return m, a
+
+
+def segment_piece(notes: np.ndarray, name: str, steps_per_beat: int) -> Piece:
+    """Step notes of one 8-beat segment as a one-track piece at 120 qpm."""
+    ticks = notes.copy()
+    ticks[:, :2] *= TPQ // steps_per_beat
+    return Piece(tracks=[Track(ticks, name=name)], tpq=TPQ, tempos=[Tempo(0, 120.0)])
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--pairs", type=int, default=100)
+    ap.add_argument("--out", default="docs/results/fusion_keep.json")
+    args = ap.parse_args(argv)
+    t0 = time.perf_counter()
+    models = FusionModels.load()
+    rows = {}
+
+    mel_p, acc_p = collage.load(example_path("melody")), collage.load(example_path("accompaniment"))
+    mel_ref = beats(skyline(mel_p.tracks[0].notes), mel_p.tpq)
+    acc_ref = beats(acc_p.tracks[0].notes, acc_p.tpq)
+    for label, controls in (("all_kept", ALL_KEPT), ("default", DEFAULT)):
+        r = collage.fuse(mel_p, acc_p, models=models, **controls)
+        rows.setdefault("bundled_examples", {})[label] = agreement(r, mel_ref, acc_ref)
+
+    segs = pop909_segments("test", grid="beats")
+    pairs = disharmonic_pairs(segs, 5000, 0)[: args.pairs]  # the control sweep's pairs: the first ones
+    spb = segs.steps_per_beat
+    for label, controls in (("all_kept", ALL_KEPT), ("default", DEFAULT)):
+        per = []
+        for i, j in pairs:
+            m, a = segs.melody(int(i)), segs.accomp(int(j))
+            r = collage.fuse(segment_piece(m, "MELODY", spb), segment_piece(a, "PIANO", spb), models=models,
+                             **controls)
+            m_ref, a_ref = fitted(m, a, spb)
+            per.append(agreement(r, beats(m_ref, spb), beats(a_ref, spb)))
+        keys = per[0].keys()
+        rows.setdefault("pop909_test_pairs", {})[label] = {
+            **{k: float(np.mean([p[k] for p in per])) for k in keys},
+            **{f"{k}_min": float(np.min([p[k] for p in per])) for k in keys},
+            "share_melody_ge_0.99": float(np.mean([p["melody"] >= 0.99 for p in per])),
+            "share_accompaniment_ge_0.99": float(np.mean([p["accompaniment"] >= 0.99 for p in per])),
+        }
+    result = {"pairs": int(len(pairs)), "tolerance_beats": 0.125, "rows": rows,
+              "wall_s": round(time.perf_counter() - t0, 1)}
+    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+    json.dump(result, sys.stdout, indent=2)
+    print()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -96,6 +96,7 @@ def main() -> int:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", default=None, help="also write the result here")
+    ap.add_argument("--markdown", default=None, help="also write a short report here")
     a = ap.parse_args()
     torch.set_num_threads(1)
     from collage.pretrained import load_pretrained
@@ -118,6 +119,24 @@ def main() -> int:
     print(json.dumps(out, indent=1, default=str))
     if a.json:
         Path(a.json).write_text(json.dumps(out, indent=1, default=str) + "\n")
+    if a.markdown:
+        cmd = "python benchmarks/generate_speed.py " + " ".join(sys.argv[1:])
+        rows = "\n".join(f"| {i + 1} | {r['notes']} | {r['beats']} | {r['calls']} | {r['seconds']:.2f} | {r['notes_per_s']:.1f} |"
+                         for i, r in enumerate(runs))
+        text = (
+            "# Generation speed of the Multitrack Music Transformer\n\n"
+            f"Command: `{cmd}`. Machine: {out['machine']}; one PyTorch thread; load average after the run "
+            f"{out['loadavg_after']} (the machine is shared).\n\n"
+            f"Weights `{a.model}` ({n_params:,} parameters). Unconditioned music generated {a.chunk_beats} beats per call, "
+            f"each call continuing the last, until at least {a.notes} notes; key-value cache on.\n\n"
+            "| run | notes | beats | calls | seconds | notes/s |\n|---|---|---|---|---|---|\n" + rows + "\n\n"
+            f"Median {out['median_notes_per_s']:.1f} notes/s, best {out['best_notes_per_s']:.1f} notes/s. "
+            f"Peak resident memory of the process: {peak:.0f} MiB ({base:.0f} MiB before the model was loaded).\n"
+        )
+        if nc:
+            text += (f"\nWithout the cache (every note re-reads the whole window), on the first {nc['notes']} notes: "
+                     f"{nc['notes_per_s']:.1f} notes/s.\n")
+        Path(a.markdown).write_text(text)
     return 0
 
 

@@ -477,6 +477,8 @@ def to_markdown(r: dict) -> str:
                   (f"Continuations that merely repeat the prompt (at least {rp['share_threshold']:.0%} of their notes "
                   f"are prompt notes at the same place in the prompt's loop): generated {rp['generated']:.1%}, "
                   f"true continuations {rp['true_continuations']:.1%}."), ""]
+    lines += ["## Speed", "", ("Measured separately (its own process, for the peak memory): "
+              "[generate_speed.md](generate_speed.md), `python benchmarks/generate_speed.py`."), ""]
     return "\n".join(lines)
 
 

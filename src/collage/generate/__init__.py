@@ -13,9 +13,13 @@ The model is :mod:`collage.models.mmt`; the representation :mod:`collage.represe
 Importing this package does not import torch; the model loads on first use.
 
 The package itself can be called as :func:`generate` (``collage.generate(...)``
-works whether ``collage.generate`` is this package or the function): see
-:func:`collage.generate.pipeline.generate` for the arguments; it returns a
-:class:`~collage.piece.Piece`.
+works whether ``collage.generate`` is this package or the function).
+
+Args:
+    see :func:`collage.generate.pipeline.generate` (instruments, prompt,
+    prompt_beats, beats, seed, temperature, top_k, model, qpm).
+Returns:
+    a :class:`~collage.piece.Piece`.
 """
 
 import sys

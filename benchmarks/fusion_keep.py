@@ -6,7 +6,10 @@ key shift, both as fusion fits their lengths (the shorter input looped to the lo
 bars, :func:`collage.fusion.windows.fit_lengths`), by note F1 (same pitch, onset and offset each within 1/8 beat;
 :func:`collage.metrics.notes.note_f1`). Pairs: the bundled examples, and the first 100
 disharmonic POP909 test pairs (a melody with another song's accompaniment), the pairs of
-the evaluation's control sweep (`collage eval fusion`: seed 0, beat grid, 8-beat segments).
+the evaluation's control sweep (`collage eval fusion`: seed 0, beat grid, 8-beat segments),
+and folk melodies from outside POP909 (the Essen folk-song collection bundled with music21:
+tune 2 of each of the first ``--folk`` files) over POP909 test accompaniments; there the shorter
+input is looped to the longer's whole bars, as fusion fits lengths.
 Also reported at the default controls (0.5), for scale.
 
     OMP_NUM_THREADS=1 python benchmarks/fusion_keep.py            # writes docs/results/fusion_keep.json
@@ -67,6 +70,38 @@ def fitted(mel: np.ndarray, acc: np.ndarray, steps_per_beat: int, bar_beats: int
     return m, a
 
 
+def fit_beats(mel: np.ndarray, mel_bars: float, acc: np.ndarray, acc_bars: float) -> tuple[np.ndarray, np.ndarray]:
+    """Notes in beats (n, 3) brought to one length: the shorter looped (period: its length in beats)
+    up to the longer's, notes crossing the end cut there."""
+    n = max(mel_bars, acc_bars)
+
+    def loop(x, period):
+        reps = int(np.ceil(n / period))
+        out = np.concatenate([x + [k * period, 0, 0] for k in range(reps)])
+        out = out[out[:, 0] < n - 1e-9]
+        out[:, 1] = np.minimum(out[:, 0] + out[:, 1], n) - out[:, 0]
+        return out
+
+    return (loop(mel, mel_bars) if mel_bars < n else mel), (loop(acc, acc_bars) if acc_bars < n else acc)
+
+
+def length_beats(notes: np.ndarray, bar_beats: float) -> float:
+    """The last offset rounded up to a whole bar, in beats (at least one bar)."""
+    end = float((notes[:, 0] + notes[:, 1]).max())
+    return max(np.ceil(end / bar_beats - 1e-9), 1) * bar_beats
+
+
+def bar_beats(piece: Piece) -> float:
+    ts = piece.time_signatures
+    return ts[0].numerator * 4 / ts[0].denominator if ts else 4.0
+
+
+def folk_tunes(n: int) -> list[Path]:
+    from music21 import corpus  # the bundled corpus: offline
+
+    return sorted(p for p in corpus.getPaths() if "essenFolksong" in str(p))[:n]
+
+
 def segment_piece(notes: np.ndarray, name: str, steps_per_beat: int) -> Piece:
     """Step notes of one 8-beat segment as a one-track piece at 120 qpm."""
     ticks = notes.copy()
@@ -77,6 +112,7 @@ def segment_piece(notes: np.ndarray, name: str, steps_per_beat: int) -> Piece:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--pairs", type=int, default=100)
+    ap.add_argument("--folk", type=int, default=12, help="folk melodies from outside POP909")
     ap.add_argument("--out", default="docs/results/fusion_keep.json")
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
@@ -108,6 +144,25 @@ def main(argv=None) -> int:
             "share_melody_ge_0.99": float(np.mean([p["melody"] >= 0.99 for p in per])),
             "share_accompaniment_ge_0.99": float(np.mean([p["accompaniment"] >= 0.99 for p in per])),
         }
+    folk = []
+    for (path, (_, j)) in zip(folk_tunes(args.folk), pairs):
+        mel = collage.load(path, tune=2)
+        a = segs.accomp(int(j))
+        acc = segment_piece(a, "PIANO", spb)
+        m_b = beats(skyline(mel.tracks[0].notes), mel.tpq)
+        a_b = beats(a, spb)
+        m_ref, a_ref = fit_beats(m_b, length_beats(m_b, bar_beats(mel)), a_b, length_beats(a_b, 4.0))
+        for label, controls in (("all_kept", ALL_KEPT), ("default", DEFAULT)):
+            r = collage.fuse(mel, acc, models=models, **controls)
+            folk.append((label, path.name, agreement(r, m_ref, a_ref)))
+    for label in ("all_kept", "default"):
+        per = [a for lab, _, a in folk if lab == label]
+        if per:
+            rows.setdefault("folk_melodies", {})[label] = {
+                **{k: float(np.mean([p[k] for p in per])) for k in per[0]},
+                **{f"{k}_min": float(np.min([p[k] for p in per])) for k in per[0]},
+                "tunes": [name for lab, name, _ in folk if lab == label],
+            }
     result = {"pairs": int(len(pairs)), "tolerance_beats": 0.125, "rows": rows,
               "wall_s": round(time.perf_counter() - t0, 1)}
     Path(args.out).write_text(json.dumps(result, indent=2) + "\n")

@@ -4,7 +4,7 @@
 
 Builds a fresh DB in a temporary folder from the first ``--songs`` POP909 songs of a split
 (train/val songs render with FluidR3_GM or TimGM6mb, test songs with MuseScore_General)
-through ``collage.mashup.build_cli.build_db`` (30 s clips at 22050 Hz: render the clip and, for
+through ``collage.mashup.build`` (30 s clips at 22050 Hz: render the clip and, for
 the key, the whole song; analyse the clip and each stem; segment; commit), then times a resume run (nothing left to do). Writes
 docs/results/mashup_build.md and .json.
 """
@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import loadavg, machine  # noqa: E402
 
 from collage.datasets.pop909 import pop909_root, split_ids  # noqa: E402
-from collage.mashup.build_cli import build_db  # noqa: E402
+from collage.mashup import build as build_db  # noqa: E402
 
 OUT = Path(__file__).resolve().parents[1] / "docs" / "results"
 
@@ -72,7 +72,7 @@ def main() -> None:
     md = "\n".join([
         "# MashupDB build throughput (MIDI-rendered sources)",
         "",
-        f"`collage mashup build` (library call `build_db`) on the first {out['songs']} duple-metre POP909 {args.split} "
+        f"`collage mashup build` (library call `collage.mashup.build`) on the first {out['songs']} duple-metre POP909 {args.split} "
         f"songs: 30 s clips at 22050 Hz, each rendered to vocals / harmonic / percussion / mix with FluidSynth (one call "
         f"per song), the song's vocals and harmonic rendered whole for its key (since session 19), the clip and each stem "
         f"analysed (beats, downbeats, key), cut into 8/16-bar segments and committed; {args.jobs} worker processes.",

@@ -120,7 +120,7 @@ def main() -> None:
     else:
         from collage.io.audio import load_audio
         from collage.mashup.dbclips import vocal_clip
-        from collage.mashup.use_cli import _rank, _scorer_model
+        from collage.mashup.retrieval import rank_candidates, scorer_model
 
         path = str(Path(args.root) / "stems" / "test" / clips[0].id / "vocals.wav")
         load_audio(path, sr=sr)
@@ -128,7 +128,7 @@ def main() -> None:
         seed = vocal_clip(path, sr=sr)
         seed.id = "query"
         pool = [c for c in clips if c.id != clips[0].id]
-        rows = _rank(seed, pool, scorer="premixnet", model=_scorer_model("premixnet"), n_candidates=30,
+        rows = rank_candidates(seed, pool, scorer="premixnet", model=scorer_model("premixnet"), n_candidates=30,
                      seconds=min(args.seconds, seed.duration), rng=np.random.default_rng(0))
         res["retrieval"] = {"pool_clips": len(pool), "candidates_scored": len(rows),
                             "seconds": round(time.perf_counter() - t, 2), "scorer": "premixnet"}

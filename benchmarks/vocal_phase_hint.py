@@ -6,7 +6,7 @@ On the 77 val originals rendered with the unseen gmbank soundfont (a vocal with 
 and percussion stems, so the true phase is 0), the hint as ``score_combination`` computes it: the
 vocal's downbeats from its own beats (:func:`collage.audio.analyze.estimate_downbeats`), the
 percussion's from its beats, the offset in bars of the vocal's tempo
-(:func:`collage.mashup.use_cli.downbeat_phase`). The vocal's tempo and beats by two rules: the
+(:func:`collage.mashup.combination.downbeat_phase`). The vocal's tempo and beats by two rules: the
 backbeat test (``track_beats`` as for a mix) and the tempo prior alone (``backbeat_min=inf``).
 Reports the share within ±0.1 bar and the vocal's tempo octave errors. Writes
 docs/results/vocal_phase_hint.json.
@@ -24,7 +24,7 @@ import soundfile as sf
 
 from collage.audio.analyze import estimate_downbeats, track_beats
 from collage.mashup.rendered import load_rendered_clips, split_songs, timbre_root
-from collage.mashup.use_cli import downbeat_phase
+from collage.mashup.combination import downbeat_phase
 
 OUT = Path(__file__).resolve().parents[1] / "docs" / "results"
 RULES = {"backbeat": {}, "prior": {"backbeat_min": float("inf")}}

@@ -12,7 +12,7 @@ run is resumable (run the same command again) and logs to
 card (``collage.pretrained.save_pretrained``) as ``arrange_<dataset>_<model>[_hints]``.
 
 The zone baseline is "trained" too: :func:`fit_zones` learns the optimal
-zones of the training split and writes ``collage/arrange/zones.json``.
+zones of the training split and writes ``collage/arrangement/zones.json``.
 """
 
 from __future__ import annotations

@@ -39,7 +39,7 @@ def _peak_mib() -> float:
 
 
 def run(model, *, notes: int, chunk_beats: int, seed: int) -> dict:
-    from collage.generate.sampling import sample_codes
+    from collage.generation.sampling import sample_codes
     from collage.represent import mmt as rep
 
     codes = np.array([[rep.SOS, 0, 0, 0, 0, 0]], dtype=np.int64)
@@ -56,7 +56,7 @@ def run(model, *, notes: int, chunk_beats: int, seed: int) -> dict:
 
 def run_no_cache(model, *, notes: int, seed: int) -> dict:
     """The same sampling, but every step re-reads the whole window (no KV cache)."""
-    import collage.generate.sampling as s
+    import collage.generation.sampling as s
     from collage.represent import mmt as rep
 
     class NoCacheWindow(s._Window):

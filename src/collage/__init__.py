@@ -44,7 +44,7 @@ _API = {
     "render": ("collage.audio.render", "render"),
     "plot": ("collage.plotting", "plot_pianoroll"),
     "mashup": ("collage.mashup", None),  # the subpackage: collage.mashup.build, collage.mashup.retrieve
-    "generate": ("collage.generate", "generate"),  # the function (the subpackage is callable too)
+    "generate": ("collage.generation", "generate"),
 }
 
 __all__ = ["CollageError", "Piece", "Track", "__version__", *_API]
@@ -55,7 +55,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time the names resolve i
     from collage.audio.render import render as render
     from collage.fusion.horizontal import join as join
     from collage.fusion.vertical import fuse as fuse
-    from collage.generate import generate as generate
+    from collage.generation import generate as generate
     from collage.io import read as load  # noqa: F401  (a public name; at run time __getattr__ resolves it)
     from collage.io import save as save
     from collage.plotting import plot_pianoroll as plot  # noqa: F401  (likewise)

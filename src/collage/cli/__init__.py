@@ -9,7 +9,7 @@ library function and reports the result:
 - :mod:`collage.cli.toolkit`: ``collage info | render | plot | stats``
 - :mod:`collage.cli.demo`: ``collage demo`` (:func:`collage.demo.run_demo`)
 - :mod:`collage.cli.mashup`: ``collage mashup build | score | retrieve | generate``
-- :mod:`collage.cli.generate`: ``collage generate`` (:func:`collage.generate.generate`)
+- :mod:`collage.cli.generate`: ``collage generate`` (:func:`collage.generation.generate`)
 - :mod:`collage.cli.train`: every ``collage train ...`` (the only module that imports :mod:`collage.training`)
 - :mod:`collage.cli.evaluate`: every ``collage eval ...`` (the only module that imports :mod:`collage.evaluation`)
 

@@ -1,7 +1,7 @@
 """``collage fuse``: a melody and an unrelated accompaniment fused into one harmonic piece.
 
 The command parses its options and calls :func:`collage.fusion.vertical.fuse`
-(then :func:`collage.generate.generate` with ``--extend`` and
+(then :func:`collage.generation.generate` with ``--extend`` and
 :func:`collage.arrangement.pipeline.arrange` with ``--arrange``) and
 :func:`collage.fusion.outputs.write_outputs`.
 """
@@ -142,7 +142,7 @@ def fuse_command(melody_path, accomp_path, output, keep_pitch, keep_rhythm, keep
                   key_align=not no_key_align, hop_beats=hop, models=models, iterations=iterations, judge=True)
     out_piece = result.piece
     if extend_beats is not None:
-        from collage.generate import generate
+        from collage.generation import generate
 
         out_piece = generate(prompt=out_piece, beats=extend_beats, seed=seed, model=mmt)
     if arrange_ensemble is not None:

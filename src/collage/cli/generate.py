@@ -1,6 +1,6 @@
 """``collage generate``: new music, or more of a given piece, from the Multitrack Music Transformer.
 
-The command parses its options and calls :func:`collage.generate.generate`
+The command parses its options and calls :func:`collage.generation.generate`
 and :func:`collage.fusion.outputs.write_outputs`.
 """
 
@@ -28,7 +28,7 @@ __all__ = ["generate_command", "summary"]
 
 # Library imports sit inside the command: they pull torch and matplotlib, and `collage --help` must stay fast.
 
-#: the same as collage.generate.MAX_BEATS (a test checks), spelled here so that --help need not import it
+#: the same as collage.generation.MAX_BEATS (a test checks), spelled here so that --help need not import it
 MAX_BEATS = 1024
 
 
@@ -130,7 +130,7 @@ def generate_command(output, list_instruments, instruments, prompt, prompt_beats
 
     names = check_instruments(instruments) if instruments is not None else None  # before loading anything
     from collage.fusion.outputs import write_outputs
-    from collage.generate import generate
+    from collage.generation import generate
     from collage.io import read
     from collage.pretrained import load_pretrained
 

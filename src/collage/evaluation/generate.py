@@ -41,7 +41,7 @@ import numpy as np
 import torch
 
 from collage.datasets.mmt import mmt_arrays
-from collage.generate.sampling import sample_codes
+from collage.generation.sampling import sample_codes
 from collage.metrics import piece as pm
 from collage.models.mmt import eval_loss
 from collage.progress import track
@@ -503,7 +503,7 @@ def write_listening(model, out_dir, *, n: int = 10, beats: int = 64, prompt_beat
     from pathlib import Path
 
     from collage.datasets.mmt import mmt_arrays
-    from collage.generate.pipeline import generate
+    from collage.generation.pipeline import generate
     from collage.io import write_midi
     from collage.plotting import plot_pianoroll, plot_pianorolls
 

@@ -10,7 +10,7 @@ independently, so one forward step yields one whole note.
 Generation caches the attention keys and values of every layer
 (:class:`KVCache`): a step costs one position's worth of work, not the
 whole prefix. Sampling (top-k per field, temperature, the monotonic
-constraints) is :mod:`collage.generate`'s job.
+constraints) is :mod:`collage.generation`'s job.
 """
 
 from __future__ import annotations

@@ -124,11 +124,11 @@ def generate(
             prompt without notes (in its first ``prompt_beats`` beats).
 
     Example:
-        >>> from collage.generate import generate
+        >>> from collage.generation import generate
         >>> piece = generate(instruments="violin,viola,cello", beats=32, seed=1)
         >>> longer = generate(prompt="song.mid", prompt_beats=16, beats=32)
     """
-    from collage.generate.sampling import sample_codes, top_k_for
+    from collage.generation.sampling import sample_codes, top_k_for
 
     beats = _check_beats("beats", beats, 1, MAX_BEATS)
     if prompt_beats is not None:

@@ -7,7 +7,7 @@ import pytest
 from cli_helpers import assert_user_error, run
 
 from collage.cli import generate as cli_generate
-from collage.generate import MAX_BEATS
+from collage.generation import MAX_BEATS
 from collage.io import read, write_midi
 from collage.piece import Piece, Track
 from collage.pretrained import save_pretrained, tiny_model

@@ -1,12 +1,12 @@
-"""collage.generate with a tiny random-weight model: the three modes, constraints, sliding window, bad input."""
+"""collage.generate (collage.generation.generate) with a tiny random-weight model: the three modes, constraints, sliding window, bad input."""
 
 import numpy as np
 import pytest
 import torch
 
 from collage.errors import InvalidMidiError, ParameterError
-from collage.generate import MAX_BEATS, generate, list_instruments
-from collage.generate.sampling import sample_codes, top_k_for
+from collage.generation import MAX_BEATS, generate, list_instruments
+from collage.generation.sampling import sample_codes, top_k_for
 from collage.io import write_midi
 from collage.piece import Piece, Tempo, Track
 from collage.pretrained import tiny_model

@@ -10,6 +10,7 @@ library function and reports the result:
 - :mod:`collage.cli.demo`: ``collage demo`` (:func:`collage.demo.run_demo`)
 - :mod:`collage.cli.mashup`: ``collage mashup build | score | retrieve | generate``
 - :mod:`collage.cli.generate`: ``collage generate`` (:func:`collage.generation.generate`)
+- :mod:`collage.cli.studio`: ``collage studio`` (:func:`collage.studio.serve`)
 - :mod:`collage.cli.train`: every ``collage train ...`` (the only module that imports :mod:`collage.training`)
 - :mod:`collage.cli.evaluate`: every ``collage eval ...`` (the only module that imports :mod:`collage.evaluation`)
 
@@ -25,7 +26,7 @@ import sys
 
 import click
 
-from collage.cli import arrange, demo, evaluate, fuse, generate, join, mashup, toolkit, train
+from collage.cli import arrange, demo, evaluate, fuse, generate, join, mashup, studio, toolkit, train
 from collage.cli.common import CONTEXT, run_app
 
 __all__ = ["app", "main"]
@@ -48,7 +49,8 @@ def app(verbose: bool) -> None:
 
 for _command in (fuse.fuse_command, join.join_command, arrange.arrange_command, toolkit.info_command,
                  toolkit.render_command, toolkit.plot_command, toolkit.stats_command, demo.demo_command,
-                 mashup.mashup_group, train.train_group, evaluate.eval_group, generate.generate_command):
+                 mashup.mashup_group, train.train_group, evaluate.eval_group, generate.generate_command,
+                 studio.studio_command):
     app.add_command(_command)
 
 

@@ -171,9 +171,10 @@ class FusionResult:
             because the input was silent there.
         melody_qpm, accomp_qpm: average input tempi (quarter notes per minute).
         melody_input, accomp_input: the selected input tracks as pieces (for plots).
-        harmony: with a ``judge``, ``{"input": rate, "output": rate, "windows": n}``: the share
-            of the n windows (those where both inputs have notes) that the harmony judge rates
-            harmonic (probability > 0.5), before (after key alignment) and after fusion; else None.
+        harmony: with a ``judge``, ``{"input": rate, "output": rate, "windows": n, "per_window": [...]}``:
+            the share of the n windows (those where both inputs have notes) that the harmony judge rates
+            harmonic (probability > 0.5), before (after key alignment) and after fusion, and each rated
+            window's ``{"beat", "input", "output"}`` (start beat, the judge's probabilities); else None.
     """
 
     piece: Piece
@@ -563,7 +564,8 @@ def fuse(
 
     harmony = None
     if judge is not None:
-        harmony = _rate_windows(judge, mel_w, acc_w, W.crop_windows(fused_mel, plan), W.crop_windows(fused_acc, plan))
+        harmony = _rate_windows(judge, mel_w, acc_w, W.crop_windows(fused_mel, plan), W.crop_windows(fused_acc, plan),
+                                starts=plan.starts)
     piece = _output_piece(fused_mel, fused_acc, mel_piece, mel_track, acc_track, n_steps, n_mel, fit_info)
     return FusionResult(
         piece=piece,
@@ -597,14 +599,22 @@ def _resolve_judge(judge):
     return judge
 
 
-def _rate_windows(judge, mel_in, acc_in, mel_out, acc_out) -> dict:
-    """:attr:`FusionResult.harmony` from the input and output windows (window-relative step notes)."""
+def _rate_windows(judge, mel_in, acc_in, mel_out, acc_out, *, starts=None) -> dict:
+    """:attr:`FusionResult.harmony` from the input and output windows (window-relative step notes).
+
+    ``starts``: the windows' start steps; with them, ``"per_window"`` lists each rated window's
+    ``{"beat": start beat, "input": p, "output": p}`` (the judge's probabilities).
+    """
     both = [k for k in range(len(mel_in)) if len(mel_in[k]) and len(acc_in[k])]
     if not both:
-        return {"input": None, "output": None, "windows": 0}
+        return {"input": None, "output": None, "windows": 0, "per_window": []}
     p_in = judge.score([mel_in[k] for k in both], [acc_in[k] for k in both])  # (n,)
     p_out = judge.score([mel_out[k] for k in both], [acc_out[k] for k in both])  # (n,)
-    return {"input": float((p_in > 0.5).mean()), "output": float((p_out > 0.5).mean()), "windows": len(both)}
+    out = {"input": float((p_in > 0.5).mean()), "output": float((p_out > 0.5).mean()), "windows": len(both)}
+    if starts is not None:
+        out["per_window"] = [{"beat": int(starts[k]) / STEPS_PER_BEAT, "input": round(float(a), 4),
+                              "output": round(float(b), 4)} for k, a, b in zip(both, p_in, p_out)]
+    return out
 
 
 def _output_piece(mel: np.ndarray, acc: np.ndarray, mel_piece: Piece, mel_track: Track, acc_track: Track,

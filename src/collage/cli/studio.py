@@ -1,0 +1,50 @@
+"""``collage studio``: the local web studio (:mod:`collage.studio`), served with uvicorn."""
+
+from __future__ import annotations
+
+import webbrowser
+from pathlib import Path
+
+import click
+
+from collage.cli.common import CONTEXT
+from collage.errors import InvalidInputError
+
+__all__ = ["studio_command"]
+
+
+@click.command("studio", context_settings=CONTEXT, short_help="Fuse, join and arrange by ear in a local web page.")
+@click.option("--host", default="127.0.0.1", show_default=True, metavar="ADDR",
+              help="Address to listen on (the default is this machine only).")
+@click.option("--port", type=click.IntRange(0, 65535), default=0, metavar="N",
+              help="Port to listen on (default: a free one).")
+@click.option("--no-browser", is_flag=True, help="Do not open the page in a web browser.")
+@click.option("--db", "db", default=None, metavar="PATH", help="A MashupDB (collage mashup build) for the mashup tab.")
+def studio_command(host: str, port: int, no_browser: bool, db: str | None) -> None:
+    """Start the studio: a local web page to fuse, join and arrange pieces and listen at once.
+
+    The page works offline: its scripts and styles are served by collage, and
+    audio is synthesised in the browser (WAV downloads use the GM soundfont).
+    Uploaded files stay in a temporary folder that is removed when the server stops.
+    Stop it with Ctrl+C.
+
+    \b
+    Example:
+      collage studio
+      collage studio --port 8765 --no-browser
+    """
+    if db is not None and not Path(db).exists():
+        raise InvalidInputError(db, "no such MashupDB (make one with collage mashup build)")
+    # deferred: the server stack (starlette, uvicorn) and the models load only when the studio starts,
+    # so that `collage --help` stays fast
+    from collage.studio import serve
+
+    def ready(url: str) -> None:
+        click.echo(f"collage studio at {url}  (Ctrl+C to stop)")
+        if not no_browser:
+            webbrowser.open(url)
+
+    try:
+        serve(host, port, db=db, ready=ready)
+    except KeyboardInterrupt:  # pragma: no cover - interactive stop
+        pass

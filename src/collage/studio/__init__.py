@@ -1,0 +1,20 @@
+"""collage studio: a local web page to fuse, join and arrange by ear.
+
+:func:`create_app` builds the ASGI application (Starlette) over the public
+API (:func:`collage.fuse`, :func:`collage.join`, :func:`collage.arrange`,
+:func:`collage.load`, :func:`collage.save`, :func:`collage.render`); it
+duplicates none of the library's logic. :func:`serve` runs it with uvicorn
+(what ``collage studio`` calls). The page and its scripts are static files of
+this package (``static/``); nothing is fetched from the network.
+
+Uploads are kept in a per-server temporary folder under names the server
+makes; names from uploads never reach a path. Model work runs in worker
+threads, off the event loop, and a newer request from the same client
+supersedes an older one.
+"""
+
+from __future__ import annotations
+
+from collage.studio.app import MAX_UPLOAD_BYTES, create_app, serve
+
+__all__ = ["create_app", "serve", "MAX_UPLOAD_BYTES"]

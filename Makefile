@@ -8,7 +8,7 @@ PY      := $(VENV)/bin/python
 COLLAGE := $(VENV)/bin/collage
 OUT     ?= out
 SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-APT_PKGS := fluidsynth fluid-soundfont-gm timgm6mb-soundfont musescore-general-soundfont
+APT_PKGS := fluidsynth fluid-soundfont-gm timgm6mb-soundfont musescore-general-soundfont chromium chromium-driver
 # only for training the mashability models (extra timbres, an unseen-timbre validation set)
 TRAIN_APT_PKGS := opl3-soundfont csound-soundfont
 
@@ -26,7 +26,7 @@ lint: install
 	$(VENV)/bin/lint-imports --no-cache
 
 system-deps:
-	@if ! command -v fluidsynth >/dev/null || [ ! -e /usr/share/sounds/sf2/FluidR3_GM.sf2 ] || [ ! -e /usr/share/sounds/sf2/TimGM6mb.sf2 ] || [ ! -e /usr/share/sounds/sf3/MuseScore_General.sf3 ]; then \
+	@if ! command -v fluidsynth >/dev/null || [ ! -e /usr/share/sounds/sf2/FluidR3_GM.sf2 ] || [ ! -e /usr/share/sounds/sf2/TimGM6mb.sf2 ] || [ ! -e /usr/share/sounds/sf3/MuseScore_General.sf3 ] || [ ! -x /usr/bin/chromium ]; then \
 	  $(SUDO) apt-get update -q && \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends $(APT_PKGS); \
 	fi

@@ -12,6 +12,7 @@ Routes (JSON unless said otherwise; an error is ``{"error": "<one line>"}`` with
   the result's notes, the summary, and download links.
 - ``GET /api/progress?client=C``: what client C's running request is doing.
 - ``GET /api/results/{id}.mid`` / ``.wav``: a result as MIDI or audio.
+- ``GET /api/samples/{program}.wav``: an instrument's sample bank for the page's player.
 """
 
 from __future__ import annotations
@@ -21,8 +22,10 @@ import contextlib
 import logging
 from functools import partial
 from pathlib import Path
+from urllib.parse import unquote
 
 import anyio
+import numpy as np
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
@@ -37,6 +40,7 @@ from collage.errors import CollageError, InvalidInputError, ParameterError
 from collage.fusion.horizontal import STYLE_NAMES, JoinModels, actor_for_lam, join
 from collage.fusion.vertical import METHODS as FUSE_METHODS, FusionModels, fuse
 from collage.io import read, save
+from collage.piece import Piece, Tempo, Track
 from collage.pretrained import load_card, load_pretrained, shipped_names
 from collage.studio.store import UPLOAD_SUFFIXES, Store, Upload, display_name, piece_json, suffix_of
 from collage.studio.work import ModelCache, Superseded, Worker
@@ -48,6 +52,11 @@ log = logging.getLogger(__name__)
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024  # 5 MiB: a long multitrack MIDI file is well under 1 MiB
 STATIC = Path(__file__).parent / "static"
 CONTROLS = ("pitch", "rhythm", "chord", "texture")
+# The page plays notes from a per-instrument sample bank rendered once with the GM soundfont (collage.render):
+# one note every SAMPLE_STEP semitones from SAMPLE_LOW, each in its own SAMPLE_SLOT_S-second slot of one WAV;
+# the browser pitches the nearest sample by at most 2 semitones. A re-fusion then needs no new rendering.
+SAMPLE_LOW, SAMPLE_STEP, SAMPLE_COUNT = 22, 4, 23  # pitches 22, 26, ..., 110
+SAMPLE_HOLD_S, SAMPLE_SLOT_S, SAMPLE_SR = 1.4, 2.0, 22050
 
 
 class StudioError(Exception):
@@ -174,7 +183,38 @@ async def info(request: Request) -> Response:
         "fuse_methods": list(FUSE_METHODS), "controls": list(CONTROLS), "style_names": list(STYLE_NAMES),
         "join_actors": join_actors(), "ensembles": list(ENSEMBLES), "arrange_models": list(ARRANGE_METHODS),
         "arrange_default": DEFAULT_METHOD, "wav": audio, "mashup": studio.db is not None,
+        "samples": {"low": SAMPLE_LOW, "step": SAMPLE_STEP, "count": SAMPLE_COUNT, "hold_s": SAMPLE_HOLD_S,
+                    "slot_s": SAMPLE_SLOT_S, "sr": SAMPLE_SR},
     })
+
+
+def sample_bank(program: int, is_drum: bool) -> Piece:
+    """The notes of one instrument's sample bank (see :data:`SAMPLE_LOW`): one note per slot."""
+    tpq, qpm = 480, 60.0  # one beat per second: ticks = seconds * tpq
+    pitches = SAMPLE_LOW + SAMPLE_STEP * np.arange(SAMPLE_COUNT)
+    onsets = (np.arange(SAMPLE_COUNT) * SAMPLE_SLOT_S * tpq).astype(np.int64)
+    notes = np.column_stack([onsets, np.full(SAMPLE_COUNT, int(SAMPLE_HOLD_S * tpq)), pitches,
+                             np.full(SAMPLE_COUNT, 100)]).astype(np.int64)
+    return Piece([Track(notes, "SAMPLES", program=program, is_drum=is_drum)], tpq=tpq, tempos=[Tempo(0, qpm)])
+
+
+async def samples(request: Request) -> Response:
+    """``/api/samples/{program}.wav`` (``drums.wav`` for percussion): an instrument's sample bank, made once."""
+    studio: Studio = request.app.state.studio
+    name = request.path_params["name"]
+    is_drum = name == "drums"
+    if not is_drum and not (name.isdigit() and 0 <= int(name) <= 127):
+        raise StudioError(404, f"no instrument {name[:20]!r}; expected a GM program 0..127 or drums")
+    program = 0 if is_drum else int(name)
+
+    def make() -> Path:
+        path = studio.store.root / "results" / f"samples-{name}.wav"
+        if not path.exists():
+            render(sample_bank(program, is_drum), path=path, sr=SAMPLE_SR, release_s=SAMPLE_SLOT_S - SAMPLE_HOLD_S)
+        return path
+
+    path = await anyio.to_thread.run_sync(partial(studio.models.get, ("samples", name), make))
+    return FileResponse(path, media_type="audio/wav", headers={"Cache-Control": "max-age=3600"})
 
 
 def _file_json(up: Upload) -> dict:
@@ -190,7 +230,7 @@ async def list_examples(request: Request) -> Response:
 async def upload(request: Request) -> Response:
     """Save the body under a server-made name in the temporary folder, then read it; refuse bad files."""
     studio: Studio = request.app.state.studio
-    name = display_name(request.headers.get("x-filename"))
+    name = display_name(unquote(request.headers.get("x-filename") or ""))  # the page sends it URI-encoded
     suffix = suffix_of(name)
     if suffix not in UPLOAD_SUFFIXES:
         raise StudioError(415, f"{name}: unsupported format {suffix or '(no suffix)'}; expected MIDI (.mid, .midi), "
@@ -362,6 +402,7 @@ def create_app(*, db: str | Path | None = None, threads: int = 2, tmp_root: str 
         Route("/api/join", join_route, methods=["POST"]),
         Route("/api/arrange", arrange_route, methods=["POST"]),
         Route("/api/results/{rid}.{ext}", download),
+        Route("/api/samples/{name}.wav", samples),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
     @contextlib.asynccontextmanager

@@ -151,7 +151,8 @@ def piece_json(piece: Piece) -> dict:
     """A piece as JSON for drawing and playing: per track its notes ``[beat, beats, pitch, velocity, s, s]``.
 
     Beats are quarter notes from the start (for the piano roll); the two last
-    columns are the onset and duration in seconds by the piece's tempo map (for playback).
+    columns are the onset and duration in seconds by the piece's tempo map (for playback);
+    ``beat_s`` gives the time of every beat (to draw the playhead), ``bars`` the bar lines in beats.
     """
     tracks, end_tick = [], 0
     for t in piece.tracks:
@@ -170,5 +171,7 @@ def piece_json(piece: Piece) -> dict:
         tracks.append({"name": t.name, "program": int(t.program), "is_drum": bool(t.is_drum), "notes": notes})
     n_beats = end_tick / piece.tpq
     qpm = piece.tempos[0].qpm if piece.tempos else 120.0
+    beat_s = piece.ticks_to_seconds(np.arange(int(np.ceil(n_beats)) + 2) * piece.tpq)
     return {"tracks": tracks, "n_beats": round(n_beats, 4), "duration_s": round(float(piece.duration_s), 4),
-            "qpm": round(float(qpm), 3), "bars": _bars(piece, n_beats)}
+            "qpm": round(float(qpm), 3), "bars": _bars(piece, n_beats),
+            "beat_s": [round(float(x), 4) for x in beat_s]}

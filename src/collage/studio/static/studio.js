@@ -1,0 +1,650 @@
+// collage studio: the page. Plain JavaScript, no libraries; audio through the Web Audio API from sample banks
+// that the server renders once per instrument with the GM soundfont (/api/samples/<program>.wav).
+"use strict";
+
+const COLORS = ["#1f6fd1", "#d1581f", "#2e9a48", "#9b3fc4", "#c9a200", "#0f9aa6", "#c2185b", "#6d4c41"];
+const $ = (sel, root = document) => root.querySelector(sel);
+const $$ = (sel, root = document) => Array.from(root.querySelectorAll(sel));
+
+const studio = {
+  info: null,
+  files: [],            // [{id, name, tracks}]
+  timings: [],          // [{tool, ms}]: control change -> new audio playable (measured here)
+  audio: null,          // AudioContext
+  banks: new Map(),     // program key -> Promise<AudioBuffer>
+  banksDecoded: new Map(),  // program key -> AudioBuffer
+  benches: {},          // tool -> Workbench
+};
+window.studio = studio;
+
+function oneLine(text) { return String(text).replace(/\s+/g, " ").trim(); }
+function clientId(tool) {
+  if (!studio.client) studio.client = Math.random().toString(36).slice(2);
+  return `${tool}-${studio.client}`;
+}
+
+async function api(path, options = {}) {
+  const res = await fetch(path, options);
+  let body = null;
+  try { body = await res.json(); } catch (e) { body = { error: `the server answered ${res.status} without JSON` }; }
+  if (!res.ok) {
+    const err = new Error(oneLine(body.error || `the server answered ${res.status}`));
+    err.superseded = !!body.superseded;
+    throw err;
+  }
+  return body;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// audio: one AudioContext; one AudioBuffer of samples per instrument
+function audioContext() {
+  if (!studio.audio) {
+    studio.audio = new AudioContext();
+    studio.master = studio.audio.createGain();
+    studio.master.gain.value = 0.9;
+    studio.master.connect(studio.audio.destination);
+  }
+  return studio.audio;
+}
+
+function bankKey(track) { return track.is_drum ? "drums" : String(track.program); }
+
+function loadBank(key) {
+  if (!studio.banks.has(key)) {
+    const p = fetch(`/api/samples/${key}.wav`).then((r) => {
+      if (!r.ok) throw new Error(`the instrument sounds could not be made (${r.status})`);
+      return r.arrayBuffer();
+    }).then((data) => audioContext().decodeAudioData(data)).then((buf) => {
+      studio.banksDecoded.set(key, buf);  // for the scheduler, which must not wait
+      return buf;
+    });
+    p.catch(() => studio.banks.delete(key));
+    studio.banks.set(key, p);
+  }
+  return studio.banks.get(key);
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// a workbench: two piano rolls (A: inputs, B: result), transport, tracks with mute and solo
+class Workbench {
+  constructor(tool, root) {
+    this.tool = tool;
+    root.appendChild($("#workbench-template").content.cloneNode(true));
+    this.root = root;
+    this.views = { A: null, B: null };   // {piece: {tracks, bars, beat_s, n_beats, duration_s}, marks}
+    this.source = "B";
+    this.mute = { A: new Set(), B: new Set() };
+    this.solo = { A: new Set(), B: new Set() };
+    this.playing = false;
+    this.position = 0;    // seconds into the piece when stopped
+    this.canvases = { A: $(".roll-a canvas", root), B: $(".roll-b canvas", root) };
+    $(".play", root).addEventListener("click", () => (this.playing ? this.pause() : this.play()));
+    $(".ab-a", root).addEventListener("click", () => this.setSource("A"));
+    $(".ab-b", root).addEventListener("click", () => this.setSource("B"));
+    for (const [src, canvas] of Object.entries(this.canvases)) {
+      canvas.addEventListener("click", (ev) => this.seekFromCanvas(src, ev));
+    }
+    $(".loop", root).addEventListener("change", () => this.restartIfPlaying());
+    $(".loop-from", root).addEventListener("change", () => this.restartIfPlaying());
+    $(".loop-to", root).addEventListener("change", () => this.restartIfPlaying());
+    window.addEventListener("resize", () => this.draw());
+    this.setSource("B");
+  }
+
+  status(text) { $(".status", this.root).textContent = text || ""; }
+  error(text) { $(".error", this.root).textContent = text ? oneLine(text) : ""; }
+
+  // data --------------------------------------------------------------------------------------------
+  set(viewA, viewB, downloads, marks = {}) {
+    const wasPlaying = this.playing;
+    if (wasPlaying) this.stopVoices();
+    this.views = { A: viewA, B: viewB };
+    this.marks = marks;
+    for (const [cls, key] of [[".download-midi", "midi"], [".download-wav", "wav"]]) {
+      const a = $(cls, this.root);
+      const url = downloads && downloads[key];
+      if (url && (key !== "wav" || studio.info.wav)) {
+        a.href = url; a.setAttribute("aria-disabled", "false"); a.removeAttribute("tabindex");
+      } else {
+        a.removeAttribute("href"); a.setAttribute("aria-disabled", "true"); a.setAttribute("tabindex", "-1");
+      }
+    }
+    const bars = this.view().bars || [];
+    const to = $(".loop-to", this.root);
+    to.max = String(Math.max(bars.length, 1));
+    $(".loop-from", this.root).max = to.max;
+    this.renderTracks();
+    this.draw();
+    const ready = this.prepare();
+    if (wasPlaying) ready.then(() => this.play());
+    return ready;
+  }
+
+  view(src = this.source) { return this.views[src]; }
+
+  prepare() {  // the sample banks of every track of both views, decoded
+    const keys = new Set();
+    for (const v of Object.values(this.views)) if (v) for (const t of v.tracks) keys.add(bankKey(t));
+    return Promise.all(Array.from(keys).map(loadBank));
+  }
+
+  audible(src, i) {
+    const solo = this.solo[src];
+    return solo.size ? solo.has(i) : !this.mute[src].has(i);
+  }
+
+  renderTracks() {
+    const ul = $(".tracks", this.root);
+    ul.textContent = "";
+    const v = this.view();
+    if (!v) return;
+    v.tracks.forEach((t, i) => {
+      const li = document.createElement("li");
+      const sw = document.createElement("span");
+      sw.className = "swatch"; sw.style.background = COLORS[i % COLORS.length];
+      const name = document.createElement("span");
+      name.textContent = `${t.name || "track " + (i + 1)} (${t.notes.length} notes)`;
+      li.append(sw, name);
+      for (const kind of ["mute", "solo"]) {
+        const b = document.createElement("button");
+        b.type = "button"; b.className = kind;
+        b.textContent = kind === "mute" ? "Mute" : "Solo";
+        b.setAttribute("aria-label", `${kind === "mute" ? "Mute" : "Solo"} ${t.name || "track " + (i + 1)}`);
+        const set = this[kind][this.source];
+        b.setAttribute("aria-pressed", set.has(i) ? "true" : "false");
+        b.addEventListener("click", () => {
+          if (set.has(i)) set.delete(i); else set.add(i);
+          b.setAttribute("aria-pressed", set.has(i) ? "true" : "false");
+          this.applyGains();
+          this.draw();
+        });
+        li.appendChild(b);
+      }
+      ul.appendChild(li);
+    });
+  }
+
+  setSource(src) {
+    this.source = src;
+    $(".ab-a", this.root).setAttribute("aria-pressed", src === "A" ? "true" : "false");
+    $(".ab-b", this.root).setAttribute("aria-pressed", src === "B" ? "true" : "false");
+    $(".roll-a", this.root).classList.toggle("audible", src === "A");
+    $(".roll-b", this.root).classList.toggle("audible", src === "B");
+    this.renderTracks();
+    if (this.playing) this.applyGains();
+  }
+
+  // transport ---------------------------------------------------------------------------------------
+  loopRange() {  // [start, end] seconds of the looped bars, or null
+    const v = this.view();
+    if (!v || !$(".loop", this.root).checked) return null;
+    const bars = v.bars.concat([v.n_beats]);
+    let a = Math.max(1, parseInt($(".loop-from", this.root).value, 10) || 1);
+    let b = Math.max(a, parseInt($(".loop-to", this.root).value, 10) || a);
+    a = Math.min(a, v.bars.length); b = Math.min(b, v.bars.length);
+    return [this.beatToSec(bars[a - 1]), this.beatToSec(bars[b])];
+  }
+
+  beatToSec(beat, v = this.view()) {
+    const bs = v.beat_s; const i = Math.min(Math.floor(beat), bs.length - 2);
+    return bs[i] + (beat - i) * (bs[i + 1] - bs[i]);
+  }
+
+  secToBeat(sec, v = this.view()) {
+    const bs = v.beat_s;
+    let i = 0;
+    while (i < bs.length - 2 && bs[i + 1] <= sec) i++;
+    return i + (sec - bs[i]) / Math.max(bs[i + 1] - bs[i], 1e-9);
+  }
+
+  now() {  // seconds into the piece
+    if (!this.playing) return this.position;
+    const t = audioContext().currentTime - this.t0 + this.offset;
+    const loop = this.loop;
+    if (loop) return loop[0] + ((t - loop[0]) % (loop[1] - loop[0]));
+    return t;
+  }
+
+  async play() {
+    const v = this.view();
+    if (!v) return;
+    const ctx = audioContext();
+    if (ctx.state !== "running") await ctx.resume();
+    await this.prepare();
+    this.stopVoices();
+    this.loop = this.loopRange();
+    const end = Math.max(...Object.values(this.views).filter(Boolean).map((x) => x.duration_s));
+    let start = this.position;
+    if (this.loop && (start < this.loop[0] || start >= this.loop[1])) start = this.loop[0];
+    if (!this.loop && start >= end) start = 0;
+    this.offset = start;
+    this.t0 = ctx.currentTime + 0.03;
+    this.scheduledUntil = start;  // seconds into the piece scheduled so far (unwrapped)
+    this.voices = [];
+    this.gains = { A: [], B: [] };
+    for (const src of ["A", "B"]) {
+      const view = this.views[src];
+      if (!view) continue;
+      view.tracks.forEach(() => {
+        const g = ctx.createGain(); g.connect(studio.master); this.gains[src].push(g);
+      });
+    }
+    this.applyGains();
+    this.playing = true;
+    $(".play", this.root).textContent = "Pause";
+    $(".play", this.root).setAttribute("aria-pressed", "true");
+    this.end = end;
+    this.tick();
+    this.timer = setInterval(() => this.tick(), 100);
+    const frame = () => { if (this.playing) { this.drawPlayheads(); requestAnimationFrame(frame); } };
+    requestAnimationFrame(frame);
+  }
+
+  applyGains() {
+    if (!this.gains) return;
+    const ctx = audioContext();
+    for (const src of ["A", "B"]) {
+      this.gains[src].forEach((g, i) => {
+        const on = src === this.source && this.audible(src, i);
+        g.gain.setTargetAtTime(on ? 1 : 0, ctx.currentTime, 0.01);
+      });
+    }
+  }
+
+  tick() {  // schedule the notes of the next 0.4 s (both views: the A/B switch and mutes act on gains)
+    const ctx = audioContext();
+    const horizon = ctx.currentTime - this.t0 + this.offset + 0.4;
+    while (this.scheduledUntil < horizon) {
+      let from = this.scheduledUntil;
+      let to = horizon;
+      let base = 0;  // piece time -> unwrapped time
+      if (this.loop) {
+        const [a, b] = this.loop;
+        const len = b - a;
+        const k = Math.floor((from - a) / len);
+        base = k * len;
+        from -= base; to = Math.min(to - base, b);
+      } else if (from >= this.end + 0.5) { this.pause(true); return; }
+      for (const src of ["A", "B"]) {
+        const view = this.views[src];
+        if (!view) continue;
+        view.tracks.forEach((t, i) => this.scheduleTrack(src, t, i, from, to, base));
+      }
+      this.scheduledUntil = to + base;
+      if (!this.loop) break;
+    }
+  }
+
+  scheduleTrack(src, track, i, from, to, base) {
+    const bank = studio.banksDecoded && studio.banksDecoded.get(bankKey(track));
+    if (!bank) return;
+    const info = studio.info.samples;
+    const ctx = audioContext();
+    for (const n of track.notes) {
+      const onset = n[4];
+      if (onset < from || onset >= to) continue;
+      const when = this.t0 + (onset + base - this.offset);
+      if (when < ctx.currentTime - 0.01) continue;
+      const k = Math.max(0, Math.min(info.count - 1, Math.round((n[2] - info.low) / info.step)));
+      const rate = track.is_drum ? 1 : Math.pow(2, (n[2] - (info.low + k * info.step)) / 12);
+      const dur = Math.min(n[5], info.hold_s / rate);
+      const s = ctx.createBufferSource();
+      s.buffer = bank; s.playbackRate.value = rate;
+      const env = ctx.createGain();
+      const peak = Math.max(0.05, n[3] / 127) * 0.8;
+      env.gain.setValueAtTime(peak, when);
+      env.gain.setValueAtTime(peak, when + dur);
+      env.gain.exponentialRampToValueAtTime(0.001, when + dur + 0.25);
+      s.connect(env); env.connect(this.gains[src][i]);
+      s.start(when, k * info.slot_s, dur + 0.3);
+      this.voices.push(s);
+    }
+    if (this.voices.length > 4000) this.voices = this.voices.slice(-2000);
+  }
+
+  stopVoices() {
+    clearInterval(this.timer);
+    if (this.voices) for (const s of this.voices) { try { s.stop(); } catch (e) { /* already ended */ } }
+    if (this.gains) for (const src of ["A", "B"]) for (const g of this.gains[src]) g.disconnect();
+    this.voices = []; this.gains = null;
+  }
+
+  pause(ended = false) {
+    if (!this.playing) return;
+    this.position = ended ? 0 : this.now();
+    this.playing = false;
+    this.stopVoices();
+    $(".play", this.root).textContent = "Play";
+    $(".play", this.root).setAttribute("aria-pressed", "false");
+    this.draw();
+  }
+
+  restartIfPlaying() { if (this.playing) { this.position = this.now(); this.pause(); this.play(); } }
+
+  seekFromCanvas(src, ev) {
+    const v = this.views[src];
+    if (!v) return;
+    const rect = ev.target.getBoundingClientRect();
+    const beat = ((ev.clientX - rect.left) / rect.width) * this.span();
+    this.position = this.beatToSec(Math.max(0, Math.min(beat, v.n_beats)), v);
+    if (this.playing) { const p = this.position; this.pause(); this.position = p; this.play(); } else this.draw();
+  }
+
+  // drawing -----------------------------------------------------------------------------------------
+  span() { return Math.max(1, ...Object.values(this.views).filter(Boolean).map((v) => v.n_beats)); }
+
+  draw() {
+    for (const src of ["A", "B"]) this.drawRoll(src);
+    this.drawPlayheads();
+  }
+
+  drawRoll(src) {
+    const canvas = this.canvases[src];
+    const v = this.views[src];
+    const dpr = window.devicePixelRatio || 1;
+    const w = canvas.clientWidth, h = canvas.clientHeight;
+    if (!w || !h) return;
+    canvas.width = Math.round(w * dpr); canvas.height = Math.round(h * dpr);
+    const g = canvas.getContext("2d", { willReadFrequently: true });
+    g.setTransform(dpr, 0, 0, dpr, 0, 0);
+    g.fillStyle = "#fff"; g.fillRect(0, 0, w, h);
+    if (!v) return;
+    let lo = 127, hi = 0;
+    for (const view of Object.values(this.views)) if (view) for (const t of view.tracks) for (const n of t.notes) {
+      lo = Math.min(lo, n[2]); hi = Math.max(hi, n[2]);
+    }
+    if (lo > hi) { lo = 48; hi = 72; }
+    lo -= 2; hi += 2;
+    const span = this.span();
+    const x = (b) => (b / span) * w;
+    const rowH = h / (hi - lo + 1);
+    const marks = this.marks && this.marks[src];
+    if (marks) for (const [a, b, color] of marks) { g.fillStyle = color; g.fillRect(x(a), 0, x(b) - x(a), h); }
+    const loop = $(".loop", this.root).checked && this.view(src) ? this.loopRange() : null;
+    if (loop) {
+      g.fillStyle = "rgba(240,165,0,0.15)";
+      const a = x(this.secToBeat(loop[0], v)), b = x(this.secToBeat(loop[1], v));
+      g.fillRect(a, 0, b - a, h);
+    }
+    g.strokeStyle = "#d5d5d0"; g.lineWidth = 1;
+    for (const bar of v.bars) { g.beginPath(); g.moveTo(x(bar) + 0.5, 0); g.lineTo(x(bar) + 0.5, h); g.stroke(); }
+    v.tracks.forEach((t, i) => {
+      g.fillStyle = COLORS[i % COLORS.length];
+      const dim = !this.audible(src, i);
+      g.globalAlpha = dim ? 0.25 : 0.9;
+      for (const n of t.notes) {
+        g.fillRect(x(n[0]), h - (n[2] - lo + 1) * rowH, Math.max(1.5, x(n[1]) - 0.5), Math.max(2, rowH - 0.5));
+      }
+    });
+    g.globalAlpha = 1;
+    this.background = this.background || {};
+    this.background[src] = g.getImageData(0, 0, canvas.width, canvas.height);
+  }
+
+  drawPlayheads() {
+    const t = this.now();
+    for (const src of ["A", "B"]) {
+      const canvas = this.canvases[src];
+      const v = this.views[src];
+      if (!v || !this.background || !this.background[src]) continue;
+      const g = canvas.getContext("2d", { willReadFrequently: true });
+      g.putImageData(this.background[src], 0, 0);
+      const dpr = window.devicePixelRatio || 1;
+      const xx = (this.secToBeat(Math.min(t, v.duration_s + 1), v) / this.span()) * canvas.clientWidth;
+      g.setTransform(dpr, 0, 0, dpr, 0, 0);
+      g.strokeStyle = "#c00"; g.lineWidth = 2;
+      g.beginPath(); g.moveTo(xx, 0); g.lineTo(xx, canvas.clientHeight); g.stroke();
+    }
+    this.root.dataset.playhead = t.toFixed(3);
+  }
+}
+
+
+// ---------------------------------------------------------------------------------------------------------
+// files: bundled examples and uploads, shared by every tab
+function fillFileSelects() {
+  for (const sel of $$(".file-select")) {
+    const keep = sel.value;
+    sel.textContent = "";
+    for (const f of studio.files) {
+      const o = document.createElement("option");
+      o.value = f.id; o.textContent = f.id.startsWith("example-") ? `${f.name} (example)` : f.name;
+      sel.appendChild(o);
+    }
+    if (keep && studio.files.some((f) => f.id === keep)) sel.value = keep;
+  }
+}
+
+function fillTrackSelect(fileSelect) {
+  const trackSel = document.getElementById(`${fileSelect.id}-track`);
+  if (!trackSel) return;
+  const f = studio.files.find((x) => x.id === fileSelect.value);
+  trackSel.textContent = "";
+  const auto = document.createElement("option");
+  auto.value = ""; auto.textContent = "default";
+  trackSel.appendChild(auto);
+  if (!f) return;
+  for (const t of f.tracks) {
+    if (t.is_drum) continue;
+    const o = document.createElement("option");
+    o.value = t.name; o.textContent = `${t.name || "(unnamed)"} · ${t.n_notes} notes`;
+    trackSel.appendChild(o);
+  }
+}
+
+async function uploadFile(input, bench) {
+  const file = input.files && input.files[0];
+  if (!file) return null;
+  bench.error(""); bench.status(`uploading ${file.name}…`);
+  try {
+    const f = await api("/api/upload", { method: "POST", body: file, headers: { "X-Filename": encodeURIComponent(file.name) } });
+    studio.files.push(f);
+    fillFileSelects();
+    bench.status(`uploaded ${f.name}`);
+    return f;
+  } catch (err) {
+    bench.status("");
+    bench.error(err.message);
+    return null;
+  } finally {
+    input.value = "";
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// the tools
+async function runTool(tool, body, show) {
+  const bench = studio.benches[tool];
+  const t0 = performance.now();
+  bench.error("");
+  bench.status("working…");
+  const client = clientId(tool);
+  const poll = setInterval(async () => {
+    try {
+      const p = await api(`/api/progress?client=${encodeURIComponent(client)}`);
+      if (p.stage !== "idle") bench.status(`${p.stage}${p.detail ? " (" + p.detail + ")" : ""}… ${p.elapsed_s.toFixed(1)} s`);
+    } catch (e) { /* the next poll tries again */ }
+  }, 300);
+  try {
+    const res = await api(`/api/${tool}`, { method: "POST", headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ ...body, client }) });
+    await show(res, bench);
+    const ms = performance.now() - t0;
+    studio.timings.push({ tool, ms });
+    bench.root.dataset.ready = String(studio.timings.length);
+    return res;
+  } catch (err) {
+    if (err.superseded) return null;  // a newer request is on its way
+    bench.status("");
+    bench.error(err.message);
+    return null;
+  } finally {
+    clearInterval(poll);
+  }
+}
+
+function sliderValues(panel) {
+  const out = {};
+  for (const s of $$("input[type=range][data-key]", panel)) out[s.dataset.key] = parseFloat(s.value);
+  return out;
+}
+
+function judgeTable(harmony) {
+  const box = $("#panel-fuse .judge");
+  box.textContent = "";
+  if (!harmony || !harmony.per_window || !harmony.per_window.length) return;
+  const table = document.createElement("table");
+  const cap = document.createElement("caption");
+  cap.textContent = `Harmony judge: ${Math.round(harmony.output * 100)}% of ${harmony.windows} windows rated harmonic `
+    + `after fusion (inputs: ${Math.round(harmony.input * 100)}%)`;
+  table.appendChild(cap);
+  const rows = [["Window start (beat)", "beat"], ["Inputs", "input"], ["Result", "output"]];
+  for (const [label, key] of rows) {
+    const tr = document.createElement("tr");
+    const th = document.createElement("th"); th.scope = "row"; th.textContent = label; tr.appendChild(th);
+    for (const w of harmony.per_window) {
+      const td = document.createElement("td");
+      td.textContent = key === "beat" ? String(w.beat) : `${Math.round(w[key] * 100)}%`;
+      if (key !== "beat") td.style.background = w[key] > 0.5 ? "#d9f2dd" : "#fbe0e0";
+      tr.appendChild(td);
+    }
+    table.appendChild(tr);
+  }
+  box.appendChild(table);
+}
+
+function fuse() {
+  const panel = $("#panel-fuse");
+  const acc = $("#fuse-accompaniment-track").value;
+  const body = {
+    melody: $("#fuse-melody").value, accompaniment: $("#fuse-accompaniment").value,
+    melody_track: $("#fuse-melody-track").value || null, accomp_tracks: acc ? [acc] : null,
+    method: $("#fuse-method").value, ...sliderValues(panel),
+  };
+  return runTool("fuse", body, async (res, bench) => {
+    const inputs = res.inputs;
+    const a = { ...inputs.melody, tracks: inputs.melody.tracks.concat(inputs.accompaniment.tracks) };
+    a.n_beats = Math.max(inputs.melody.n_beats, inputs.accompaniment.n_beats);
+    a.duration_s = Math.max(inputs.melody.duration_s, inputs.accompaniment.duration_s);
+    await bench.set(a, res.result, res.downloads);
+    const s = res.summary;
+    bench.status(`fused with ${s.method}: ${s.n_beats} beats, accompaniment ${s.key_shift >= 0 ? "+" : ""}${s.key_shift} semitones`);
+    judgeTable(s.harmony);
+  });
+}
+
+function join() {
+  const style = $$("#panel-join input[type=range]").map((s) => parseFloat(s.value));
+  const body = { left: $("#join-left").value, right: $("#join-right").value, style, actor: $("#join-actor").value || null };
+  return runTool("join", body, async (res, bench) => {
+    const L = res.inputs.left, R = res.inputs.right;
+    const shiftB = L.n_beats, shiftS = L.duration_s;
+    const right = R.tracks.map((t) => ({ ...t, name: `${t.name} (right)`,
+      notes: t.notes.map((n) => [n[0] + shiftB, n[1], n[2], n[3], n[4] + shiftS, n[5]]) }));
+    const left = L.tracks.map((t) => ({ ...t, name: `${t.name} (left)` }));
+    const lastBeat = L.beat_s[L.beat_s.length - 1];
+    const beat_s = L.beat_s.concat(R.beat_s.slice(1).map((x) => x + lastBeat));
+    const a = { tracks: left.concat(right), n_beats: L.n_beats + R.n_beats, duration_s: L.duration_s + R.duration_s,
+      bars: L.bars.concat(R.bars.map((b) => b + shiftB)), beat_s };
+    const seam = [res.seam.start_beat, res.seam.end_beat, "rgba(11,92,173,0.10)"];
+    await bench.set(a, res.result, res.downloads, { B: [seam], A: [[shiftB - 0.05, shiftB + 0.05, "#0b5cad"]] });
+    bench.status(`joined: the seam is beats ${res.seam.start_beat}-${res.seam.end_beat} (shaded)`);
+  });
+}
+
+function arrange() {
+  const body = { piece: $("#arrange-piece").value, ensemble: $("#arrange-ensemble").value, model: $("#arrange-model").value };
+  return runTool("arrange", body, async (res, bench) => {
+    await bench.set(res.inputs.input, res.result, res.downloads);
+    const parts = Object.entries(res.summary.notes).map(([k, v]) => `${k} ${v}`).join(", ");
+    bench.status(`arranged for ${res.summary.ensemble} with ${res.summary.model}: ${parts} notes`);
+  });
+}
+
+const TOOLS = { fuse, join, arrange };
+
+// ---------------------------------------------------------------------------------------------------------
+function setupTabs() {
+  const tabs = $$("[role=tab]");
+  const select = (tab) => {
+    for (const t of tabs) {
+      const on = t === tab;
+      t.setAttribute("aria-selected", on ? "true" : "false");
+      t.tabIndex = on ? 0 : -1;
+      document.getElementById(t.getAttribute("aria-controls")).hidden = !on;
+    }
+    const tool = document.getElementById(tab.getAttribute("aria-controls")).dataset.tool;
+    for (const b of Object.values(studio.benches)) if (b.tool !== tool) b.pause();
+    const bench = studio.benches[tool];
+    if (!bench.views.B) TOOLS[tool](); else bench.draw();
+  };
+  tabs.forEach((tab, i) => {
+    tab.addEventListener("click", () => select(tab));
+    tab.addEventListener("keydown", (ev) => {
+      const d = ev.key === "ArrowRight" ? 1 : ev.key === "ArrowLeft" ? -1 : 0;
+      if (!d) return;
+      const next = tabs[(i + d + tabs.length) % tabs.length];
+      next.focus(); select(next);
+    });
+  });
+}
+
+function setupPanel(tool) {
+  const panel = $(`#panel-${tool}`);
+  const bench = new Workbench(tool, $(".workbench", panel));
+  studio.benches[tool] = bench;
+  for (const s of $$("input[type=range]", panel)) {
+    const out = $(`output[for=${s.id}]`, panel);
+    s.addEventListener("input", () => { out.textContent = parseFloat(s.value).toFixed(2); });
+    s.addEventListener("change", () => TOOLS[tool]());   // released (mouse) or stepped (keyboard)
+  }
+  for (const sel of $$("select", panel)) {
+    sel.addEventListener("change", () => {
+      if (sel.classList.contains("file-select")) fillTrackSelect(sel);
+      TOOLS[tool]();
+    });
+  }
+  for (const row of $$(".file-row", panel)) {
+    const input = $("input[type=file]", row);
+    const sel = $(".file-select", row);
+    input.addEventListener("change", async () => {
+      const f = await uploadFile(input, bench);
+      if (f) { sel.value = f.id; fillTrackSelect(sel); TOOLS[tool](); }
+    });
+  }
+}
+
+async function main() {
+  studio.info = await api("/api/info");
+  studio.files = await api("/api/examples");
+  for (const tool of Object.keys(TOOLS)) setupPanel(tool);
+  fillFileSelects();
+  $("#fuse-melody").value = "example-melody";
+  $("#fuse-accompaniment").value = "example-accompaniment";
+  $("#join-left").value = "example-melody";
+  $("#join-right").value = "example-melody";
+  $("#arrange-piece").value = "example-accompaniment";
+  for (const sel of $$(".file-select")) fillTrackSelect(sel);
+  const actor = $("#join-actor");
+  for (const a of studio.info.join_actors) {
+    const o = document.createElement("option");
+    o.value = a.name; o.textContent = a.name === "join_actor" ? `${a.lam} (default)` : String(a.lam);
+    actor.appendChild(o);
+  }
+  for (const [id, items, def] of [["#arrange-ensemble", studio.info.ensembles, "satb"],
+    ["#arrange-model", studio.info.arrange_models, studio.info.arrange_default]]) {
+    const sel = $(id);
+    for (const v of items) { const o = document.createElement("option"); o.value = v; o.textContent = v; sel.appendChild(o); }
+    sel.value = def;
+  }
+  setupTabs();
+  document.body.dataset.loaded = "true";
+  await fuse();
+}
+
+main().catch((err) => {
+  const p = document.createElement("p");
+  p.className = "error"; p.setAttribute("role", "alert");
+  p.textContent = `The studio could not start: ${oneLine(err.message)}`;
+  document.querySelector("main").prepend(p);
+});

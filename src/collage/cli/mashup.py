@@ -48,23 +48,33 @@ def mashup_group() -> None:
               help="One soundfont for all (midi); default: the train/test convention per song.")
 @click.option("--backend", type=click.Choice(["classical", "demucs"]), default="classical", show_default=True,
               help="Separation backend (mix).")
+@click.option("--cluster", metavar="ADDRESS", default=None,
+              help="Run the songs on the Dask cluster whose scheduler is at ADDRESS (tcp://host:8786) "
+                   "instead of local processes.")
+@click.option("--stem-root", metavar="PATH|URL", default=None,
+              help="Where the stems go: a folder or an fsspec URL (s3://bucket/stems) [default: DB.stems/].")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
-def build_command(db, src, source, jobs, on_error, limit, seconds, sr, seed, soundfont, backend, no_progress):
+def build_command(db, src, source, jobs, on_error, limit, seconds, sr, seed, soundfont, backend, cluster, stem_root,
+                  no_progress):
     """Build (or continue) the MashupDB DB from the songs in a folder.
 
     Resumable: songs already in DB are skipped; kill it and run it again to continue.
-    Stems go to DB.stems/; unusable songs are listed at the end (--on-error skip).
+    Stems go to DB.stems/ (or --stem-root); unusable songs are listed at the end
+    (--on-error skip). With --cluster the songs run on a Dask cluster's workers
+    and this process writes the DB.
 
     \b
     Example:
       collage mashup build pop.db --from ../shared/data/pop909 --jobs 2 --limit 100
       collage mashup build mine.db --from my_stems/ --source stems   # <name>.vocals.wav, ...
       collage mashup build mixes.db --from my_songs/ --source mix
+      collage mashup build pop.db --from /data/POP909 --cluster tcp://scheduler:8786
     """
     from collage.mashup.builder import build
 
     res = build(db, src, source=source, jobs=jobs, on_error=on_error, limit=limit, seconds=seconds, sr=sr,
-                seed=seed, soundfont=soundfont, backend=backend, progress=not no_progress)
+                seed=seed, soundfont=soundfont, backend=backend, progress=not no_progress, cluster=cluster,
+                stem_root=stem_root)
     click.echo(f"{res['db']}: added {res['added']} songs ({res['already']} already there, "
                f"{len(res['skipped'])} skipped) in {res['wall_s']:.1f} s")
     if res["skipped"]:

@@ -30,6 +30,7 @@ import concurrent.futures as cf
 import logging
 import multiprocessing
 import os
+import tempfile
 import time
 from pathlib import Path
 
@@ -42,6 +43,7 @@ from collage.audio.separate import available_backends, separate
 from collage.errors import CollageError, InvalidInputError, ParameterError
 from collage.io.audio import is_silent, load_audio, write_wav
 from collage.mashup.db import MashupDB
+from collage.mashup.stemstore import is_url, publish
 from collage.mashup.sources import find_mixes, find_stem_sets, load_stem_set
 from collage.mashup.stems import TRAIN_SOUNDFONTS, pick_soundfont, render_pop909_song, render_pop909_stems
 from collage.models.runtime import limit_worker_threads
@@ -149,58 +151,77 @@ def _stem_analyses(clip: dict[str, np.ndarray], song: dict[str, np.ndarray], sr:
 
 def process_job(name: str, origin: str, opts: BuildOptions) -> dict:
     """Make one song's stems and analysis; returns the record for :meth:`MashupDB.add_song`,
-    or ``{"name", "error"}`` when the song cannot be used (a user error; files it wrote
-    stay under the stems folder, unreferenced, and are overwritten by a later run)."""
+    or ``{"name", "error"}`` when the song cannot be used (a user error).
+
+    Idempotent: the stems are made in a scratch folder, then published under the stem root
+    ``opts["stems_dir"]`` (a folder or an fsspec URL) with content-derived names
+    (:func:`~collage.mashup.stemstore.publish`), each atomically; a job run twice writes the
+    same files. Nothing is written to the DB here: the one writer commits the record."""
     try:
-        out_dir = Path(opts["stems_dir"]) / name
-        sr = int(opts["sr"])
-        if opts["source"] == "midi":
-            d = Path(origin)
-            sf2 = opts.get("soundfont") or (pick_soundfont(int(d.name)) if d.name.isdigit() else None)
-            if sf2 is None:
-                sf2 = TRAIN_SOUNDFONTS[0]
-            meta = render_pop909_stems(d, out_dir, soundfont=sf2, seconds=opts["seconds"], sr=sr, seed=opts["seed"])
-            audio = {r: load_audio(meta["paths"][r], sr=sr, min_seconds=0.0) for r in ("vocals", "harmonic", "percussion")}
-            start, end = meta["start_s"], meta["end_s"]
-            song = render_pop909_song(d, soundfont=sf2, sr=sr, seed=opts["seed"])  # the key is the song's
-            a = analyze(sr=sr, **audio, context=song)
-            progs = meta["programs"]
-            stems_rec = {r: {"path": meta["paths"][r], "sr": sr, "n_samples": meta["n_samples"], "soundfont": sf2,
-                             "program": {"vocals": progs["vocals"], "harmonic": progs["piano"]}.get(r)}
-                         for r in ("vocals", "harmonic", "percussion", "mix")}
-            info = {"soundfont": sf2, "programs": progs, "drums": meta["drums"], "silent": meta["silent"],
-                    "truth": {k: meta[k] for k in ("key", "tempo", "beats", "downbeats")}}
-            duration = meta["n_samples"] / sr
-        else:
-            if opts["source"] == "stems":
-                match = [s for s in find_stem_sets(origin) if s.name == name]
-                if not match:
-                    raise InvalidInputError(origin, f"song {name!r} is no longer there")
-                audio = load_stem_set(match[0], sr=sr)
-            else:
-                audio = separate(load_audio(origin, sr=sr), sr, backend=opts["backend"])
-            a = analyze(sr=sr, **audio)
-            song = audio
-            audio, start, a = _cut_clip(audio, sr, a, opts["seconds"])
-            stems_rec = _write_stems(out_dir, audio, sr)
-            duration = stems_rec["mix"]["n_samples"] / sr
-            end = start + duration
-            info = {"backend": opts["backend"]} if opts["source"] == "mix" else {}
-        if len(a.beats) < 4:
-            raise InvalidInputError(origin, f"only {len(a.beats)} beats found in the clip; cannot segment it")
-        return {
-            "name": name, "source": opts["source"], "origin": origin, "start_s": start, "end_s": end, "info": info,
-            "stems": stems_rec, "analysis": {"song": a.to_dict()} | _stem_analyses(audio, song, sr),
-            "segments": segments_from_downbeats(a.downbeats, duration),
-        }
+        with tempfile.TemporaryDirectory(prefix="collage-build-") as scratch:
+            rec = _make_song(name, origin, opts, Path(scratch))
+            paths = publish({r: s["path"] for r, s in rec["stems"].items()}, opts["stems_dir"], name)
+        for r, p in paths.items():
+            rec["stems"][r]["path"] = p
+        return rec
     except CollageError as e:
         return {"name": name, "error": str(e)}
+
+
+def _make_song(name: str, origin: str, opts: BuildOptions, out_dir: Path) -> dict:
+    """One song's record, its stems written to the scratch folder ``out_dir``."""
+    sr = int(opts["sr"])
+    if opts["source"] == "midi":
+        d = Path(origin)
+        sf2 = opts.get("soundfont") or (pick_soundfont(int(d.name)) if d.name.isdigit() else None)
+        if sf2 is None:
+            sf2 = TRAIN_SOUNDFONTS[0]
+        meta = render_pop909_stems(d, out_dir, soundfont=sf2, seconds=opts["seconds"], sr=sr, seed=opts["seed"])
+        audio = {r: load_audio(meta["paths"][r], sr=sr, min_seconds=0.0) for r in ("vocals", "harmonic", "percussion")}
+        start, end = meta["start_s"], meta["end_s"]
+        song = render_pop909_song(d, soundfont=sf2, sr=sr, seed=opts["seed"])  # the key is the song's
+        a = analyze(sr=sr, **audio, context=song)
+        progs = meta["programs"]
+        stems_rec = {r: {"path": meta["paths"][r], "sr": sr, "n_samples": meta["n_samples"], "soundfont": sf2,
+                         "program": {"vocals": progs["vocals"], "harmonic": progs["piano"]}.get(r)}
+                     for r in ("vocals", "harmonic", "percussion", "mix")}
+        info = {"soundfont": sf2, "programs": progs, "drums": meta["drums"], "silent": meta["silent"],
+                "truth": {k: meta[k] for k in ("key", "tempo", "beats", "downbeats")}}
+        duration = meta["n_samples"] / sr
+    else:
+        if opts["source"] == "stems":
+            match = [s for s in find_stem_sets(origin) if s.name == name]
+            if not match:
+                raise InvalidInputError(origin, f"song {name!r} is no longer there")
+            audio = load_stem_set(match[0], sr=sr)
+        else:
+            audio = separate(load_audio(origin, sr=sr), sr, backend=opts["backend"])
+        a = analyze(sr=sr, **audio)
+        song = audio
+        audio, start, a = _cut_clip(audio, sr, a, opts["seconds"])
+        stems_rec = _write_stems(out_dir, audio, sr)
+        duration = stems_rec["mix"]["n_samples"] / sr
+        end = start + duration
+        info = {"backend": opts["backend"]} if opts["source"] == "mix" else {}
+    if len(a.beats) < 4:
+        raise InvalidInputError(origin, f"only {len(a.beats)} beats found in the clip; cannot segment it")
+    return {
+        "name": name, "source": opts["source"], "origin": origin, "start_s": start, "end_s": end, "info": info,
+        "stems": stems_rec, "analysis": {"song": a.to_dict()} | _stem_analyses(audio, song, sr),
+        "segments": segments_from_downbeats(a.downbeats, duration),
+    }
 
 
 # -- the pool ------------------------------------------------------------------------------
 def _init_worker() -> None:
     """Each worker single-threaded (BLAS / OpenMP / torch)."""
     limit_worker_threads()
+
+
+def _cluster_job(name: str, origin: str, opts: BuildOptions) -> dict:
+    """:func:`process_job` on a cluster worker, single-threaded like a pool worker."""
+    limit_worker_threads()
+    return process_job(name, origin, opts)
 
 
 def _warm_up(source: str, backend: str) -> None:
@@ -219,11 +240,15 @@ def _warm_up(source: str, backend: str) -> None:
 
 def build(db_path: str | os.PathLike, src: str | os.PathLike, *, source: str = "midi", jobs: int = 1,
           on_error: str = "skip", limit: int | None = None, seconds: float | None = 30.0, sr: int = 22050,
-          seed: int = 0, soundfont: str | None = None, backend: str = "classical", progress: bool = True) -> dict:
+          seed: int = 0, soundfont: str | None = None, backend: str = "classical", progress: bool = True,
+          cluster: str | None = None, stem_root: str | os.PathLike | None = None) -> dict:
     """Build or continue the MashupDB ``db_path`` from the songs in the folder ``src``.
 
     Resumable: songs already in the DB are skipped, so an interrupted build
-    continues where it stopped. Stems go to ``<db_path>.stems/``.
+    continues where it stopped. Stems go to ``<db_path>.stems/`` (or ``stem_root``) as
+    ``<song>/<role>-<content hash>.wav``. Each song is one job; the jobs run in this
+    process (``jobs=1``), a local process pool, or on a Dask cluster (``cluster``); this
+    process alone writes the DB, one transaction per song.
 
     >>> collage.mashup.build("songs.db", "../shared/data/pop909", limit=20, jobs=2)["added"]
 
@@ -232,7 +257,7 @@ def build(db_path: str | os.PathLike, src: str | os.PathLike, *, source: str = "
         src: a folder of songs (``source='midi'``: POP909-style song folders),
             stems (``'stems'``) or full mixes (``'mix'``); see the module docstring.
         source: one of :data:`SOURCES`.
-        jobs: worker processes, 1..64.
+        jobs: worker processes, 1..64 (1 with ``cluster``: the cluster's workers run the jobs).
         on_error: ``'skip'`` (list unusable songs in the result) or ``'stop'`` (raise at the first).
         limit: at most this many songs of ``src`` (the first by name); None: all.
         seconds: clip length per song, 5..600 s (None: whole songs).
@@ -241,6 +266,9 @@ def build(db_path: str | os.PathLike, src: str | os.PathLike, *, source: str = "
         soundfont: one soundfont for every song (``'midi'``); None: the train/test convention per song.
         backend: the separation backend of ``'mix'`` (``'classical'`` or ``'demucs'``).
         progress: a progress bar on stderr.
+        cluster: the address of a Dask scheduler (``tcp://host:8786``); None: run locally.
+        stem_root: where the stems go, a folder or an fsspec URL every worker can write and every
+            reader can read (``s3://bucket/stems``); None: ``<db_path>.stems``.
     Returns:
         ``{"added", "already", "skipped": [(name, why)], "wall_s", "db"}``.
 
@@ -248,6 +276,7 @@ def build(db_path: str | os.PathLike, src: str | os.PathLike, *, source: str = "
         ParameterError: a bad option.
         InvalidInputError: ``src`` holds nothing usable, or ``db_path`` is not a MashupDB.
         BuildError: ``on_error='stop'`` met a song that cannot be used, or no song could be added.
+        ClusterError: the Dask scheduler at ``cluster`` cannot be reached.
     """
     if source not in SOURCES:
         raise ParameterError(f"given source={source!r}; expected one of {', '.join(SOURCES)}")
@@ -255,6 +284,8 @@ def build(db_path: str | os.PathLike, src: str | os.PathLike, *, source: str = "
         raise ParameterError(f"given on_error={on_error!r}; expected skip or stop")
     if isinstance(jobs, bool) or not isinstance(jobs, int) or not 1 <= jobs <= 64:
         raise ParameterError(f"given jobs={jobs!r}; expected 1..64")
+    if cluster is not None and jobs != 1:
+        raise ParameterError(f"given jobs={jobs} with a cluster; the cluster's workers run the jobs (leave jobs at 1)")
     if limit is not None and limit < 1:
         raise ParameterError(f"given limit={limit!r}; expected a positive number of songs")
     if seconds is not None and not 5.0 <= seconds <= 600.0:
@@ -268,12 +299,14 @@ def build(db_path: str | os.PathLike, src: str | os.PathLike, *, source: str = "
     if limit is not None:
         planned = planned[:limit]
     db_path = Path(db_path)
-    stems_dir = db_path.with_name(db_path.name + ".stems")
+    if stem_root is None:
+        stem_root = db_path.with_name(db_path.name + ".stems")
+    stems_dir = str(stem_root) if is_url(stem_root) else str(Path(stem_root).resolve())  # workers' cwd may differ
     t0 = time.perf_counter()
     with MashupDB(db_path, create=True) as db:
         done = db.names()
         todo = [(n, o) for n, o in planned if n not in done]
-        opts = BuildOptions(source=source, stems_dir=str(stems_dir), sr=sr, seconds=seconds, seed=seed,
+        opts = BuildOptions(source=source, stems_dir=stems_dir, sr=sr, seconds=seconds, seed=seed,
                             soundfont=soundfont, backend=backend)
         added, skipped = 0, []
         if todo:
@@ -298,7 +331,12 @@ def build(db_path: str | os.PathLike, src: str | os.PathLike, *, source: str = "
                 bar.update(task, advance=1, description=f"{source}: {rec['name']}")
 
         try:
-            if jobs == 1:
+            if cluster is not None and todo:
+                # deferred: dask.distributed is heavy and only cluster builds need it
+                from collage.mashup.cluster import run_jobs
+
+                run_jobs(cluster, _cluster_job, todo, opts, take)
+            elif jobs == 1:
                 _init_worker()
                 for name, origin in todo:
                     take(process_job(name, origin, opts))

@@ -16,7 +16,7 @@ Tables (times in seconds from the start of the stored stems):
   ``origin`` (the input file or folder), ``start_s``/``end_s`` (the clip in the original, when
   known), ``info`` (JSON: soundfont, programs, groove, annotated truth for rendered songs).
 - ``stems``: ``song_id``, ``role`` (vocals/harmonic/percussion/mix), ``path`` (relative to the
-  DB's folder when inside it; returned absolute), ``sr``, ``n_samples``, ``duration_s``,
+  DB's folder when inside it, returned absolute; or an fsspec URL, kept as it is), ``sr``, ``n_samples``, ``duration_s``,
   ``soundfont``, ``program``; UNIQUE (song_id, role).
 - ``analysis``: ``song_id``, ``role`` (``song`` for the whole clip, or a stem role), key,
   tonic, mode, key_strength, tempo (BPM), beats and downbeats (JSON arrays); UNIQUE (song_id, role).
@@ -35,6 +35,7 @@ import sqlite3
 from pathlib import Path
 
 from collage.errors import InvalidInputError, OutputError, ParameterError
+from collage.mashup.stemstore import exists as stem_exists, is_url
 from collage.represent.pitch import normalize_key
 
 __all__ = ["MashupDB", "SCHEMA_VERSION", "STEM_ROLES"]
@@ -155,6 +156,8 @@ class MashupDB:
 
     # -- paths -------------------------------------------------------------------------
     def _store_path(self, p: str | os.PathLike) -> str:
+        if is_url(p):
+            return str(p)
         p = Path(p).resolve()
         try:
             return str(p.relative_to(self.path.resolve().parent))
@@ -162,6 +165,8 @@ class MashupDB:
             return str(p)
 
     def _load_path(self, s: str) -> str:
+        if is_url(s):
+            return s
         p = Path(s)
         return str(p if p.is_absolute() else self.path.resolve().parent / p)
 
@@ -229,7 +234,7 @@ class MashupDB:
             InvalidInputError: a song of that name is stored already, or a stem file is missing.
         """
         for role, s in record["stems"].items():
-            if not Path(s["path"]).is_file():
+            if not stem_exists(s["path"]):
                 raise InvalidInputError(s["path"], f"stem {role!r} of {record['name']!r} is missing")
         try:
             with self._con:  # one transaction: all rows of the song or none

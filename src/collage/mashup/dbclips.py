@@ -17,12 +17,14 @@ from collage.io.audio import load_audio
 from collage.mashup.db import MashupDB
 from collage.mashup.generate import ROLES, Clip
 from collage.mashup.score import FEATURE_SR
+from collage.mashup.stemstore import local_copy
 
 __all__ = ["clips_from_db", "vocal_clip"]
 
 
 def _loader(path, sr: int) -> np.ndarray:
-    return load_audio(path, sr=sr, min_seconds=0.0)
+    with local_copy(path) as p:  # stems under an fsspec URL are fetched first
+        return load_audio(p, sr=sr, min_seconds=0.0)
 
 
 def vocal_clip(path: str | os.PathLike, *, sr: int = FEATURE_SR) -> Clip:

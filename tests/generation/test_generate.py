@@ -123,3 +123,12 @@ def test_bad_prompts(model, tmp_path):
     late = Piece([Track(np.array([[20 * 480, 480, 60, 80]]), name="piano")])
     with pytest.raises(InvalidMidiError, match="no notes in its first 4 beats"):
         generate(prompt=late, prompt_beats=4, model=model)
+
+
+def test_silences_are_limited_to_max_gap_beats(model):
+    codes = sample_codes(model, rep.header(["piano"]), end_beat=300, max_notes=300, seed=5, max_gap_beats=3)
+    beats = codes[codes[:, rep.TYPE] == rep.NOTE][:, rep.BEAT]
+    assert len(beats) > 20 and np.diff(beats).max() <= 3 and beats[0] - 1 <= 3
+    free = sample_codes(model, rep.header(["piano"]), end_beat=300, max_notes=300, seed=5, max_gap_beats=None)
+    fb = free[free[:, rep.TYPE] == rep.NOTE][:, rep.BEAT]
+    assert len(fb) < len(beats)  # without the limit a random model jumps ahead and reaches the end sooner

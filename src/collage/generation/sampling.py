@@ -11,9 +11,10 @@ monotonic constraint on type and beat, and the grammar it implies):
   or start-of-notes, after the instrument list no new start-of-song; a note
   or end-of-song only after start-of-notes;
 - instrument events in increasing code order, from ``allowed`` if given;
-- a note's beat not before the previous note's, its position not before the
-  previous note's within the same beat; its instrument one of the header's
-  instruments; pitch, duration and position never "undefined".
+- a note's beat not before the previous note's (and, by default, at most
+  8 beats after it), its position not before the previous note's within the
+  same beat; its instrument one of the header's instruments; pitch,
+  duration and position never "undefined".
 
 Music longer than the model's window (``max_seq_len`` events or
 ``max_beat`` beats) is generated with a sliding window: the header and the
@@ -35,6 +36,8 @@ from collage.represent import mmt as rep
 __all__ = ["sample_codes", "top_k_for"]
 
 _NEG = float("-inf")
+#: the default longest silence between consecutive note onsets, in beats (see :func:`sample_codes`)
+MAX_GAP_BEATS = 8
 
 
 def top_k_for(top_k: float, size: int) -> int:
@@ -101,6 +104,7 @@ def sample_codes(
     top_k: float = 0.1,
     seed: int = 0,
     allow_end: bool = False,
+    max_gap_beats: int | None = MAX_GAP_BEATS,
 ) -> np.ndarray:
     """Extend ``prompt`` until a note would start at or after ``end_beat`` (0-based quarter-note beats).
 
@@ -116,6 +120,11 @@ def sample_codes(
         seed: of the sampler's random generator.
         allow_end: stop at an end-of-song event (else end-of-song is masked
             until ``end_beat`` and the music runs to ``end_beat``).
+        max_gap_beats: a note starts at most this many beats after the
+            previous one (None: no limit, as in the paper). Top-k leaves a
+            little probability on beats far ahead; over hundreds of notes one
+            such jump is likely, and a jump past ``end_beat`` ends the music
+            early, so the default keeps silences to two 4/4 bars.
     Returns:
         ``(M, 6)`` int64 codes: the prompt followed by the new events (no end-of-song).
     """
@@ -185,6 +194,8 @@ def sample_codes(
             prev_note = prev if pt == rep.NOTE else None
             prev_beat_rel = int(prev_note[rep.BEAT]) - win.offset if prev_note is not None else 1
             beat_ok = ar[rep.BEAT] >= max(prev_beat_rel, 1)
+            if max_gap_beats is not None:
+                beat_ok &= ar[rep.BEAT] <= max(prev_beat_rel, 1) + max_gap_beats
             beat_rel = _sample(logits[rep.BEAT], beat_ok, ks[rep.BEAT], temperature, gen)
             pos_ok = defined[rep.POSITION]
             if prev_note is not None and beat_rel == prev_beat_rel:

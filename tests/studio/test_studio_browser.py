@@ -224,6 +224,24 @@ def test_fuse_tab_uploads_and_methods(page, tmp_path, capsys):
     assert_same(got, notes_of(tmp_path / "cli.mid"))
 
 
+def test_a_held_slider_is_fused_before_its_release(page):
+    pg = page
+    box = pg.locator("#fuse-keep-chord").bounding_box()
+    y = box["y"] + box["height"] / 2
+    before = ready(pg, "fuse")
+    pg.mouse.move(box["x"] + box["width"] * 0.5, y)
+    pg.mouse.down()
+    pg.mouse.move(box["x"] + box["width"] * 0.85, y, steps=5)
+    pg.wait_for_timeout(1500)  # resting on the value: the page asks for it before the release
+    pg.mouse.up()
+    wait_new_result(pg, "fuse", before)
+    value = float(pg.input_value("#fuse-keep-chord"))
+    assert value > 0.6
+    last = pg.evaluate("window.studio.timings[window.studio.timings.length - 1]")
+    assert last["head_start"] is True, last
+    assert pg.evaluate("window.studio.results.fuse.summary.controls.chord") == value
+
+
 BAD = [
     ("corrupt.mid", b"not a MIDI file at all", "corrupt.mid: "),
     ("empty.mid", b"", "empty.mid: the file is empty"),

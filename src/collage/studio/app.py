@@ -91,6 +91,14 @@ class Studio:
         for name in examples.NAMES:
             path = examples.path(name)
             self.store.add_upload(Upload(f"example-{Path(name).stem}", name, path, read(path)))
+        self.worker.pool.submit(self._preload)  # the page's first fusion then needs no loading
+
+    def _preload(self) -> None:
+        try:
+            self.fusion_models("collagenet")
+            self.judge()
+        except CollageError as err:  # reported again, to the page, by the first request that needs them
+            log.warning("could not load the fusion models: %s", err)
 
     def close(self) -> None:
         self.worker.close()

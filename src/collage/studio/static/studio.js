@@ -13,6 +13,8 @@ const studio = {
   audio: null,          // AudioContext
   banks: new Map(),     // program key -> Promise<AudioBuffer>
   banksDecoded: new Map(),  // program key -> AudioBuffer
+  prefetched: {},       // tool -> {key, promise}: a request made while a slider was held
+  results: {},          // tool -> the latest answer shown
   benches: {},          // tool -> Workbench
 };
 window.studio = studio;
@@ -453,12 +455,25 @@ async function uploadFile(input, bench) {
 
 // ---------------------------------------------------------------------------------------------------------
 // the tools
-async function runTool(tool, body, show) {
+async function runTool(tool, body, show, opts = {}) {
+  // opts.prefetch: a slider is being dragged and has paused; ask now, show nothing, and let the
+  // release reuse this answer when the value is still the same (a head start, not a second request)
+  const key = JSON.stringify(body);
+  const client = clientId(tool);
+  const request = () => api(`/api/${tool}`, { method: "POST", headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ ...body, client }) });
+  if (opts.prefetch) {
+    const promise = request();
+    promise.catch(() => { /* superseded or failed: the release asks again */ });
+    studio.prefetched[tool] = { key, promise };
+    return null;
+  }
   const bench = studio.benches[tool];
   const t0 = performance.now();
+  const early = studio.prefetched[tool];
+  studio.prefetched[tool] = null;
   bench.error("");
   bench.status("working…");
-  const client = clientId(tool);
   const poll = setInterval(async () => {
     try {
       const p = await api(`/api/progress?client=${encodeURIComponent(client)}`);
@@ -466,11 +481,18 @@ async function runTool(tool, body, show) {
     } catch (e) { /* the next poll tries again */ }
   }, 300);
   try {
-    const res = await api(`/api/${tool}`, { method: "POST", headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ ...body, client }) });
+    let res = null;
+    let head = false;
+    if (early && early.key === key) {
+      try { res = await early.promise; head = true; } catch (e) { res = null; }
+    }
+    if (!res) res = await request();
+    const fetchMs = performance.now() - t0;
     await show(res, bench);
     const ms = performance.now() - t0;
-    studio.timings.push({ tool, ms });
+    // control released -> answer (fetch_ms); -> drawn and playable (ms)
+    studio.timings.push({ tool, ms, fetch_ms: fetchMs, head_start: head });
+    studio.results[tool] = res;
     bench.root.dataset.ready = String(studio.timings.length);
     return res;
   } catch (err) {
@@ -513,7 +535,7 @@ function judgeTable(harmony) {
   box.appendChild(table);
 }
 
-function fuse() {
+function fuse(opts) {
   const panel = $("#panel-fuse");
   const acc = $("#fuse-accompaniment-track").value;
   const body = {
@@ -521,44 +543,49 @@ function fuse() {
     melody_track: $("#fuse-melody-track").value || null, accomp_tracks: acc ? [acc] : null,
     method: $("#fuse-method").value, ...sliderValues(panel),
   };
-  return runTool("fuse", body, async (res, bench) => {
-    const inputs = res.inputs;
-    const a = { ...inputs.melody, tracks: inputs.melody.tracks.concat(inputs.accompaniment.tracks) };
-    a.n_beats = Math.max(inputs.melody.n_beats, inputs.accompaniment.n_beats);
-    a.duration_s = Math.max(inputs.melody.duration_s, inputs.accompaniment.duration_s);
-    await bench.set(a, res.result, res.downloads);
-    const s = res.summary;
-    bench.status(`fused with ${s.method}: ${s.n_beats} beats, accompaniment ${s.key_shift >= 0 ? "+" : ""}${s.key_shift} semitones`);
-    judgeTable(s.harmony);
-  });
+  return runTool("fuse", body, showFused, opts);
 }
 
-function join() {
+async function showFused(res, bench) {
+  const inputs = res.inputs;
+  const a = { ...inputs.melody, tracks: inputs.melody.tracks.concat(inputs.accompaniment.tracks) };
+  a.n_beats = Math.max(inputs.melody.n_beats, inputs.accompaniment.n_beats);
+  a.duration_s = Math.max(inputs.melody.duration_s, inputs.accompaniment.duration_s);
+  await bench.set(a, res.result, res.downloads);
+  const s = res.summary;
+  bench.status(`fused with ${s.method}: ${s.n_beats} beats, accompaniment ${s.key_shift >= 0 ? "+" : ""}${s.key_shift} semitones`);
+  judgeTable(s.harmony);
+}
+
+function join(opts) {
   const style = $$("#panel-join input[type=range]").map((s) => parseFloat(s.value));
   const body = { left: $("#join-left").value, right: $("#join-right").value, style, actor: $("#join-actor").value || null };
-  return runTool("join", body, async (res, bench) => {
-    const L = res.inputs.left, R = res.inputs.right;
-    const shiftB = L.n_beats, shiftS = L.duration_s;
-    const right = R.tracks.map((t) => ({ ...t, name: `${t.name} (right)`,
-      notes: t.notes.map((n) => [n[0] + shiftB, n[1], n[2], n[3], n[4] + shiftS, n[5]]) }));
-    const left = L.tracks.map((t) => ({ ...t, name: `${t.name} (left)` }));
-    const lastBeat = L.beat_s[L.beat_s.length - 1];
-    const beat_s = L.beat_s.concat(R.beat_s.slice(1).map((x) => x + lastBeat));
-    const a = { tracks: left.concat(right), n_beats: L.n_beats + R.n_beats, duration_s: L.duration_s + R.duration_s,
-      bars: L.bars.concat(R.bars.map((b) => b + shiftB)), beat_s };
-    const seam = [res.seam.start_beat, res.seam.end_beat, "rgba(11,92,173,0.10)"];
-    await bench.set(a, res.result, res.downloads, { B: [seam], A: [[shiftB - 0.05, shiftB + 0.05, "#0b5cad"]] });
-    bench.status(`joined: the seam is beats ${res.seam.start_beat}-${res.seam.end_beat} (shaded)`);
-  });
+  return runTool("join", body, showJoined, opts);
 }
 
-function arrange() {
+async function showJoined(res, bench) {
+  const L = res.inputs.left, R = res.inputs.right;
+  const shiftB = L.n_beats, shiftS = L.duration_s;
+  const right = R.tracks.map((t) => ({ ...t, name: `${t.name} (right)`,
+    notes: t.notes.map((n) => [n[0] + shiftB, n[1], n[2], n[3], n[4] + shiftS, n[5]]) }));
+  const left = L.tracks.map((t) => ({ ...t, name: `${t.name} (left)` }));
+  const beat_s = L.beat_s.slice(0, Math.ceil(shiftB)).concat(R.beat_s.map((x) => x + shiftS));
+  const a = { tracks: left.concat(right), n_beats: L.n_beats + R.n_beats, duration_s: L.duration_s + R.duration_s,
+    bars: L.bars.concat(R.bars.map((b) => b + shiftB)), beat_s };
+  const seam = [res.seam.start_beat, res.seam.end_beat, "rgba(11,92,173,0.10)"];
+  await bench.set(a, res.result, res.downloads, { B: [seam], A: [[shiftB - 0.05, shiftB + 0.05, "#0b5cad"]] });
+  bench.status(`joined: the seam is beats ${res.seam.start_beat}-${res.seam.end_beat} (shaded)`);
+}
+
+function arrange(opts) {
   const body = { piece: $("#arrange-piece").value, ensemble: $("#arrange-ensemble").value, model: $("#arrange-model").value };
-  return runTool("arrange", body, async (res, bench) => {
-    await bench.set(res.inputs.input, res.result, res.downloads);
-    const parts = Object.entries(res.summary.notes).map(([k, v]) => `${k} ${v}`).join(", ");
-    bench.status(`arranged for ${res.summary.ensemble} with ${res.summary.model}: ${parts} notes`);
-  });
+  return runTool("arrange", body, showArranged, opts);
+}
+
+async function showArranged(res, bench) {
+  await bench.set(res.inputs.input, res.result, res.downloads);
+  const parts = Object.entries(res.summary.notes).map(([k, v]) => `${k} ${v}`).join(", ");
+  bench.status(`arranged for ${res.summary.ensemble} with ${res.summary.model}: ${parts} notes`);
 }
 
 const TOOLS = { fuse, join, arrange };
@@ -593,10 +620,15 @@ function setupPanel(tool) {
   const panel = $(`#panel-${tool}`);
   const bench = new Workbench(tool, $(".workbench", panel));
   studio.benches[tool] = bench;
+  let held = null;
   for (const s of $$("input[type=range]", panel)) {
     const out = $(`output[for=${s.id}]`, panel);
-    s.addEventListener("input", () => { out.textContent = parseFloat(s.value).toFixed(2); });
-    s.addEventListener("change", () => TOOLS[tool]());   // released (mouse) or stepped (keyboard)
+    s.addEventListener("input", () => {
+      out.textContent = parseFloat(s.value).toFixed(2);
+      clearTimeout(held);  // dragging: once the thumb rests 120 ms, ask for that value ahead of the release
+      held = setTimeout(() => TOOLS[tool]({ prefetch: true }), 120);
+    });
+    s.addEventListener("change", () => { clearTimeout(held); TOOLS[tool](); });  // released, or a key step
   }
   for (const sel of $$("select", panel)) {
     sel.addEventListener("change", () => {

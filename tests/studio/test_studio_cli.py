@@ -41,13 +41,6 @@ def test_studio_command_serves_and_stops(tmp_path):
     assert not any(tmp_path.iterdir())  # the temporary folder goes with the server
 
 
-def test_studio_command_refuses_a_missing_db(capsys):
-    from cli_helpers import assert_user_error, run
-
-    rc, _, err = run(capsys, "studio", "--no-browser", "--db", "/nonexistent/songs.db")
-    assert_user_error(rc, err, "/nonexistent/songs.db", "no such MashupDB")
-
-
 def test_studio_command_refuses_a_busy_port(capsys):
     import socket
 

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import webbrowser
-from pathlib import Path
 
 import click
 
 from collage.cli.common import CONTEXT
-from collage.errors import InvalidInputError
 
 __all__ = ["studio_command"]
 
@@ -19,8 +17,7 @@ __all__ = ["studio_command"]
 @click.option("--port", type=click.IntRange(0, 65535), default=0, metavar="N",
               help="Port to listen on (default: a free one).")
 @click.option("--no-browser", is_flag=True, help="Do not open the page in a web browser.")
-@click.option("--db", "db", default=None, metavar="PATH", help="A MashupDB (collage mashup build) for the mashup tab.")
-def studio_command(host: str, port: int, no_browser: bool, db: str | None) -> None:
+def studio_command(host: str, port: int, no_browser: bool) -> None:
     """Start the studio: a local web page to fuse, join and arrange pieces and listen at once.
 
     The page works offline: its scripts and styles are served by collage, and
@@ -33,8 +30,6 @@ def studio_command(host: str, port: int, no_browser: bool, db: str | None) -> No
       collage studio
       collage studio --port 8765 --no-browser
     """
-    if db is not None and not Path(db).exists():
-        raise InvalidInputError(db, "no such MashupDB (make one with collage mashup build)")
     # deferred: the server stack (starlette, uvicorn) and the models load only when the studio starts,
     # so that `collage --help` stays fast
     from collage.studio import serve
@@ -45,6 +40,6 @@ def studio_command(host: str, port: int, no_browser: bool, db: str | None) -> No
             webbrowser.open(url)
 
     try:
-        serve(host, port, db=db, ready=ready)
+        serve(host, port, ready=ready)
     except KeyboardInterrupt:  # pragma: no cover - interactive stop
         pass

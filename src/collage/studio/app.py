@@ -83,11 +83,10 @@ def join_actors() -> list[dict]:
 class Studio:
     """The state of one server: its files, worker threads and loaded models."""
 
-    def __init__(self, *, db: str | Path | None = None, threads: int = 2, tmp_root: str | Path | None = None):
+    def __init__(self, *, threads: int = 2, tmp_root: str | Path | None = None):
         self.store = Store(tmp_root)
         self.worker = Worker(threads)
         self.models = ModelCache()
-        self.db = None if db is None else Path(db)
         for name in examples.NAMES:
             path = examples.path(name)
             self.store.add_upload(Upload(f"example-{Path(name).stem}", name, path, read(path)))
@@ -180,7 +179,6 @@ async def index(request: Request) -> Response:
 
 
 async def info(request: Request) -> Response:
-    studio: Studio = request.app.state.studio
     try:
         check_renderer()
         audio = True
@@ -190,7 +188,7 @@ async def info(request: Request) -> Response:
         "max_upload_bytes": MAX_UPLOAD_BYTES, "upload_suffixes": list(UPLOAD_SUFFIXES),
         "fuse_methods": list(FUSE_METHODS), "controls": list(CONTROLS), "style_names": list(STYLE_NAMES),
         "join_actors": join_actors(), "ensembles": list(ENSEMBLES), "arrange_models": list(ARRANGE_METHODS),
-        "arrange_default": DEFAULT_METHOD, "wav": audio, "mashup": studio.db is not None,
+        "arrange_default": DEFAULT_METHOD, "wav": audio,
         "samples": {"low": SAMPLE_LOW, "step": SAMPLE_STEP, "count": SAMPLE_COUNT, "hold_s": SAMPLE_HOLD_S,
                     "slot_s": SAMPLE_SLOT_S, "sr": SAMPLE_SR},
     })
@@ -390,15 +388,14 @@ async def _superseded(request: Request, exc: Superseded) -> Response:
     return JSONResponse({"error": "superseded by a newer request", "superseded": True}, status_code=409)
 
 
-def create_app(*, db: str | Path | None = None, threads: int = 2, tmp_root: str | Path | None = None) -> Starlette:
+def create_app(*, threads: int = 2, tmp_root: str | Path | None = None) -> Starlette:
     """The studio's ASGI application.
 
     Args:
-        db: a MashupDB for the mashup tab (None: the tab is off).
         threads: worker threads for model work (fusion, join, arrangement, rendering).
         tmp_root: where to make the server's temporary folder (None: the system's).
     """
-    studio = Studio(db=db, threads=threads, tmp_root=tmp_root)
+    studio = Studio(threads=threads, tmp_root=tmp_root)
     routes = [
         Route("/", index),
         Route("/api/info", info),
@@ -426,7 +423,7 @@ def create_app(*, db: str | Path | None = None, threads: int = 2, tmp_root: str 
     return app
 
 
-def serve(host: str = "127.0.0.1", port: int = 0, *, db: str | Path | None = None, ready=None,
+def serve(host: str = "127.0.0.1", port: int = 0, *, ready=None,
           log_level: str = "warning") -> None:
     """Run the studio with uvicorn until interrupted; ``ready(url)`` is called once it listens."""
     import socket
@@ -443,7 +440,7 @@ def serve(host: str = "127.0.0.1", port: int = 0, *, db: str | Path | None = Non
     bound = sock.getsockname()[1]
     shown = f"[{host}]" if ":" in host else host
     url = f"http://{shown}:{bound}/"
-    server = uvicorn.Server(uvicorn.Config(create_app(db=db), log_level=log_level))
+    server = uvicorn.Server(uvicorn.Config(create_app(), log_level=log_level))
     if ready is not None:
         original = server.startup
 

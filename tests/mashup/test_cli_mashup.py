@@ -131,8 +131,8 @@ def test_retrieve_json_ranks_matched_accompaniments(tiny_db, stems, capsys):
     out, err = capsys.readouterr()
     assert rc == 0, err
     res = json.loads(out)
-    assert res == json.loads(json.dumps(retrieve(tiny_db, stems["vocals"], scorer="automashupper", candidates=4, top=3,
-                                                 seconds=6)))
+    lib = json.loads(json.dumps(retrieve(tiny_db, stems["vocals"], scorer="automashupper", candidates=4, top=3, seconds=6)))
+    assert res.pop("timing").keys() == lib.pop("timing").keys() and res == lib and res["mode"] == "random"
     assert res["vocal"] == stems["vocals"] and 1 <= len(res["results"]) <= 3
     scores = [r["score"] for r in res["results"]]
     assert scores == sorted(scores, reverse=True) and [r["rank"] for r in res["results"]] == list(range(1, len(scores) + 1))

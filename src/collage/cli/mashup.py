@@ -129,32 +129,43 @@ def score_command(vocals, harmonic, percussion, scorer, as_json) -> None:
 @click.option("--vocal", required=True, type=click.Path(dir_okay=False), help="The vocal stem (may come from outside the DB).")
 @click.option("--top", type=click.IntRange(min=1), default=5, show_default=True, help="How many accompaniments to list.")
 @click.option("--scorer", type=click.Choice(SCORERS), default="premixnet", show_default=True, help="How to rank.")
-@click.option("--candidates", "n_candidates", type=click.IntRange(min=1), default=30, show_default=True,
-              help="Matched (harmonic, percussion) pairs to score.")
+@click.option("--shortlist", type=click.IntRange(min=1), default=30, show_default=True,
+              help="Pairs of stem segments the first stage passes to the scorer.")
+@click.option("--candidates", "n_candidates", type=click.IntRange(min=1), default=None,
+              help="Instead of the first stage, draw this many matched pairs at random (for comparison).")
 @click.option("--seconds", type=click.FloatRange(5, 60), default=25.0, show_default=True, help="Mashup length scored.")
-@seed_option("Seed for drawing candidates.")
+@click.option("--reindex", is_flag=True, help="Recompute every stem segment's stored vector first.")
+@seed_option("Seed for drawing candidates (--candidates).")
 @json_flag()
-def retrieve_command(db, vocal, top, scorer, n_candidates, seconds, seed, as_json) -> None:
+def retrieve_command(db, vocal, top, scorer, shortlist, n_candidates, seconds, reindex, seed, as_json) -> None:
     """The best accompaniments (harmonic + percussion stems of the DB) for a vocal.
 
-    The vocal is analysed (key, tempo, downbeats); harmonic stems within ±3
-    semitones and percussion stems with a tempo ratio in [0.8, 1.2] are
-    shifted and stretched to it, mixed, and ranked by the scorer.
+    The vocal is analysed (key, tempo, downbeats). Every harmonic stem segment
+    within ±3 semitones and every percussion segment with a tempo ratio in
+    [0.8, 1.2] is scored by its stored vector (chroma after the pitch shift,
+    rhythm pattern per bar, less the stretch needed); the best --shortlist
+    pairs are shifted and stretched to the vocal, mixed, and ranked by the
+    scorer. A DB built before the vectors gets them on first use (it must be
+    writable).
 
     \b
     Example:
       collage mashup retrieve songs.db --vocal my_acapella.wav --top 5
+      collage mashup retrieve songs.db --vocal my_acapella.wav --top 10 --shortlist 50
     """
     from collage.mashup.retrieval import retrieve
 
-    res = retrieve(db, vocal, top=top, scorer=scorer, candidates=n_candidates, seconds=seconds, seed=seed)
+    res = retrieve(db, vocal, top=top, scorer=scorer, shortlist=shortlist, candidates=n_candidates, seconds=seconds,
+                   seed=seed, reindex=reindex)
     if as_json:
         emit_json(res)
         return
     if not res["results"]:
         click.echo(f"no accompaniment in {db} is within ±3 semitones of {res['key']} and 0.8-1.2x {res['tempo']:.1f} BPM")
         return
-    click.echo(f"vocal {vocal}: {res['key']}, {res['tempo']:.1f} BPM; top {len(res['results'])} of {res['scored']} "
+    found = (f"{res['scored']} shortlisted from {res['searched']} stem segments" if res["mode"] == "two-stage"
+             else f"{res['scored']} drawn at random")
+    click.echo(f"vocal {vocal}: {res['key']}, {res['tempo']:.1f} BPM; top {len(res['results'])} of {found}, "
                f"scored by {scorer}")
     click.echo(f"{'rank':>4}  {'score':>6}  {'harmonic':<20} {'shift':>5}  {'percussion':<20} {'stretch':>7}")
     for r in res["results"]:

@@ -43,6 +43,7 @@ from collage.audio.separate import available_backends, separate
 from collage.errors import CollageError, InvalidInputError, ParameterError
 from collage.io.audio import is_silent, load_audio, write_wav
 from collage.mashup.db import MashupDB
+from collage.mashup.embed import EMBED_VERSION, segment_embeddings
 from collage.mashup.stemstore import is_url, publish
 from collage.mashup.sources import find_mixes, find_stem_sets, load_stem_set
 from collage.mashup.stems import TRAIN_SOUNDFONTS, pick_soundfont, render_pop909_song, render_pop909_stems
@@ -205,10 +206,16 @@ def _make_song(name: str, origin: str, opts: BuildOptions, out_dir: Path) -> dic
         info = {"backend": opts["backend"]} if opts["source"] == "mix" else {}
     if len(a.beats) < 4:
         raise InvalidInputError(origin, f"only {len(a.beats)} beats found in the clip; cannot segment it")
+    segments = segments_from_downbeats(a.downbeats, duration)
+    song_analysis = a.to_dict()  # rounded as stored: the vectors from what a reindex reads back
+    stored = {r: load_audio(stems_rec[r]["path"], sr=sr, min_seconds=0.0)  # the vectors of what is stored (scaled)
+              for r in ("harmonic", "percussion") if r in stems_rec}
     return {
         "name": name, "source": opts["source"], "origin": origin, "start_s": start, "end_s": end, "info": info,
-        "stems": stems_rec, "analysis": {"song": a.to_dict()} | _stem_analyses(audio, song, sr),
-        "segments": segments_from_downbeats(a.downbeats, duration),
+        "stems": stems_rec, "analysis": {"song": song_analysis} | _stem_analyses(audio, song, sr),
+        "segments": segments, "embed_version": EMBED_VERSION,
+        "embeddings": segment_embeddings(stored.get("harmonic"), stored.get("percussion"), sr,
+                                         song_analysis["downbeats"], segments),
     }
 
 

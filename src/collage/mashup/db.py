@@ -34,6 +34,8 @@ import os
 import sqlite3
 from pathlib import Path
 
+import numpy as np
+
 from collage.errors import InvalidInputError, OutputError, ParameterError
 from collage.mashup.stemstore import exists as stem_exists, is_url
 from collage.represent.pitch import normalize_key
@@ -87,6 +89,21 @@ CREATE TABLE IF NOT EXISTS segments (
 );
 """
 
+# Added after schema 1 without changing it: older files get it on first use.
+_EMBED_SCHEMA = """
+CREATE TABLE IF NOT EXISTS embeddings (
+    id INTEGER PRIMARY KEY,
+    song_id INTEGER NOT NULL REFERENCES songs(id) ON DELETE CASCADE,
+    role TEXT NOT NULL CHECK (role IN ('harmonic', 'percussion')),
+    bars INTEGER NOT NULL,
+    start_s REAL NOT NULL,
+    end_s REAL NOT NULL,
+    version INTEGER NOT NULL,
+    vec BLOB NOT NULL,
+    UNIQUE (song_id, role, bars, start_s)
+);
+"""
+
 
 class MashupDB:
     """A MashupDB file (see the module docstring).
@@ -123,7 +140,7 @@ class MashupDB:
             self._con.execute("PRAGMA foreign_keys = ON")
             if create:
                 with self._con:
-                    self._con.executescript(_SCHEMA)
+                    self._con.executescript(_SCHEMA + _EMBED_SCHEMA)
                     self._con.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
             self._check_schema()
         except sqlite3.DatabaseError as e:
@@ -220,6 +237,52 @@ class MashupDB:
             (int(song_id),))
         return [dict(r) for r in rows]
 
+    # -- embeddings (collage.mashup.embed) ------------------------------------------------
+    def has_embedding_table(self) -> bool:
+        return self._con.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'embeddings'").fetchone() is not None
+
+    def songs_without_embeddings(self, version: int) -> list[int]:
+        """Ids of the songs with segments but no stem-segment vector of ``version`` (all of them in a
+        file from before embeddings; an empty list when every song has them)."""
+        if not self.has_embedding_table():
+            rows = self._con.execute("SELECT id FROM songs WHERE id IN (SELECT song_id FROM segments) ORDER BY id")
+            return [int(r[0]) for r in rows]
+        rows = self._con.execute("SELECT id FROM songs WHERE id IN (SELECT song_id FROM segments) AND id NOT IN "
+                                 "(SELECT song_id FROM embeddings WHERE version = ?) ORDER BY id", (int(version),))
+        return [int(r[0]) for r in rows]
+
+    def set_embeddings(self, song_id: int, rows: list[dict], version: int) -> None:
+        """Replace one song's stem-segment vectors (``[{"role", "bars", "start_s", "end_s", "vec"}]``), in one transaction."""
+        try:
+            self._ensure_embedding_table()
+            with self._con:
+                self._con.execute("DELETE FROM embeddings WHERE song_id = ?", (int(song_id),))
+                self._insert_embeddings(int(song_id), rows, version)
+        except sqlite3.OperationalError as e:
+            raise OutputError(self.path, f"cannot store embeddings ({e})") from None
+
+    def _ensure_embedding_table(self) -> None:
+        if not self.has_embedding_table():
+            self._con.executescript(_EMBED_SCHEMA)
+
+    def _insert_embeddings(self, sid: int, rows: list[dict], version: int) -> None:
+        for e in rows:
+            self._con.execute(
+                "INSERT INTO embeddings (song_id, role, bars, start_s, end_s, version, vec) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (sid, e["role"], int(e["bars"]), float(e["start_s"]), float(e["end_s"]), int(version),
+                 np.asarray(e["vec"], dtype="<f4").tobytes()))
+
+    def embeddings(self, role: str, version: int) -> tuple[list[dict], np.ndarray]:
+        """Every stored ``role`` segment vector of ``version``: ``([{"song_id", "bars", "start_s", "end_s"}], (N x D) float32)``."""
+        if not self.has_embedding_table():
+            return [], np.zeros((0, 0), np.float32)
+        rows = self._con.execute("SELECT song_id, bars, start_s, end_s, vec FROM embeddings WHERE role = ? AND version = ? "
+                                 "ORDER BY song_id, bars, start_s", (role, int(version))).fetchall()
+        meta = [{"song_id": r[0], "bars": r[1], "start_s": r[2], "end_s": r[3]} for r in rows]
+        mat = np.frombuffer(b"".join(r[4] for r in rows), dtype="<f4").reshape(len(rows), -1) if rows else \
+            np.zeros((0, 0), np.float32)
+        return meta, mat
+
     # -- writing -------------------------------------------------------------------------
     def add_song(self, record: dict) -> int:
         """Add one song with its stems, analysis and segments in one transaction; returns its id.
@@ -237,6 +300,8 @@ class MashupDB:
             if not stem_exists(s["path"]):
                 raise InvalidInputError(s["path"], f"stem {role!r} of {record['name']!r} is missing")
         try:
+            if record.get("embeddings"):
+                self._ensure_embedding_table()
             with self._con:  # one transaction: all rows of the song or none
                 cur = self._con.execute(
                     "INSERT INTO songs (name, source, origin, start_s, end_s, info) VALUES (?, ?, ?, ?, ?, ?)",
@@ -259,6 +324,8 @@ class MashupDB:
                     self._con.execute(
                         "INSERT INTO segments (song_id, bars, start_s, end_s, first_downbeat) VALUES (?, ?, ?, ?, ?)",
                         (sid, int(g["bars"]), float(g["start_s"]), float(g["end_s"]), g.get("first_downbeat")))
+                if record.get("embeddings"):
+                    self._insert_embeddings(sid, record["embeddings"], record["embed_version"])
         except sqlite3.IntegrityError as e:
             raise InvalidInputError(self.path, f"cannot add {record['name']!r} ({e})") from None
         return sid

@@ -4,16 +4,20 @@
 >>> [(r["harmonic"], r["percussion"], r["score"]) for r in res["results"]]
 >>> written = generate_mashups("songs.db", "mashups/", top=10)     # WAVs + JSON sidecars
 
-Both draw matched candidates (:func:`~collage.mashup.generate.matched_candidates`:
-harmonic stems within ±3 semitones of the vocal's key, percussion stems with a
-tempo ratio in [0.8, 1.2], shifted and stretched to the vocal), render and
-mix them, and rank them by a scorer (:data:`~collage.mashup.combination.SCORERS`).
+Candidates are matched: harmonic stems within ±3 semitones of the vocal's key, percussion
+stems with a tempo ratio in [0.8, 1.2], shifted and stretched to the vocal. ``retrieve``
+shortlists them over every stem segment of the DB by stored vectors
+(:mod:`collage.mashup.index`), or draws them at random (``candidates=``);
+``generate_mashups`` draws them at random
+(:func:`~collage.mashup.generate.matched_candidates`). Both render and mix them and rank
+them by a scorer (:data:`~collage.mashup.combination.SCORERS`).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +27,9 @@ from collage.io.atomic import atomic_path
 from collage.io.audio import write_wav
 from collage.mashup.combination import SCORERS
 from collage.mashup.dbclips import clips_from_db, vocal_clip
-from collage.mashup.generate import matched_candidates, render_candidate, vocal_starts
+from collage.mashup.embed import vocal_embedding
+from collage.mashup.generate import Candidate, matched_candidates, render_candidate, vocal_starts
+from collage.mashup.index import StemIndex
 from collage.mashup.score import (
     automashupper_score,
     learned_scores,
@@ -32,7 +38,7 @@ from collage.mashup.score import (
 )
 from collage.progress import track
 
-__all__ = ["generate_mashups", "rank_candidates", "retrieve", "scorer_model"]
+__all__ = ["generate_mashups", "rank_candidates", "retrieve", "score_candidates", "scorer_model"]
 
 _TERMS = ("automashupper", "harmonic", "rhythmic", "spectral")
 
@@ -55,6 +61,14 @@ def rank_candidates(seed, pool, *, scorer: str, model, n_candidates: int, second
         starts = vocal_starts(seed, seconds)
         vocal_start_s = float(starts[0])
     cands = matched_candidates(seed, pool, n=n_candidates, seconds=seconds, vocal_start_s=vocal_start_s, rng=rng)
+    return score_candidates(seed, cands, pool, scorer=scorer, model=model, seconds=seconds, vocal_start_s=vocal_start_s,
+                            high_quality=high_quality)
+
+
+def score_candidates(seed, cands, pool, *, scorer: str, model, seconds: float, vocal_start_s: float,
+                     high_quality: bool = False) -> list:
+    """Render each :class:`~collage.mashup.generate.Candidate` for ``seed``'s vocal (stems from
+    ``pool``) and score it: ``[(score, Candidate, terms)]`` best first (see :func:`rank_candidates`)."""
     clips = {c.id: c for c in pool} | {seed.id: seed}
     beats = seed.beats[(seed.beats >= vocal_start_s) & (seed.beats < vocal_start_s + seconds)] - vocal_start_s
     downs = seed.downbeats[(seed.downbeats >= vocal_start_s) & (seed.downbeats < vocal_start_s + seconds)] - vocal_start_s
@@ -76,39 +90,82 @@ def rank_candidates(seed, pool, *, scorer: str, model, n_candidates: int, second
 
 
 def retrieve(db: str | os.PathLike, vocal: str | os.PathLike, *, top: int = 5, scorer: str = "premixnet",
-             candidates: int = 30, seconds: float = 25.0, seed: int = 0) -> dict:
-    """The best accompaniments (harmonic + percussion stems of the MashupDB ``db``) for a vocal stem.
+             shortlist: int = 30, candidates: int | None = None, seconds: float = 25.0, seed: int = 0,
+             reindex: bool = False) -> dict:
+    """The best accompaniments (harmonic + percussion stem segments of the MashupDB ``db``) for a vocal stem.
 
     >>> found = collage.mashup.retrieve("songs.db", "my_acapella.wav", top=5)
     >>> [(r["rank"], r["score"], r["harmonic"]) for r in found["results"]]
 
+    Two stages: every harmonic and percussion stem segment of the DB that the vocal's key and
+    tempo allow is scored by its stored vector (:mod:`collage.mashup.index`), the best
+    ``shortlist`` pairs are rendered (shifted, stretched, mixed) and ranked by ``scorer``.
+    With ``candidates``, that many matched pairs are drawn at random instead (the way before the
+    first stage; for comparison).
+
     Args:
-        db: a MashupDB (``collage mashup build``).
+        db: a MashupDB (``collage mashup build``); vectors missing from an older DB are computed and stored first.
         vocal: the vocal stem, an audio file (it may come from outside the DB).
         top: how many accompaniments to return.
         scorer: one of :data:`~collage.mashup.combination.SCORERS`.
-        candidates: matched (harmonic, percussion) pairs drawn and scored.
+        shortlist: pairs the first stage passes to the scorer.
+        candidates: draw this many matched pairs at random instead of the first stage (None: two stages).
         seconds: length of the mashup scored, in seconds (at most the vocal's length).
-        seed: seed of the candidate draws.
+        seed: seed of the random draw (``candidates``).
+        reindex: recompute every stored vector first.
     Returns:
-        ``{"vocal", "key", "tempo" (BPM), "scored" (candidates scored), "results": [{"rank", "score",
-        "harmonic", "percussion", "harmonic_semitones", "harmonic_ratio", "percussion_ratio",
-        "terms"}]}``, best first; ``results`` is empty when no stem of the DB is close
-        enough in key and tempo.
+        ``{"vocal", "key", "tempo" (BPM), "mode" ("two-stage" or "random"), "searched" (stem segments
+        the first stage scored; 0 for random), "scored" (candidates scored), "timing": {"first_stage_s",
+        "second_stage_s"}, "results": [{"rank", "score", "harmonic", "harmonic_start_s", "percussion",
+        "percussion_start_s", "harmonic_semitones", "harmonic_ratio", "percussion_ratio", "first_stage",
+        "terms"}]}``, best first; ``results`` is empty when no stem of the DB is close enough in key and tempo.
     Raises:
         CollageError: the DB or the vocal cannot be read or used, or an argument is out of range.
     """
+    if not isinstance(top, int) or top < 1:
+        raise ParameterError(f"given top={top!r}; expected a positive number of results")
+    if not isinstance(shortlist, int) or shortlist < 1:
+        raise ParameterError(f"given shortlist={shortlist!r}; expected a positive number of pairs")
+    if candidates is not None and (not isinstance(candidates, int) or candidates < 1):
+        raise ParameterError(f"given candidates={candidates!r}; expected a positive number of pairs")
+    model = scorer_model(scorer)
     pool = clips_from_db(db)
     seed_clip = vocal_clip(vocal, sr=pool[0].sr)
-    rows = rank_candidates(seed_clip, pool, scorer=scorer, model=scorer_model(scorer), n_candidates=candidates,
-                           seconds=min(seconds, seed_clip.duration), rng=np.random.default_rng(seed))
-    res = [{"rank": i + 1, "score": round(s, 4), "harmonic": c.harmonic, "percussion": c.percussion,
+    secs = min(seconds, seed_clip.duration)
+    vocal_start = float(vocal_starts(seed_clip, secs)[0])
+    first = {}
+    t0 = time.perf_counter()
+    if candidates is not None:
+        mode, searched = "random", 0
+        cands = matched_candidates(seed_clip, pool, n=candidates, seconds=secs, vocal_start_s=vocal_start,
+                                   rng=np.random.default_rng(seed))
+    else:
+        mode = "two-stage"
+        index = StemIndex.load(db, reindex=reindex)
+        t0 = time.perf_counter()
+        vec = vocal_embedding(seed_clip.stem("vocals"), seed_clip.sr, seed_clip.downbeats, vocal_start, secs)
+        picks = index.shortlist(vec, seed_clip.key, seed_clip.tempo, n=shortlist, seconds=secs)
+        searched = len(index)
+        cands = []
+        for p in picks:
+            cands.append(Candidate("matched", seed_clip.id, p["harmonic"], p["percussion"], secs, vocal_start,
+                                   p["harmonic_start_s"], p["percussion_start_s"],
+                                   harmonic_semitones=p["harmonic_semitones"], harmonic_ratio=p["harmonic_ratio"],
+                                   percussion_ratio=p["percussion_ratio"]))
+            first[id(cands[-1])] = p["first_stage"]
+    t1 = time.perf_counter()
+    rows = score_candidates(seed_clip, cands, pool, scorer=scorer, model=model, seconds=secs, vocal_start_s=vocal_start)
+    t2 = time.perf_counter()
+    res = [{"rank": i + 1, "score": round(s, 4), "harmonic": c.harmonic, "harmonic_start_s": round(c.harmonic_start_s, 4),
+            "percussion": c.percussion, "percussion_start_s": round(c.percussion_start_s, 4),
             "harmonic_semitones": c.harmonic_semitones, "harmonic_ratio": round(c.harmonic_ratio, 4),
             "percussion_ratio": round(c.percussion_ratio, 4),
+            "first_stage": round(first[id(c)], 4) if id(c) in first else None,
             "terms": {k: round(v, 4) for k, v in t.items() if k in _TERMS}}
            for i, (s, c, t) in enumerate(rows[:top])]
-    return {"vocal": str(vocal), "key": seed_clip.key, "tempo": round(seed_clip.tempo, 2), "scored": len(rows),
-            "results": res}
+    return {"vocal": str(vocal), "key": seed_clip.key, "tempo": round(seed_clip.tempo, 2), "mode": mode,
+            "searched": searched, "scored": len(rows),
+            "timing": {"first_stage_s": round(t1 - t0, 4), "second_stage_s": round(t2 - t1, 3)}, "results": res}
 
 
 def generate_mashups(db: str | os.PathLike, out_dir: str | os.PathLike, *, top: int = 5, scorer: str = "premixnet",

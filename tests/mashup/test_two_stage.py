@@ -1,0 +1,137 @@
+"""Stem-segment embeddings stored at build time, and two-stage retrieval (`collage mashup retrieve --shortlist`)."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from collage.cli import main
+from collage.errors import ParameterError
+from collage.mashup.builder import build
+from collage.mashup.db import MashupDB
+from collage.mashup.embed import DIM, EMBED_VERSION, harmonic_scores, rhythm_vector, segment_embeddings, shortlist_pairs
+from collage.mashup.generate import key_distance
+from collage.mashup.index import StemIndex, ensure_embeddings
+from collage.mashup.retrieval import retrieve
+
+from .synth import BEAT, SR, stems
+
+
+def _shift(y: np.ndarray, semitones: int) -> np.ndarray:
+    """A crude pitch shift for test material: resample and loop to the same length (tempo changes too)."""
+    f = 2 ** (semitones / 12)
+    idx = np.arange(len(y)) * f
+    return np.interp(idx % len(y), np.arange(len(y)), y).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def song_db(tmp_path_factory):
+    """Four synthetic 22 s songs (100 BPM, 9 bars: one 8-bar segment or two), built as stems."""
+    tmp = tmp_path_factory.mktemp("two_stage")
+    d = tmp / "in"
+    d.mkdir()
+    for i in range(4):
+        for role, y in stems(22.0, seed=i).items():
+            sf.write(d / f"song{i}.{role}.wav", y, SR)
+    sf.write(tmp / "vocal.wav", stems(22.0, seed=9)["vocals"], SR)
+    res = build(tmp / "s.db", d, source="stems", progress=False)
+    assert res["added"] == 4
+    return tmp
+
+
+def test_build_stores_one_vector_per_stem_segment(song_db):
+    con = sqlite3.connect(song_db / "s.db")
+    n_seg = con.execute("SELECT COUNT(*) FROM segments").fetchone()[0]
+    rows = con.execute("SELECT role, version, length(vec) FROM embeddings").fetchall()
+    assert n_seg >= 4 and len(rows) == 2 * n_seg  # a harmonic and a percussion vector per segment
+    assert {r[0] for r in rows} == {"harmonic", "percussion"} and {r[1] for r in rows} == {EMBED_VERSION}
+    assert {r[2] for r in rows} == {4 * DIM}
+    index = StemIndex.load(song_db / "s.db")
+    assert len(index) == 2 * n_seg and index.nbytes == 2 * n_seg * 4 * DIM
+    h = index.harmonic[1]
+    assert np.allclose(np.linalg.norm(h[:, :12], axis=1), 1, atol=1e-5)
+
+
+def test_an_older_db_gets_the_same_vectors_on_first_use(song_db):
+    old = song_db / "old.db"  # beside the original: stem paths are stored relative to the DB's folder
+    old.write_bytes((song_db / "s.db").read_bytes())
+    with MashupDB(song_db / "s.db") as db:
+        want = db.embeddings("harmonic", EMBED_VERSION)[1], db.embeddings("percussion", EMBED_VERSION)[1]
+    con = sqlite3.connect(old)
+    con.execute("DROP TABLE embeddings")
+    con.commit()
+    con.close()
+    with MashupDB(old) as db:
+        assert not db.has_embedding_table() and len(db.songs_without_embeddings(EMBED_VERSION)) == 4
+    assert ensure_embeddings(old) == 4 and ensure_embeddings(old) == 0  # once, then nothing left to do
+    with MashupDB(old) as db:
+        got = db.embeddings("harmonic", EMBED_VERSION)[1], db.embeddings("percussion", EMBED_VERSION)[1]
+    assert np.allclose(got[0], want[0], atol=1e-4) and np.allclose(got[1], want[1], atol=1e-4)
+    assert ensure_embeddings(old, reindex=True) == 4
+
+
+def test_harmonic_score_is_taken_after_the_pitch_shift():
+    v = np.zeros(DIM, np.float32)
+    v[[0, 4, 7]] = 1 / np.sqrt(3)  # C major triad
+    h = np.zeros((2, DIM), np.float32)
+    h[0, [2, 6, 9]] = 1 / np.sqrt(3)  # D major triad: shifted by key_distance(C, D) = -2 it is C major
+    h[1, [1, 5, 8]] = 1 / np.sqrt(3)  # Db major
+    shifts = np.array([key_distance("C:maj", "D:maj"), key_distance("C:maj", "D:maj")])
+    s = harmonic_scores(v, h, shifts)
+    assert s[0] == pytest.approx(1.0, abs=1e-6) and s[1] < 0.5
+
+
+def test_rhythm_vector_survives_a_time_stretch():
+    y = stems(22.0, seed=3)["percussion"]
+    downs = 0.2 + np.arange(0, 9) * 4 * BEAT
+    base = rhythm_vector(_env(y), SR, downs, downs[0], downs[-1])
+    f = 1.15  # the same groove 15 % faster
+    fast = np.interp(np.arange(int(len(y) / f)) * f, np.arange(len(y)), y).astype(np.float32)
+    other = rhythm_vector(_env(fast), SR, downs / f, downs[0] / f, downs[-1] / f)
+    shifted = rhythm_vector(_env(y), SR, downs + BEAT / 2, downs[0] + BEAT / 2, downs[-2] + BEAT / 2)  # off by half a beat
+    assert float(base @ other) > 0.9 and float(base @ other) > float(base @ shifted) + 0.2
+
+
+def _env(y):
+    import librosa
+
+    return librosa.onset.onset_strength(y=y, sr=SR, hop_length=512)
+
+
+def test_shortlist_pairs_equals_brute_force():
+    rng = np.random.default_rng(0)
+    h, p = rng.normal(size=40), rng.normal(size=30)
+    song_h, song_p = rng.integers(0, 5, 40), rng.integers(0, 5, 30)
+    for n in (1, 7, 25):
+        got = shortlist_pairs(h, p, n, exclude=lambda i, j: song_h[i] == song_p[j])
+        every = sorted(((h[i] + p[j], i, j) for i in range(40) for j in range(30) if song_h[i] != song_p[j]), reverse=True)
+        assert [(i, j) for _, i, j in every[:n]] == got
+    assert shortlist_pairs(h, np.zeros(0), 5) == []
+
+
+def test_segment_embeddings_leave_out_silent_stems():
+    s = stems(22.0, seed=1)
+    segs = [{"bars": 8, "start_s": 0.2, "end_s": 0.2 + 32 * BEAT}]
+    rows = segment_embeddings(s["harmonic"], np.zeros_like(s["percussion"]), SR, 0.2 + np.arange(9) * 4 * BEAT, segs)
+    assert [r["role"] for r in rows] == ["harmonic"]
+
+
+def test_two_stage_retrieve(song_db, capsys):
+    res = retrieve(song_db / "s.db", song_db / "vocal.wav", scorer="automashupper", top=3, shortlist=4, seconds=8)
+    assert res["mode"] == "two-stage" and res["searched"] > 0 and 1 <= res["scored"] <= 4 and len(res["results"]) <= 3
+    for r in res["results"]:
+        assert r["harmonic"] != r["percussion"] and abs(r["harmonic_semitones"]) <= 3
+        assert 0.8 <= r["percussion_ratio"] <= 1.2 and r["first_stage"] is not None
+        assert set(r["terms"]) >= {"harmonic", "rhythmic", "spectral"}
+    scores = [r["score"] for r in res["results"]]
+    assert scores == sorted(scores, reverse=True)
+    rc = main(["mashup", "retrieve", str(song_db / "s.db"), "--vocal", str(song_db / "vocal.wav"), "--scorer",
+               "automashupper", "--top", "3", "--shortlist", "4", "--seconds", "8", "--json"])
+    out = json.loads(capsys.readouterr().out)
+    assert rc == 0 and [r["harmonic"] for r in out["results"]] == [r["harmonic"] for r in res["results"]]
+    with pytest.raises(ParameterError):
+        retrieve(song_db / "s.db", song_db / "vocal.wav", shortlist=0)

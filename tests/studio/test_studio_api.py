@@ -12,7 +12,7 @@ import pytest
 from collage import examples
 from collage.io import read
 
-from cli_helpers import run
+from cli_helpers import needs_fluidsynth, run
 
 pytest.importorskip("starlette")
 pytest.importorskip("httpx")  # starlette's test client
@@ -122,6 +122,43 @@ def test_an_uploaded_file_fuses_like_the_file(client, capsys, tmp_path):
     assert files and all(p.stem.isalnum() and len(p.stem) == 32 for p in files), files
 
 
+def test_one_multitrack_upload_gives_both_inputs(client, capsys, tmp_path):
+    import dataclasses
+
+    from collage.io import save
+
+    mel, acc = read(MEL), read(ACC)
+    strings = dataclasses.replace(acc.tracks[0], name="STRINGS", program=48)
+    band = dataclasses.replace(mel, tracks=[mel.tracks[0], acc.tracks[0], strings])
+    path = save(band, tmp_path / "band.mid")
+    up = client.post("/api/upload", content=path.read_bytes(), headers={"X-Filename": "band.mid"}).json()
+    assert [t["name"] for t in up["tracks"]] == ["MELODY", "PIANO", "STRINGS"]
+    r = client.post("/api/fuse", json={"melody": up["id"], "accompaniment": up["id"], "melody_track": "MELODY",
+                                       "accomp_tracks": ["STRINGS"], "keep_chord": 0.9})
+    assert r.status_code == 200, r.text
+    (tmp_path / "studio.mid").write_bytes(client.get(r.json()["downloads"]["midi"]).content)
+    rc, _, err = run(capsys, "fuse", path, path, "-o", tmp_path / "cli.mid", "--melody-track", "MELODY",
+                     "--accomp-track", "STRINGS", "--keep-chord", 0.9)
+    assert rc == 0, err
+    _assert_same_notes(_notes(tmp_path / "studio.mid"), _notes(tmp_path / "cli.mid"))
+    bad = client.post("/api/fuse", json={"melody": up["id"], "accompaniment": up["id"], "melody_track": "VOICE"})
+    assert bad.status_code == 400 and "VOICE" in bad.json()["error"] and str(client.root) not in bad.json()["error"]
+
+
+@needs_fluidsynth
+def test_wav_download(client):
+    import io
+
+    import soundfile as sf
+
+    j = client.post("/api/fuse", json={"method": "rule"}).json()
+    r = client.get(j["downloads"]["wav"])
+    assert r.status_code == 200 and r.headers["content-type"] == "audio/wav"
+    y, sr = sf.read(io.BytesIO(r.content))
+    assert len(y) / sr == pytest.approx(j["summary"]["duration_s"] + 1.0, abs=0.05)  # + the render's release
+    assert np.abs(y).max() > 0.05
+
+
 BAD = [
     ("corrupt.mid", b"this is not a MIDI file", 400, "corrupt.mid: "),
     ("empty.mid", b"", 400, "empty.mid: the file is empty"),
@@ -151,6 +188,40 @@ def test_bad_requests_are_4xx(client):
     assert client.post("/api/join", json={"actor": "join_actor_lam99"}).status_code == 400
     assert client.get("/api/results/0123.mid").status_code == 404
     assert client.get("/api/progress?client=x").json() == {"stage": "idle"}
+
+
+def test_other_sites_cannot_start_work(client, tmp_path):
+    # a cross-site form or fetch without a preflight can only send text/plain, form or multipart bodies
+    r = client.post("/api/fuse", content=b'{"method": "rule"}', headers={"content-type": "text/plain"})
+    assert r.status_code == 415 and "JSON" in r.json()["error"]
+    r = client.post("/api/upload", content=open(MEL, "rb").read(), headers={"content-type": "text/plain"})
+    assert r.status_code == 415  # no X-Filename: no accepted suffix
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from starlette.testclient import TestClient
+    app = create_app(tmp_root=tmp_path, allowed_hosts=["127.0.0.1", "localhost"])
+    with TestClient(app, base_url="http://rebound.example") as other, \
+            TestClient(app, base_url="http://127.0.0.1:8000") as local:
+        assert other.get("/api/examples").status_code == 400  # a DNS name pointed at this machine
+        assert local.get("/api/examples").status_code == 200
+
+
+@needs_fluidsynth
+@pytest.mark.parametrize("name,layout", [("73", "melodic"), ("drums", "drums")])
+def test_sample_banks_sound_in_every_slot(client, name, layout):
+    import io
+
+    import soundfile as sf
+
+    lay = client.get("/api/info").json()["samples"][layout]
+    r = client.get(f"/api/samples/{name}.wav")
+    assert r.status_code == 200, r.text
+    y, sr = sf.read(io.BytesIO(r.content))
+    assert len(y) / sr == pytest.approx(lay["count"] * lay["slot_s"], abs=0.01)
+    slots = y[: int(lay["count"] * lay["slot_s"] * sr)].reshape(lay["count"], -1)
+    peak = np.abs(slots).max(axis=1)
+    assert (peak > 0.01).mean() > 0.9, peak  # (a few GM drum keys are very soft or silent in some soundfonts)
+    assert client.get("/api/samples/128.wav").status_code == 404
 
 
 def test_a_newer_request_from_the_same_client_supersedes_the_older():

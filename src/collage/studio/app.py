@@ -27,6 +27,8 @@ from urllib.parse import unquote
 import anyio
 import numpy as np
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
@@ -52,11 +54,16 @@ log = logging.getLogger(__name__)
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024  # 5 MiB: a long multitrack MIDI file is well under 1 MiB
 STATIC = Path(__file__).parent / "static"
 CONTROLS = ("pitch", "rhythm", "chord", "texture")
+LOOPBACK = ("127.0.0.1", "localhost", "::1", "[::1]")
 # The page plays notes from a per-instrument sample bank rendered once with the GM soundfont (collage.render):
-# one note every SAMPLE_STEP semitones from SAMPLE_LOW, each in its own SAMPLE_SLOT_S-second slot of one WAV;
-# the browser pitches the nearest sample by at most 2 semitones. A re-fusion then needs no new rendering.
-SAMPLE_LOW, SAMPLE_STEP, SAMPLE_COUNT = 22, 4, 23  # pitches 22, 26, ..., 110
-SAMPLE_HOLD_S, SAMPLE_SLOT_S, SAMPLE_SR = 1.4, 2.0, 22050
+# one note every `step` semitones from `low`, each in its own `slot_s`-second slot of one WAV; the browser
+# pitches the nearest sample by at most 2 semitones. A re-fusion then needs no new rendering. Drums: every
+# GM percussion key (35-81) once, never re-pitched.
+SAMPLE_SR = 22050
+SAMPLE_LAYOUTS = {
+    "melodic": {"low": 22, "step": 4, "count": 23, "hold_s": 1.4, "slot_s": 2.0},  # pitches 22, 26, ..., 110
+    "drums": {"low": 35, "step": 1, "count": 47, "hold_s": 0.5, "slot_s": 1.0},
+}
 
 
 class StudioError(Exception):
@@ -133,6 +140,10 @@ class Studio:
 
 # request helpers ----------------------------------------------------------------------------------------
 async def _json_body(request: Request) -> dict:
+    # only JSON: a page from another site cannot send it without the browser asking first (CORS), which
+    # this server never allows, so other sites cannot start work here
+    if request.headers.get("content-type", "").split(";")[0].strip().lower() != "application/json":
+        raise StudioError(415, "expected a JSON body (Content-Type: application/json)")
     try:
         body = await request.json()
     except ValueError:
@@ -189,18 +200,17 @@ async def info(request: Request) -> Response:
         "fuse_methods": list(FUSE_METHODS), "controls": list(CONTROLS), "style_names": list(STYLE_NAMES),
         "join_actors": join_actors(), "ensembles": list(ENSEMBLES), "arrange_models": list(ARRANGE_METHODS),
         "arrange_default": DEFAULT_METHOD, "wav": audio,
-        "samples": {"low": SAMPLE_LOW, "step": SAMPLE_STEP, "count": SAMPLE_COUNT, "hold_s": SAMPLE_HOLD_S,
-                    "slot_s": SAMPLE_SLOT_S, "sr": SAMPLE_SR},
+        "samples": {**SAMPLE_LAYOUTS, "sr": SAMPLE_SR},
     })
 
 
 def sample_bank(program: int, is_drum: bool) -> Piece:
-    """The notes of one instrument's sample bank (see :data:`SAMPLE_LOW`): one note per slot."""
-    tpq, qpm = 480, 60.0  # one beat per second: ticks = seconds * tpq
-    pitches = SAMPLE_LOW + SAMPLE_STEP * np.arange(SAMPLE_COUNT)
-    onsets = (np.arange(SAMPLE_COUNT) * SAMPLE_SLOT_S * tpq).astype(np.int64)
-    notes = np.column_stack([onsets, np.full(SAMPLE_COUNT, int(SAMPLE_HOLD_S * tpq)), pitches,
-                             np.full(SAMPLE_COUNT, 100)]).astype(np.int64)
+    """The notes of one instrument's sample bank (see :data:`SAMPLE_LAYOUTS`): one note per slot."""
+    lay = SAMPLE_LAYOUTS["drums" if is_drum else "melodic"]
+    tpq, qpm, n = 480, 60.0, lay["count"]  # one beat per second: ticks = seconds * tpq
+    pitches = lay["low"] + lay["step"] * np.arange(n)
+    onsets = (np.arange(n) * lay["slot_s"] * tpq).astype(np.int64)
+    notes = np.column_stack([onsets, np.full(n, int(lay["hold_s"] * tpq)), pitches, np.full(n, 100)]).astype(np.int64)
     return Piece([Track(notes, "SAMPLES", program=program, is_drum=is_drum)], tpq=tpq, tempos=[Tempo(0, qpm)])
 
 
@@ -216,7 +226,8 @@ async def samples(request: Request) -> Response:
     def make() -> Path:
         path = studio.store.root / "results" / f"samples-{name}.wav"
         if not path.exists():
-            render(sample_bank(program, is_drum), path=path, sr=SAMPLE_SR, release_s=SAMPLE_SLOT_S - SAMPLE_HOLD_S)
+            lay = SAMPLE_LAYOUTS["drums" if is_drum else "melodic"]
+            render(sample_bank(program, is_drum), path=path, sr=SAMPLE_SR, release_s=lay["slot_s"] - lay["hold_s"])
         return path
 
     path = await anyio.to_thread.run_sync(partial(studio.models.get, ("samples", name), make))
@@ -388,10 +399,14 @@ async def _superseded(request: Request, exc: Superseded) -> Response:
     return JSONResponse({"error": "superseded by a newer request", "superseded": True}, status_code=409)
 
 
-def create_app(*, threads: int = 2, tmp_root: str | Path | None = None) -> Starlette:
+def create_app(*, threads: int = 2, tmp_root: str | Path | None = None,
+               allowed_hosts: list[str] | None = None) -> Starlette:
     """The studio's ASGI application.
 
     Args:
+        allowed_hosts: the host names requests may address (the Host header), e.g. the loopback
+            names when the server listens on this machine only, so that a web page cannot reach it
+            through a DNS name of its own; None allows any.
         threads: worker threads for model work (fusion, join, arrangement, rendering).
         tmp_root: where to make the server's temporary folder (None: the system's).
     """
@@ -418,7 +433,8 @@ def create_app(*, threads: int = 2, tmp_root: str | Path | None = None) -> Starl
             studio.close()  # the temporary folder goes with the server
 
     app = Starlette(routes=routes, exception_handlers={StudioError: _studio_error, CollageError: _collage_error,
-                                                       Superseded: _superseded}, lifespan=lifespan)
+                                                       Superseded: _superseded}, lifespan=lifespan,
+                    middleware=[Middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts)] if allowed_hosts else None)
     app.state.studio = studio
     return app
 
@@ -440,7 +456,9 @@ def serve(host: str = "127.0.0.1", port: int = 0, *, ready=None,
     bound = sock.getsockname()[1]
     shown = f"[{host}]" if ":" in host else host
     url = f"http://{shown}:{bound}/"
-    server = uvicorn.Server(uvicorn.Config(create_app(), log_level=log_level))
+    loopback = host in LOOPBACK
+    server = uvicorn.Server(uvicorn.Config(create_app(allowed_hosts=list(LOOPBACK) if loopback else None),
+                                           log_level=log_level))
     if ready is not None:
         original = server.startup
 

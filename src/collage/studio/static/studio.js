@@ -280,7 +280,7 @@ class Workbench {
   scheduleTrack(src, track, i, from, to, base) {
     const bank = studio.banksDecoded && studio.banksDecoded.get(bankKey(track));
     if (!bank) return;
-    const info = studio.info.samples;
+    const info = track.is_drum ? studio.info.samples.drums : studio.info.samples.melodic;
     const ctx = audioContext();
     for (const n of track.notes) {
       const onset = n[4];
@@ -289,7 +289,7 @@ class Workbench {
       if (when < ctx.currentTime - 0.01) continue;
       const k = Math.max(0, Math.min(info.count - 1, Math.round((n[2] - info.low) / info.step)));
       const rate = track.is_drum ? 1 : Math.pow(2, (n[2] - (info.low + k * info.step)) / 12);
-      const dur = Math.min(n[5], info.hold_s / rate);
+      const dur = track.is_drum ? info.hold_s : Math.min(n[5], info.hold_s / rate);  // drums ring out
       const s = ctx.createBufferSource();
       s.buffer = bank; s.playbackRate.value = rate;
       const env = ctx.createGain();
@@ -298,7 +298,7 @@ class Workbench {
       env.gain.setValueAtTime(peak, when + dur);
       env.gain.exponentialRampToValueAtTime(0.001, when + dur + 0.25);
       s.connect(env); env.connect(this.gains[src][i]);
-      s.start(when, k * info.slot_s, dur + 0.3);
+      s.start(when, k * info.slot_s, (dur + 0.3) * rate);  // buffer seconds: played `rate` times as fast
       this.voices.push(s);
     }
     if (this.voices.length > 4000) this.voices = this.voices.slice(-2000);

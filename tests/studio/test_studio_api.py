@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -143,6 +144,22 @@ def test_one_multitrack_upload_gives_both_inputs(client, capsys, tmp_path):
     _assert_same_notes(_notes(tmp_path / "studio.mid"), _notes(tmp_path / "cli.mid"))
     bad = client.post("/api/fuse", json={"melody": up["id"], "accompaniment": up["id"], "melody_track": "VOICE"})
     assert bad.status_code == 400 and "VOICE" in bad.json()["error"] and str(client.root) not in bad.json()["error"]
+
+
+def test_musicxml_and_abc_uploads(client, tmp_path):
+    import music21
+
+    xml = music21.converter.parse("tinyNotation: 4/4 c4 d e f g a b c' c'1").write("musicxml", fp=tmp_path / "s.musicxml")
+    abc = "X:1\nT:Tune\nM:4/4\nL:1/4\nK:G\nGABc|dedB|G2B2|d4|\n"
+    ids = []
+    for name, data in (("scale.musicxml", Path(xml).read_bytes()), ("tune.abc", abc.encode())):
+        r = client.post("/api/upload", content=data, headers={"X-Filename": name})
+        assert r.status_code == 200, r.text
+        assert r.json()["tracks"][0]["n_notes"] > 0
+        ids.append(r.json()["id"])
+    r = client.post("/api/fuse", json={"melody": ids[1], "accompaniment": ids[0], "method": "rule"})
+    assert r.status_code == 200, r.text
+    assert r.json()["summary"]["n_notes"]["MELODY"] > 0
 
 
 @needs_fluidsynth

@@ -21,9 +21,10 @@ def studio_command(host: str, port: int, no_browser: bool) -> None:
     """Start the studio: a local web page to fuse, join and arrange pieces and listen at once.
 
     The page works offline: its scripts and styles are served by collage, and
-    audio is synthesised in the browser (WAV downloads use the GM soundfont).
-    Uploaded files stay in a temporary folder that is removed when the server stops.
-    Stop it with Ctrl+C.
+    it plays notes from samples rendered once with the GM soundfont (FluidSynth),
+    as are the WAV downloads. Uploads (MIDI, MusicXML or ABC, at most 5 MB) stay
+    in a temporary folder that is removed when the server stops. Stop it with
+    Ctrl+C.
 
     \b
     Example:

@@ -242,6 +242,29 @@ def test_a_held_slider_is_fused_before_its_release(page):
     assert pg.evaluate("window.studio.results.fuse.summary.controls.chord") == value
 
 
+def test_fuse_tab_multitrack_accompaniment(page, tmp_path, capsys):
+    import dataclasses
+
+    from collage.io import save
+
+    pg = page
+    acc = read(ACC)
+    strings = dataclasses.replace(acc.tracks[0], name="STRINGS", program=48,
+                                  notes=acc.tracks[0].notes[::2].copy())
+    band = save(dataclasses.replace(acc, tracks=[acc.tracks[0], strings]), tmp_path / "band.mid")
+    before = ready(pg, "fuse")
+    pg.set_input_files("#fuse-accompaniment-upload", str(band))
+    wait_new_result(pg, "fuse", before)
+    assert pg.locator("#fuse-accompaniment-track input[type=checkbox]").count() == 2
+    before = ready(pg, "fuse")
+    pg.get_by_label("STRINGS").check()
+    wait_new_result(pg, "fuse", before)
+    got = download_midi(pg, "fuse", tmp_path / "studio.mid")
+    rc, _, err = run(capsys, "fuse", MEL, band, "-o", tmp_path / "cli.mid", "--accomp-track", "STRINGS")
+    assert rc == 0, err
+    assert_same(got, notes_of(tmp_path / "cli.mid"))
+
+
 BAD = [
     ("corrupt.mid", b"not a MIDI file at all", "corrupt.mid: "),
     ("empty.mid", b"", "empty.mid: the file is empty"),

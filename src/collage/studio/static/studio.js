@@ -422,6 +422,19 @@ function fillTrackSelect(fileSelect) {
   if (!trackSel) return;
   const f = studio.files.find((x) => x.id === fileSelect.value);
   trackSel.textContent = "";
+  if (trackSel.classList.contains("track-checks")) {  // several tracks may be ticked; none: the default
+    const pitched = f ? f.tracks.filter((t) => !t.is_drum) : [];
+    if (pitched.length < 2) return;
+    pitched.forEach((t, i) => {
+      const label = document.createElement("label");
+      label.className = "inline";
+      const box = document.createElement("input");
+      box.type = "checkbox"; box.value = t.name; box.id = `${trackSel.id}-${i}`;
+      label.append(box, ` ${t.name || "(unnamed)"}`);
+      trackSel.appendChild(label);
+    });
+    return;
+  }
   const auto = document.createElement("option");
   auto.value = ""; auto.textContent = "default";
   trackSel.appendChild(auto);
@@ -537,10 +550,10 @@ function judgeTable(harmony) {
 
 function fuse(opts) {
   const panel = $("#panel-fuse");
-  const acc = $("#fuse-accompaniment-track").value;
+  const acc = $$("#fuse-accompaniment-track input:checked").map((b) => b.value);
   const body = {
     melody: $("#fuse-melody").value, accompaniment: $("#fuse-accompaniment").value,
-    melody_track: $("#fuse-melody-track").value || null, accomp_tracks: acc ? [acc] : null,
+    melody_track: $("#fuse-melody-track").value || null, accomp_tracks: acc.length ? acc : null,
     method: $("#fuse-method").value, ...sliderValues(panel),
   };
   return runTool("fuse", body, showFused, opts);
@@ -636,6 +649,7 @@ function setupPanel(tool) {
       TOOLS[tool]();
     });
   }
+  for (const group of $$(".track-checks", panel)) group.addEventListener("change", () => TOOLS[tool]());
   for (const row of $$(".file-row", panel)) {
     const input = $("input[type=file]", row);
     const sel = $(".file-select", row);

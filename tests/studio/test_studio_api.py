@@ -186,6 +186,20 @@ BAD = [
 ]
 
 
+def _drums_only() -> bytes:
+    import tempfile
+
+    from collage.io import save
+    from collage.piece import Piece, Track
+
+    notes = np.array([[0, 240, 36, 100], [480, 240, 38, 100]], dtype=np.int64)
+    with tempfile.TemporaryDirectory() as d:
+        return save(Piece([Track(notes, "DRUMS", is_drum=True)]), Path(d) / "drums.mid").read_bytes()
+
+
+BAD.append(("drums.mid", _drums_only(), 400, "drums.mid: "))
+
+
 @pytest.mark.parametrize("name,data,status,needle", BAD, ids=[b[0] for b in BAD])
 def test_bad_uploads_are_refused_in_one_line(client, name, data, status, needle):
     before = sorted(p.name for p in client.root.rglob("*"))

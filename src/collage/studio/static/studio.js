@@ -379,6 +379,13 @@ class Workbench {
       }
     });
     g.globalAlpha = 1;
+    const strip = this.marks && this.marks.ratings && this.marks.ratings[src];
+    if (strip) {  // the harmony judge's rating per window: a band along the bottom, green harmonic, red not
+      for (const [a, b, p] of strip) {
+        g.fillStyle = p > 0.5 ? `rgba(46,154,72,${0.35 + 0.6 * (p - 0.5) * 2})` : `rgba(196,40,40,${0.35 + 0.6 * (0.5 - p) * 2})`;
+        g.fillRect(x(a) + 1, h - 6, x(b) - x(a) - 2, 6);
+      }
+    }
     this.background = this.background || {};
     this.background[src] = g.getImageData(0, 0, canvas.width, canvas.height);
   }
@@ -564,7 +571,11 @@ async function showFused(res, bench) {
   const a = { ...inputs.melody, tracks: inputs.melody.tracks.concat(inputs.accompaniment.tracks) };
   a.n_beats = Math.max(inputs.melody.n_beats, inputs.accompaniment.n_beats);
   a.duration_s = Math.max(inputs.melody.duration_s, inputs.accompaniment.duration_s);
-  await bench.set(a, res.result, res.downloads);
+  const h = res.summary.harmony;
+  const hop = res.summary.hop_beats;
+  const band = (key) => (h && h.per_window ? h.per_window.map((w, i, all) =>
+    [w.beat, i + 1 < all.length ? Math.min(w.beat + hop, all[i + 1].beat) : w.beat + 8, w[key]]) : null);
+  await bench.set(a, res.result, res.downloads, { ratings: { A: band("input"), B: band("output") } });
   const s = res.summary;
   bench.status(`fused with ${s.method}: ${s.n_beats} beats, accompaniment ${s.key_shift >= 0 ? "+" : ""}${s.key_shift} semitones`);
   judgeTable(s.harmony);

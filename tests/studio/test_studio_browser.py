@@ -37,7 +37,11 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-ne
          "--disable-component-update", "--no-first-run", "--autoplay-policy=no-user-gesture-required",
          "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream"]
 MEL, ACC = str(examples.path("melody")), str(examples.path("accompaniment"))
-IMAGES = Path(__file__).resolve().parents[2] / "docs" / "images"
+#: where the screenshots go: a temporary folder, or the documentation's when asked for
+#: (``COLLAGE_STUDIO_SCREENSHOTS=docs/images python -m pytest tests/studio``), so that a test run
+#: does not rewrite committed files
+IMAGES = Path(os.environ.get("COLLAGE_STUDIO_SCREENSHOTS") or Path(os.environ.get("TMPDIR", "/tmp")) /
+              "collage-studio-screenshots")
 TIMEOUT_MS = 120_000
 
 

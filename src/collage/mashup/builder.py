@@ -14,9 +14,12 @@ Sources (``source=``):
 - ``mix``: full mixes (audio files not named as stems), split by
   :func:`~collage.audio.separate.separate` (``--backend``).
 
-Stems are written as float32 WAVs under ``DB.stems/<name>/`` (atomically), then analysed
-(:func:`~collage.audio.analyze.analyze`) and cut into 8- and 16-bar segments on the
-downbeats. The key is always the whole song's, heard in its vocals and harmonic part (for the
+Stems are written as float32 WAVs to a scratch folder, then published under the
+stem root (``DB.stems/`` or a folder or fsspec URL given) as ``<name>/<role>-<hash>.wav``,
+atomically, with names derived from the samples (:mod:`collage.mashup.stemstore`). The clip
+is analysed (:func:`~collage.audio.analyze.analyze`) and cut into 8- and 16-bar segments on
+the downbeats, and each harmonic and percussion segment gets its vector
+(:mod:`collage.mashup.embed`). The key is always the whole song's, heard in its vocals and harmonic part (for the
 ``midi`` source the song is rendered whole for it, in memory; the other sources are analysed
 whole, then cut); beats are the clip's. Each stem is also analysed alone (key from the same
 stem over the whole song, tempo and beats from its own onsets; no key for percussion) and

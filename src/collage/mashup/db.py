@@ -23,6 +23,10 @@ Tables (times in seconds from the start of the stored stems):
 - ``segments``: ``song_id``, ``bars`` (8 or 16), ``start_s``, ``end_s``, ``first_downbeat``
   (index into the downbeats); spans of whole bars starting on a downbeat; UNIQUE (song_id, bars, start_s).
 
+- ``embeddings`` (added after schema 1; an older file gets it on first use): ``song_id``,
+  ``role`` (harmonic/percussion), ``bars``, ``start_s``, ``end_s`` (the segment), ``version``,
+  ``vec`` (float32 little-endian bytes; :mod:`collage.mashup.embed`); UNIQUE (song_id, role, bars, start_s).
+
 A song is added with all its rows in one transaction (:meth:`MashupDB.add_song`), so an
 interrupted build leaves either the whole song or nothing of it.
 """
@@ -290,8 +294,9 @@ class MashupDB:
         ``record``: ``{"name", "source", "origin", "start_s", "end_s", "info": {...},
         "stems": {role: {"path", "sr", "n_samples", "soundfont", "program"}},
         "analysis": {role: {"key", "tonic", "mode", "key_strength", "tempo", "beats", "downbeats"}},
-        "segments": [{"bars", "start_s", "end_s", "first_downbeat"}]}``. The stem files must
-        already exist (written atomically before the call).
+        "segments": [{"bars", "start_s", "end_s", "first_downbeat"}]}``, optionally
+        ``"embeddings": [{"role", "bars", "start_s", "end_s", "vec"}]`` with ``"embed_version"``.
+        The stem files must already exist (written atomically before the call).
 
         Raises:
             InvalidInputError: a song of that name is stored already, or a stem file is missing.

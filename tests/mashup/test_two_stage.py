@@ -51,8 +51,8 @@ def test_build_stores_one_vector_per_stem_segment(song_db):
     assert {r[0] for r in rows} == {"harmonic", "percussion"} and {r[1] for r in rows} == {EMBED_VERSION}
     assert {r[2] for r in rows} == {4 * DIM}
     index = StemIndex.load(song_db / "s.db")
-    assert len(index) == 2 * n_seg and index.nbytes == 2 * n_seg * 4 * DIM
-    h = index.harmonic[1]
+    assert len(index) == 2 * n_seg and index.nbytes >= 2 * n_seg * 4 * DIM
+    h = index.segments["harmonic"]["vec"]
     assert np.allclose(np.linalg.norm(h[:, :12], axis=1), 1, atol=1e-5)
 
 
@@ -135,3 +135,38 @@ def test_two_stage_retrieve(song_db, capsys):
     assert rc == 0 and [r["harmonic"] for r in out["results"]] == [r["harmonic"] for r in res["results"]]
     with pytest.raises(ParameterError):
         retrieve(song_db / "s.db", song_db / "vocal.wav", shortlist=0)
+
+
+def test_index_filters_agree_with_the_candidate_rules():
+    """The vectorised filters of the first stage against the rules of matched candidates, segment by segment."""
+    from collage.mashup.generate import MAX_KEY_DISTANCE, TEMPO_RANGE, tempo_ratio
+
+    rng = np.random.default_rng(1)
+    keys = [f"{t}:{m}" for t in ("C", "Db", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B") for m in ("maj", "min")]
+    n_songs, n = 30, 200
+    names = [f"s{i}" for i in range(n_songs)]
+    song_keys = [keys[k] for k in rng.integers(0, 24, n_songs)]
+    tempi, durs = rng.uniform(70, 140, n_songs), rng.uniform(20, 40, n_songs)
+    segs = {}
+    for role in ("harmonic", "percussion"):
+        v = rng.normal(size=(n, DIM)).astype(np.float32)
+        segs[role] = {"song": rng.integers(0, n_songs, n).astype(np.int32), "start_s": rng.uniform(0, 15, n),
+                      "end_s": np.full(n, 40.0), "bars": np.full(n, 8, np.int16), "vec": v}
+    index = StemIndex(names, song_keys, tempi, durs, segs)
+    for key, tempo in (("A:min", 100.0), ("F#:maj", 80.0), ("Bb:min", 130.0)):
+        for role in ("harmonic", "percussion"):
+            idx, ratio, shifts = index._allowed(role, key, tempo, 10.0, exclude=3)
+            want = []
+            for i in range(n):
+                s = int(segs[role]["song"][i])
+                r = tempo_ratio(tempo, tempi[s])
+                ok = s != 3 and TEMPO_RANGE[0] <= r <= TEMPO_RANGE[1] and segs[role]["start_s"][i] + 10 * r <= durs[s] + 1e-6
+                if role == "harmonic":
+                    ok = ok and abs(key_distance(key, song_keys[s])) <= MAX_KEY_DISTANCE
+                want.append(ok)
+            assert idx.tolist() == np.flatnonzero(want).tolist()
+            if role == "harmonic":
+                assert shifts.tolist() == [key_distance(key, song_keys[segs[role]["song"][i]]) for i in idx]
+        picks = index.shortlist(rng.normal(size=DIM).astype(np.float32), key, tempo, n=5, seconds=10.0)
+        assert len(picks) == 5 and all(p["harmonic"] != p["percussion"] for p in picks)
+        assert [p["first_stage"] for p in picks] == sorted((p["first_stage"] for p in picks), reverse=True)

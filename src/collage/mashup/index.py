@@ -20,7 +20,7 @@ import numpy as np
 from collage.errors import InvalidInputError
 from collage.io.audio import load_audio
 from collage.mashup.db import MashupDB
-from collage.mashup.embed import EMBED_VERSION, harmonic_scores, percussion_scores, segment_embeddings, shortlist_pairs
+from collage.mashup.embed import DIM, EMBED_VERSION, harmonic_scores, percussion_scores, segment_embeddings, shortlist_pairs
 from collage.mashup.generate import MAX_KEY_DISTANCE, TEMPO_RANGE, key_distance
 from collage.mashup.stemstore import local_copy
 from collage.progress import track
@@ -52,27 +52,22 @@ def ensure_embeddings(db_path: str | os.PathLike, *, reindex: bool = False, prog
 
 
 class StemIndex:
-    """Every harmonic and percussion stem segment of a MashupDB with its vector, in memory.
+    """Every harmonic and percussion stem segment of a MashupDB with its vector, in memory as arrays.
 
-    Attributes: ``harmonic`` / ``percussion``: ``(meta, matrix)`` with ``meta`` a list of
-    ``{"song", "start_s", "end_s", "bars"}`` and ``matrix`` (N x DIM) float32; ``songs``:
-    ``{name: {"key", "tempo", "duration_s"}}``; ``load_s``.
+    Attributes: ``names`` (song names), ``keys`` / ``tempi`` / ``durations`` (per song: key label,
+    BPM, seconds of audio stored); ``segments[role]``: ``{"song" (int32 index into names),
+    "start_s", "end_s" (float64), "bars" (int16), "vec" ((N x DIM) float32)}`` for ``role`` in
+    harmonic, percussion; ``load_s``.
     """
 
-    def __init__(self, songs: dict, harmonic: tuple[list, np.ndarray], percussion: tuple[list, np.ndarray]):
-        self.songs, self.harmonic, self.percussion = songs, harmonic, percussion
+    def __init__(self, names: list[str], keys: list[str], tempi, durations, segments: dict[str, dict]):
+        self.names, self.keys = list(names), list(keys)
+        self.tempi = np.asarray(tempi, np.float64)
+        self.durations = np.asarray(durations, np.float64)
+        # the relative major's pitch class of each song's key: the pitch shift is then arithmetic
+        self._key_pc = np.array([key_distance(k, "C:maj") % 12 for k in self.keys], np.int64)
+        self.segments = segments
         self.load_s = 0.0
-        # per-segment arrays for the filters, one row per segment
-        self._cols = {}
-        for role, (meta, _) in (("harmonic", harmonic), ("percussion", percussion)):
-            s = [self.songs[m["song"]] for m in meta]
-            self._cols[role] = {
-                "song": np.array([m["song"] for m in meta], dtype=object),
-                "start": np.array([m["start_s"] for m in meta], np.float64),
-                "dur": np.array([x["duration_s"] for x in s], np.float64),
-                "tempo": np.array([x["tempo"] for x in s], np.float64),
-                "key": [x["key"] for x in s],
-            }
 
     @classmethod
     def load(cls, db_path: str | os.PathLike, *, reindex: bool = False, progress: bool = False) -> "StemIndex":
@@ -83,59 +78,63 @@ class StemIndex:
         """
         t0 = time.perf_counter()
         ensure_embeddings(db_path, reindex=reindex, progress=progress)
+        names, keys, tempi, durs, pos = [], [], [], [], {}
         with MashupDB(db_path) as db:
-            songs, by_id = {}, {}
             for s in db.songs():
                 an, st = db.analysis(s["id"]), db.stems(s["id"])
                 if not an or not an.get("key") or not an.get("tempo") or not st:
                     continue
-                dur = min(m["duration_s"] for m in st.values())
-                songs[s["name"]] = {"key": an["key"], "tempo": float(an["tempo"]), "duration_s": float(dur)}
-                by_id[s["id"]] = s["name"]
-            parts = []
+                pos[s["id"]] = len(names)
+                names.append(s["name"])
+                keys.append(an["key"])
+                tempi.append(float(an["tempo"]))
+                durs.append(min(m["duration_s"] for m in st.values()))
+            segs = {}
             for role in ("harmonic", "percussion"):
                 meta, mat = db.embeddings(role, EMBED_VERSION)
-                keep = [i for i, m in enumerate(meta) if m["song_id"] in by_id]
-                meta = [{"song": by_id[meta[i]["song_id"]], "start_s": meta[i]["start_s"], "end_s": meta[i]["end_s"],
-                         "bars": meta[i]["bars"]} for i in keep]
-                parts.append((meta, mat[keep] if len(keep) else np.zeros((0, 0), np.float32)))
-        if not songs:
+                keep = [i for i, m in enumerate(meta) if m["song_id"] in pos]
+                segs[role] = {"song": np.array([pos[meta[i]["song_id"]] for i in keep], np.int32),
+                              "start_s": np.array([meta[i]["start_s"] for i in keep], np.float64),
+                              "end_s": np.array([meta[i]["end_s"] for i in keep], np.float64),
+                              "bars": np.array([meta[i]["bars"] for i in keep], np.int16),
+                              "vec": mat[keep] if keep else np.zeros((0, DIM), np.float32)}
+        if not names:
             raise InvalidInputError(db_path, "the MashupDB holds no song with an analysis (is it empty?)")
-        index = cls(songs, *parts)
+        index = cls(names, keys, tempi, durs, segs)
         index.load_s = time.perf_counter() - t0
         return index
 
     def __len__(self) -> int:
-        return len(self.harmonic[0]) + len(self.percussion[0])
+        return sum(len(g["song"]) for g in self.segments.values())
 
     @property
     def nbytes(self) -> int:
-        """Bytes of the vectors held."""
-        return int(self.harmonic[1].nbytes + self.percussion[1].nbytes)
+        """Bytes of the arrays held per segment (vectors and their song, start, end, bars)."""
+        return int(sum(a.nbytes for g in self.segments.values() for a in g.values()))
 
-    def _allowed(self, role: str, key: str, tempo: float, seconds: float, exclude: str | None):
-        c = self._cols[role]
-        ratio = tempo / c["tempo"] if len(c["tempo"]) else np.zeros(0)
-        ok = (ratio >= TEMPO_RANGE[0]) & (ratio <= TEMPO_RANGE[1]) & (c["start"] + seconds * ratio <= c["dur"] + 1e-6)
+    def _allowed(self, role: str, key: str, tempo: float, seconds: float, exclude: int | None):
+        g = self.segments[role]
+        song = g["song"]
+        ratio = tempo / self.tempi[song]
+        ok = (ratio >= TEMPO_RANGE[0]) & (ratio <= TEMPO_RANGE[1]) & (g["start_s"] + seconds * ratio <= self.durations[song] + 1e-6)
         if exclude is not None:
-            ok &= c["song"] != exclude
-        shifts = np.zeros(len(ratio), np.int64)
+            ok &= song != exclude
+        shifts = np.zeros(len(song), np.int64)
         if role == "harmonic":
-            dist = {k: key_distance(key, k) for k in set(c["key"])}
-            shifts = np.array([dist[k] for k in c["key"]], np.int64)
+            shifts = (key_distance(key, "C:maj") % 12 - self._key_pc[song] + 6) % 12 - 6
             ok &= np.abs(shifts) <= MAX_KEY_DISTANCE
-        return np.flatnonzero(ok), ratio, shifts
+        idx = np.flatnonzero(ok)
+        return idx, ratio[idx], shifts[idx]
 
     def scores(self, vec: np.ndarray, key: str, tempo: float, *, seconds: float, exclude: str | None = None) -> dict:
         """First-stage scores of every allowed segment: ``{role: (indices, scores, ratios, shifts)}``."""
+        ex = self.names.index(exclude) if exclude is not None and exclude in self.names else None
         out = {}
-        for role, (_, mat) in (("harmonic", self.harmonic), ("percussion", self.percussion)):
-            idx, ratio, shifts = self._allowed(role, key, tempo, seconds, exclude)
-            if not len(idx):
-                out[role] = (idx, np.zeros(0, np.float32), ratio[idx], shifts[idx])
-                continue
-            sim = harmonic_scores(vec, mat[idx], shifts[idx]) if role == "harmonic" else percussion_scores(vec, mat[idx])
-            out[role] = (idx, sim - np.abs(np.log(ratio[idx])).astype(np.float32), ratio[idx], shifts[idx])
+        for role in ("harmonic", "percussion"):
+            idx, ratio, shifts = self._allowed(role, key, tempo, seconds, ex)
+            mat = self.segments[role]["vec"][idx]
+            sim = harmonic_scores(vec, mat, shifts) if role == "harmonic" else percussion_scores(vec, mat)
+            out[role] = (idx, (sim - np.abs(np.log(ratio))).astype(np.float32), ratio, shifts)
         return out
 
     def shortlist(self, vec: np.ndarray, key: str, tempo: float, *, n: int, seconds: float,
@@ -147,9 +146,9 @@ class StemIndex:
         sc = self.scores(vec, key, tempo, seconds=seconds, exclude=exclude)
         hi, hs, hr, hsh = sc["harmonic"]
         pi, ps, pr, _ = sc["percussion"]
-        hm, pm = self.harmonic[0], self.percussion[0]
-        pairs = shortlist_pairs(hs, ps, n, exclude=lambda i, j: hm[hi[i]]["song"] == pm[pi[j]]["song"])
-        return [{"harmonic": hm[hi[i]]["song"], "harmonic_start_s": float(hm[hi[i]]["start_s"]),
+        H, P = self.segments["harmonic"], self.segments["percussion"]
+        pairs = shortlist_pairs(hs, ps, n, exclude=lambda i, j: H["song"][hi[i]] == P["song"][pi[j]])
+        return [{"harmonic": self.names[H["song"][hi[i]]], "harmonic_start_s": float(H["start_s"][hi[i]]),
                  "harmonic_semitones": int(hsh[i]), "harmonic_ratio": float(hr[i]),
-                 "percussion": pm[pi[j]]["song"], "percussion_start_s": float(pm[pi[j]]["start_s"]),
+                 "percussion": self.names[P["song"][pi[j]]], "percussion_start_s": float(P["start_s"][pi[j]]),
                  "percussion_ratio": float(pr[j]), "first_stage": float(hs[i] + ps[j])} for i, j in pairs]

@@ -133,6 +133,10 @@ def test_two_stage_retrieve(song_db, capsys):
                "automashupper", "--top", "3", "--shortlist", "4", "--seconds", "8", "--json"])
     out = json.loads(capsys.readouterr().out)
     assert rc == 0 and [r["harmonic"] for r in out["results"]] == [r["harmonic"] for r in res["results"]]
+    rc = main(["mashup", "retrieve", str(song_db / "s.db"), "--vocal", str(song_db / "vocal.wav"), "--scorer",
+               "automashupper", "--top", "2", "--shortlist", "3", "--seconds", "8"])
+    text = capsys.readouterr().out
+    assert rc == 0 and f"shortlisted from {res['searched']} stem segments" in text
     with pytest.raises(ParameterError):
         retrieve(song_db / "s.db", song_db / "vocal.wav", shortlist=0)
 

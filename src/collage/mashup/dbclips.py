@@ -43,8 +43,9 @@ def vocal_clip(path: str | os.PathLike, *, sr: int = FEATURE_SR) -> Clip:
     return Clip(Path(path).stem, sr, a.key, float(a.tempo), np.asarray(a.beats), np.asarray(downs), {"vocals": y}, _loader)
 
 
-def clips_from_db(db_path: str | os.PathLike, *, sr: int = FEATURE_SR) -> list[Clip]:
-    """One :class:`Clip` per song of a MashupDB that has all three stems and an analysis.
+def clips_from_db(db_path: str | os.PathLike, *, sr: int = FEATURE_SR, names=None) -> list[Clip]:
+    """One :class:`Clip` per song of a MashupDB that has all three stems and an analysis
+    (only the songs named in ``names``, when given).
 
     Raises:
         InvalidInputError: the DB is missing, unreadable or holds no usable song.
@@ -55,6 +56,8 @@ def clips_from_db(db_path: str | os.PathLike, *, sr: int = FEATURE_SR) -> list[C
     clips = []
     with MashupDB(db_path) as db:
         for song in db.songs():
+            if names is not None and song["name"] not in names:
+                continue
             stems = db.stems(song["id"])
             paths = {r: stems[r]["path"] for r in ROLES if r in stems}
             an = db.analysis(song["id"])

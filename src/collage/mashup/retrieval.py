@@ -31,6 +31,7 @@ from collage.mashup.embed import vocal_embedding
 from collage.mashup.generate import Candidate, matched_candidates, render_candidate, vocal_starts
 from collage.mashup.index import StemIndex
 from collage.mashup.score import (
+    FEATURE_SR,
     automashupper_score,
     learned_scores,
     load_scorer,
@@ -129,8 +130,11 @@ def retrieve(db: str | os.PathLike, vocal: str | os.PathLike, *, top: int = 5, s
     if candidates is not None and (not isinstance(candidates, int) or candidates < 1):
         raise ParameterError(f"given candidates={candidates!r}; expected a positive number of pairs")
     model = scorer_model(scorer)
-    pool = clips_from_db(db)
-    seed_clip = vocal_clip(vocal, sr=pool[0].sr)
+    if candidates is not None:
+        pool = clips_from_db(db)
+    else:
+        index = StemIndex.load(db, reindex=reindex)  # checks the DB before the vocal is analysed
+    seed_clip = vocal_clip(vocal, sr=FEATURE_SR)
     secs = min(seconds, seed_clip.duration)
     vocal_start = float(vocal_starts(seed_clip, secs)[0])
     first = {}
@@ -141,8 +145,6 @@ def retrieve(db: str | os.PathLike, vocal: str | os.PathLike, *, top: int = 5, s
                                    rng=np.random.default_rng(seed))
     else:
         mode = "two-stage"
-        index = StemIndex.load(db, reindex=reindex)
-        t0 = time.perf_counter()
         vec = vocal_embedding(seed_clip.stem("vocals"), seed_clip.sr, seed_clip.downbeats, vocal_start, secs)
         picks = index.shortlist(vec, seed_clip.key, seed_clip.tempo, n=shortlist, seconds=secs)
         searched = len(index)
@@ -154,6 +156,8 @@ def retrieve(db: str | os.PathLike, vocal: str | os.PathLike, *, top: int = 5, s
                                    percussion_ratio=p["percussion_ratio"]))
             first[id(cands[-1])] = p["first_stage"]
     t1 = time.perf_counter()
+    if candidates is None:  # only the shortlisted songs' stems are needed
+        pool = clips_from_db(db, names={c.harmonic for c in cands} | {c.percussion for c in cands}) if cands else []
     rows = score_candidates(seed_clip, cands, pool, scorer=scorer, model=model, seconds=secs, vocal_start_s=vocal_start)
     t2 = time.perf_counter()
     res = [{"rank": i + 1, "score": round(s, 4), "harmonic": c.harmonic, "harmonic_start_s": round(c.harmonic_start_s, 4),

@@ -19,6 +19,7 @@ from collage.cli import main
 from collage.errors import ParameterError
 from collage.mashup.builder import build
 from collage.mashup.db import MashupDB
+from collage.mashup.embed import EMBED_VERSION
 from collage.mashup.stemstore import content_name
 
 from .synth import SR, stems
@@ -63,6 +64,11 @@ def _rows(db_path: Path, root: Path) -> dict:
                 "analysis": {r: db.analysis(s["id"], r) for r in ("song", "vocals", "harmonic", "percussion")},
                 "segments": db.segments(s["id"]),
             }
+        for role in ("harmonic", "percussion"):  # the stem-segment vectors, by song name
+            meta, mat = db.embeddings(role, EMBED_VERSION)
+            names = {s["id"]: s["name"] for s in db.songs()}
+            for m, v in zip(meta, mat):
+                out[names[m["song_id"]]].setdefault("vectors", {})[(role, m["bars"], m["start_s"])] = v.tobytes()
     return out
 
 
@@ -99,13 +105,13 @@ def _check_integrity(db_path: Path, names: set[str]) -> None:
 
 @pytest.mark.pop909
 def test_cluster_build_equals_local_build(pop909_root, tmp_path, cluster):
-    kw = dict(source="midi", limit=3, seconds=8.0, progress=False)
+    kw = dict(source="midi", limit=3, seconds=24.0, progress=False)  # long enough for 8-bar segments
     a = build(tmp_path / "local.db", pop909_root, **kw)
     b = build(tmp_path / "cluster.db", pop909_root, cluster=cluster.scheduler_address, **kw)
     assert a["added"] == b["added"] == 3 and not a["skipped"] and not b["skipped"]
     ra = _rows(tmp_path / "local.db", tmp_path / "local.db.stems")
     rb = _rows(tmp_path / "cluster.db", tmp_path / "cluster.db.stems")
-    assert set(ra) == {"pop909-001", "pop909-002", "pop909-003"}
+    assert set(ra) == {"pop909-001", "pop909-002", "pop909-003"} and any(r.get("vectors") for r in ra.values())
     assert ra == rb  # same rows, same analysis, and (by the content-derived names) the same stem samples
     _check_integrity(tmp_path / "cluster.db", set(ra))
 

@@ -174,3 +174,18 @@ def test_index_filters_agree_with_the_candidate_rules():
         picks = index.shortlist(rng.normal(size=DIM).astype(np.float32), key, tempo, n=5, seconds=10.0)
         assert len(picks) == 5 and all(p["harmonic"] != p["percussion"] for p in picks)
         assert [p["first_stage"] for p in picks] == sorted((p["first_stage"] for p in picks), reverse=True)
+
+
+def test_shortlist_counts_each_mashup_once():
+    """An 8- and a 16-bar segment from the same downbeat render the same mashup: the shortlist keeps one."""
+    rng = np.random.default_rng(2)
+    segs = {}
+    for role in ("harmonic", "percussion"):
+        v = rng.normal(size=(4, DIM)).astype(np.float32)
+        segs[role] = {"song": np.array([0, 0, 1, 1], np.int32) if role == "harmonic" else np.array([2, 2, 3, 3], np.int32),
+                      "start_s": np.array([0.0, 0.0, 0.0, 0.0]), "end_s": np.array([19.2, 38.4, 19.2, 38.4]),
+                      "bars": np.array([8, 16, 8, 16], np.int16), "vec": v}
+    index = StemIndex(["a", "b", "c", "d"], ["C:maj"] * 4, [100.0] * 4, [60.0] * 4, segs)
+    picks = index.shortlist(rng.normal(size=DIM).astype(np.float32), "C:maj", 100.0, n=10, seconds=10.0)
+    keys = [(p["harmonic"], p["harmonic_start_s"], p["percussion"], p["percussion_start_s"]) for p in picks]
+    assert len(keys) == len(set(keys)) == 4  # 2 harmonic x 2 percussion starts, each once

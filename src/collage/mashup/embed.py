@@ -121,7 +121,8 @@ def shortlist_pairs(h_scores: np.ndarray, p_scores: np.ndarray, n: int, *, exclu
     The score is separable, so only the best ``n`` of each side can take part in the best ``n``
     pairs: a partial sort of each side, then of the sums. ``exclude(i, j)``: True for pairs not
     allowed (both stems from one song); they are skipped, and to make up for them each side
-    keeps its best ``2 n``.
+    keeps its best ``2 n``. ``exclude`` is called once per pair considered, best first, so it may
+    also drop repeats.
     """
     if len(h_scores) == 0 or len(p_scores) == 0 or n < 1:
         return []

@@ -142,12 +142,27 @@ class StemIndex:
         """The ``n`` best (harmonic segment, percussion segment) pairs for a vocal with vector ``vec``,
         key and tempo, best first: ``[{"harmonic", "harmonic_start_s", "harmonic_semitones", "harmonic_ratio",
         "percussion", "percussion_start_s", "percussion_ratio", "first_stage"}]``. ``exclude``: a song
-        whose stems are left out (the vocal's own); a pair never takes both stems from one song."""
+        whose stems are left out (the vocal's own); a pair never takes both stems from one song, and pairs
+        that make the same mashup (segments of different lengths from the same downbeats) count once."""
         sc = self.scores(vec, key, tempo, seconds=seconds, exclude=exclude)
         hi, hs, hr, hsh = sc["harmonic"]
         pi, ps, pr, _ = sc["percussion"]
         H, P = self.segments["harmonic"], self.segments["percussion"]
-        pairs = shortlist_pairs(hs, ps, n, exclude=lambda i, j: H["song"][hi[i]] == P["song"][pi[j]])
+        seen = set()
+
+        def exclude(i: int, j: int) -> bool:
+            """One song for both stems, or a pair already taken: an 8- and a 16-bar segment from the
+            same downbeat make the same mashup (it is rendered from the start on), so the best counts."""
+            h, p = hi[i], pi[j]
+            if H["song"][h] == P["song"][p]:
+                return True
+            key = (int(H["song"][h]), float(H["start_s"][h]), int(P["song"][p]), float(P["start_s"][p]))
+            if key in seen:
+                return True
+            seen.add(key)
+            return False
+
+        pairs = shortlist_pairs(hs, ps, n, exclude=exclude)
         return [{"harmonic": self.names[H["song"][hi[i]]], "harmonic_start_s": float(H["start_s"][hi[i]]),
                  "harmonic_semitones": int(hsh[i]), "harmonic_ratio": float(hr[i]),
                  "percussion": self.names[P["song"][pi[j]]], "percussion_start_s": float(P["start_s"][pi[j]]),

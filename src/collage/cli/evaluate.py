@@ -269,7 +269,7 @@ def eval_generate_command(model_path, n_samples, beats, n_continuations, seed, o
         m = res["model"]
         head += [f"Weights: `{m['weights']}` ({m['n_parameters']} parameters, {m['steps_run']} training steps, "
                  f"sha256 {str(m['sha256'])[:12]}...).", ""]
-        write_text(out / "generate.md", "\n".join(head) + to_markdown(res) + "\n")
+        write_text(out / "generate.md", "\n".join(head) + "\n" + to_markdown(res) + "\n")
     if listen_dir:
         write_listening(model, listen_dir, seed=seed)
     if as_json:

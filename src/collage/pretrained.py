@@ -163,6 +163,8 @@ SHIPPED: tuple[str, ...] = (
     # collage mashup score/retrieve/generate --scorer premixnet|postmixnet
     "mashability_premixnet",
     "mashability_postmixnet_lsro",
+    # collage generate, collage fuse --extend (the Multitrack Music Transformer)
+    "mmt",
 )
 
 #: environment variable naming another folder of training-only weights

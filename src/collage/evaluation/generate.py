@@ -550,7 +550,7 @@ def write_listening(model, out_dir, *, n: int = 10, beats: int = 64, prompt_beat
         prompt = rep.decode(excerpt(notes, 0, prompt_beats))
         truth = rep.decode(excerpt(notes, 0, prompt_beats + continue_beats))
         p = generate(prompt=prompt, beats=continue_beats, seed=seed + done, model=model)
-        name = ids[k].replace("/", "_").replace("#", "_")
+        name = ids[k].replace("/", "_").replace("#", "_").replace(".", "-")  # no dots: a stem, not a suffix
         stem = out / "continuation" / f"{name}"
         write_midi(p, stem.with_suffix(".mid"))
         plot_pianorolls([truth, p], stem.with_suffix(".png"),

@@ -42,6 +42,24 @@ def test_tiny_run_resumes_and_exports(tmp_path, monkeypatch):
     assert load_pretrained(pt).config == MMTConfig.tiny()
 
 
+def test_a_new_run_starts_from_given_weights(tmp_path, monkeypatch):
+    import torch
+
+    monkeypatch.setattr(data, "mmt_arrays", lambda split, **kw: _arrays(0 if split == "train" else 1))
+    r1 = tm.train_mmt(tmp_path / "a", config=MMTConfig.tiny(), batch=2, max_steps=2, val_every=2, progress=False)
+    pt = tm.ship(tmp_path / "a", name="mmt_a", out_dir=tmp_path / "w")
+    start = load_pretrained(pt)
+    # a new run from those weights takes one step away from them
+    r2 = tm.train_mmt(tmp_path / "b", config=MMTConfig.tiny(), batch=2, max_steps=1, val_every=1, progress=False,
+                      init_from=str(pt), ckpt_minutes=0, seed=1)  # another seed: fresh weights would differ
+    assert r1.step == 2 and r2.step == 1
+    ck = torch.load(tmp_path / "b" / "checkpoint.pt", weights_only=True)
+    moved = [k for k, v in start.state_dict().items() if not torch.equal(v, ck["modules"]["model"][k])]
+    assert moved, "one step was taken from the loaded weights"
+    delta = max((v - ck["modules"]["model"][k]).abs().max().item() for k, v in start.state_dict().items())
+    assert delta < 0.05  # one small step away from the start, not a fresh random model
+
+
 def test_random_windows_are_valid_and_transposed():
     w = tm.Windows.__new__(tm.Windows)
     a = _arrays(2)

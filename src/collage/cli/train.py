@@ -663,8 +663,10 @@ def train_key_model_command(data_root, train_songs, output, hidden) -> None:
               help="Do not train: write the run's best weights and their card (the run may go on meanwhile).")
 @weights_out_option()
 @click.option("--name", default="mmt", show_default=True, help="Name of the exported weights.")
+@click.option("--init-from", default=None, metavar="NAME|PT",
+              help="Start a new run from these weights (e.g. mmt, the shipped model) and their size.")
 def train_mmt_command(run_dir, d_model, layers, heads, d_ff, seq_len, batch_size, lr, steps, max_minutes, val_every,
-                      seed, cached_corpus_only, export_only, out_dir, name) -> None:
+                      seed, cached_corpus_only, export_only, out_dir, name, init_from) -> None:
     """Train the Multitrack Music Transformer on POP909 and music21's corpus, or export a run's best weights.
 
     Random 512-event windows from a random start beat, randomly transposed
@@ -676,6 +678,7 @@ def train_mmt_command(run_dir, d_model, layers, heads, d_ff, seq_len, batch_size
     Example:
       collage train mmt --run-dir runs/mmt --max-minutes 120
       collage train mmt --run-dir runs/mmt --export-only
+      collage train mmt --run-dir runs/mmt2 --init-from mmt --max-minutes 120
     """
     from pathlib import Path
 
@@ -696,7 +699,7 @@ def train_mmt_command(run_dir, d_model, layers, heads, d_ff, seq_len, batch_size
         if "mmt" in sys.argv else "collage train mmt"
     r = train_mmt(run_dir, config=config, batch=batch_size, lr=lr, max_steps=steps, max_minutes=max_minutes,
                   val_every=val_every, seed=seed, progress=sys.stderr.isatty(), cached_only=cached_corpus_only,
-                  command=command)
+                  init_from=init_from, command=command)
     if r.step < steps:
         click.echo(_resume_note(r.step, steps))
     best = r.best_metrics.get("val_loss")

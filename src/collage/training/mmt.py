@@ -28,7 +28,7 @@ import torch
 from collage.datasets import mmt as data
 from collage.models.mmt import MMT, MMTConfig, collate, eval_loss
 from collage.represent import mmt as rep
-from collage.training.loop import set_threads, train_loop
+from collage.training.loop import set_threads, train_loop, warm_start
 
 __all__ = ["Windows", "read_log", "ship", "train_mmt"]
 
@@ -85,17 +85,23 @@ def train_mmt(
     seed: int = 0,
     progress: bool = True,
     cached_only: bool = False,
+    init_from: str | None = None,
     command: str = "",
 ):
     """Train (or resume) an MMT in ``run_dir``; returns :class:`collage.training.loop.TrainResult`.
 
     ``cached_only``: use only the corpus files already parsed into the cache
     (see :func:`collage.datasets.mmt.mmt_arrays`); the pieces used are
-    listed in ``run_dir/data.json``.
+    listed in ``run_dir/data.json``. ``init_from``: a new run starts from these MMT weights (a
+    shipped name such as ``mmt``, or a ``.pt``) and takes their config, so that training goes on
+    from what ships (a resumed run ignores it: its checkpoint wins).
     """
     set_threads()
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
+    init = None if (run_dir / "config.json").exists() else warm_start(init_from, MMT, "MMT")
+    if init is not None:
+        config = init.config
     if (run_dir / "config.json").exists():  # resuming: the run's own config wins
         config = MMTConfig(**json.loads((run_dir / "config.json").read_text()))
     else:
@@ -110,6 +116,8 @@ def train_mmt(
     val_windows = [val.first_window(i, config) for i in range(len(val))]
     log.info("train: %d pieces, %d notes; val: %d pieces", len(train), len(train.codes), len(val))
     model = MMT(config)
+    if init is not None:
+        model.load_state_dict(init.state_dict())
     opt = torch.optim.AdamW(model.parameters(), lr=lr, betas=(0.9, 0.98), weight_decay=0.01)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / warmup))
     step_s = []

@@ -138,3 +138,25 @@ def test_retrieve_json_ranks_matched_accompaniments(tiny_db, stems, capsys):
     assert scores == sorted(scores, reverse=True) and [r["rank"] for r in res["results"]] == list(range(1, len(scores) + 1))
     for r in res["results"]:
         assert abs(r["harmonic_semitones"]) <= 3 and 0.8 <= r["percussion_ratio"] <= 1.2
+
+
+def test_render_retrieved_gives_the_mashup_of_a_result(tiny_db, stems):
+    """A retrieve result rendered: the vocal's part of the mix, its length, and the accompaniment audible in it."""
+    import collage
+    from collage.errors import ParameterError
+    from collage.mashup.retrieval import retrieve
+
+    found = retrieve(tiny_db, stems["vocals"], scorer="automashupper", candidates=4, top=2, seconds=6)
+    assert found["results"] and found["seconds"] == 6 and found["vocal_start_s"] >= 0
+    audio, sr = collage.mashup.render_retrieved(tiny_db, found, rank=1)
+    assert set(audio) == {"vocals", "harmonic", "percussion", "mix"}
+    n = int(round(6 * sr))
+    for role, y in audio.items():
+        assert y.dtype == np.float32 and abs(len(y) - n) <= sr // 100, role
+        assert np.sqrt(np.mean(y ** 2)) > 1e-3, f"{role} is silent"
+    # the mix is the three stems summed (then normalised): it correlates with each of them
+    for role in ("vocals", "harmonic", "percussion"):
+        m = min(len(audio["mix"]), len(audio[role]))
+        assert np.corrcoef(audio["mix"][:m], audio[role][:m])[0, 1] > 0.05, role
+    with pytest.raises(ParameterError, match="rank"):
+        collage.mashup.render_retrieved(tiny_db, found, rank=len(found["results"]) + 1)

@@ -5,6 +5,7 @@ PostMixNet) and rule-based (AutoMashUpper) mashability, ranking and retrieval.
 >>> import collage.mashup
 >>> collage.mashup.build("songs.db", "../shared/data/pop909", limit=20)      # a MashupDB of stems
 >>> collage.mashup.retrieve("songs.db", "my_acapella.wav", top=5)["results"]  # accompaniments for a vocal
+>>> collage.mashup.render_retrieved("songs.db", found, rank=1)              # one of them, as audio
 >>> collage.mashup.generate_mashups("songs.db", "mashups/", top=10)           # the best mashups, as WAVs
 >>> collage.mashup.score_combination("vocals.wav", "harmonic.wav", "drums.wav")
 
@@ -26,6 +27,6 @@ The commands over them are ``collage mashup build | score | retrieve | generate`
 
 from collage.mashup.builder import build
 from collage.mashup.combination import score_combination
-from collage.mashup.retrieval import generate_mashups, retrieve
+from collage.mashup.retrieval import generate_mashups, render_retrieved, retrieve
 
-__all__ = ["build", "generate_mashups", "retrieve", "score_combination"]
+__all__ = ["build", "generate_mashups", "render_retrieved", "retrieve", "score_combination"]

@@ -39,7 +39,7 @@ from collage.mashup.score import (
 )
 from collage.progress import track
 
-__all__ = ["generate_mashups", "rank_candidates", "retrieve", "score_candidates", "scorer_model"]
+__all__ = ["generate_mashups", "rank_candidates", "render_retrieved", "retrieve", "score_candidates", "scorer_model"]
 
 _TERMS = ("automashupper", "harmonic", "rhythmic", "spectral")
 
@@ -115,7 +115,8 @@ def retrieve(db: str | os.PathLike, vocal: str | os.PathLike, *, top: int = 5, s
         seed: seed of the random draw (``candidates``).
         reindex: recompute every stored vector first.
     Returns:
-        ``{"vocal", "key", "tempo" (BPM), "mode" ("two-stage" or "random"), "searched" (stem segments
+        ``{"vocal", "key", "tempo" (BPM), "mode" ("two-stage" or "random"), "vocal_start_s" and "seconds"
+        (the part of the vocal every result is a mashup of, in seconds), "searched" (stem segments
         the first stage scored; 0 for random), "scored" (candidates scored), "timing": {"first_stage_s",
         "second_stage_s"}, "results": [{"rank", "score", "harmonic", "harmonic_start_s", "percussion",
         "percussion_start_s", "harmonic_semitones", "harmonic_ratio", "percussion_ratio", "first_stage",
@@ -168,8 +169,42 @@ def retrieve(db: str | os.PathLike, vocal: str | os.PathLike, *, top: int = 5, s
             "terms": {k: round(v, 4) for k, v in t.items() if k in _TERMS}}
            for i, (s, c, t) in enumerate(rows[:top])]
     return {"vocal": str(vocal), "key": seed_clip.key, "tempo": round(seed_clip.tempo, 2), "mode": mode,
-            "searched": searched, "scored": len(rows),
+            "vocal_start_s": round(vocal_start, 4), "seconds": round(secs, 4), "searched": searched, "scored": len(rows),
             "timing": {"first_stage_s": round(t1 - t0, 4), "second_stage_s": round(t2 - t1, 3)}, "results": res}
+
+
+def render_retrieved(db: str | os.PathLike, found: dict, *, rank: int = 1,
+                     high_quality: bool = True) -> tuple[dict[str, np.ndarray], int]:
+    """The audio of one result of :func:`retrieve`: the vocal with the accompaniment shifted and stretched to it.
+
+    >>> found = collage.mashup.retrieve("songs.db", "my_acapella.wav", top=5)
+    >>> audio, sr = collage.mashup.render_retrieved("songs.db", found, rank=1)
+    >>> collage.io.audio.write_wav("mashup.wav", audio["mix"], sr)
+
+    Args:
+        db: the MashupDB the result came from.
+        found: what :func:`retrieve` returned (its ``"vocal"`` file is read again).
+        rank: which result, 1 = the best.
+        high_quality: Rubber Band's high-quality mode for the shift and stretch.
+    Returns:
+        ``({"vocals", "harmonic", "percussion", "mix"}, sr)``: float32 ``(n,)`` arrays at ``sr`` Hz,
+        each stem loudness-normalised and the mix too (as :func:`generate_mashups` writes them).
+    Raises:
+        ParameterError: ``rank`` is not one of the results.
+        CollageError: the DB or the vocal can no longer be read.
+    """
+    results = found.get("results", [])
+    if not isinstance(rank, int) or not 1 <= rank <= len(results):
+        raise ParameterError(f"given rank={rank!r}; expected 1..{len(results)} (the results retrieve returned)")
+    r = results[rank - 1]
+    vocal = vocal_clip(found["vocal"], sr=FEATURE_SR)
+    vocal.id = f"{vocal.id}#vocal"  # never one of the DB's song names
+    clips = {c.id: c for c in clips_from_db(db, names={r["harmonic"], r["percussion"]})} | {vocal.id: vocal}
+    cand = Candidate("matched", vocal.id, r["harmonic"], r["percussion"], float(found["seconds"]),
+                     float(found["vocal_start_s"]), float(r["harmonic_start_s"]), float(r["percussion_start_s"]),
+                     harmonic_semitones=int(r["harmonic_semitones"]), harmonic_ratio=float(r["harmonic_ratio"]),
+                     percussion_ratio=float(r["percussion_ratio"]))
+    return render_candidate(cand, clips, high_quality=high_quality), vocal.sr
 
 
 def generate_mashups(db: str | os.PathLike, out_dir: str | os.PathLike, *, top: int = 5, scorer: str = "premixnet",

@@ -189,3 +189,25 @@ def test_shortlist_counts_each_mashup_once():
     picks = index.shortlist(rng.normal(size=DIM).astype(np.float32), "C:maj", 100.0, n=10, seconds=10.0)
     keys = [(p["harmonic"], p["harmonic_start_s"], p["percussion"], p["percussion_start_s"]) for p in picks]
     assert len(keys) == len(set(keys)) == 4  # 2 harmonic x 2 percussion starts, each once
+
+
+def test_a_vocal_read_at_double_tempo_still_finds_its_accompaniments():
+    """retrieve's tempo octaves: songs at 50 BPM are out of range for a vocal read at 100 BPM, in range
+    (stretch ratio 1) when it is read at half speed; merged shortlists keep each mashup once, best first."""
+    from collage.mashup.retrieval import _best_pairs
+
+    rng = np.random.default_rng(3)
+    segs = {}
+    for role in ("harmonic", "percussion"):
+        segs[role] = {"song": np.array([0, 1], np.int32) if role == "harmonic" else np.array([2, 3], np.int32),
+                      "start_s": np.array([0.0, 0.0]), "end_s": np.array([38.4, 38.4]),
+                      "bars": np.array([8, 8], np.int16), "vec": rng.normal(size=(2, DIM)).astype(np.float32)}
+    index = StemIndex(["a", "b", "c", "d"], ["C:maj"] * 4, [50.0] * 4, [80.0] * 4, segs)
+    vec = rng.normal(size=DIM).astype(np.float32)
+    assert index.shortlist(vec, "C:maj", 100.0, n=10, seconds=10.0) == []
+    lists = [index.shortlist(vec, "C:maj", t, n=10, seconds=10.0) for t in (100.0, 50.0, 200.0)]
+    picks = _best_pairs(lists + [lists[1]], 3)  # a repeated list adds nothing
+    assert len(picks) == 3 and all(p["harmonic_ratio"] == 1.0 == p["percussion_ratio"] for p in picks)
+    scores = [p["first_stage"] for p in picks]
+    assert scores == sorted(scores, reverse=True)
+    assert len({(p["harmonic"], p["percussion"]) for p in picks}) == 3

@@ -92,7 +92,7 @@ def score_candidates(seed, cands, pool, *, scorer: str, model, seconds: float, v
 
 def retrieve(db: str | os.PathLike, vocal: str | os.PathLike, *, top: int = 5, scorer: str = "premixnet",
              shortlist: int = 30, candidates: int | None = None, seconds: float = 25.0, seed: int = 0,
-             reindex: bool = False) -> dict:
+             reindex: bool = False, tempo_octaves: bool = True) -> dict:
     """The best accompaniments (harmonic + percussion stem segments of the MashupDB ``db``) for a vocal stem.
 
     >>> found = collage.mashup.retrieve("songs.db", "my_acapella.wav", top=5)
@@ -114,6 +114,10 @@ def retrieve(db: str | os.PathLike, vocal: str | os.PathLike, *, top: int = 5, s
         seconds: length of the mashup scored, in seconds (at most the vocal's length).
         seed: seed of the random draw (``candidates``).
         reindex: recompute every stored vector first.
+        tempo_octaves: the first stage also reads the vocal's tempo at half and double speed. A vocal
+            alone often shows its tempo an octave off (its own notes may move twice as fast as the
+            beat); the pairs found at each reading carry the stretch ratios of that reading, so an
+            accompaniment at half the vocal's tempo plays in half time under it.
     Returns:
         ``{"vocal", "key", "tempo" (BPM), "mode" ("two-stage" or "random"), "vocal_start_s" and "seconds"
         (the part of the vocal every result is a mashup of, in seconds), "searched" (stem segments
@@ -147,7 +151,9 @@ def retrieve(db: str | os.PathLike, vocal: str | os.PathLike, *, top: int = 5, s
     else:
         mode = "two-stage"
         vec = vocal_embedding(seed_clip.stem("vocals"), seed_clip.sr, seed_clip.downbeats, vocal_start, secs)
-        picks = index.shortlist(vec, seed_clip.key, seed_clip.tempo, n=shortlist, seconds=secs)
+        tempi = (seed_clip.tempo, seed_clip.tempo / 2, seed_clip.tempo * 2) if tempo_octaves else (seed_clip.tempo,)
+        picks = _best_pairs([index.shortlist(vec, seed_clip.key, t, n=shortlist, seconds=secs) for t in tempi],
+                            shortlist)
         searched = len(index)
         cands = []
         for p in picks:
@@ -171,6 +177,17 @@ def retrieve(db: str | os.PathLike, vocal: str | os.PathLike, *, top: int = 5, s
     return {"vocal": str(vocal), "key": seed_clip.key, "tempo": round(seed_clip.tempo, 2), "mode": mode,
             "vocal_start_s": round(vocal_start, 4), "seconds": round(secs, 4), "searched": searched, "scored": len(rows),
             "timing": {"first_stage_s": round(t1 - t0, 4), "second_stage_s": round(t2 - t1, 3)}, "results": res}
+
+
+def _best_pairs(lists: list[list[dict]], n: int) -> list[dict]:
+    """The ``n`` best pairs (by first-stage score) of several shortlists, each mashup once."""
+    seen, out = set(), []
+    for p in sorted((p for ps in lists for p in ps), key=lambda p: -p["first_stage"]):
+        key = (p["harmonic"], p["harmonic_start_s"], p["percussion"], p["percussion_start_s"])
+        if key not in seen:
+            seen.add(key)
+            out.append(p)
+    return out[:n]
 
 
 def render_retrieved(db: str | os.PathLike, found: dict, *, rank: int = 1,

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import logging
-import os
 from numbers import Integral
-from pathlib import Path
 
 import numpy as np
 
 from collage.errors import InvalidMidiError, ParameterError
+from collage.io import as_piece
 from collage.piece import Piece, Tempo, TimeSignature, Track
 from collage.represent import mmt as rep
 
@@ -46,14 +45,7 @@ def _check_beats(name: str, value, lo: int, hi: int) -> int:
 
 
 def _read_prompt(prompt) -> Piece:
-    if isinstance(prompt, Piece):
-        piece = prompt
-    elif isinstance(prompt, (str, os.PathLike)):
-        from collage.io import read
-
-        piece = read(Path(prompt))
-    else:
-        raise ParameterError(f"given prompt of type {type(prompt).__name__}; expected a Piece or a file path")
+    piece = as_piece(prompt)
     if piece.pitched().n_notes == 0:
         raise InvalidMidiError(piece.source, "has no pitched notes to continue")
     return piece

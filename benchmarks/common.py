@@ -47,3 +47,29 @@ def version(pkg: str) -> str:
 def machine() -> str:
     """One line: CPUs, CPU model, OS, Python."""
     return f"{os.cpu_count()} CPUs (nproc), {cpu_model()}, {platform.system()} {platform.release()}, Python {platform.python_version()}"
+
+
+# -- one-window fusion benchmarks (fusion_keep, fusion_ood, fusion_val_variants) ----------------------------
+SEGMENT_TPQ = 480
+
+
+def segment_piece(step_notes, name: str, steps_per_beat: int = 4, qpm: float = 100.0):
+    """(n, 4) step notes [onset, duration, pitch, velocity] of one segment as a one-track piece."""
+    from collage.piece import Piece, Tempo, Track
+
+    ticks = step_notes.copy()
+    ticks[:, :2] *= SEGMENT_TPQ // steps_per_beat
+    return Piece(tracks=[Track(ticks, name=name)], tpq=SEGMENT_TPQ, tempos=[Tempo(0, qpm)])
+
+
+def window_steps(track, tpq: int, n_steps: int = 32):
+    """A track's notes as 16th-note step notes inside one window of ``n_steps`` (later onsets dropped,
+    offsets cut at its end)."""
+    import numpy as np
+
+    n = track.notes.astype(np.float64)
+    out = np.stack([np.round(n[:, 0] * 4 / tpq), np.maximum(np.round(n[:, 1] * 4 / tpq), 1), n[:, 2], n[:, 3]],
+                   axis=1).astype(np.int64)
+    out = out[out[:, 0] < n_steps]
+    out[:, 1] = np.minimum(out[:, 0] + out[:, 1], n_steps) - out[:, 0]
+    return out

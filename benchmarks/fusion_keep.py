@@ -30,9 +30,12 @@ from collage.datasets.pop909 import disharmonic_pairs, pop909_segments
 from collage.examples import path as example_path
 from collage.fusion.vertical import FusionModels
 from collage.fusion.windows import fit_lengths
-from collage.piece import Piece, Tempo, Track
+from collage.piece import Piece
 from collage.metrics.notes import note_f1
 from collage.represent.melody import skyline
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import segment_piece  # noqa: E402
 
 TPQ = 480
 ALL_KEPT = {"keep_pitch": 1.0, "keep_rhythm": 1.0, "keep_chord": 1.0, "keep_texture": 1.0}
@@ -102,13 +105,6 @@ def folk_tunes(n: int) -> list[Path]:
     return sorted(p for p in corpus.getPaths() if "essenFolksong" in str(p))[:n]
 
 
-def segment_piece(notes: np.ndarray, name: str, steps_per_beat: int) -> Piece:
-    """Step notes of one 8-beat segment as a one-track piece at 120 qpm."""
-    ticks = notes.copy()
-    ticks[:, :2] *= TPQ // steps_per_beat
-    return Piece(tracks=[Track(ticks, name=name)], tpq=TPQ, tempos=[Tempo(0, 120.0)])
-
-
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--pairs", type=int, default=100)
@@ -133,7 +129,7 @@ def main(argv=None) -> int:
         per = []
         for i, j in pairs:
             m, a = segs.melody(int(i)), segs.accomp(int(j))
-            r = collage.fuse(segment_piece(m, "MELODY", spb), segment_piece(a, "PIANO", spb), models=models,
+            r = collage.fuse(segment_piece(m, "MELODY", spb, qpm=120.0), segment_piece(a, "PIANO", spb, qpm=120.0), models=models,
                              **controls)
             m_ref, a_ref = fitted(m, a, spb)
             per.append(agreement(r, beats(m_ref, spb), beats(a_ref, spb)))
@@ -148,7 +144,7 @@ def main(argv=None) -> int:
     for (path, (_, j)) in zip(folk_tunes(args.folk), pairs):
         mel = collage.load(path, tune=2)
         a = segs.accomp(int(j))
-        acc = segment_piece(a, "PIANO", spb)
+        acc = segment_piece(a, "PIANO", spb, qpm=120.0)
         m_b = beats(skyline(mel.tracks[0].notes), mel.tpq)
         a_b = beats(a, spb)
         m_ref, a_ref = fit_beats(m_b, length_beats(m_b, bar_beats(mel)), a_b, length_beats(a_b, 4.0))

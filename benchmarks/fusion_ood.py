@@ -32,6 +32,9 @@ from collage.metrics.harmony import evaluate_batch
 from collage.piece import Piece, Tempo, Track
 from collage.pretrained import load_pretrained
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import segment_piece, window_steps  # noqa: E402
+
 TPQ = 480
 BEATS = 8
 DUPLE = {(2, 4), (4, 4), (2, 2)}
@@ -71,17 +74,6 @@ def folk_melodies(split: str, per_file: int) -> list[tuple[str, Piece]]:
     return out
 
 
-def steps(track: Track, tpq: int) -> np.ndarray:
-    """A track's notes as 16th-note steps inside one 8-beat window."""
-    n = track.notes.astype(np.float64)
-    on = np.round(n[:, 0] * 4 / tpq).astype(np.int64)
-    dur = np.maximum(np.round(n[:, 1] * 4 / tpq).astype(np.int64), 1)
-    keep = on < 4 * BEATS
-    out = np.stack([on, dur, n[:, 2].astype(np.int64), n[:, 3].astype(np.int64)], axis=1)[keep]
-    out[:, 1] = np.minimum(out[:, 0] + out[:, 1], 4 * BEATS) - out[:, 0]
-    return out
-
-
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--split", choices=["val", "test"], default="val")
@@ -98,16 +90,14 @@ def main(argv=None) -> int:
 
     rows = {"inputs (key-aligned)": ([], []), "rule": ([], []), "collagenet": ([], [])}
     for (name, mel), j in zip(melodies, acc_ids):
-        a = segs.accomp(int(j)).copy()
-        a[:, :2] *= TPQ // segs.steps_per_beat
-        acc = Piece(tracks=[Track(a, name="PIANO")], tpq=TPQ, tempos=[Tempo(0, 100.0)])
+        acc = segment_piece(segs.accomp(int(j)), "PIANO", segs.steps_per_beat)
         rule = collage.fuse(mel, acc, method="rule", seed=args.seed)
         net = collage.fuse(mel, acc, models=models)
         for label, r in (("rule", rule), ("collagenet", net)):
-            rows[label][0].append(steps(r.piece.tracks[0], r.piece.tpq))
-            rows[label][1].append(steps(r.piece.tracks[1], r.piece.tpq))
-        rows["inputs (key-aligned)"][0].append(steps(mel.tracks[0], mel.tpq))
-        rows["inputs (key-aligned)"][1].append(steps(rule.piece.tracks[1], rule.piece.tpq))  # the rule keeps it
+            rows[label][0].append(window_steps(r.piece.tracks[0], r.piece.tpq))
+            rows[label][1].append(window_steps(r.piece.tracks[1], r.piece.tpq))
+        rows["inputs (key-aligned)"][0].append(window_steps(mel.tracks[0], mel.tpq))
+        rows["inputs (key-aligned)"][1].append(window_steps(rule.piece.tracks[1], rule.piece.tpq))  # the rule keeps it
     table = {}
     for label, (mels, accs) in rows.items():
         with warnings.catch_warnings():

@@ -29,25 +29,11 @@ from collage.datasets.pop909 import disharmonic_pairs, pop909_segments
 from collage.fusion.rule import rule_fuse_segment
 from collage.fusion.vertical import FusionModels
 from collage.metrics.harmony import evaluate_batch
-from collage.piece import Piece, Tempo, Track
 from collage.pretrained import load_pretrained
 
-TPQ = 480
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import SEGMENT_TPQ as TPQ, segment_piece, window_steps  # noqa: E402
 
-
-def piece(step_notes: np.ndarray, name: str) -> Piece:
-    a = step_notes.copy()
-    a[:, :2] *= TPQ // 4
-    return Piece(tracks=[Track(a, name=name)], tpq=TPQ, tempos=[Tempo(0, 100.0)])
-
-
-def steps(track: Track, tpq: int, n_steps: int = 32) -> np.ndarray:
-    n = track.notes.astype(np.float64)
-    out = np.stack([np.round(n[:, 0] * 4 / tpq), np.maximum(np.round(n[:, 1] * 4 / tpq), 1), n[:, 2], n[:, 3]],
-                   axis=1).astype(np.int64)
-    out = out[out[:, 0] < n_steps]
-    out[:, 1] = np.minimum(out[:, 0] + out[:, 1], n_steps) - out[:, 0]
-    return out
 
 
 def kept(mel_in: np.ndarray, mel_out: np.ndarray) -> float:
@@ -77,18 +63,18 @@ def main(argv=None) -> int:
 
     for i, j in pairs:
         m, a = segs.melody(int(i)), segs.accomp(int(j))
-        M, A = piece(m, "MELODY"), piece(a, "PIANO")
+        M, A = segment_piece(m, "MELODY"), segment_piece(a, "PIANO")
         rule = collage.fuse(M, A, method="rule")
         net = collage.fuse(M, A, models=models)
-        aligned = steps(rule.piece.tracks[1], TPQ)  # the rule keeps the (key-aligned) accompaniment
+        aligned = window_steps(rule.piece.tracks[1], TPQ)  # the rule keeps the (key-aligned) accompaniment
         add("untouched", m, m, a)
         add("key-aligned", m, m, aligned)
-        add("rule", m, steps(rule.piece.tracks[0], TPQ), aligned)
-        nm, na = steps(net.piece.tracks[0], TPQ), steps(net.piece.tracks[1], TPQ)
+        add("rule", m, window_steps(rule.piece.tracks[0], TPQ), aligned)
+        nm, na = window_steps(net.piece.tracks[0], TPQ), window_steps(net.piece.tracks[1], TPQ)
         add("collagenet", m, nm, na)
         for name, kw in (("collagenet K=1", {"iterations": 1}), ("collagenet, no key alignment", {"key_align": False})):
             r = collage.fuse(M, A, models=models, **kw)
-            add(name, m, steps(r.piece.tracks[0], TPQ), steps(r.piece.tracks[1], TPQ))
+            add(name, m, window_steps(r.piece.tracks[0], TPQ), window_steps(r.piece.tracks[1], TPQ))
         for p in (0.5, 0.2, 0.0):
             name = f"collagenet + rule (skip {p:g})"
             add(name, m, rule_fuse_segment(nm, na, rng=rngs[name], p_skip=p), na)

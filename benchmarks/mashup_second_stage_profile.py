@@ -22,7 +22,6 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import numpy as np  # noqa: E402
 from common import loadavg, machine  # noqa: E402
 
 from collage.audio.mix import mix_stems, normalize_loudness  # noqa: E402

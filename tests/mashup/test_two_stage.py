@@ -141,6 +141,26 @@ def test_two_stage_retrieve(song_db, capsys):
         retrieve(song_db / "s.db", song_db / "vocal.wav", shortlist=0)
 
 
+
+def test_retrieve_leaves_out_a_song_and_reports_progress(song_db):
+    """``exclude``: a DB song's stems never appear (its own vocal's); ``on_progress`` hears every stage."""
+    db, vocal = song_db / "s.db", song_db / "vocal.wav"
+    heard = []
+    res = retrieve(db, vocal, scorer="automashupper", top=10, shortlist=10, seconds=8, exclude="song0",
+                   on_progress=lambda *a: heard.append(a))
+    assert res["results"] and all("song0" not in (r["harmonic"], r["percussion"]) for r in res["results"])
+    n = res["scored"]
+    assert heard == [("analysing the vocal", 0, 1), ("analysing the vocal", 1, 1), ("first stage", 0, 1),
+                     ("first stage", 1, 1)] + [("scoring", k, n) for k in range(n + 1)]
+    everyone = retrieve(db, vocal, scorer="automashupper", top=10, shortlist=10, seconds=8)
+    assert any("song0" in (r["harmonic"], r["percussion"]) for r in everyone["results"])
+    drawn = retrieve(db, vocal, scorer="automashupper", top=10, candidates=6, seconds=8, exclude="song1")
+    assert drawn["results"] and all("song1" not in (r["harmonic"], r["percussion"]) for r in drawn["results"])
+    with pytest.raises(ParameterError, match="given exclude=3"):
+        retrieve(db, vocal, exclude=3)
+    with pytest.raises(ParameterError, match="given on_progress of type str"):
+        retrieve(db, vocal, on_progress="yes")
+
 def test_index_filters_agree_with_the_candidate_rules():
     """The vectorised filters of the first stage against the rules of matched candidates, segment by segment."""
     from collage.mashup.generate import MAX_KEY_DISTANCE, TEMPO_RANGE, tempo_ratio

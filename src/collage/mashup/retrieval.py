@@ -19,6 +19,7 @@ import json
 import os
 import time
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -67,15 +68,18 @@ def rank_candidates(seed, pool, *, scorer: str, model, n_candidates: int, second
 
 
 def score_candidates(seed, cands, pool, *, scorer: str, model, seconds: float, vocal_start_s: float,
-                     high_quality: bool = False) -> list:
+                     high_quality: bool = False, on_progress: Callable[[str, int, int], None] | None = None) -> list:
     """Render each :class:`~collage.mashup.generate.Candidate` for ``seed``'s vocal (stems from
-    ``pool``) and score it: ``[(score, Candidate, terms)]`` best first (see :func:`rank_candidates`)."""
+    ``pool``) and score it: ``[(score, Candidate, terms)]`` best first (see :func:`rank_candidates`);
+    ``on_progress("scoring", done, len(cands))`` before the first and after each one rendered."""
     clips = {c.id: c for c in pool} | {seed.id: seed}
     beats = seed.beats[(seed.beats >= vocal_start_s) & (seed.beats < vocal_start_s + seconds)] - vocal_start_s
     downs = seed.downbeats[(seed.downbeats >= vocal_start_s) & (seed.downbeats < vocal_start_s + seconds)] - vocal_start_s
     out = []
     feats = []
-    for cand in cands:
+    report = on_progress or (lambda stage, done, total: None)
+    report("scoring", 0, len(cands))
+    for i, cand in enumerate(cands):
         audio = render_candidate(cand, clips, high_quality=high_quality)
         terms = automashupper_score(audio, seed.sr, beats=beats, downbeats=downs) if len(beats) >= 2 else {}
         terms.pop("pairs", None)
@@ -84,6 +88,7 @@ def score_candidates(seed, cands, pool, *, scorer: str, model, seconds: float, v
         out.append([terms.get("automashupper", float("nan")), cand, terms])
         if scorer != "automashupper":
             feats.append(mashup_features(audio, seed.sr))
+        report("scoring", i + 1, len(cands))
     if scorer != "automashupper" and out:
         for row, s in zip(out, learned_scores(feats, model)):
             row[0] = float(s)
@@ -92,7 +97,8 @@ def score_candidates(seed, cands, pool, *, scorer: str, model, seconds: float, v
 
 def retrieve(db: str | os.PathLike, vocal: str | os.PathLike, *, top: int = 5, scorer: str = "premixnet",
              shortlist: int = 30, candidates: int | None = None, seconds: float = 25.0, seed: int = 0,
-             reindex: bool = False, tempo_octaves: bool = True) -> dict:
+             reindex: bool = False, tempo_octaves: bool = True, exclude: str | None = None,
+             on_progress: Callable[[str, int, int], None] | None = None) -> dict:
     """The best accompaniments (harmonic + percussion stem segments of the MashupDB ``db``) for a vocal stem.
 
     >>> found = collage.mashup.retrieve("songs.db", "my_acapella.wav", top=5)
@@ -118,6 +124,12 @@ def retrieve(db: str | os.PathLike, vocal: str | os.PathLike, *, top: int = 5, s
             alone often shows its tempo an octave off (its own notes may move twice as fast as the
             beat); the pairs found at each reading carry the stretch ratios of that reading, so an
             accompaniment at half the vocal's tempo plays in half time under it.
+        exclude: the name of a song of the DB whose stems are left out (the vocal's own song, when
+            the vocal is one of the DB's); None: every song.
+        on_progress: called as ``on_progress(stage, done, total)`` as the work goes on:
+            ``("analysing the vocal", 0 then 1, 1)``, ``("first stage", 0 then 1, 1)`` (two stages only),
+            ``("scoring", k, n)`` before the first candidate and after each one rendered and scored.
+            It runs in the caller's thread; what it raises propagates (to stop the search).
     Returns:
         ``{"vocal", "key", "tempo" (BPM), "mode" ("two-stage" or "random"), "vocal_start_s" and "seconds"
         (the part of the vocal every result is a mashup of, in seconds), "searched" (stem segments
@@ -134,12 +146,19 @@ def retrieve(db: str | os.PathLike, vocal: str | os.PathLike, *, top: int = 5, s
         raise ParameterError(f"given shortlist={shortlist!r}; expected a positive number of pairs")
     if candidates is not None and (not isinstance(candidates, int) or candidates < 1):
         raise ParameterError(f"given candidates={candidates!r}; expected a positive number of pairs")
+    if exclude is not None and not isinstance(exclude, str):
+        raise ParameterError(f"given exclude={exclude!r}; expected a song name or None")
+    if on_progress is not None and not callable(on_progress):
+        raise ParameterError(f"given on_progress of type {type(on_progress).__name__}; expected a function or None")
+    report = on_progress or (lambda stage, done, total: None)
     model = scorer_model(scorer)
     if candidates is not None:
-        pool = clips_from_db(db)
+        pool = [c for c in clips_from_db(db) if c.id != exclude]
     else:
         index = StemIndex.load(db, reindex=reindex)  # checks the DB before the vocal is analysed
+    report("analysing the vocal", 0, 1)
     seed_clip = vocal_clip(vocal, sr=FEATURE_SR)
+    report("analysing the vocal", 1, 1)
     secs = min(seconds, seed_clip.duration)
     vocal_start = float(vocal_starts(seed_clip, secs)[0])
     first = {}
@@ -150,10 +169,11 @@ def retrieve(db: str | os.PathLike, vocal: str | os.PathLike, *, top: int = 5, s
                                    rng=np.random.default_rng(seed))
     else:
         mode = "two-stage"
+        report("first stage", 0, 1)
         vec = vocal_embedding(seed_clip.stem("vocals"), seed_clip.sr, seed_clip.downbeats, vocal_start, secs)
         tempi = (seed_clip.tempo, seed_clip.tempo / 2, seed_clip.tempo * 2) if tempo_octaves else (seed_clip.tempo,)
-        picks = _best_pairs([index.shortlist(vec, seed_clip.key, t, n=shortlist, seconds=secs) for t in tempi],
-                            shortlist)
+        picks = _best_pairs([index.shortlist(vec, seed_clip.key, t, n=shortlist, seconds=secs, exclude=exclude)
+                             for t in tempi], shortlist)
         searched = len(index)
         cands = []
         for p in picks:
@@ -162,10 +182,12 @@ def retrieve(db: str | os.PathLike, vocal: str | os.PathLike, *, top: int = 5, s
                                    harmonic_semitones=p["harmonic_semitones"], harmonic_ratio=p["harmonic_ratio"],
                                    percussion_ratio=p["percussion_ratio"]))
             first[id(cands[-1])] = p["first_stage"]
+        report("first stage", 1, 1)
     t1 = time.perf_counter()
     if candidates is None:  # only the shortlisted songs' stems are needed
         pool = clips_from_db(db, names={c.harmonic for c in cands} | {c.percussion for c in cands}) if cands else []
-    rows = score_candidates(seed_clip, cands, pool, scorer=scorer, model=model, seconds=secs, vocal_start_s=vocal_start)
+    rows = score_candidates(seed_clip, cands, pool, scorer=scorer, model=model, seconds=secs, vocal_start_s=vocal_start,
+                            on_progress=on_progress)
     t2 = time.perf_counter()
     res = [{"rank": i + 1, "score": round(s, 4), "harmonic": c.harmonic, "harmonic_start_s": round(c.harmonic_start_s, 4),
             "percussion": c.percussion, "percussion_start_s": round(c.percussion_start_s, 4),

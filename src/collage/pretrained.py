@@ -35,8 +35,12 @@ import importlib
 import importlib.resources
 import json
 import os
+import pickle
+import zipfile
 from pathlib import Path
 from typing import Any, Callable
+
+import numpy as np
 
 from collage.errors import ModelLoadingError, ParameterError
 from collage.io.atomic import atomic_path
@@ -56,6 +60,8 @@ __all__ = [
     "find_weights",
     "default_save_dir",
     "sha256_file",
+    "read_state_dict",
+    "load_state_arrays",
 ]
 
 _REGISTRY: dict[str, tuple[type, type]] = {}
@@ -319,3 +325,97 @@ def load_pretrained(name_or_path: str | os.PathLike, *, check_hash: bool = True)
         raise ModelLoadingError(f"{pt}: weights do not load ({str(e).splitlines()[0][:300]})") from None
     model.card = card
     return model.eval()
+
+
+# -- reading a checkpoint without torch ---------------------------------------------------------
+#: torch storage class -> NumPy dtype: what a shipped state dict holds (``torch.save``'s zip format)
+_STORAGE_DTYPES = {"FloatStorage": "<f4", "DoubleStorage": "<f8", "HalfStorage": "<f2", "LongStorage": "<i8",
+                   "IntStorage": "<i4", "ShortStorage": "<i2", "CharStorage": "i1", "ByteStorage": "u1",
+                   "BoolStorage": "?"}
+
+
+class _Storage(str):
+    """A storage class name in the pickle (the dtype of the tensors that reference it)."""
+
+
+class _StateUnpickler(pickle.Unpickler):
+    """The tensors-only pickle of ``torch.save`` (what ``weights_only=True`` accepts for a state dict):
+    tensors rebuilt as NumPy arrays from the archive's storage records; any other global is refused."""
+
+    def __init__(self, file, archive: zipfile.ZipFile, prefix: str, path: Path):
+        super().__init__(file)
+        self.archive, self.prefix, self.path = archive, prefix, path
+        self.storages: dict[str, np.ndarray] = {}
+
+    def find_class(self, module, name):
+        if module == "collections" and name == "OrderedDict":
+            return dict
+        if module == "torch._utils" and name == "_rebuild_tensor_v2":
+            return self._rebuild
+        if module == "torch" and name in _STORAGE_DTYPES:
+            return _Storage(name)
+        raise ModelLoadingError(f"{self.path}: holds {module}.{name}; expected a state dict of tensors only")
+
+    def persistent_load(self, pid):
+        kind, storage, key, _location, _numel = pid
+        if kind != "storage" or not isinstance(storage, _Storage):
+            raise ModelLoadingError(f"{self.path}: unexpected record {kind!r}; expected tensor storages only")
+        if key not in self.storages:
+            raw = self.archive.read(f"{self.prefix}data/{key}")
+            self.storages[key] = np.frombuffer(raw, dtype=_STORAGE_DTYPES[storage])
+        return self.storages[key]
+
+    @staticmethod
+    def _rebuild(storage, offset, size, stride, *_):
+        item = storage.itemsize
+        return np.lib.stride_tricks.as_strided(storage[offset:], shape=tuple(size),
+                                               strides=tuple(s * item for s in stride)).copy()
+
+
+def read_state_dict(path: str | os.PathLike) -> dict[str, np.ndarray]:
+    """A ``.pt`` state dict (``torch.save`` of tensors only) as NumPy arrays, without importing torch.
+
+    Reads the zip format torch has written since 1.6 (``data.pkl`` and one record per storage),
+    accepting only what ``torch.load(..., weights_only=True)`` accepts for a state dict of tensors.
+
+    Raises:
+        ModelLoadingError: not such a file (quoted).
+    """
+    path = Path(path)
+    try:
+        with zipfile.ZipFile(path) as archive:
+            pkl = [n for n in archive.namelist() if n.endswith("/data.pkl") or n == "data.pkl"]
+            if len(pkl) != 1:
+                raise ModelLoadingError(f"{path}: not a torch.save zip archive (no single data.pkl)")
+            prefix = pkl[0][: -len("data.pkl")]
+            order = archive.read(f"{prefix}byteorder").decode() if f"{prefix}byteorder" in archive.namelist() \
+                else "little"
+            if order.strip() != "little":
+                raise ModelLoadingError(f"{path}: byte order {order.strip()!r}; expected little")
+            with archive.open(pkl[0]) as f:
+                state = _StateUnpickler(f, archive, prefix, path).load()
+    except (zipfile.BadZipFile, OSError, EOFError, pickle.UnpicklingError, KeyError, ValueError, TypeError) as e:
+        raise ModelLoadingError(f"{path}: weights do not load ({str(e).splitlines()[0][:300]})") from None
+    if not isinstance(state, dict) or not all(isinstance(v, np.ndarray) for v in state.values()):
+        raise ModelLoadingError(f"{path}: expected a state dict of tensors")
+    return state
+
+
+def load_state_arrays(name_or_path: str | os.PathLike, *, check_hash: bool = True) -> tuple[dict, dict[str, np.ndarray]]:
+    """The card and the state dict as NumPy arrays of shipped or user weights, without torch.
+
+    The same files and the same sha256 check as :func:`load_pretrained`; what the NumPy
+    inference models (:mod:`collage.models.inference`) are built from.
+
+    Raises:
+        ModelLoadingError: missing files or a hash mismatch (expected vs actual quoted).
+    """
+    pt, _ = _resolve(name_or_path)
+    card = load_card(pt)
+    if not pt.exists():
+        raise ModelLoadingError(f"{pt}: no such weights file")
+    if check_hash:
+        actual = sha256_file(pt)
+        if card.get("sha256") != actual:
+            raise ModelLoadingError(f"{pt}: sha256 mismatch: expected {card.get('sha256')}, actual {actual}")
+    return card, read_state_dict(pt)

@@ -121,10 +121,14 @@ def test_command_defaults_are_shipped(monkeypatch):
     import collage.fusion.horizontal  # noqa: F401  (the join loaders)
     import collage.mashup.score  # noqa: F401  (the mashup scorers)
 
-    original = pretrained.load_pretrained
+    from collage.models import inference
+
+    original, original_inference = pretrained.load_pretrained, inference.load_inference
     for module in [m for name, m in sys.modules.items() if name.startswith("collage")]:
         if getattr(module, "load_pretrained", None) is original:
             monkeypatch.setattr(module, "load_pretrained", record)
+        if getattr(module, "load_inference", None) is original_inference:  # the NumPy models of collage fuse
+            monkeypatch.setattr(module, "load_inference", lambda name, engine="numpy": record(name))
     FusionModels.load()  # collage fuse (and collage demo)
     FusionModels.load(actor="latent_actor_lam0.1")  # collage fuse --actor, the name its help gives
     vertical._resolve_judge(True)  # collage fuse: the harmony rating

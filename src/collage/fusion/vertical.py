@@ -19,7 +19,8 @@ The steps, for inputs of any length:
    the default) or the longer one trimmed (``fit='trim'``).
 5. **windows**: 8-beat windows every ``hop_beats`` beats (default 4); the last
    one padded with silence.
-6. **per-window fusion**, all windows of the piece in one batch:
+6. **per-window fusion**, ``batch_size`` windows at a time (every window of
+   most songs in one batch; ``on_progress`` hears of each batch):
 
    - ``'collagenet'``: melody window -> tokens -> one-hot -> melody VAE
      posterior mean ``z_mel``; accompaniment window -> chords (estimated over
@@ -48,10 +49,11 @@ The steps, for inputs of any length:
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import logging
 import os
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -62,6 +64,7 @@ from collage.errors import ParameterError
 from collage.fusion.keyalign import _best_shift
 from collage.fusion.rule import _rule_fuse
 from collage.io import as_piece
+from collage.models.inference import ENGINES, _content_key, load_inference
 from collage.piece import Piece, Tempo, Track, check_notes
 from collage.pretrained import build_model, load_pretrained, tiny_model
 from collage.represent.accompaniment import _durmat, durmat_to_notes
@@ -99,37 +102,75 @@ MELODY_PROGRAM = 73  # flute, for a melody that came from a piano-family track
 ACCOMP_PROGRAM = 0  # acoustic grand piano
 
 
+ENCODINGS_KEPT = 4
+"""Inputs whose encodings a :class:`FusionModels` remembers (per VAE; NumPy models only)."""
+
+
 @dataclasses.dataclass
 class FusionModels:
     """The loaded models of the CollageNet method (pass one to :func:`fuse` in loops to load once).
 
     Attributes:
-        melody_vae: a :class:`collage.models.melody_vae.MelodyVAE` (or the same interface).
-        accomp_vae: a :class:`collage.models.accomp_vae.AccompVAE`.
-        actor: a :class:`collage.models.latent_critic.LatentActor`:
+        melody_vae: a :class:`collage.models.melody_vae.MelodyVAE` (or the same interface), or its
+            NumPy twin :class:`collage.models.inference.MelodyVAENP`.
+        accomp_vae: a :class:`collage.models.accomp_vae.AccompVAE` (or :class:`~collage.models.inference.AccompVAENP`).
+        actor: a :class:`collage.models.latent_critic.LatentActor` (or :class:`~collage.models.inference.LatentActorNP`):
             ``actor(z_mel, z_acc, controls)`` -> ``(z_mel', z_acc')``.
         critic: the pre-trained critic of the data-driven baseline (or None);
-            used only by ``method='gradient'``.
+            used only by ``method='gradient'`` (always torch).
+
+    With NumPy VAEs, the object remembers the encodings of the last :data:`ENCODINGS_KEPT`
+    inputs it fused, keyed by their content (the windows' notes and chords), so that fusing the
+    same inputs again with other controls (a studio moving a slider) runs only the actor and the
+    decoders. The weights of NumPy models are not changed in place, so a remembered encoding is
+    the one the model would compute; torch models, which a training loop may update, are not cached.
     """
 
     melody_vae: Any
     accomp_vae: Any
     actor: Any = None
     critic: Any = None
+    _encodings: collections.OrderedDict = dataclasses.field(default_factory=collections.OrderedDict, init=False,
+                                                            repr=False, compare=False)
 
     @classmethod
     def load(cls, melody_vae: str | os.PathLike = "melody_vae", accomp_vae: str | os.PathLike = "accomp_vae",
-             actor: str | os.PathLike | None = "latent_actor", critic: str | os.PathLike | None = None
-             ) -> "FusionModels":
+             actor: str | os.PathLike | None = "latent_actor", critic: str | os.PathLike | None = None,
+             *, engine: str = "numpy") -> "FusionModels":
         """Load shipped weights by name (or user weights by path); None skips that model.
+
+        ``engine='numpy'`` (the default) runs the VAEs and the actor in NumPy
+        (:mod:`collage.models.inference`: the same weights and notes, no torch import);
+        ``'torch'`` loads the torch modules (what training and the gradient baseline's
+        own experiments need). The critic is always torch.
 
         Raises:
             ModelLoadingError: weights missing, corrupt or of the wrong hash.
+            ParameterError: an unknown ``engine``.
         """
-        loaded_actor = None if actor is None else load_pretrained(actor)  # first: the likeliest user choice
+        if engine not in ENGINES:
+            raise ParameterError(f"given engine={engine!r}; expected one of {', '.join(ENGINES)}")
+        loaded_actor = None if actor is None else load_inference(actor, engine=engine)  # first: the likeliest user choice
         loaded_critic = None if critic is None else load_pretrained(critic)
-        return cls(melody_vae=load_pretrained(melody_vae), accomp_vae=load_pretrained(accomp_vae),
-                   actor=loaded_actor, critic=loaded_critic)
+        return cls(melody_vae=load_inference(melody_vae, engine=engine),
+                   accomp_vae=load_inference(accomp_vae, engine=engine), actor=loaded_actor, critic=loaded_critic)
+
+    def encoding(self, role: str, model, key: bytes, compute) -> np.ndarray:
+        """``compute()`` (an ``(K, D)`` encoding by ``model`` of inputs whose content digest is ``key``),
+        remembered for NumPy models: the last :data:`ENCODINGS_KEPT` per role. Returned read-only."""
+        if not _is_numpy(model):
+            return compute()
+        full = (role, id(model), key)
+        hit = self._encodings.get(full)
+        if hit is not None and hit[0] is model:  # the model itself is held, so its id is not reused
+            self._encodings.move_to_end(full)
+            return hit[1]
+        z = np.asarray(compute())
+        z.flags.writeable = False
+        self._encodings[full] = (model, z)
+        while len(self._encodings) > 2 * ENCODINGS_KEPT:
+            self._encodings.popitem(last=False)
+        return z
 
     @classmethod
     def tiny(cls, seed: int = 0) -> "FusionModels":
@@ -299,8 +340,16 @@ def fuse_windows(mel_windows: Sequence[np.ndarray], acc_windows: Sequence[np.nda
 
 
 def _fuse_windows(mel_windows, acc_windows, *, method="collagenet", controls=None, models=None, seed=0, chords=None,
-                  gradient_options=None, iterations=None, batch_size=256):
-    """:func:`fuse_windows` of checked windows (:func:`fuse`'s own, cut from checked tracks)."""
+                  gradient_options=None, iterations=None, batch_size=256, decode=(None, None), on_progress=None,
+                  lengths=None):
+    """:func:`fuse_windows` of checked windows (:func:`fuse`'s own, cut from checked tracks).
+
+    ``decode``: ``(melody, accompaniment)`` ``(K,)`` bool masks of the windows whose track is wanted
+    (None: all); the others come back empty. A track wanted nowhere is not decoded, and when neither
+    is, the models do not run. ``on_progress("fusing", done, K)`` is called before the first batch
+    and after each. ``lengths``: ``(K,)`` steps of each window that are read afterwards
+    (:func:`_steps_read`); NumPy decoders stop there (None: all 32).
+    """
     k = len(mel_windows)
     if len(acc_windows) != k:
         raise ParameterError(f"given {k} melody windows and {len(acc_windows)} accompaniment windows; expected equal")
@@ -312,52 +361,133 @@ def _fuse_windows(mel_windows, acc_windows, *, method="collagenet", controls=Non
     if models is None:
         raise ParameterError(f"method {method!r} needs models (a FusionModels)")
     check_int(batch_size, "batch_size", minimum=1)
+    masks = [np.ones(k, dtype=bool) if m is None else np.asarray(m, dtype=bool) for m in decode]
+    empty = np.zeros((0, 4), dtype=np.int64)
+    report = on_progress or (lambda stage, done, total: None)
+    report("fusing", 0, k)
+    if not (masks[0].any() or masks[1].any()):
+        report("fusing", k, k)
+        return [empty] * k, [empty] * k
 
     if chords is None:
         chords = np.stack([estimate_chords(a, SEGMENT_BEATS) for a in acc_windows]) if k else None  # (K, 8, 36)
     mels, accs = [], []
     for s in range(0, k, batch_size):
-        m, a = _fuse_batch(mel_windows[s:s + batch_size], acc_windows[s:s + batch_size], chords[s:s + batch_size],
-                           method=method, controls=controls, models=models, gradient_options=gradient_options,
-                           iterations=iterations)
+        part = slice(s, s + batch_size)
+        m, a = _fuse_batch(mel_windows[part], acc_windows[part], chords[part], method=method, controls=controls,
+                           models=models, gradient_options=gradient_options, iterations=iterations,
+                           decode=(masks[0][part], masks[1][part]),
+                           lengths=None if lengths is None else np.asarray(lengths)[part])
         mels += m
         accs += a
+        report("fusing", min(s + batch_size, k), k)
     return mels, accs
 
 
-def _fuse_batch(mel_windows, acc_windows, chords, *, method, controls, models, gradient_options, iterations):
-    """:func:`fuse_windows` of the learned methods on one batch of K windows with their ``(K, 8, 36)`` chords."""
-    # deferred: torch (about 1 s to import) loads on first use
-    import torch
+def _is_numpy(model) -> bool:
+    """Whether ``model`` is a NumPy inference model (:mod:`collage.models.inference`)."""
+    return getattr(model, "engine", None) == "numpy"
 
-    from collage.models.latent_critic import iterate
 
-    k = len(mel_windows)
+def _encode(models: FusionModels, mel_windows, acc_windows, chords) -> tuple[np.ndarray, np.ndarray]:
+    """Posterior means ``(K, Dm)``, ``(K, Da)`` float32 of a batch of windows (remembered by content)."""
+    mvae, avae = models.melody_vae, models.accomp_vae
     tokens = np.stack([_melody_tokens(m, SEGMENT_STEPS) for m in mel_windows])  # (K, 32); windows checked already
-    x = torch.from_numpy(np.stack([melody_onehot(t) for t in tokens]))  # (K, 32, 130)
-    chord = torch.from_numpy(np.asarray(chords, dtype=np.float32))  # (K, 8, 36)
-    prmat = torch.from_numpy(np.stack([_durmat(a, SEGMENT_STEPS) for a in acc_windows]).astype(np.float32))  # (K, 32, 128)
-    with torch.no_grad():
-        z_mel, _ = models.melody_vae.encode(x)  # (K, Dm) posterior means
-        z_acc, _ = models.accomp_vae.encode(chord, prmat)  # (K, Da)
-        if method == "collagenet":
-            if models.actor is None:
-                raise ParameterError("method 'collagenet' needs the latent actor (models.actor is None)")
-            c = controls or {}
-            names = tuple(getattr(getattr(models.actor, "config", None), "aspect_names", CONTROL_NAMES))
-            unknown = [n for n in names if n not in CONTROL_NAMES]
-            if unknown:
-                raise ParameterError(f"the actor's aspects {list(names)} are not the controls {list(CONTROL_NAMES)}")
-            ctl = torch.tensor([[c.get(n, 0.5) for n in names]], dtype=z_mel.dtype).expand(k, len(names))  # (K, 4)
-            n = actor_iterations(models.actor, iterations)
-            z_mel, z_acc = iterate(models.actor, z_mel, z_acc, ctl, n)  # (K, Dm), (K, Da): the iterated transformation
+    chords = np.asarray(chords, dtype=np.float32)  # (K, 8, 36)
+
+    def prmat():
+        return np.stack([_durmat(a, SEGMENT_STEPS) for a in acc_windows]).astype(np.float32)  # (K, 32, 128)
+
+    if _is_numpy(mvae):
+        z_mel = models.encoding("melody", mvae, tokens.tobytes(), lambda: mvae.encode_mean(tokens))
+    else:
+        import torch  # deferred: torch (about 2 s to import) only for torch models
+
+        with torch.no_grad():
+            x = torch.from_numpy(np.stack([melody_onehot(t) for t in tokens]))  # (K, 32, 130)
+            z_mel = mvae.encode(x)[0].cpu().numpy()
+    if _is_numpy(avae):
+        key = _content_key(acc_windows) + chords.tobytes()
+        z_acc = models.encoding("accompaniment", avae, key, lambda: avae.encode_mean(chords, prmat()))
+    else:
+        import torch  # deferred: torch (about 2 s to import) only for torch models
+
+        with torch.no_grad():
+            z_acc = avae.encode(torch.from_numpy(chords), torch.from_numpy(prmat()))[0].cpu().numpy()
+    return z_mel, z_acc
+
+
+def _steps_read(plan: W.WindowPlan) -> np.ndarray:
+    """``(K,)`` the first steps of each window that :func:`collage.fusion.windows.stitch` reads: those it
+    owns and the first step of the next window's (where it checks for a held note); the last window's
+    up to the piece's end. The decoders are causal, so decoding only these changes nothing."""
+    ends = np.append(plan.owner_starts[1:] + 1, plan.n_steps)  # exclusive, in piece steps
+    return np.clip(ends - plan.starts, 1, plan.length)
+
+
+def _decode(model, z: np.ndarray, mask: np.ndarray, role: str, lengths: np.ndarray | None = None
+            ) -> list[np.ndarray]:
+    """Window notes decoded from ``z`` ``(K, D)`` where ``mask``, empty elsewhere (a NumPy model decodes
+    only those rows, each for its ``lengths`` steps; a torch model decodes the whole batch, as it
+    always has)."""
+    k = len(z)
+    out = [np.zeros((0, 4), dtype=np.int64)] * k
+    if not mask.any():
+        return out
+    if _is_numpy(model):
+        rows = np.flatnonzero(mask)
+        n = None if lengths is None else lengths[rows]
+        dec = model.decode_tokens(z[rows], lengths=n) if role == "melody" else model.decode(z[rows], lengths=n)
+    else:
+        import torch  # deferred: torch (about 2 s to import) only for torch models
+
+        rows = np.arange(k)
+        zt = torch.from_numpy(np.ascontiguousarray(z))
+        with torch.no_grad():
+            dec = (model.decode_tokens(zt) if role == "melody" else model.decode(zt)).cpu().numpy()
+    for r, d in zip(rows, dec):
+        if mask[r]:
+            out[r] = tokens_to_notes(d) if role == "melody" else W.trim_notes(durmat_to_notes(d), SEGMENT_STEPS)
+    return out
+
+
+def _fuse_batch(mel_windows, acc_windows, chords, *, method, controls, models, gradient_options, iterations,
+                decode, lengths=None):
+    """:func:`fuse_windows` of the learned methods on one batch of K windows with their ``(K, 8, 36)`` chords."""
+    k = len(mel_windows)
+    z_mel, z_acc = _encode(models, mel_windows, acc_windows, chords)
+    if method == "collagenet":
+        actor = models.actor
+        if actor is None:
+            raise ParameterError("method 'collagenet' needs the latent actor (models.actor is None)")
+        c = controls or {}
+        names = tuple(getattr(getattr(actor, "config", None), "aspect_names", CONTROL_NAMES))
+        unknown = [n for n in names if n not in CONTROL_NAMES]
+        if unknown:
+            raise ParameterError(f"the actor's aspects {list(names)} are not the controls {list(CONTROL_NAMES)}")
+        ctl = np.repeat(np.array([[c.get(n, 0.5) for n in names]], dtype=np.float32), k, axis=0)  # (K, 4)
+        n = actor_iterations(actor, iterations)
+        if _is_numpy(actor):
+            for _ in range(n):  # the iterated transformation
+                z_mel, z_acc = actor(z_mel, z_acc, ctl)  # (K, Dm), (K, Da)
         else:
-            z_mel, z_acc = _gradient(z_mel, z_acc, models, gradient_options or {})
-        out_tokens = models.melody_vae.decode_tokens(z_mel).cpu().numpy()  # (K, 32)
-        out_pr = models.accomp_vae.decode(z_acc).cpu().numpy()  # (K, 32, 128)
-    mels = [tokens_to_notes(t) for t in out_tokens]
-    accs = [W.trim_notes(durmat_to_notes(p), SEGMENT_STEPS) for p in out_pr]
-    return mels, accs
+            import torch  # deferred: torch (about 2 s to import) only for torch models
+
+            from collage.models.latent_critic import iterate
+
+            with torch.no_grad():
+                zm, za = iterate(actor, torch.from_numpy(np.array(z_mel)), torch.from_numpy(np.array(z_acc)),
+                                 torch.from_numpy(ctl), n)  # (K, Dm), (K, Da): the iterated transformation
+            z_mel, z_acc = zm.cpu().numpy(), za.cpu().numpy()
+    else:
+        import torch  # deferred: the gradient baseline climbs a torch critic
+
+        with torch.no_grad():
+            zm, za = _gradient(torch.from_numpy(np.array(z_mel)), torch.from_numpy(np.array(z_acc)), models,
+                               gradient_options or {})
+        z_mel, z_acc = zm.detach().cpu().numpy(), za.detach().cpu().numpy()
+    return (_decode(models.melody_vae, np.asarray(z_mel), decode[0], "melody", lengths),
+            _decode(models.accomp_vae, np.asarray(z_acc), decode[1], "accompaniment", lengths))
 
 
 def _gradient(z_mel, z_acc, models: FusionModels, options: dict):
@@ -435,6 +565,8 @@ def fuse(
     gradient_options: dict | None = None,
     iterations: int | None = None,
     judge: Any = None,
+    batch_size: int = 256,
+    on_progress: Callable[[str, int, int], None] | None = None,
 ) -> FusionResult:
     """Fuse a melody and an unrelated accompaniment of any length into a harmonic two-track piece.
 
@@ -466,6 +598,12 @@ def fuse(
         judge: a harmony judge (:class:`collage.models.judge.HarmonyJudge`), or True for the
             shipped ``harmony_judge``, to rate each window before and after fusion
             (:attr:`FusionResult.harmony`); None skips it.
+        batch_size: windows through the models at once (bounds memory on long inputs, and sets
+            how often ``on_progress`` hears; every window is fused alone, so the result is the same).
+        on_progress: called as ``on_progress(stage, done, total)`` while the work goes on:
+            ``("fusing", w, n_windows)`` before the first batch of windows and after each,
+            ``("rating", w, n_rated)`` before and after the judge rates the windows (with
+            ``judge``). It runs in the caller's thread; what it raises propagates (to stop the fusion).
     Returns:
         a :class:`FusionResult`.
     Raises:
@@ -478,6 +616,9 @@ def fuse(
         raise ParameterError(f"given method={method!r}; expected one of {', '.join(METHODS)}")
     seed = check_int(seed, "seed", minimum=0)
     hop_beats = check_int(hop_beats, "hop_beats", minimum=1, maximum=SEGMENT_BEATS)
+    batch_size = check_int(batch_size, "batch_size", minimum=1)
+    if on_progress is not None and not callable(on_progress):
+        raise ParameterError(f"given on_progress of type {type(on_progress).__name__}; expected a function or None")
     if iterations is not None:
         iterations = check_int(iterations, "iterations", minimum=1)
         if method != "collagenet":
@@ -536,10 +677,18 @@ def fuse(
         all_chords = estimate_chords(acc, plan.padded // STEPS_PER_BEAT)  # (beats, 36), whole accompaniment
         b0 = plan.starts // STEPS_PER_BEAT
         chords = np.stack([all_chords[b:b + SEGMENT_BEATS] for b in b0])  # (K, 8, 36)
+    # which windows' tracks the decoders must write: a silent input window stays silent, and a track whose
+    # controls are all 1 is the input's own (keep_aspects below), so nothing of it is decoded
+    want_mel = np.array([len(w) > 0 for w in mel_w], dtype=bool)
+    want_acc = np.array([len(w) > 0 for w in acc_w], dtype=bool)
     if method == "collagenet":
         iterations = actor_iterations(models.actor, iterations)
+        want_mel &= not (controls["pitch"] >= 1.0 and controls["rhythm"] >= 1.0)
+        want_acc &= not (controls["chord"] >= 1.0 and controls["texture"] >= 1.0)
     out_mel, out_acc = _fuse_windows(mel_w, acc_w, method=method, controls=controls, models=models, seed=seed,
-                                    chords=chords, gradient_options=gradient_options, iterations=iterations)
+                                    chords=chords, gradient_options=gradient_options, iterations=iterations,
+                                    batch_size=batch_size, on_progress=on_progress, decode=(want_mel, want_acc),
+                                    lengths=_steps_read(plan))
 
     mel_vel = (_onset_velocities(mel, plan.padded), _velocity_contour(mel, plan.padded, default=90))
     acc_vel = (_onset_velocities(acc, plan.padded), _velocity_contour(acc, plan.padded, default=64))
@@ -555,8 +704,8 @@ def fuse(
         if method != "rule":
             out_mel[k] = _with_velocity(out_mel[k], *mel_vel, s)
             out_acc[k] = _with_velocity(out_acc[k], *acc_vel, s)
-    fused_mel = W.stitch_notes(out_mel, plan)
-    fused_acc = acc if method == "rule" else W.stitch_notes(out_acc, plan)
+    fused_mel = W.stitch_notes(out_mel, plan) if want_mel.any() or method == "rule" else mel[:0]
+    fused_acc = acc if method == "rule" else W.stitch_notes(out_acc, plan) if want_acc.any() else acc[:0]
     if method == "collagenet":  # a control at 1 keeps its aspect: the input's own notes, not a reconstruction
         fused_mel, fused_acc = keep_aspects(controls, mel, fused_mel, acc, fused_acc)
     if silent["melody"]:
@@ -565,7 +714,7 @@ def fuse(
     harmony = None
     if judge is not None:
         harmony = _rate_windows(judge, mel_w, acc_w, W.crop_windows(fused_mel, plan), W.crop_windows(fused_acc, plan),
-                                starts=plan.starts)
+                                starts=plan.starts, on_progress=on_progress)
     piece = _output_piece(fused_mel, fused_acc, mel_piece, mel_track, acc_track, n_steps, n_mel, fit_info)
     return FusionResult(
         piece=piece,
@@ -593,23 +742,26 @@ def _resolve_judge(judge):
     if judge is None or judge is False:
         return None
     if judge is True:
-        judge = load_pretrained("harmony_judge")
+        judge = load_inference("harmony_judge")
     if not callable(getattr(judge, "score", None)):
         raise ParameterError(f"given judge of type {type(judge).__name__}; expected a harmony judge or True")
     return judge
 
 
-def _rate_windows(judge, mel_in, acc_in, mel_out, acc_out, *, starts=None) -> dict:
+def _rate_windows(judge, mel_in, acc_in, mel_out, acc_out, *, starts=None, on_progress=None) -> dict:
     """:attr:`FusionResult.harmony` from the input and output windows (window-relative step notes).
 
     ``starts``: the windows' start steps; with them, ``"per_window"`` lists each rated window's
     ``{"beat": start beat, "input": p, "output": p}`` (the judge's probabilities).
     """
     both = [k for k in range(len(mel_in)) if len(mel_in[k]) and len(acc_in[k])]
+    report = on_progress or (lambda stage, done, total: None)
+    report("rating", 0, len(both))
     if not both:
         return {"input": None, "output": None, "windows": 0, "per_window": []}
     p_in = judge.score([mel_in[k] for k in both], [acc_in[k] for k in both])  # (n,)
     p_out = judge.score([mel_out[k] for k in both], [acc_out[k] for k in both])  # (n,)
+    report("rating", len(both), len(both))
     out = {"input": float((p_in > 0.5).mean()), "output": float((p_out > 0.5).mean()), "windows": len(both)}
     if starts is not None:
         out["per_window"] = [{"beat": int(starts[k]) / STEPS_PER_BEAT, "input": round(float(a), 4),

@@ -163,7 +163,8 @@ def main() -> None:
     from collage.fusion.gradient import DEFAULT_STEPS
     from collage.fusion.vertical import FusionModels, fuse_windows
 
-    models = FusionModels.tiny() if args.tiny else FusionModels.load(critic="latent_critic_pretrained")
+    # torch modules: the latent-transform timings call them directly, as the gradient baseline needs torch
+    models = FusionModels.tiny() if args.tiny else FusionModels.load(critic="latent_critic_pretrained", engine="torch")
     mels, accs, chords, segs = test_pairs(max(args.batch, 1))
     ctl = {"pitch": 0.5, "rhythm": 0.5, "chord": 0.5, "texture": 0.5}
 

@@ -261,6 +261,10 @@ class MelodyVAENP(_Model):
 _N_PITCH, _EOS, _SOS, _N_BEATS, _N_STEPS, _CHORD_DIM = 128, 128, 129, 8, 32, 36
 
 
+#: row k: -inf for the pitches below k, 0 from k on (the pitches a step may still emit after pitch k - 1)
+_BELOW = np.where(np.arange(_N_PITCH)[None, :] < np.arange(_N_PITCH + 1)[:, None], -np.inf, 0.0).astype(_F)
+
+
 def _lengths(lengths, b: int, t_all: int) -> np.ndarray:
     """``(B,)`` int64 steps to decode per row (default ``t_all`` each), checked to lie in ``0..t_all``."""
     if lengths is None:
@@ -355,7 +359,6 @@ class AccompVAENP(_Model):
         w_ni, b_ni = self.note_init
         w_po, b_po = self.pitch_out
         w_d2, b_d2 = self.dur_out
-        pitches = np.arange(_N_PITCH)
         prev = np.zeros((b, _N_PITCH), dtype=_F)
         for t in range(int(lengths.max(initial=0))):
             if lengths[live].min() <= t:
@@ -375,7 +378,7 @@ class AccompVAENP(_Model):
                 logits = hn @ w_po + b_po  # (A, 129)
                 if eos_bias:
                     logits[:, _EOS] -= eos_bias
-                logits[:, :_N_PITCH][pitches[None] <= last[:, None]] = -np.inf  # pitches ascend within a step
+                logits[:, :_N_PITCH] += _BELOW[last + 1]  # -inf up to the last pitch: pitches ascend within a step
                 p = _argmax(logits)
                 alive = p != _EOS
                 if not alive.all():
@@ -458,45 +461,72 @@ class HarmonyJudgeNP(_Model):
         w = state["cnn.2.weight"].astype(_F)  # (2C, C, 3, 3)
         self.conv2 = np.ascontiguousarray(w.transpose(2, 3, 1, 0))  # (3, 3, C, 2C)
         self.conv2_b = state["cnn.2.bias"].astype(_F)
+        # the four GRU directions run side by side: one batched product per step
+        dirs = (self.mel_gru.fwd, self.mel_gru.bwd, self.acc_gru.fwd, self.acc_gru.bwd)
+        if len({g.hidden for g in dirs}) != 1:
+            raise ModelLoadingError(f"{card.get('name', 'harmony_judge')}: melody and accompaniment GRUs differ in size")
+        self._wh = np.stack([g.wh.w for g in dirs])  # (4, H, 3H)
+        self._bh = np.stack([g.bh for g in dirs])[:, None]  # (4, 1, 3H)
         self.head = [_linear(state, f"head.{i}") for i in (0, 3, 6)]
         self._memo: collections.OrderedDict = collections.OrderedDict()
 
-    @staticmethod
-    def _summary(gru: _BiGRU, x: np.ndarray) -> np.ndarray:
-        f, b = gru.fwd, gru.bwd
-        hf, of = f.run(x @ f.wi + f.bi, outputs=True)
-        hb, ob = b.run(x @ b.wi + b.bi, reverse=True, outputs=True)
-        mean = np.concatenate([of, ob], axis=-1).mean(axis=1)  # (B, 2H)
-        return np.concatenate([hf, hb, mean], axis=-1)  # (B, 4H)
+    def _summaries(self, mel: np.ndarray, acc: np.ndarray) -> np.ndarray:
+        """Both bidirectional GRUs over ``(B, T, *)`` inputs -> ``[melody | accompaniment]`` summaries
+        ``(B, 8H)``, each ``[h_forward, h_backward, mean of the states over T]`` (torch's ``_summary``)."""
+        b, t, _ = mel.shape
+        mg, ag = self.mel_gru, self.acc_gru
+        gi = np.stack([mel @ mg.fwd.wi + mg.fwd.bi, (mel @ mg.bwd.wi + mg.bwd.bi)[:, ::-1],
+                       acc @ ag.fwd.wi + ag.fwd.bi, (acc @ ag.bwd.wi + ag.bwd.bi)[:, ::-1]], axis=1)  # (B, 4, T, 3H)
+        gi = np.ascontiguousarray(gi.transpose(2, 1, 0, 3))  # (T, 4, B, 3H): one contiguous block per step
+        n = self._wh.shape[1]
+        h = np.zeros((4, b, n), dtype=_F)
+        total = np.zeros((4, b, n), dtype=_F)
+        for i in range(t):  # the backward directions read their inputs reversed
+            gh = np.matmul(h, self._wh)
+            gh += self._bh
+            x = gi[i]
+            rz = _sigmoid(x[..., : 2 * n] + gh[..., : 2 * n])
+            new = gh[..., 2 * n:]
+            new *= rz[..., :n]
+            new += x[..., 2 * n:]
+            np.tanh(new, out=new)
+            h = h - new
+            h *= rz[..., n:]
+            h += new
+            total += h
+        mean = total / _F(t)
+        return np.concatenate([h[0], h[1], mean[0], mean[1], h[2], h[3], mean[2], mean[3]], axis=-1)
 
     def logits(self, mel: np.ndarray, acc: np.ndarray) -> np.ndarray:
         """``mel`` ``(B, 32, 142)``, ``acc`` ``(B, 2, 32, 128)`` (:mod:`collage.models.judge_features`) -> ``(B,)``."""
         b, t = acc.shape[0], acc.shape[2]
         chroma = np.minimum(acc[:, :, :, :120].reshape(b, 2, t, 10, 12).sum(axis=3), 1.0)  # (B, 2, T, 12)
         chroma = chroma.transpose(0, 2, 1, 3).reshape(b, t, 24)
-        x = np.pad(acc.transpose(0, 2, 3, 1), ((0, 0), (0, 0), (4, 4), (0, 0)))  # (B, T, 136, 2), pitch padded
+        # the convolutions as sums of shifted products (channels last): cheaper here than im2col copies
+        x = np.zeros((b, t, _N_PITCH + 8, 2), dtype=_F)  # (B, T, 136, 2), pitch padded by 4
+        x[:, :, 4:-4] = acc.transpose(0, 2, 3, 1)
         n1 = (x.shape[2] - 12) // 4 + 1  # 32 pitch bins (kernel 12, stride 4)
         y = x[:, :, 0: 4 * (n1 - 1) + 1: 4] @ self.conv1[0]
         for v in range(1, 12):
             y += x[:, :, v: v + 4 * (n1 - 1) + 1: 4] @ self.conv1[v]  # (B, T, 32, C)
-        y = np.pad(_relu(y + self.conv1_b), ((0, 0), (1, 1), (1, 1), (0, 0)))  # (B, T + 2, 34, C)
-        out = y[:, 0:t, 0:n1] @ self.conv2[0, 0]
+        y += self.conv1_b
+        pad = np.zeros((b, t + 2, n1 + 2, y.shape[-1]), dtype=_F)  # (B, T + 2, 34, C), time and pitch padded by 1
+        pad[:, 1:-1, 1:-1] = _relu(y)
+        out = pad[:, 0:t, 0:n1] @ self.conv2[0, 0]
         for dt in range(3):
             for dp in range(3):
                 if dt or dp:
-                    out += y[:, dt: dt + t, dp: dp + n1] @ self.conv2[dt, dp]  # (B, T, 32, 2C)
+                    out += pad[:, dt: dt + t, dp: dp + n1] @ self.conv2[dt, dp]  # (B, T, 32, 2C)
         out = _relu(out + self.conv2_b)
         feat = out.reshape(b, t, n1 // 4, 4, -1).max(axis=3)  # (B, T, 8, 2C)
         feat = feat.transpose(0, 1, 3, 2).reshape(b, t, -1)  # (B, T, 16C), channel-major as torch flattens
-        a = self._summary(self.acc_gru, np.concatenate([feat, chroma], axis=-1))
-        m = self._summary(self.mel_gru, mel)
-        h = np.concatenate([m, a], axis=-1)
+        h = self._summaries(mel, np.concatenate([feat, chroma], axis=-1))  # (B, 8H)
         (w0, b0), (w1, b1), (w2, b2) = self.head
         h = _relu(h @ w0 + b0)
         h = _relu(h @ w1 + b1)
         return (h @ w2 + b2)[:, 0]
 
-    def score(self, melodies: Sequence, accomps: Sequence, *, batch_size: int = 256) -> np.ndarray:
+    def score(self, melodies: Sequence, accomps: Sequence, *, batch_size: int = 128) -> np.ndarray:
         """Probability of harmony of each pair of step-note segments: ``(B,)`` float64 in [0, 1]."""
         if len(melodies) != len(accomps):
             raise ParameterError(f"given {len(melodies)} melodies and {len(accomps)} accompaniments; expected equal")

@@ -114,6 +114,29 @@ def test_refusing_the_same_inputs_reuses_their_encodings(engines, example_pair):
     assert not tm._encodings
 
 
+def test_the_key_and_chords_of_unchanged_inputs_are_not_estimated_again(engines, example_pair, monkeypatch):
+    mel, acc = example_pair
+    calls = {"chords": 0, "key": 0}
+
+    def counted(name, fn):
+        def wrapper(*args, **kwargs):
+            calls[name] += 1
+            return fn(*args, **kwargs)
+        return wrapper
+
+    monkeypatch.setattr(vertical, "estimate_chords", counted("chords", vertical.estimate_chords))
+    monkeypatch.setattr(vertical, "_best_shift", counted("key", vertical._best_shift))
+    vertical._REMEMBERED.clear()
+    a = fuse(mel, acc, models=engines["numpy"][0], keep_chord=0.2)
+    a.key_scores.clear()  # the caller's copy: the remembered scores are not touched
+    b = fuse(mel, acc, models=engines["numpy"][0], keep_chord=0.9)
+    assert calls == {"chords": 1, "key": 1} and b.key_scores and b.key_shift == a.key_shift
+    fuse(mel, acc.transpose(1), models=engines["numpy"][0])  # other notes; aligned, the same as before
+    assert calls == {"chords": 1, "key": 2}
+    fuse(mel, acc.transpose(1), models=engines["numpy"][0], key_align=False)  # other notes to fuse
+    assert calls == {"chords": 2, "key": 2}
+
+
 def test_a_track_kept_whole_is_not_decoded(engines, example_pair):
     mel, acc = example_pair
     base = engines["numpy"][0]

@@ -53,6 +53,7 @@ import collections
 import dataclasses
 import logging
 import os
+import threading
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -132,6 +133,7 @@ class FusionModels:
     critic: Any = None
     _encodings: collections.OrderedDict = dataclasses.field(default_factory=collections.OrderedDict, init=False,
                                                             repr=False, compare=False)
+    _lock: Any = dataclasses.field(default_factory=threading.Lock, init=False, repr=False, compare=False)
 
     @classmethod
     def load(cls, melody_vae: str | os.PathLike = "melody_vae", accomp_vae: str | os.PathLike = "accomp_vae",
@@ -161,15 +163,17 @@ class FusionModels:
         if not _is_numpy(model):
             return compute()
         full = (role, id(model), key)
-        hit = self._encodings.get(full)
-        if hit is not None and hit[0] is model:  # the model itself is held, so its id is not reused
-            self._encodings.move_to_end(full)
-            return hit[1]
+        with self._lock:  # the studio fuses in worker threads
+            hit = self._encodings.get(full)
+            if hit is not None and hit[0] is model:  # the model itself is held, so its id is not reused
+                self._encodings.move_to_end(full)
+                return hit[1]
         z = np.asarray(compute())
         z.flags.writeable = False
-        self._encodings[full] = (model, z)
-        while len(self._encodings) > 2 * ENCODINGS_KEPT:
-            self._encodings.popitem(last=False)
+        with self._lock:
+            self._encodings[full] = (model, z)
+            while len(self._encodings) > 2 * ENCODINGS_KEPT:
+                self._encodings.popitem(last=False)
         return z
 
     @classmethod
@@ -382,6 +386,30 @@ def _fuse_windows(mel_windows, acc_windows, *, method="collagenet", controls=Non
         accs += a
         report("fusing", min(s + batch_size, k), k)
     return mels, accs
+
+
+_REMEMBERED: collections.OrderedDict = collections.OrderedDict()
+_REMEMBERED_LOCK = threading.Lock()
+
+
+def _remembered(kind: str, parts: tuple, compute):
+    """``compute()``, a pure function of ``parts`` (note arrays and plain values), remembered for the last
+    :data:`ENCODINGS_KEPT` inputs of each ``kind``: a re-fusion of the same inputs (a control change)
+    does not estimate their key and chords again. Arrays come back read-only."""
+    key = (kind, _content_key([p for p in parts if isinstance(p, np.ndarray)]),
+           repr([p for p in parts if not isinstance(p, np.ndarray)]))
+    with _REMEMBERED_LOCK:
+        if key in _REMEMBERED:
+            _REMEMBERED.move_to_end(key)
+            return _REMEMBERED[key]
+    value = compute()
+    if isinstance(value, np.ndarray):
+        value.flags.writeable = False
+    with _REMEMBERED_LOCK:
+        _REMEMBERED[key] = value
+        while len(_REMEMBERED) > 2 * ENCODINGS_KEPT:
+            _REMEMBERED.popitem(last=False)
+    return value
 
 
 def _is_numpy(model) -> bool:
@@ -652,7 +680,8 @@ def fuse(
 
     shift, scores = 0, {}
     if key_align:
-        shift, scores = _best_shift(mel, acc, method=key_method)
+        shift, scores = _remembered("key", (mel, acc, key_method), lambda: _best_shift(mel, acc, method=key_method))
+        scores = dict(scores)
         if shift:
             acc = transpose_notes(acc, shift)
         log.info("key alignment: accompaniment transposed by %+d semitones (score %.2f -> %.2f)",
@@ -674,7 +703,8 @@ def fuse(
     judge = _resolve_judge(judge)  # before the fusion runs, so that a bad or missing judge fails early
     chords = None
     if method != "rule":
-        all_chords = estimate_chords(acc, plan.padded // STEPS_PER_BEAT)  # (beats, 36), whole accompaniment
+        n_beats = plan.padded // STEPS_PER_BEAT
+        all_chords = _remembered("chords", (acc, n_beats), lambda: estimate_chords(acc, n_beats))  # (beats, 36)
         b0 = plan.starts // STEPS_PER_BEAT
         chords = np.stack([all_chords[b:b + SEGMENT_BEATS] for b in b0])  # (K, 8, 36)
     # which windows' tracks the decoders must write: a silent input window stays silent, and a track whose

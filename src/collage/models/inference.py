@@ -35,6 +35,7 @@ from __future__ import annotations
 import collections
 import hashlib
 import os
+import threading
 import types
 from typing import Sequence
 
@@ -469,6 +470,7 @@ class HarmonyJudgeNP(_Model):
         self._bh = np.stack([g.bh for g in dirs])[:, None]  # (4, 1, 3H)
         self.head = [_linear(state, f"head.{i}") for i in (0, 3, 6)]
         self._memo: collections.OrderedDict = collections.OrderedDict()
+        self._lock = threading.Lock()  # the studio rates in worker threads
 
     def _summaries(self, mel: np.ndarray, acc: np.ndarray) -> np.ndarray:
         """Both bidirectional GRUs over ``(B, T, *)`` inputs -> ``[melody | accompaniment]`` summaries
@@ -531,17 +533,19 @@ class HarmonyJudgeNP(_Model):
         if len(melodies) != len(accomps):
             raise ParameterError(f"given {len(melodies)} melodies and {len(accomps)} accompaniments; expected equal")
         key = _content_key(melodies, accomps, batch_size)
-        if key in self._memo:
-            self._memo.move_to_end(key)
-            return self._memo[key].copy()
+        with self._lock:
+            if key in self._memo:
+                self._memo.move_to_end(key)
+                return self._memo[key].copy()
         out = []
         for s in range(0, len(melodies), batch_size):
             mel, acc = judge_arrays(melodies[s:s + batch_size], accomps[s:s + batch_size], n_steps=self.n_steps)
             out.append(_sigmoid(self.logits(mel, acc)).astype(np.float64))
         probs = np.concatenate(out) if out else np.zeros(0)
-        self._memo[key] = probs.copy()
-        if len(self._memo) > self._MEMO:
-            self._memo.popitem(last=False)
+        with self._lock:
+            self._memo[key] = probs.copy()
+            if len(self._memo) > self._MEMO:
+                self._memo.popitem(last=False)
         return probs
 
 

@@ -176,3 +176,14 @@ def test_collage_fuse_imports_no_torch(tmp_path):
     assert out.returncode == 0, out.stderr
     assert out.stderr.strip().splitlines()[-1] == "0 False"
     assert (tmp_path / "out.mid").is_file() and '"harmony"' in out.stdout
+
+
+def test_the_gradient_baseline_gives_the_same_notes_with_numpy_vaes(engines, example_pair):
+    mel, acc = example_pair
+    torch_models, numpy_models = engines["torch"][0], engines["numpy"][0]
+    critic = load_pretrained("latent_critic_pretrained")
+    a = fuse(mel, acc, method="gradient", models=FusionModels(torch_models.melody_vae, torch_models.accomp_vae,
+                                                              critic=critic))
+    b = fuse(mel, acc, method="gradient", models=FusionModels(numpy_models.melody_vae, numpy_models.accomp_vae,
+                                                              critic=critic))
+    assert _notes(a) == _notes(b)

@@ -420,19 +420,21 @@ def _is_numpy(model) -> bool:
 def _encode(models: FusionModels, mel_windows, acc_windows, chords) -> tuple[np.ndarray, np.ndarray]:
     """Posterior means ``(K, Dm)``, ``(K, Da)`` float32 of a batch of windows (remembered by content)."""
     mvae, avae = models.melody_vae, models.accomp_vae
-    tokens = np.stack([_melody_tokens(m, SEGMENT_STEPS) for m in mel_windows])  # (K, 32); windows checked already
     chords = np.asarray(chords, dtype=np.float32)  # (K, 8, 36)
+
+    def tokens():
+        return np.stack([_melody_tokens(m, SEGMENT_STEPS) for m in mel_windows])  # (K, 32); windows checked already
 
     def prmat():
         return np.stack([_durmat(a, SEGMENT_STEPS) for a in acc_windows]).astype(np.float32)  # (K, 32, 128)
 
     if _is_numpy(mvae):
-        z_mel = models.encoding("melody", mvae, tokens.tobytes(), lambda: mvae.encode_mean(tokens))
+        z_mel = models.encoding("melody", mvae, _content_key(mel_windows), lambda: mvae.encode_mean(tokens()))
     else:
         import torch  # deferred: torch (about 2 s to import) only for torch models
 
         with torch.no_grad():
-            x = torch.from_numpy(np.stack([melody_onehot(t) for t in tokens]))  # (K, 32, 130)
+            x = torch.from_numpy(np.stack([melody_onehot(t) for t in tokens()]))  # (K, 32, 130)
             z_mel = mvae.encode(x)[0].cpu().numpy()
     if _is_numpy(avae):
         key = _content_key(acc_windows) + chords.tobytes()

@@ -4,7 +4,8 @@ For each tab: load the page, upload files, move a control, see the piano roll ch
 AudioContext runs and its clock advances), mute, solo, A/B, download MIDI and compare its notes with
 what the CLI writes for the same inputs and controls; bad uploads show one line in the page; axe-core
 finds no serious or critical violation; the page fits 1280x800 and a narrow window. Screenshots of each
-tab go to docs/images/studio-*.png.
+tab go to docs/images/studio-*.png. Without a MashupDB the mashup tab says how to get one (the tab
+itself: test_studio_mashup.py).
 
 Nothing is downloaded at run time: the browser is /usr/bin/chromium (apt packages chromium and
 chromium-driver, installed by `make`), never a Playwright browser build.
@@ -12,11 +13,7 @@ chromium-driver, installed by `make`), never a Playwright browser build.
 
 from __future__ import annotations
 
-import os
 import shutil
-import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -26,61 +23,29 @@ from collage import examples
 from collage.io import read
 
 from cli_helpers import run
+from studio_browser import axe_violations, launch, open_page, screenshot, start_studio, sync_api, unreached_by_tab
 
-CHROMIUM = "/usr/bin/chromium"
-if not os.path.exists(CHROMIUM):
-    pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium chromium-driver; `make test` does)",
-                allow_module_level=True)
-sync_api = pytest.importorskip("playwright.sync_api")
-
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--no-first-run", "--autoplay-policy=no-user-gesture-required",
-         "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream"]
+api = sync_api()
 MEL, ACC = str(examples.path("melody")), str(examples.path("accompaniment"))
-#: where the screenshots go: a temporary folder, or the documentation's when asked for
-#: (``COLLAGE_STUDIO_SCREENSHOTS=docs/images python -m pytest tests/studio``), so that a test run
-#: does not rewrite committed files
-IMAGES = Path(os.environ.get("COLLAGE_STUDIO_SCREENSHOTS") or Path(os.environ.get("TMPDIR", "/tmp")) /
-              "collage-studio-screenshots")
-TIMEOUT_MS = 120_000
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     """``collage studio`` on 127.0.0.1 and a free port; its temporary folder under a test-owned TMPDIR."""
-    tmp = tmp_path_factory.mktemp("studio-server-tmp")
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "TMPDIR": str(tmp)}
-    proc = subprocess.Popen([sys.executable, "-m", "collage.cli", "studio", "--no-browser"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-    line = proc.stdout.readline()
-    if not line.startswith("collage studio at "):
-        proc.kill()
-        pytest.fail(f"the studio did not start: {line}{proc.stderr.read()}")
-    yield {"url": line.split()[3], "tmp": tmp, "proc": proc}
-    proc.send_signal(signal.SIGINT)
-    proc.wait(timeout=30)
+    with start_studio(tmp_path_factory.mktemp("studio-server-tmp")) as s:
+        yield s
 
 
 @pytest.fixture(scope="module")
 def browser():
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+    with launch(api) as b:
         yield b
-        b.close()
 
 
 @pytest.fixture
 def page(browser, server):
-    context = browser.new_context(viewport={"width": 1280, "height": 800}, accept_downloads=True)
-    pg = context.new_page()
-    pg.set_default_timeout(TIMEOUT_MS)
-    errors: list[str] = []
-    pg.on("pageerror", lambda e: errors.append(str(e)))
-    pg.goto(server["url"])
-    pg.wait_for_selector("#panel-fuse .workbench[data-ready]")
-    yield pg
-    context.close()
-    assert not errors, errors
+    with open_page(browser, server["url"]) as pg:
+        yield pg
 
 
 # helpers --------------------------------------------------------------------------------------------------
@@ -164,19 +129,6 @@ def assert_same(a: dict, b: dict) -> None:
     assert list(a) == list(b)
     for k in a:
         np.testing.assert_array_equal(a[k], b[k], err_msg=k)
-
-
-def axe_violations(pg) -> list:
-    if not pg.evaluate("typeof window.axe !== 'undefined'"):
-        pg.add_script_tag(url="/static/vendor/axe.min.js")
-    found = pg.evaluate("async () => (await axe.run(document)).violations"
-                        ".map(v => ({id: v.id, impact: v.impact, n: v.nodes.length, help: v.help}))")
-    return [v for v in found if v["impact"] in ("serious", "critical")]
-
-
-def screenshot(pg, name: str) -> None:
-    IMAGES.mkdir(parents=True, exist_ok=True)
-    pg.screenshot(path=str(IMAGES / f"studio-{name}.png"), full_page=True)
 
 
 # tests ----------------------------------------------------------------------------------------------------
@@ -346,23 +298,21 @@ def test_accessible_and_keyboard_reachable(page):
         pg.click(f"#tab-{tool}")
         pg.wait_for_selector(f"#panel-{tool} .workbench[data-ready]")
         assert axe_violations(pg) == [], tool
-        # every visible control of the tab is reached with the Tab key
-        controls = pg.evaluate(f"""() => Array.from(document.querySelectorAll(
-            '#panel-{tool} input, #panel-{tool} select, #panel-{tool} button, #panel-{tool} a[href]'))
-            .filter(e => e.offsetParent !== null && e.getAttribute('aria-disabled') !== 'true')
-            .map((e, i) => {{ e.dataset.kb = String(i); return String(i); }})""")
-        pg.focus(f"#tab-{tool}")
-        seen = set()
-        for _ in range(len(controls) + 40):
-            pg.keyboard.press("Tab")
-            kb = pg.evaluate("document.activeElement && document.activeElement.dataset.kb")
-            if kb is not None:
-                seen.add(kb)
-        assert set(controls) <= seen, (tool, sorted(set(controls) - seen))
+        assert unreached_by_tab(pg, tool) == [], tool  # every visible control of the tab is reached with Tab
     # the tabs themselves: arrow keys move between them
-    pg.focus("#tab-arrange")
+    pg.focus("#tab-mashup")
     pg.keyboard.press("ArrowRight")
     assert pg.get_attribute("#tab-fuse", "aria-selected") == "true"
+
+
+def test_mashup_tab_without_a_db_says_how_to_get_one(page):
+    pg = page
+    pg.click("#tab-mashup")
+    line = pg.text_content("#panel-mashup .no-db")
+    assert pg.is_visible("#panel-mashup .no-db") and "collage studio --db" in line and "\n" not in line, line
+    assert pg.evaluate("fetch('/api/info').then(r => r.json()).then(j => j.mashup.no_db)") == line
+    assert not pg.is_visible("#mashup-vocal") and pg.text_content("#panel-mashup .error") == ""
+    assert axe_violations(pg) == []
 
 
 def test_narrow_window(page):

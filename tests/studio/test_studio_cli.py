@@ -51,3 +51,14 @@ def test_studio_command_refuses_a_busy_port(capsys):
         s.listen()
         rc, _, err = run(capsys, "studio", "--no-browser", "--port", s.getsockname()[1])
     assert_user_error(rc, err, "cannot listen on 127.0.0.1:")
+
+
+def test_studio_command_refuses_a_bad_db(capsys, tmp_path):
+    from cli_helpers import assert_user_error, run
+
+    rc, _, err = run(capsys, "studio", "--no-browser", "--db", tmp_path / "none.db")
+    assert_user_error(rc, err, "none.db", "no such MashupDB file")
+    (tmp_path / "notes.db").write_text("not a database")
+    rc, _, err = run(capsys, "studio", "--no-browser", "--db", tmp_path / "notes.db")
+    assert_user_error(rc, err, "notes.db", "is not a MashupDB")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.db"]  # nothing made

@@ -1,9 +1,10 @@
-"""collage studio: a local web page to fuse, join and arrange by ear.
+"""collage studio: a local web page to fuse, join, arrange and mash up by ear.
 
 :func:`create_app` builds the ASGI application (Starlette) over the public
 API (:func:`collage.fuse`, :func:`collage.join`, :func:`collage.arrange`,
-:func:`collage.load`, :func:`collage.save`, :func:`collage.render`); it
-duplicates none of the library's logic. :func:`serve` runs it with uvicorn
+:func:`collage.load`, :func:`collage.save`, :func:`collage.render`, and with a
+MashupDB :func:`collage.mashup.retrieve` and :func:`collage.mashup.render_retrieved`);
+it duplicates none of the library's logic. :func:`serve` runs it with uvicorn
 (what ``collage studio`` calls). The page and its scripts are static files of
 this package (``static/``); nothing is fetched from the network.
 
@@ -15,6 +16,6 @@ supersedes an older one.
 
 from __future__ import annotations
 
-from collage.studio.app import MAX_UPLOAD_BYTES, create_app, serve
+from collage.studio.app import MAX_AUDIO_UPLOAD_BYTES, MAX_UPLOAD_BYTES, NO_DB, create_app, serve
 
-__all__ = ["create_app", "serve", "MAX_UPLOAD_BYTES"]
+__all__ = ["create_app", "serve", "MAX_UPLOAD_BYTES", "MAX_AUDIO_UPLOAD_BYTES", "NO_DB"]

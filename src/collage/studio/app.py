@@ -10,7 +10,14 @@ Routes (JSON unless said otherwise; an error is ``{"error": "<one line>"}`` with
 - ``GET /api/files/{id}``: an upload's notes.
 - ``POST /api/fuse``, ``/api/join``, ``/api/arrange``: run the library call; the inputs' and
   the result's notes, the summary, and download links.
-- ``GET /api/progress?client=C``: what client C's running request is doing.
+- ``GET /api/mashup/vocals``: the MashupDB's songs whose vocal can be picked, and the uploaded vocals.
+- ``POST /api/mashup/upload`` (as ``/api/upload``): a vocal, an audio file of at most :data:`MAX_AUDIO_UPLOAD_BYTES`.
+- ``POST /api/mashup``: :func:`collage.mashup.retrieve` for a vocal: the best accompaniments, each
+  score broken down. ``POST /api/mashup/render``: one of them rendered
+  (:func:`collage.mashup.render_retrieved`); ``GET /api/mashups/{search}-{rank}-{role}.wav``: its
+  stems and mix (``role``: vocals, harmonic, percussion or mix).
+- ``GET /api/progress?client=C``: what client C's running request is doing (with ``done`` of ``total``
+  when the library reports counts).
 - ``GET /api/results/{id}.mid`` / ``.wav``: a result as MIDI or audio.
 - ``GET /api/samples/{program}.wav``: an instrument's sample bank for the page's player.
 """
@@ -20,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import shutil
 from functools import partial
 from pathlib import Path
 from urllib.parse import unquote
@@ -42,16 +50,40 @@ from collage.errors import CollageError, InvalidInputError, ParameterError
 from collage.fusion.horizontal import STYLE_NAMES, JoinModels, actor_for_lam, join
 from collage.fusion.vertical import METHODS as FUSE_METHODS, FusionModels, fuse
 from collage.io import read, save
+from collage.io.audio import load_audio, write_wav
+from collage.mashup import render_retrieved, retrieve
+from collage.mashup.combination import SCORERS
+from collage.mashup.db import MashupDB
+from collage.mashup.generate import ROLES
+from collage.mashup.score import FEATURE_SR
+from collage.mashup.stemstore import local_copy
 from collage.piece import Piece, Tempo, Track
 from collage.pretrained import load_card, load_pretrained, shipped_names
-from collage.studio.store import UPLOAD_SUFFIXES, Store, Upload, display_name, piece_json, suffix_of
+from collage.studio.store import (
+    AUDIO_UPLOAD_SUFFIXES,
+    UPLOAD_SUFFIXES,
+    Search,
+    Store,
+    Upload,
+    Vocal,
+    display_name,
+    piece_json,
+    suffix_of,
+)
 from collage.studio.work import ModelCache, Superseded, Worker
 
-__all__ = ["create_app", "serve", "MAX_UPLOAD_BYTES"]
+__all__ = ["create_app", "serve", "MAX_UPLOAD_BYTES", "MAX_AUDIO_UPLOAD_BYTES", "NO_DB"]
 
 log = logging.getLogger(__name__)
 
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024  # 5 MiB: a long multitrack MIDI file is well under 1 MiB
+MAX_AUDIO_UPLOAD_BYTES = 50 * 1024 * 1024  # 50 MiB: a 4-minute stereo 16-bit WAV at 44.1 kHz is 42 MB
+MAX_VOCAL_SECONDS = 600.0  # a vocal longer than 10 minutes is refused from its header, before decoding
+FUSE_BATCH = 64  # windows fused at a time: a 3-minute song (about 70 windows) reports its progress twice
+MASHUP_TOPS = (3, 5, 10)  # how many accompaniments the page may ask for
+MASHUP_SECONDS = (10.0, 15.0, 25.0, 40.0)  # mashup lengths the page offers (at most the vocal's length)
+NO_DB = ("No MashupDB is open: start the studio with one, collage studio --db songs.db "
+         "(make one with collage mashup build songs.db --from SONGS/).")
 STATIC = Path(__file__).parent / "static"
 CONTROLS = ("pitch", "rhythm", "chord", "texture")
 LOOPBACK = ("127.0.0.1", "localhost", "::1", "[::1]")
@@ -90,7 +122,9 @@ def join_actors() -> list[dict]:
 class Studio:
     """The state of one server: its files, worker threads and loaded models."""
 
-    def __init__(self, *, threads: int = 2, tmp_root: str | Path | None = None):
+    def __init__(self, *, threads: int = 2, tmp_root: str | Path | None = None, db: str | Path | None = None):
+        self.db = Path(db) if db is not None else None
+        self.db_vocals = db_vocals(self.db) if self.db is not None else {}  # checks the DB before anything starts
         self.store = Store(tmp_root)
         self.worker = Worker(threads)
         self.models = ModelCache()
@@ -132,10 +166,43 @@ class Studio:
         name = actor_for_lam(lam)
         return self.models.get(("join", name), partial(JoinModels.load, actor=name))
 
+    def vocal(self, vid) -> Vocal:
+        vocal = self.db_vocals.get(str(vid)) or self.store.vocal(vid)
+        if vocal is None:
+            raise ParameterError(f"no vocal {str(vid)[:40]!r} on this server; upload it again")
+        return vocal
+
+    def vocal_path(self, vocal: Vocal) -> Path:
+        """The vocal's audio in the studio's folder (a DB vocal's stem is copied there once)."""
+        with vocal.lock:
+            if vocal.path is None:
+                dest = self.store.vocal_copy_path(vocal)
+                with local_copy(vocal.source) as src:  # a stem under an fsspec URL is fetched first
+                    shutil.copyfile(src, dest)
+                vocal.path = dest
+            return vocal.path
+
     def arrange_net(self, ensemble: str, model: str):
         if model not in NEURAL:
             return None
         return self.models.get(("arrange", ensemble, model), partial(load_arrange_model, ensemble, model))
+
+
+def db_vocals(db: Path) -> dict[str, Vocal]:
+    """The songs of the MashupDB ``db`` with a vocal stem and an analysis, as pickable vocals (by id).
+
+    Raises:
+        InvalidInputError: ``db`` is missing or not a MashupDB.
+    """
+    out = {}
+    with MashupDB(db) as m:
+        for song in m.songs():
+            stems, an = m.stems(song["id"]), m.analysis(song["id"])
+            if "vocals" in stems and an.get("key") and an.get("tempo"):
+                vid = f"db-{song['id']}"
+                out[vid] = Vocal(vid, str(song["name"]), None, song=str(song["name"]), source=stems["vocals"]["path"],
+                                 key=an["key"], tempo=round(float(an["tempo"]), 1))
+    return out
 
 
 # request helpers ----------------------------------------------------------------------------------------
@@ -160,10 +227,10 @@ def _number(body: dict, key: str, default: float) -> float:
     return float(value)
 
 
-def _choice(body: dict, key: str, choices, default: str) -> str:
+def _choice(body: dict, key: str, choices, default):
     value = body.get(key, default)
-    if value not in choices:
-        raise StudioError(400, f"given {key}={value!r}; expected one of {', '.join(choices)}")
+    if isinstance(value, bool) or value not in choices:
+        raise StudioError(400, f"given {key}={value!r}; expected one of {', '.join(map(str, choices))}")
     return value
 
 
@@ -190,6 +257,7 @@ async def index(request: Request) -> Response:
 
 
 async def info(request: Request) -> Response:
+    studio: Studio = request.app.state.studio
     try:
         check_renderer()
         audio = True
@@ -201,6 +269,9 @@ async def info(request: Request) -> Response:
         "join_actors": join_actors(), "ensembles": list(ENSEMBLES), "arrange_models": list(ARRANGE_METHODS),
         "arrange_default": DEFAULT_METHOD, "wav": audio,
         "samples": {**SAMPLE_LAYOUTS, "sr": SAMPLE_SR},
+        "mashup": {"db": studio.db.name if studio.db is not None else None, "no_db": NO_DB,
+                   "scorers": list(SCORERS), "tops": list(MASHUP_TOPS), "seconds": list(MASHUP_SECONDS),
+                   "max_upload_bytes": MAX_AUDIO_UPLOAD_BYTES, "upload_suffixes": list(AUDIO_UPLOAD_SUFFIXES)},
     })
 
 
@@ -244,6 +315,24 @@ async def list_examples(request: Request) -> Response:
     return JSONResponse([_file_json(studio.store.upload(f"example-{Path(n).stem}")) for n in examples.NAMES])
 
 
+async def _body(request: Request, name: str, cap: int) -> bytes:
+    """The request body of an upload named ``name``; refused when empty or over ``cap`` bytes (before
+    it is all read when the size is declared)."""
+    cap_mb = cap / 2**20
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > cap:
+        raise StudioError(413, f"{name}: too large ({int(declared) / 2**20:.1f} MB); the limit is {cap_mb:g} MB")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > cap:
+            raise StudioError(413, f"{name}: too large (over {cap_mb:g} MB); the limit is {cap_mb:g} MB")
+        chunks.append(chunk)
+    if size == 0:
+        raise StudioError(400, f"{name}: the file is empty")
+    return b"".join(chunks)
+
+
 async def upload(request: Request) -> Response:
     """Save the body under a server-made name in the temporary folder, then read it; refuse bad files."""
     studio: Studio = request.app.state.studio
@@ -252,20 +341,9 @@ async def upload(request: Request) -> Response:
     if suffix not in UPLOAD_SUFFIXES:
         raise StudioError(415, f"{name}: unsupported format {suffix or '(no suffix)'}; expected MIDI (.mid, .midi), "
                                "MusicXML (.musicxml, .mxl, .xml) or ABC (.abc)")
-    cap_mb = MAX_UPLOAD_BYTES / 2**20
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > MAX_UPLOAD_BYTES:
-        raise StudioError(413, f"{name}: too large ({int(declared) / 2**20:.1f} MB); the limit is {cap_mb:g} MB")
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_UPLOAD_BYTES:
-            raise StudioError(413, f"{name}: too large (over {cap_mb:g} MB); the limit is {cap_mb:g} MB")
-        chunks.append(chunk)
-    if size == 0:
-        raise StudioError(400, f"{name}: the file is empty")
+    data = await _body(request, name, MAX_UPLOAD_BYTES)
     uid, path = studio.store.new_upload_path(suffix)
-    path.write_bytes(b"".join(chunks))
+    path.write_bytes(data)
     try:
         piece = await anyio.to_thread.run_sync(read, path)
         piece.require_pitched()
@@ -309,9 +387,10 @@ async def fuse_route(request: Request) -> Response:
         report("loading models", method)
         models = studio.fusion_models(method)
         judge = studio.judge()
-        report("fusing", f"{n_beats:.0f} beats in 8-beat windows")
+        report("reading", f"{n_beats:.0f} beats")
         result = fuse(mel.piece, acc.piece, **keep, method=method, melody_track=melody_track,
-                      accomp_tracks=accomp_tracks, models=models, judge=judge)
+                      accomp_tracks=accomp_tracks, models=models, judge=judge, batch_size=FUSE_BATCH,
+                      on_progress=lambda stage, done, total: report(stage, "windows", done, total))
         report("preparing notes", "")
         return _result_json(studio, "fused", result.piece,
                             {"melody": result.melody_input,  # the accompaniment as fused: key-aligned
@@ -362,6 +441,128 @@ async def arrange_route(request: Request) -> Response:
     return JSONResponse(await studio.worker.run(body.get("client"), work))
 
 
+# the mashup tab ------------------------------------------------------------------------------------------
+def _need_db(studio: Studio) -> Path:
+    if studio.db is None:
+        raise StudioError(409, NO_DB)
+    return studio.db
+
+
+def _vocal_json(v: Vocal) -> dict:
+    return {"id": v.id, "name": v.name, "song": v.song, "key": v.key, "tempo": v.tempo}
+
+
+async def mashup_vocals(request: Request) -> Response:
+    studio: Studio = request.app.state.studio
+    return JSONResponse({"db": studio.db.name if studio.db is not None else None,
+                         "songs": [_vocal_json(v) for v in studio.db_vocals.values()],
+                         "uploads": [_vocal_json(v) for v in list(studio.store.vocals.values())]})
+
+
+async def mashup_upload(request: Request) -> Response:
+    """A vocal: an audio file, kept under a server-made name and read once to check it."""
+    studio: Studio = request.app.state.studio
+    _need_db(studio)
+    name = display_name(unquote(request.headers.get("x-filename") or ""))
+    suffix = suffix_of(name)
+    if suffix not in AUDIO_UPLOAD_SUFFIXES:
+        raise StudioError(415, f"{name}: unsupported format {suffix or '(no suffix)'}; expected audio "
+                               f"({', '.join(AUDIO_UPLOAD_SUFFIXES)})")
+    data = await _body(request, name, MAX_AUDIO_UPLOAD_BYTES)
+    uid, path = studio.store.new_upload_path(suffix)
+    path.write_bytes(data)
+    try:  # what retrieve will refuse (not audio, too short or long, silent, NaN), refused now
+        await anyio.to_thread.run_sync(partial(load_audio, path, sr=FEATURE_SR, max_seconds=MAX_VOCAL_SECONDS))
+    except InvalidInputError as err:
+        path.unlink(missing_ok=True)
+        raise StudioError(400, f"{name}: {studio.store.scrub(err.problem)}") from None
+    except Exception as err:  # a decoder's own failure on a malformed file is still the file's problem
+        path.unlink(missing_ok=True)
+        log.info("vocal %s unreadable: %r", name, err)
+        raise StudioError(400, f"{name}: unreadable {suffix} file ({type(err).__name__})") from None
+    vocal = studio.store.add_vocal(Vocal(uid, name, path))
+    return JSONResponse(_vocal_json(vocal))
+
+
+def _search_json(search: Search) -> dict:
+    """A search for the page: :func:`retrieve`'s answer less the server's path of the vocal, with links."""
+    found = search.found
+    results = [{**r, "download": f"/api/mashups/{search.id}-{r['rank']}-mix.wav"} for r in found["results"]]
+    return {"id": search.id, "vocal": _vocal_json(search.vocal), "scorer": search.scorer, "results": results,
+            **{k: found[k] for k in ("key", "tempo", "mode", "vocal_start_s", "seconds", "searched", "scored", "timing")}}
+
+
+async def mashup_search(request: Request) -> Response:
+    studio: Studio = request.app.state.studio
+    db = _need_db(studio)
+    body = await _json_body(request)
+    vocal = studio.vocal(body.get("vocal", ""))
+    scorer = _choice(body, "scorer", SCORERS, "premixnet")
+    top = _choice(body, "top", MASHUP_TOPS, 5)
+    seconds = _choice(body, "seconds", MASHUP_SECONDS, 25.0)
+
+    def work(report):
+        report("reading the vocal", "")
+        path = studio.vocal_path(vocal)
+        found = retrieve(db, path, top=top, scorer=scorer, seconds=seconds, exclude=vocal.song,
+                         on_progress=lambda stage, done, total: (report(stage, "candidates", done, total)
+                                                                 if stage == "scoring" else report(stage)))
+        return _search_json(studio.store.add_search(vocal, found, scorer))
+
+    return JSONResponse(await studio.worker.run(body.get("client"), work))
+
+
+def _rendered(studio: Studio, search: Search, rank: int) -> dict[str, Path]:
+    """The stems and mix of one result of ``search`` as WAV files, rendered once (the library's
+    :func:`render_retrieved`, written with :func:`write_wav`)."""
+    with search.lock:
+        if rank not in search.renders:
+            audio, sr = render_retrieved(studio.db, search.found, rank=rank)
+            search.renders[rank] = {role: write_wav(studio.store.search_path(search, rank, role), audio[role], sr)
+                                    for role in (*ROLES, "mix")}
+        return search.renders[rank]
+
+
+def _search_and_rank(studio: Studio, sid, rank) -> tuple[Search, int]:
+    search = studio.store.search(sid)
+    if search is None:
+        raise StudioError(404, f"no search {str(sid)[:40]!r} on this server; search again")
+    n = len(search.found["results"])
+    if isinstance(rank, bool) or not isinstance(rank, int) or not 1 <= rank <= n:
+        raise StudioError(400, f"given rank={rank!r}; expected 1..{n}")
+    return search, rank
+
+
+async def mashup_render(request: Request) -> Response:
+    studio: Studio = request.app.state.studio
+    _need_db(studio)
+    body = await _json_body(request)
+    search, rank = _search_and_rank(studio, body.get("search"), body.get("rank"))
+
+    def work(report):
+        report("rendering", f"mashup {rank}")
+        _rendered(studio, search, rank)
+        return {"search": search.id, "rank": rank, "seconds": search.found["seconds"],
+                "stems": {role: f"/api/mashups/{search.id}-{rank}-{role}.wav" for role in ROLES},
+                "mix": f"/api/mashups/{search.id}-{rank}-mix.wav"}
+
+    return JSONResponse(await studio.worker.run(body.get("client"), work))
+
+
+async def mashup_file(request: Request) -> Response:
+    """A rendered result's stem or mix (rendered now if it was not yet: a download before playing)."""
+    studio: Studio = request.app.state.studio
+    _need_db(studio)
+    role = request.path_params["role"]
+    rank = request.path_params["rank"]
+    if role not in (*ROLES, "mix") or not rank.isdigit():
+        raise StudioError(404, f"no mashup file {request.url.path.rsplit('/', 1)[-1][:60]!r}")
+    search, rank = _search_and_rank(studio, request.path_params["sid"], int(rank))
+    paths = await anyio.to_thread.run_sync(partial(_rendered, studio, search, rank))
+    name = f"mashup-{rank}.wav" if role == "mix" else f"mashup-{rank}-{role}.wav"
+    return FileResponse(paths[role], media_type="audio/wav", filename=name)
+
+
 async def download(request: Request) -> Response:
     studio: Studio = request.app.state.studio
     rid, suffix = request.path_params["rid"], "." + request.path_params["ext"]
@@ -400,17 +601,20 @@ async def _superseded(request: Request, exc: Superseded) -> Response:
 
 
 def create_app(*, threads: int = 2, tmp_root: str | Path | None = None,
-               allowed_hosts: list[str] | None = None) -> Starlette:
+               allowed_hosts: list[str] | None = None, db: str | Path | None = None) -> Starlette:
     """The studio's ASGI application.
 
     Args:
+        db: a MashupDB for the mashup tab (``collage mashup build``); None: the tab says how to get one.
         allowed_hosts: the host names requests may address (the Host header), e.g. the loopback
             names when the server listens on this machine only, so that a web page cannot reach it
             through a DNS name of its own; None allows any.
         threads: worker threads for model work (fusion, join, arrangement, rendering).
         tmp_root: where to make the server's temporary folder (None: the system's).
+    Raises:
+        InvalidInputError: ``db`` is missing or not a MashupDB.
     """
-    studio = Studio(threads=threads, tmp_root=tmp_root)
+    studio = Studio(threads=threads, tmp_root=tmp_root, db=db)
     routes = [
         Route("/", index),
         Route("/api/info", info),
@@ -421,6 +625,11 @@ def create_app(*, threads: int = 2, tmp_root: str | Path | None = None,
         Route("/api/fuse", fuse_route, methods=["POST"]),
         Route("/api/join", join_route, methods=["POST"]),
         Route("/api/arrange", arrange_route, methods=["POST"]),
+        Route("/api/mashup/vocals", mashup_vocals),
+        Route("/api/mashup/upload", mashup_upload, methods=["POST"]),
+        Route("/api/mashup", mashup_search, methods=["POST"]),
+        Route("/api/mashup/render", mashup_render, methods=["POST"]),
+        Route("/api/mashups/{sid}-{rank}-{role}.wav", mashup_file),
         Route("/api/results/{rid}.{ext}", download),
         Route("/api/samples/{name}.wav", samples),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
@@ -439,26 +648,31 @@ def create_app(*, threads: int = 2, tmp_root: str | Path | None = None,
     return app
 
 
-def serve(host: str = "127.0.0.1", port: int = 0, *, ready=None,
-          log_level: str = "warning") -> None:
-    """Run the studio with uvicorn until interrupted; ``ready(url)`` is called once it listens."""
+def serve(host: str = "127.0.0.1", port: int = 0, *, ready=None, log_level: str = "warning",
+          db: str | Path | None = None) -> None:
+    """Run the studio with uvicorn until interrupted; ``ready(url)`` is called once it listens.
+
+    Raises:
+        ParameterError: the address cannot be listened on.
+        InvalidInputError: ``db`` is missing or not a MashupDB.
+    """
     import socket
 
     import uvicorn
 
+    app = create_app(allowed_hosts=list(LOOPBACK) if host in LOOPBACK else None, db=db)  # a bad DB fails first
     sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
     except OSError as err:
         sock.close()
+        app.state.studio.close()
         raise ParameterError(f"cannot listen on {host}:{port}: {err.strerror or err}") from None
     bound = sock.getsockname()[1]
     shown = f"[{host}]" if ":" in host else host
     url = f"http://{shown}:{bound}/"
-    loopback = host in LOOPBACK
-    server = uvicorn.Server(uvicorn.Config(create_app(allowed_hosts=list(LOOPBACK) if loopback else None),
-                                           log_level=log_level))
+    server = uvicorn.Server(uvicorn.Config(app, log_level=log_level))
     if ready is not None:
         original = server.startup
 

@@ -1,4 +1,4 @@
-"""The studio's files: uploads and results, in one per-server temporary folder.
+"""The studio's files: uploads, results, vocals and mashup searches, in one per-server temporary folder.
 
 Every file the studio writes lies under :attr:`Store.root` (a fresh
 ``tempfile.mkdtemp`` folder, removed by :meth:`Store.close`) under a name the
@@ -20,11 +20,14 @@ import numpy as np
 
 from collage.errors import ParameterError
 from collage.io import MIDI_SUFFIXES, SCORE_SUFFIXES
+from collage.io.audio import AUDIO_SUFFIXES
 from collage.piece import Piece, TimeSignature
 
-__all__ = ["Store", "Upload", "Result", "UPLOAD_SUFFIXES", "display_name", "piece_json"]
+__all__ = ["Store", "Upload", "Result", "Vocal", "Search", "UPLOAD_SUFFIXES", "AUDIO_UPLOAD_SUFFIXES",
+           "display_name", "piece_json"]
 
 UPLOAD_SUFFIXES = tuple(sorted(MIDI_SUFFIXES | SCORE_SUFFIXES))
+AUDIO_UPLOAD_SUFFIXES = tuple(sorted(AUDIO_SUFFIXES))  # vocals for the mashup tab
 MAX_KEPT = 200  # results and uploads kept per server (the oldest are forgotten first)
 
 
@@ -63,6 +66,36 @@ class Result:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
+@dataclass
+class Vocal:
+    """A vocal the mashup tab searches with: an upload, or the vocal stem of a song of the MashupDB."""
+
+    id: str
+    name: str  # display name only
+    path: Path | None  # its audio in the studio's folder (a DB vocal: copied there on first use)
+    song: str | None = None  # the DB song it is the vocal of (that song's stems are left out of a search)
+    source: str | None = None  # a DB vocal's stem file or URL, copied from
+    key: str | None = None  # a DB vocal's stored key and tempo (BPM), for display
+    tempo: float | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+@dataclass
+class Search:
+    """One mashup search: what :func:`collage.mashup.retrieve` returned, and the results rendered so far."""
+
+    id: str
+    vocal: Vocal
+    found: dict
+    scorer: str
+    renders: dict = field(default_factory=dict)  # rank -> {role: written path}
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def files(self) -> dict:
+        return {f"{rank}-{role}": p for rank, paths in self.renders.items() for role, p in paths.items()}
+
+
 class Store:
     """Uploads and results of one server, in memory and under one temporary folder."""
 
@@ -72,13 +105,16 @@ class Store:
         (self.root / "results").mkdir()
         self.uploads: OrderedDict[str, Upload] = OrderedDict()
         self.results: OrderedDict[str, Result] = OrderedDict()
+        self.vocals: OrderedDict[str, Vocal] = OrderedDict()
+        self.searches: OrderedDict[str, Search] = OrderedDict()
         self._lock = threading.Lock()
 
     # uploads ---------------------------------------------------------------------------------------------
     def new_upload_path(self, suffix: str) -> tuple[str, Path]:
         """A fresh id and the path to write its bytes to (``suffix`` must be an accepted one)."""
-        if suffix not in UPLOAD_SUFFIXES:
-            raise ParameterError(f"given suffix {suffix!r}; expected one of {', '.join(UPLOAD_SUFFIXES)}")
+        if suffix not in UPLOAD_SUFFIXES + AUDIO_UPLOAD_SUFFIXES:
+            raise ParameterError(f"given suffix {suffix!r}; expected one of "
+                                 f"{', '.join(UPLOAD_SUFFIXES + AUDIO_UPLOAD_SUFFIXES)}")
         uid = uuid.uuid4().hex
         return uid, self.root / "uploads" / f"{uid}{suffix}"
 
@@ -110,10 +146,43 @@ class Store:
     def result_path(self, res: Result, suffix: str) -> Path:
         return self.root / "results" / f"{res.id}{suffix}"
 
+    # vocals and mashup searches --------------------------------------------------------------------------
+    def add_vocal(self, vocal: Vocal) -> Vocal:
+        with self._lock:
+            self.vocals[vocal.id] = vocal
+            self._forget(self.vocals, delete=True)
+        return vocal
+
+    def vocal(self, vid) -> Vocal | None:
+        with self._lock:
+            return self.vocals.get(str(vid))
+
+    def vocal_copy_path(self, vocal: Vocal) -> Path:
+        """Where a DB vocal's stem is copied to (its suffix kept, if an audio one)."""
+        suffix = suffix_of(str(vocal.source or ""))
+        return self.root / "uploads" / f"{uuid.uuid4().hex}{suffix if suffix in AUDIO_UPLOAD_SUFFIXES else '.wav'}"
+
+    def add_search(self, vocal: Vocal, found: dict, scorer: str) -> Search:
+        search = Search(uuid.uuid4().hex, vocal, found, scorer)
+        with self._lock:
+            self.searches[search.id] = search
+            self._forget(self.searches, delete=True)
+        return search
+
+    def search(self, sid) -> Search | None:
+        with self._lock:
+            return self.searches.get(str(sid))
+
+    def search_path(self, search: Search, rank: int, role: str) -> Path:
+        return self.root / "results" / f"{search.id}-{int(rank)}-{role}.wav"
+
     def _forget(self, table: OrderedDict, *, delete: bool) -> None:
         while len(table) > MAX_KEPT:
             _, old = table.popitem(last=False)
-            paths = [old.path] if isinstance(old, Upload) else list(old.files.values())
+            if isinstance(old, (Upload, Vocal)):
+                paths = [old.path] if old.path is not None else []
+            else:
+                paths = list(old.files.values())
             for p in paths:
                 if delete and Path(p).is_relative_to(self.root):
                     Path(p).unlink(missing_ok=True)
@@ -121,7 +190,7 @@ class Store:
     def scrub(self, message: str) -> str:
         """``message`` with every stored path replaced by its display name (server paths never reach a page)."""
         with self._lock:
-            uploads = list(self.uploads.values())
+            uploads = list(self.uploads.values()) + [v for v in self.vocals.values() if v.path is not None]
         for up in uploads:
             message = message.replace(str(up.path), up.name)
         return message.replace(str(self.root), "<studio>")

@@ -2,9 +2,11 @@
 
 A request runs its library call in a :class:`Worker`'s thread pool. Each
 request names its client (one per page and tab); a newer request from the same
-client cancels the older one if it has not started yet, and an older one that
-has already run is answered as superseded (its result is dropped), so a page
-that moves a slider quickly gets the latest answer first.
+client cancels the older one if it has not started yet; one that is running
+stops at its next progress report (the report raises :class:`Superseded`, which
+the library lets through), and one that has already run is answered as
+superseded (its result is dropped), so a page that moves a slider quickly gets
+the latest answer first.
 """
 
 from __future__ import annotations
@@ -35,20 +37,29 @@ class Worker:
         self._progress: dict[str, dict] = {}
 
     def progress(self, client: str) -> dict:
-        """What the client's request is doing: ``{"stage", "detail", "elapsed_s"}`` or ``{"stage": "idle"}``."""
+        """What the client's request is doing: ``{"stage", "detail", "elapsed_s"}`` (since the stage began),
+        with ``"done"`` and ``"total"`` when the stage is counted; ``{"stage": "idle"}`` when none runs."""
         with self._lock:
             p = self._progress.get(client)
         if p is None:
             return {"stage": "idle"}
-        return {"stage": p["stage"], "detail": p["detail"], "elapsed_s": round(time.monotonic() - p["t0"], 3)}
+        out = {"stage": p["stage"], "detail": p["detail"], "elapsed_s": round(time.monotonic() - p["t0"], 3)}
+        if p["total"] is not None:
+            out |= {"done": p["done"], "total": p["total"]}
+        return out
 
-    def _set(self, client: str, seq: int, stage: str, detail: str) -> None:
+    def _set(self, client: str, seq: int, stage: str, detail: str, done: int | None, total: int | None) -> None:
         with self._lock:
-            if self._latest.get(client) == seq:
-                self._progress[client] = {"stage": stage, "detail": detail, "t0": time.monotonic()}
+            if self._latest.get(client) != seq:
+                raise Superseded  # a newer request from this client: stop here
+            old = self._progress.get(client)
+            t0 = old["t0"] if old is not None and old["stage"] == stage else time.monotonic()
+            self._progress[client] = {"stage": stage, "detail": detail, "t0": t0, "done": done, "total": total}
 
-    async def run(self, client: str | None, fn: Callable[[Callable[[str, str], None]], Any]) -> Any:
-        """``fn(report)`` in a worker thread; ``report(stage, detail)`` updates :meth:`progress`.
+    async def run(self, client: str | None, fn: Callable[[Callable[..., None]], Any]) -> Any:
+        """``fn(report)`` in a worker thread; ``report(stage, detail="", done=None, total=None)`` updates
+        :meth:`progress` (``done`` of ``total``: how far a counted stage is), and raises
+        :class:`Superseded` once a newer request from ``client`` has come, which stops ``fn`` there.
 
         Raises:
             Superseded: a newer request from ``client`` came first.
@@ -62,11 +73,8 @@ class Worker:
             old.cancel()  # not started yet: never runs
 
         def task():
-            with self._lock:
-                if self._latest.get(client) != seq:
-                    raise Superseded
-            self._set(client, seq, "queued", "")
-            return fn(lambda stage, detail="": self._set(client, seq, stage, detail))
+            self._set(client, seq, "queued", "", None, None)  # raises Superseded when a newer one came first
+            return fn(lambda stage, detail="", done=None, total=None: self._set(client, seq, stage, detail, done, total))
 
         fut = self.pool.submit(task)
         with self._lock:

@@ -49,6 +49,28 @@ function audioContext() {
   return studio.audio;
 }
 
+// ---------------------------------------------------------------------------------------------------------
+// progress: what the server says a request is doing (/api/progress), as text and a bar
+function progressText(p) {
+  const secs = `${p.elapsed_s.toFixed(1)} s`;
+  if (p.total) return `${p.stage}: ${p.done} of ${p.total}${p.detail ? " " + p.detail : ""}… ${secs}`;
+  return `${p.stage}${p.detail ? " (" + p.detail + ")" : ""}… ${secs}`;
+}
+
+function pollProgress(client, bench) {  // polls every 300 ms until the returned function is called
+  const bar = $(".progress", bench.root);
+  let stopped = false;
+  const timer = setInterval(async () => {
+    try {
+      const p = await api(`/api/progress?client=${encodeURIComponent(client)}`);
+      if (stopped || p.stage === "idle") return;
+      bench.status(progressText(p));
+      if (bar) { bar.hidden = !p.total; if (p.total) { bar.max = p.total; bar.value = p.done; } }
+    } catch (e) { /* the next poll tries again */ }
+  }, 300);
+  return () => { stopped = true; clearInterval(timer); if (bar) bar.hidden = true; };
+}
+
 function bankKey(track) { return track.is_drum ? "drums" : String(track.program); }
 
 function loadBank(key) {
@@ -494,12 +516,7 @@ async function runTool(tool, body, show, opts = {}) {
   studio.prefetched[tool] = null;
   bench.error("");
   bench.status("working…");
-  const poll = setInterval(async () => {
-    try {
-      const p = await api(`/api/progress?client=${encodeURIComponent(client)}`);
-      if (p.stage !== "idle") bench.status(`${p.stage}${p.detail ? " (" + p.detail + ")" : ""}… ${p.elapsed_s.toFixed(1)} s`);
-    } catch (e) { /* the next poll tries again */ }
-  }, 300);
+  const stopPolling = pollProgress(client, bench);
   try {
     let res = null;
     let head = false;
@@ -521,7 +538,7 @@ async function runTool(tool, body, show, opts = {}) {
     bench.error(err.message);
     return null;
   } finally {
-    clearInterval(poll);
+    stopPolling();
   }
 }
 
@@ -612,7 +629,395 @@ async function showArranged(res, bench) {
   bench.status(`arranged for ${res.summary.ensemble} with ${res.summary.model}: ${parts} notes`);
 }
 
-const TOOLS = { fuse, join, arrange };
+// ---------------------------------------------------------------------------------------------------------
+// the mashup tab: accompaniments for a vocal from the MashupDB (collage.mashup.retrieve), each playable as
+// its three stems (mute and solo) and downloadable as the mix (collage.mashup.render_retrieved)
+const STEMS = ["vocals", "harmonic", "percussion"];
+
+function keyName(key) {  // "A:min" -> "A minor"
+  if (!key) return "?";
+  const [tonic, mode] = key.split(":");
+  return `${tonic} ${mode === "min" ? "minor" : mode === "maj" ? "major" : mode || ""}`.trim();
+}
+
+class MashupBench {
+  constructor(root) {
+    this.tool = "mashup";
+    this.root = root;
+    this.canvas = $(".wave canvas", root);
+    this.search = null;    // the latest search shown (POST /api/mashup's answer)
+    this.loaded = null;    // {search, rank, buffers: {role: AudioBuffer}, duration}
+    this.mute = new Set();
+    this.solo = new Set();
+    this.playing = false;
+    this.position = 0;
+    $(".play", root).addEventListener("click", () => (this.playing ? this.pause() : this.play()));
+    this.canvas.addEventListener("click", (ev) => this.seek(ev));
+    window.addEventListener("resize", () => this.draw());
+    this.renderStems();
+  }
+
+  status(text) { $(".status", this.root).textContent = text || ""; }
+  error(text) { $(".error", this.root).textContent = text ? oneLine(text) : ""; }
+  audible(role) { return this.solo.size ? this.solo.has(role) : !this.mute.has(role); }
+
+  renderStems() {
+    const ul = $(".tracks", this.root);
+    ul.textContent = "";
+    STEMS.forEach((role, i) => {
+      const li = document.createElement("li");
+      const sw = document.createElement("span");
+      sw.className = "swatch"; sw.style.background = COLORS[i];
+      const name = document.createElement("span");
+      name.textContent = role;
+      li.append(sw, name);
+      for (const kind of ["mute", "solo"]) {
+        const b = document.createElement("button");
+        b.type = "button"; b.className = kind;
+        b.textContent = kind === "mute" ? "Mute" : "Solo";
+        b.setAttribute("aria-label", `${b.textContent} ${role}`);
+        b.setAttribute("aria-pressed", "false");
+        b.addEventListener("click", () => {
+          const set = this[kind];
+          if (set.has(role)) set.delete(role); else set.add(role);
+          b.setAttribute("aria-pressed", set.has(role) ? "true" : "false");
+          this.applyGains();
+          this.draw();
+        });
+        li.appendChild(b);
+      }
+      ul.appendChild(li);
+    });
+  }
+
+  showResults(res) {
+    this.pause();
+    this.search = res;
+    this.loaded = null;
+    this.position = 0;
+    const link = $(".download-wav", this.root);
+    link.removeAttribute("href"); link.setAttribute("aria-disabled", "true"); link.setAttribute("tabindex", "-1");
+    $(".now-playing", this.root).textContent = "";
+    const box = $(".results", this.root);
+    box.textContent = "";
+    if (!res.results.length) {
+      const p = document.createElement("p");
+      p.textContent = `No accompaniment of the MashupDB is close enough in key (±3 semitones) and tempo (×0.8 to ×1.2) `
+        + `to this vocal (${keyName(res.key)}, ${res.tempo} BPM).`;
+      box.appendChild(p);
+      this.draw();
+      return;
+    }
+    const found = document.createElement("p");
+    found.className = "found";
+    found.textContent = `Accompaniments for ${res.vocal.name} (heard in ${keyName(res.key)} at ${res.tempo} BPM), `
+      + `${res.seconds} s from ${res.vocal_start_s.toFixed(2)} s; ${res.scored} scored of ${res.searched} stem segments searched.`;
+    box.appendChild(found);
+    const table = document.createElement("table");
+    const cap = document.createElement("caption");
+    cap.className = "sr-only";
+    cap.textContent = "Accompaniments, best first, with their scores";
+    table.appendChild(cap);
+    const head = document.createElement("tr");
+    for (const h of ["#", "Listen", "Harmonic stem", "Percussion", "Key", "Tempo", "Phase", "Harmony", "Rhythm",
+      "Spectrum", "First stage", `Score (${res.scorer})`]) {
+      const th = document.createElement("th"); th.scope = "col"; th.textContent = h; head.appendChild(th);
+    }
+    table.appendChild(head);
+    for (const r of res.results) {
+      const tr = document.createElement("tr");
+      tr.dataset.rank = String(r.rank);
+      const cells = [
+        [`${r.harmonic} at ${r.harmonic_start_s.toFixed(1)} s`, "song"],
+        [`${r.percussion} at ${r.percussion_start_s.toFixed(1)} s`, "song"],
+        [`${r.harmonic_semitones > 0 ? "+" : ""}${r.harmonic_semitones} st`],
+        [`×${r.harmonic_ratio.toFixed(2)} / ×${r.percussion_ratio.toFixed(2)}`],
+        ["on the downbeat"],
+        [(r.terms.harmonic ?? NaN).toFixed(2)],
+        [(r.terms.rhythmic ?? NaN).toFixed(2)],
+        [(r.terms.spectral ?? NaN).toFixed(2)],
+        [r.first_stage === null ? "–" : r.first_stage.toFixed(2)],
+        [r.score.toFixed(3)],
+      ];
+      const th = document.createElement("th");
+      th.scope = "row"; th.textContent = String(r.rank);
+      tr.appendChild(th);
+      const td = document.createElement("td");
+      const play = document.createElement("button");
+      play.type = "button"; play.className = "play-row"; play.textContent = "Play";
+      play.setAttribute("aria-pressed", "false");
+      play.setAttribute("aria-label", `Play mashup ${r.rank}: ${r.harmonic} and ${r.percussion}`);
+      play.addEventListener("click", () => this.toggleRank(r.rank));
+      const dl = document.createElement("a");
+      dl.className = "button download-row"; dl.textContent = "Download";
+      dl.href = r.download; dl.setAttribute("download", `mashup-${r.rank}.wav`);
+      dl.setAttribute("aria-label", `Download mashup ${r.rank} (WAV)`);
+      td.append(play, " ", dl);
+      tr.appendChild(td);
+      for (const [text, kind] of cells) {
+        const cell = document.createElement("td");
+        if (kind === "song") cell.className = "song";
+        cell.textContent = text;
+        tr.appendChild(cell);
+      }
+      table.appendChild(tr);
+    }
+    box.appendChild(table);
+    const legend = document.createElement("p");
+    legend.className = "legend";
+    legend.textContent = "Key: the harmonic stem's pitch shift to the vocal's key (semitones). Tempo: the harmonic "
+      + "stem's and the percussion's stretch to the vocal's tempo. Phase: each stem starts on one of its downbeats, "
+      + "laid on the vocal's. Harmony, Rhythm, Spectrum: AutoMashUpper's terms of the rendered mashup (chroma "
+      + "agreement, how the bars' onset patterns line up, how the bands are filled). First stage: the stored-vector "
+      + `score that shortlisted it. Score: ${res.scorer}'s mashability, which ranks them.`;
+    box.appendChild(legend);
+    this.draw();
+  }
+
+  markRows() {
+    for (const tr of $$(".results tr[data-rank]", this.root)) {
+      const on = this.loaded && this.loaded.rank === Number(tr.dataset.rank);
+      tr.classList.toggle("current", !!on);
+      const b = $(".play-row", tr);
+      b.setAttribute("aria-pressed", on && this.playing ? "true" : "false");
+      b.textContent = on && this.playing ? "Pause" : "Play";
+    }
+  }
+
+  async toggleRank(rank) {
+    if (this.loaded && this.loaded.rank === rank && this.loaded.search === this.search.id) {
+      if (this.playing) this.pause(); else await this.play();
+      return;
+    }
+    if (await this.load(rank)) await this.play();
+  }
+
+  async load(rank) {  // render result `rank` of the current search on the server, fetch and decode its stems
+    const search = this.search;
+    this.pause();
+    const client = clientId("mashup-play");
+    this.error("");
+    this.status(`rendering mashup ${rank}…`);
+    const stopPolling = pollProgress(client, this);
+    try {
+      const r = await api("/api/mashup/render", { method: "POST", headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ search: search.id, rank, client }) });
+      const buffers = await Promise.all(STEMS.map((role) => fetch(r.stems[role]).then((res) => {
+        if (!res.ok) throw new Error(`the ${role} stem could not be fetched (${res.status})`);
+        return res.arrayBuffer();
+      }).then((data) => audioContext().decodeAudioData(data))));
+      if (this.search !== search) return false;  // a newer search came meanwhile
+      const loaded = { search: search.id, rank, buffers: {}, duration: 0 };
+      STEMS.forEach((role, i) => { loaded.buffers[role] = buffers[i]; loaded.duration = Math.max(loaded.duration, buffers[i].duration); });
+      this.loaded = loaded;
+      this.position = 0;
+      const res = search.results[rank - 1];
+      const link = $(".download-wav", this.root);
+      link.href = r.mix; link.setAttribute("download", `mashup-${rank}.wav`);
+      link.setAttribute("aria-disabled", "false"); link.removeAttribute("tabindex");
+      $(".now-playing", this.root).textContent = `Mashup ${rank}: ${search.vocal.name} over ${res.harmonic} and ${res.percussion}`;
+      this.status(`mashup ${rank} ready: ${loaded.duration.toFixed(1)} s`);
+      this.root.dataset.loaded = `${search.id}-${rank}`;
+      this.draw();
+      this.markRows();
+      return true;
+    } catch (err) {
+      if (!err.superseded) { this.status(""); this.error(err.message); }
+      return false;
+    } finally {
+      stopPolling();
+    }
+  }
+
+  applyGains() {
+    if (!this.gains) return;
+    const ctx = audioContext();
+    for (const role of STEMS) this.gains[role].gain.setTargetAtTime(this.audible(role) ? 1 : 0, ctx.currentTime, 0.01);
+  }
+
+  async play() {
+    if (!this.loaded) {
+      if (!this.search || !this.search.results.length || !(await this.load(1))) return;
+    }
+    const ctx = audioContext();
+    if (ctx.state !== "running") await ctx.resume();
+    this.stopVoices();
+    if (this.position >= this.loaded.duration) this.position = 0;
+    this.offset = this.position;
+    this.t0 = ctx.currentTime + 0.03;
+    this.gains = {};
+    this.voices = [];
+    for (const role of STEMS) {
+      const g = ctx.createGain(); g.connect(studio.master); this.gains[role] = g;
+      const s = ctx.createBufferSource();
+      s.buffer = this.loaded.buffers[role];
+      s.connect(g);
+      s.start(this.t0, this.offset);
+      this.voices.push(s);
+    }
+    this.applyGains();
+    this.playing = true;
+    $(".play", this.root).textContent = "Pause";
+    $(".play", this.root).setAttribute("aria-pressed", "true");
+    this.markRows();
+    const frame = () => {
+      if (!this.playing) return;
+      if (this.now() >= this.loaded.duration) { this.pause(true); return; }
+      this.drawPlayhead();
+      requestAnimationFrame(frame);
+    };
+    requestAnimationFrame(frame);
+  }
+
+  now() { return this.playing ? audioContext().currentTime - this.t0 + this.offset : this.position; }
+
+  stopVoices() {
+    if (this.voices) for (const s of this.voices) { try { s.stop(); } catch (e) { /* already ended */ } }
+    if (this.gains) for (const g of Object.values(this.gains)) g.disconnect();
+    this.voices = []; this.gains = null;
+  }
+
+  pause(ended = false) {
+    if (!this.playing) return;
+    this.position = ended ? 0 : Math.max(0, this.now());
+    this.playing = false;
+    this.stopVoices();
+    $(".play", this.root).textContent = "Play";
+    $(".play", this.root).setAttribute("aria-pressed", "false");
+    this.markRows();
+    this.draw();
+  }
+
+  seek(ev) {
+    if (!this.loaded) return;
+    const rect = this.canvas.getBoundingClientRect();
+    const t = ((ev.clientX - rect.left) / rect.width) * this.loaded.duration;
+    const was = this.playing;
+    this.pause();
+    this.position = Math.max(0, Math.min(t, this.loaded.duration));
+    if (was) this.play(); else this.draw();
+  }
+
+  draw() {  // one lane per stem: its waveform's envelope (dimmed when not heard), then the playhead
+    const canvas = this.canvas;
+    const dpr = window.devicePixelRatio || 1;
+    const w = canvas.clientWidth, h = canvas.clientHeight;
+    if (!w || !h) return;
+    canvas.width = Math.round(w * dpr); canvas.height = Math.round(h * dpr);
+    const g = canvas.getContext("2d", { willReadFrequently: true });
+    g.setTransform(dpr, 0, 0, dpr, 0, 0);
+    g.fillStyle = "#fff"; g.fillRect(0, 0, w, h);
+    if (this.loaded) {
+      const lane = h / STEMS.length;
+      STEMS.forEach((role, i) => {
+        const data = this.loaded.buffers[role].getChannelData(0);
+        const per = Math.max(1, Math.floor(data.length / w));
+        g.fillStyle = COLORS[i];
+        g.globalAlpha = this.audible(role) ? 0.85 : 0.25;
+        const mid = lane * (i + 0.5);
+        for (let x = 0; x < w; x++) {
+          let peak = 0;
+          const a = Math.floor((x / w) * data.length);
+          for (let k = a; k < Math.min(a + per, data.length); k += 4) peak = Math.max(peak, Math.abs(data[k]));
+          const y = Math.min(1, peak) * lane * 0.45;
+          g.fillRect(x, mid - y, 1, Math.max(1, 2 * y));
+        }
+      });
+      g.globalAlpha = 1;
+    }
+    this.background = g.getImageData(0, 0, canvas.width, canvas.height);
+    this.drawPlayhead();
+  }
+
+  drawPlayhead() {
+    if (!this.background || !this.loaded) return;
+    const g = this.canvas.getContext("2d", { willReadFrequently: true });
+    g.putImageData(this.background, 0, 0);
+    const dpr = window.devicePixelRatio || 1;
+    const t = this.now();
+    const x = (Math.min(t, this.loaded.duration) / this.loaded.duration) * this.canvas.clientWidth;
+    g.setTransform(dpr, 0, 0, dpr, 0, 0);
+    g.strokeStyle = "#c00"; g.lineWidth = 2;
+    g.beginPath(); g.moveTo(x, 0); g.lineTo(x, this.canvas.clientHeight); g.stroke();
+    this.root.dataset.playhead = t.toFixed(3);
+  }
+}
+
+function mashup(opts) {
+  if (!studio.info.mashup.db) return null;
+  const vocal = $("#mashup-vocal").value;
+  if (!vocal) { studio.benches.mashup.status("Upload a vocal to search with."); return null; }
+  const body = { vocal, top: parseInt($("#mashup-top").value, 10), seconds: parseFloat($("#mashup-seconds").value),
+    scorer: $("#mashup-scorer").value };
+  return runTool("mashup", body, showMashups, opts);
+}
+
+async function showMashups(res, bench) {
+  bench.showResults(res);
+  bench.status(`${res.results.length} accompaniments for ${res.vocal.name}, ranked by ${res.scorer}`);
+}
+
+function vocalLabel(v) {
+  return v.song ? `${v.name} (vocal of the DB: ${keyName(v.key)}, ${v.tempo} BPM)` : v.name;
+}
+
+async function uploadVocal(input, bench) {
+  const file = input.files && input.files[0];
+  if (!file) return null;
+  bench.error(""); bench.status(`uploading ${file.name}…`);
+  try {
+    const v = await api("/api/mashup/upload", { method: "POST", body: file, headers: { "X-Filename": encodeURIComponent(file.name) } });
+    const o = document.createElement("option");
+    o.value = v.id; o.textContent = vocalLabel(v);
+    $("#mashup-vocal").appendChild(o);
+    bench.status(`uploaded ${v.name}`);
+    return v;
+  } catch (err) {
+    bench.status("");
+    bench.error(err.message);
+    return null;
+  } finally {
+    input.value = "";
+  }
+}
+
+async function setupMashup() {
+  const panel = $("#panel-mashup");
+  const info = studio.info.mashup;
+  const bench = new MashupBench($(".mashbench", panel));
+  studio.benches.mashup = bench;
+  if (!info.db) {
+    const p = $(".no-db", panel);
+    p.textContent = info.no_db;
+    p.hidden = false;
+    return;
+  }
+  for (const el of $$(".with-db", panel)) el.hidden = false;
+  for (const [id, items, def, label] of [
+    ["#mashup-top", info.tops, 5, (v) => `top ${v}`],
+    ["#mashup-seconds", info.seconds, 25, (v) => `${v} s`],
+    ["#mashup-scorer", info.scorers, "premixnet", (v) => v]]) {
+    const sel = $(id);
+    for (const v of items) { const o = document.createElement("option"); o.value = String(v); o.textContent = label(v); sel.appendChild(o); }
+    sel.value = String(def);
+  }
+  const vocals = await api("/api/mashup/vocals");
+  const sel = $("#mashup-vocal");
+  for (const v of vocals.songs.concat(vocals.uploads)) {
+    const o = document.createElement("option"); o.value = v.id; o.textContent = vocalLabel(v); sel.appendChild(o);
+  }
+  const mb = Math.round(info.max_upload_bytes / 2 ** 20);
+  $("#mashup-db-line").textContent = `MashupDB ${vocals.db}: ${vocals.songs.length} songs. Pick one of their vocals `
+    + `(that song's own stems are left out) or upload one (${info.upload_suffixes.join(", ")}; at most ${mb} MB).`;
+  for (const s of $$("select", panel)) s.addEventListener("change", () => mashup());
+  const input = $("#mashup-vocal-upload");
+  input.addEventListener("change", async () => {
+    const v = await uploadVocal(input, bench);
+    if (v) { sel.value = v.id; mashup(); }
+  });
+}
+
+const TOOLS = { fuse, join, arrange, mashup };
 
 // ---------------------------------------------------------------------------------------------------------
 function setupTabs() {
@@ -626,8 +1031,7 @@ function setupTabs() {
     }
     const tool = document.getElementById(tab.getAttribute("aria-controls")).dataset.tool;
     for (const b of Object.values(studio.benches)) if (b.tool !== tool) b.pause();
-    const bench = studio.benches[tool];
-    if (!bench.views.B) TOOLS[tool](); else bench.draw();
+    if (!studio.results[tool]) TOOLS[tool](); else studio.benches[tool].draw();
   };
   tabs.forEach((tab, i) => {
     tab.addEventListener("click", () => select(tab));
@@ -674,7 +1078,8 @@ function setupPanel(tool) {
 async function main() {
   studio.info = await api("/api/info");
   studio.files = await api("/api/examples");
-  for (const tool of Object.keys(TOOLS)) setupPanel(tool);
+  for (const tool of ["fuse", "join", "arrange"]) setupPanel(tool);
+  await setupMashup();
   fillFileSelects();
   $("#fuse-melody").value = "example-melody";
   $("#fuse-accompaniment").value = "example-accompaniment";

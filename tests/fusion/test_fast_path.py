@@ -187,3 +187,21 @@ def test_the_gradient_baseline_gives_the_same_notes_with_numpy_vaes(engines, exa
     b = fuse(mel, acc, method="gradient", models=FusionModels(numpy_models.melody_vae, numpy_models.accomp_vae,
                                                               critic=critic))
     assert _notes(a) == _notes(b)
+
+
+def test_decoded_windows_become_notes_as_the_one_window_functions_make_them(engines):
+    from collage.fusion.windows import trim_notes
+    from collage.represent.accompaniment import durmat_to_notes
+    from collage.represent.melody import tokens_to_notes
+
+    rng = np.random.default_rng(0)
+    tokens = rng.choice([60, 64, 67, 128, 128, 128, 129, 129], size=(40, 32))  # onsets, holds, rests
+    tokens[:, 0] = rng.choice([128, 129, 62], size=40)  # a hold with nothing to hold ignored
+    models = engines["numpy"][0]
+    z = rng.standard_normal((6, models.accomp_vae.z_dim)).astype(np.float32)
+    tokens = np.concatenate([tokens, models.melody_vae.decode_tokens(z)])
+    prmat = np.concatenate([models.accomp_vae.decode(z), rng.integers(0, 40, (3, 32, 128)) * (rng.random((3, 32, 128)) < 0.05)])
+    for got, want in zip(vertical._token_notes(tokens), [tokens_to_notes(t) for t in tokens]):
+        assert got.tolist() == want.tolist()
+    for got, m in zip(vertical._durmat_notes(prmat), prmat):
+        assert got.tolist() == trim_notes(durmat_to_notes(m), 32).tolist()

@@ -68,15 +68,15 @@ from collage.io import as_piece
 from collage.models.inference import ENGINES, _content_key, load_inference
 from collage.piece import Piece, Tempo, Track, check_notes
 from collage.pretrained import build_model, load_pretrained, tiny_model
-from collage.represent.accompaniment import _durmat, durmat_to_notes
+from collage.represent.accompaniment import _durmat
 from collage.represent.checks import check_int, check_unit_interval
 from collage.represent.chord import estimate_chords
 from collage.represent.grid import SEGMENT_BEATS, SEGMENT_STEPS, STEPS_PER_BEAT
 from collage.represent.melody import (
+    HOLD,
     _melody_tokens,
     melody_onehot,
     skyline,
-    tokens_to_notes,
 )
 from collage.represent.transpose import transpose_notes
 
@@ -475,10 +475,36 @@ def _decode(model, z: np.ndarray, mask: np.ndarray, role: str, lengths: np.ndarr
         zt = torch.from_numpy(np.ascontiguousarray(z))
         with torch.no_grad():
             dec = (model.decode_tokens(zt) if role == "melody" else model.decode(zt)).cpu().numpy()
-    for r, d in zip(rows, dec):
+    notes = _token_notes(np.asarray(dec)) if role == "melody" else _durmat_notes(np.asarray(dec))
+    for r, n in zip(rows, notes):
         if mask[r]:
-            out[r] = tokens_to_notes(d) if role == "melody" else W.trim_notes(durmat_to_notes(d), SEGMENT_STEPS)
+            out[r] = n
     return out
+
+
+def _split_rows(notes: np.ndarray, row: np.ndarray, k: int) -> list[np.ndarray]:
+    """``(N, 4)`` notes of ``k`` windows, ``row`` ``(N,)`` (sorted) the window of each -> one array per window."""
+    return np.split(notes, np.cumsum(np.bincount(row, minlength=k))[:-1])
+
+
+def _token_notes(tokens: np.ndarray) -> list[np.ndarray]:
+    """:func:`~collage.represent.melody.tokens_to_notes` of every row of decoded ``(K, T)`` tokens at once."""
+    k, t = tokens.shape
+    after = np.where(tokens != HOLD, np.arange(t), t)  # (K, T): where a note ends, if one sounds before
+    after = np.minimum.accumulate(after[:, ::-1], axis=1)[:, ::-1]  # the first such step at or after each
+    after = np.concatenate([after[:, 1:], np.full((k, 1), t)], axis=1)  # ... after each step
+    row, on = np.nonzero(tokens < HOLD)  # onsets, by window then step
+    notes = np.stack([on, after[row, on] - on, tokens[row, on], np.full(len(on), 90)], axis=1).astype(np.int64)
+    return _split_rows(notes, row, k)
+
+
+def _durmat_notes(prmat: np.ndarray) -> list[np.ndarray]:
+    """``trim_notes(durmat_to_notes(m), 32)`` of every decoded ``(32, 128)`` ``pr_mat`` of ``(K, 32, 128)`` at once."""
+    k, t = prmat.shape[:2]
+    row, on, pitch = np.nonzero(prmat)  # by window, onset, pitch
+    dur = np.maximum(np.minimum(on + prmat[row, on, pitch], t) - on, 1)  # cut at the window's end
+    notes = np.stack([on, dur, pitch, np.full(len(on), 64)], axis=1).astype(np.int64)
+    return _split_rows(notes, row, k)
 
 
 def _fuse_batch(mel_windows, acc_windows, chords, *, method, controls, models, gradient_options, iterations,

@@ -302,14 +302,17 @@ def _onset_velocities(notes: np.ndarray, n_steps: int) -> np.ndarray:
     return grid
 
 
-def _with_velocity(notes: np.ndarray, grid: np.ndarray, contour: np.ndarray, start: int) -> np.ndarray:
-    """Window-relative decoded notes with input velocities: the same (onset, pitch)'s, else the contour's."""
-    notes = notes.copy()
-    if len(notes):
-        pos = np.clip(notes[:, 0] + start, 0, len(contour) - 1)
-        same = grid[pos, notes[:, 2]]
-        notes[:, 3] = np.clip(np.where(same > 0, same, contour[pos]), 1, 127)
-    return notes
+def _with_velocity(windows: list, grid: np.ndarray, contour: np.ndarray, starts: np.ndarray) -> list:
+    """Window-relative decoded notes (one array per window starting at ``starts``) with input velocities:
+    the same (onset, pitch)'s, else the contour's."""
+    sizes = [len(w) for w in windows]
+    if not sum(sizes):
+        return list(windows)
+    notes = np.concatenate(windows).astype(np.int64)  # a copy
+    pos = np.clip(notes[:, 0] + np.repeat(np.asarray(starts, dtype=np.int64), sizes), 0, len(contour) - 1)
+    same = grid[pos, notes[:, 2]]
+    notes[:, 3] = np.clip(np.where(same > 0, same, contour[pos]), 1, 127)
+    return np.split(notes, np.cumsum(sizes)[:-1])
 
 
 def fuse_windows(mel_windows: Sequence[np.ndarray], acc_windows: Sequence[np.ndarray], *, method: str = "collagenet",
@@ -752,16 +755,15 @@ def fuse(
     acc_vel = (_onset_velocities(acc, plan.padded), _velocity_contour(acc, plan.padded, default=64))
     silent = {"melody": 0, "accompaniment": 0}
     for k in range(plan.n_windows):
-        s = int(plan.starts[k])
         if not len(mel_w[k]):
             out_mel[k] = np.zeros((0, 4), dtype=np.int64)
             silent["melody"] += 1
         if not len(acc_w[k]):
             out_acc[k] = np.zeros((0, 4), dtype=np.int64)
             silent["accompaniment"] += 1
-        if method != "rule":
-            out_mel[k] = _with_velocity(out_mel[k], *mel_vel, s)
-            out_acc[k] = _with_velocity(out_acc[k], *acc_vel, s)
+    if method != "rule":
+        out_mel = _with_velocity(out_mel, *mel_vel, plan.starts)
+        out_acc = _with_velocity(out_acc, *acc_vel, plan.starts)
     fused_mel = W.stitch_notes(out_mel, plan) if want_mel.any() or method == "rule" else mel[:0]
     fused_acc = acc if method == "rule" else W.stitch_notes(out_acc, plan) if want_acc.any() else acc[:0]
     if method == "collagenet":  # a control at 1 keeps its aspect: the input's own notes, not a reconstruction

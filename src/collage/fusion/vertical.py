@@ -642,7 +642,9 @@ def fuse(
         seed: seeds the rule baseline's random skips (CollageNet uses posterior means and
             is deterministic).
         models: loaded :class:`FusionModels`; None loads the shipped weights
-            (collagenet, gradient).
+            (collagenet, gradient) as :meth:`FusionModels.load` does (NumPy models, no torch).
+            Passing the same object again remembers the encodings of unchanged inputs,
+            so a loop over controls re-runs only the actor and the decoders.
         melody_track: the melody's track name (default: MELODY, else the only pitched track).
         accomp_tracks: the accompaniment's track names (default: PIANO, else all pitched tracks).
         fit: ``'loop'`` the shorter input (default) or ``'trim'`` the longer one.

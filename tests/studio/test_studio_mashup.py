@@ -210,4 +210,3 @@ def test_mashup_tab_is_accessible_and_fits_a_narrow_window(page):
         box = pg.locator(sel).bounding_box()
         assert box and box["width"] > 0 and box["x"] >= 0 and box["x"] + box["width"] <= 391, (sel, box)
     assert axe_violations(pg) == []
-    screenshot(pg, "mashup-narrow")

@@ -272,3 +272,18 @@ def test_a_newer_request_from_the_same_client_supersedes_the_older():
 
     blocker, first, second = asyncio.run(scenario())
     assert blocker is True and isinstance(first, Superseded) and second == "second"
+
+
+def test_fuse_reports_its_progress_in_windows(client, monkeypatch):
+    """What the library's fuse(on_progress=...) says reaches /api/progress: counted stages, in windows."""
+    worker = client.app.state.studio.worker
+    heard = []
+    set_progress = worker._set
+    monkeypatch.setattr(worker, "_set", lambda *a: (heard.append(a[2:]), set_progress(*a))[1])
+    r = client.post("/api/fuse", json={"client": "progress-test"})
+    assert r.status_code == 200, r.text
+    counted = [h for h in heard if h[3] is not None]
+    n = r.json()["summary"]["harmony"]["windows"]
+    assert [h for h in counted if h[0] == "fusing"] == [("fusing", "windows", 0, 7), ("fusing", "windows", 7, 7)]
+    assert [h for h in counted if h[0] == "rating"] == [("rating", "windows", 0, n), ("rating", "windows", n, n)]
+    assert client.get("/api/progress?client=progress-test").json() == {"stage": "idle"}  # done: nothing running

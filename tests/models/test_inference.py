@@ -157,3 +157,22 @@ def test_loading_and_running_the_numpy_models_imports_no_torch():
             "print('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_a_user_file_only_torch_reads_loads_as_a_torch_model(tmp_path):
+    from collage.pretrained import save_pretrained, sha256_file
+
+    model = tiny_model("latent_actor")
+    pt = save_pretrained(model, "my_actor", tmp_path)
+    assert isinstance(load_inference(pt), LatentActorNP)
+    torch.save({k: torch.nn.Parameter(v) for k, v in model.state_dict().items()}, pt)  # parameters, not tensors
+    card = json.loads(pt.with_suffix(".json").read_text())
+    card["sha256"] = sha256_file(pt)
+    pt.with_suffix(".json").write_text(json.dumps(card))
+    with pytest.raises(ModelLoadingError, match="expected a state dict of tensors only"):
+        read_state_dict(pt)
+    loaded = load_inference(pt)
+    assert isinstance(loaded, torch.nn.Module) and loaded.architecture == "latent_actor"
+    pt.write_bytes(b"broken")
+    with pytest.raises(ModelLoadingError, match="sha256 mismatch"):
+        load_inference(pt)

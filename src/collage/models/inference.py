@@ -570,7 +570,8 @@ NUMPY_ARCHITECTURES = {c.architecture: c for c in (MelodyVAENP, AccompVAENP, Lat
 
 def load_inference(name_or_path: str | os.PathLike, *, engine: str = "numpy"):
     """Shipped or user weights for inference: the NumPy model when ``engine='numpy'`` and the
-    architecture is in :data:`NUMPY_ARCHITECTURES`, else the torch model (:func:`load_pretrained`).
+    architecture is in :data:`NUMPY_ARCHITECTURES`, else the torch model (:func:`load_pretrained`;
+    also for a file that only torch reads, e.g. one holding parameters or bfloat16 tensors).
 
     Raises:
         ModelLoadingError: missing, corrupt or mismatched weights (as :func:`load_pretrained`).
@@ -579,7 +580,10 @@ def load_inference(name_or_path: str | os.PathLike, *, engine: str = "numpy"):
     if engine not in ENGINES:
         raise ParameterError(f"given engine={engine!r}; expected one of {', '.join(ENGINES)}")
     if engine == "numpy":
-        card, state = load_state_arrays(name_or_path)
+        try:
+            card, state = load_state_arrays(name_or_path)
+        except ModelLoadingError:
+            return load_pretrained(name_or_path)  # a file only torch reads (or a bad one: torch's loader says why)
         cls = NUMPY_ARCHITECTURES.get(card.get("architecture"))
         if cls is not None:
             try:

@@ -411,7 +411,8 @@ class LatentActorNP(_Model):
         self.embed_a, self.embed_b = _linear(state, "trunk.embed_a.0"), _linear(state, "trunk.embed_b.0")
         n_layers = int(self._cfg("layers"))
         self.mlp = [_linear(state, f"trunk.mlp.{3 * i}") for i in range(n_layers)]  # linear, ReLU, dropout
-        self.delta, self.gate = _linear(state, "delta"), _linear(state, "gate")
+        (wd, bd), (wg, bg) = _linear(state, "delta"), _linear(state, "gate")
+        self.gate_delta = np.ascontiguousarray(np.concatenate([wg, wd], axis=1)), np.concatenate([bg, bd])  # one product
 
     def keep_scale(self, controls: np.ndarray) -> np.ndarray:
         """``1 - c_aspect`` over each aspect's latent dimensions (1 elsewhere): ``(B, d_a + d_b)``."""
@@ -435,12 +436,13 @@ class LatentActorNP(_Model):
         for w, bias in self.mlp:
             h = _relu(h @ w + bias)
         z = np.concatenate([z_a, z_b], axis=-1)
-        w, bias = self.gate
-        g = _sigmoid(h @ w + bias)
+        d = z.shape[1]
+        w, bias = self.gate_delta
+        gd = h @ w + bias  # (B, 2d): the gate's logits, then delta
+        g = _sigmoid(gd[:, :d])
         if self.control_gate:
             g = g * self.keep_scale(controls)
-        w, bias = self.delta
-        out = (1 - g) * z + g * (h @ w + bias)
+        out = (1 - g) * z + g * gd[:, d:]
         return out[:, : self.d_a], out[:, self.d_a:]
 
 

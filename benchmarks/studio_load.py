@@ -122,8 +122,9 @@ def during_long_fusion(base: str, mel_id: str, acc_id: str) -> dict:
     while th.is_alive() and time.perf_counter() < deadline:
         with urllib.request.urlopen(f"{base}/api/progress?client=long", timeout=30) as r:
             p = json.load(r)
-        if p["stage"] != "idle" and (not stages or stages[-1] != p["stage"]):
-            stages.append(p["stage"])
+        label = p["stage"] + (f" {p['done']} of {p['total']}" if "total" in p else "")  # counted stages
+        if p["stage"] != "idle" and (not stages or stages[-1] != label):
+            stages.append(label)
         short_get.append(get(f"{base}/api/examples")[1])
         status, _, s = post(f"{base}/api/fuse", {"client": "short", "keep_pitch": 0.3})
         if th.is_alive():
@@ -230,7 +231,7 @@ def main(argv=None) -> int:
         "",
         "`python benchmarks/studio_load.py` starts `collage studio` on 127.0.0.1 and measures it; every",
         "request goes to this machine only. Fusion runs in the server's two worker threads (one CPU thread",
-        "each for torch), off the event loop.",
+        "each), off the event loop; the page polls a long request's progress (counted stages: windows fused, rated).",
         "",
         f"Machine: {machine()}; load average at the end {loadavg()} (the machine is shared: a model trains",
         f"in the background). starlette {version('starlette')}, uvicorn {version('uvicorn')}, "

@@ -245,7 +245,8 @@ class MelodyVAENP(_Model):
         nt = self.n_tokens
         w, bias = self.global_init
         h = np.tanh(z_p @ w + bias)
-        fixed = (z_p @ g.wi[nt + 3:] + g.bi)[:, None] + probs @ g.wi[nt: nt + 3]  # (B, T, 3Hg)
+        fixed = z_p @ g.wi[nt + 3:] + g.bi  # (B, 3Hg): z_pitch is fed at every step
+        fixed = fixed[None] + np.matmul(probs.transpose(1, 0, 2), g.wi[nt: nt + 3])  # (T, B, 3Hg), a block per step
         w, bias = self.global_out
         tokens = np.full((b, t_all), self.n_tokens - 1, dtype=np.int64)  # rests past each row's length
         rows = np.arange(b)
@@ -253,9 +254,10 @@ class MelodyVAENP(_Model):
         for t in range(int(lengths.max(initial=0))):
             if lengths[rows].min() <= t:
                 keep = lengths[rows] > t
-                rows, h, fixed = rows[keep], h[keep], fixed[keep]
+                rows, h = rows[keep], h[keep]
                 prev = None if prev is None else prev[keep]
-            h = g.step(fixed[:, t] if prev is None else fixed[:, t] + g.wi[prev], h)
+            gi = fixed[t] if len(rows) == b else fixed[t, rows]
+            h = g.step(gi if prev is None else gi + g.wi[prev], h)
             prev = _argmax(h @ w + bias)
             tokens[rows, t] = prev
         return tokens

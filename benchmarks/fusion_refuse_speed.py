@@ -45,6 +45,9 @@ REPO = Path(__file__).resolve().parents[1]
 OLD_REV = "bd67385^"  # the last revision before the NumPy path (commit bd67385 added it)
 TARGETS_MS = {"demo": 30.0, "song": 100.0, "song120": 100.0, "shell": 2000.0}
 SONG = (267, 243)
+#: the code `collage fuse` runs (an uncommitted change there is named in the report)
+FUSE_CODE = ("src/collage/fusion", "src/collage/models", "src/collage/represent", "src/collage/io",
+             "src/collage/pretrained.py", "src/collage/piece.py", "src/collage/cli/fuse.py", "src/collage/cli/common.py")
 NAMES = {"demo": "demo", "song": "3.1-minute song", "song120": "120-qpm song"}
 BEATS_120 = 360
 
@@ -176,8 +179,8 @@ def main() -> None:
                              cwd=REPO, check=True).stdout.strip()
     new_sha = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=REPO,
                              check=True).stdout.strip()
-    dirty = bool(subprocess.run(["git", "status", "--porcelain", "--", "src"], capture_output=True, text=True,
-                                cwd=REPO).stdout.strip())
+    dirty = subprocess.run(["git", "status", "--porcelain", "--", *FUSE_CODE], capture_output=True, text=True,
+                           cwd=REPO).stdout.split()[1::2]  # uncommitted files among the code fuse runs
     a120, b120 = pick_120()
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
@@ -233,7 +236,7 @@ def main() -> None:
         "(2 cores shared with a training run and other jobs: a load above 1 means the cores were shared).",
         "",
         f"Old path: revision {old_sha} (torch models; every call encodes and decodes everything). "
-        f"New path: revision {new_sha}{' with uncommitted changes under src/' if dirty else ''} "
+        f"New path: revision {new_sha}{' with uncommitted changes in ' + ', '.join(dirty) if dirty else ''} "
         "(NumPy models from the same .pt files; encodings of unchanged inputs remembered; only what is "
         "read is decoded; no torch import). Both give the same notes "
         "(tests/fusion/test_fast_path.py); here the shell runs wrote "

@@ -634,6 +634,8 @@ async function showArranged(res, bench) {
 // its three stems (mute and solo) and downloadable as the mix (collage.mashup.render_retrieved)
 const STEMS = ["vocals", "harmonic", "percussion"];
 
+function num(v, digits) { return typeof v === "number" && Number.isFinite(v) ? v.toFixed(digits) : "–"; }
+
 function keyName(key) {  // "A:min" -> "A minor"
   if (!key) return "?";
   const [tonic, mode] = key.split(":");
@@ -733,11 +735,11 @@ class MashupBench {
         [`${r.harmonic_semitones > 0 ? "+" : ""}${r.harmonic_semitones} st`],
         [`×${r.harmonic_ratio.toFixed(2)} / ×${r.percussion_ratio.toFixed(2)}`],
         ["on the downbeat"],
-        [(r.terms.harmonic ?? NaN).toFixed(2)],
-        [(r.terms.rhythmic ?? NaN).toFixed(2)],
-        [(r.terms.spectral ?? NaN).toFixed(2)],
-        [r.first_stage === null ? "–" : r.first_stage.toFixed(2)],
-        [r.score.toFixed(3)],
+        [num(r.terms.harmonic, 2)],
+        [num(r.terms.rhythmic, 2)],
+        [num(r.terms.spectral, 2)],
+        [num(r.first_stage, 2)],
+        [num(r.score, 3)],
       ];
       const th = document.createElement("th");
       th.scope = "row"; th.textContent = String(r.rank);

@@ -135,18 +135,25 @@ def score_command(vocals, harmonic, percussion, scorer, as_json) -> None:
               help="Instead of the first stage, draw this many matched pairs at random (for comparison).")
 @click.option("--seconds", type=click.FloatRange(5, 60), default=25.0, show_default=True, help="Mashup length scored.")
 @click.option("--reindex", is_flag=True, help="Recompute every stem segment's stored vector first.")
+@click.option("--exact", is_flag=True,
+              help="Score the shortlist by rendering every candidate (Rubber Band) instead of from stored features "
+                   "(premixnet; about 0.4 s per candidate instead of milliseconds).")
+@click.option("--explain", is_flag=True, help="Add AutoMashUpper's terms to each result (renders them; --json).")
 @seed_option("Seed for drawing candidates (--candidates).")
 @json_flag()
-def retrieve_command(db, vocal, top, scorer, shortlist, n_candidates, seconds, reindex, seed, as_json) -> None:
+def retrieve_command(db, vocal, top, scorer, shortlist, n_candidates, seconds, reindex, exact, explain, seed,
+                     as_json) -> None:
     """The best accompaniments (harmonic + percussion stems of the DB) for a vocal.
 
     The vocal is analysed (key, tempo, downbeats). Every harmonic stem segment
     within ±3 semitones and every percussion segment with a tempo ratio in
     [0.8, 1.2] is scored by its stored vector (chroma after the pitch shift,
     rhythm pattern per bar, less the stretch needed); the best --shortlist
-    pairs are shifted and stretched to the vocal, mixed, and ranked by the
-    scorer. A DB built before the vectors gets them on first use (it must be
-    writable).
+    pairs are ranked by the scorer. PreMixNet scores them from features stored
+    per song and pitch shift (DB.features/, computed the first time a song is
+    shortlisted), the stretch applied to the features; --exact renders every
+    candidate instead. A DB built before the vectors gets them on first use
+    (it must be writable).
 
     \b
     Example:
@@ -156,7 +163,7 @@ def retrieve_command(db, vocal, top, scorer, shortlist, n_candidates, seconds, r
     from collage.mashup.retrieval import retrieve
 
     res = retrieve(db, vocal, top=top, scorer=scorer, shortlist=shortlist, candidates=n_candidates, seconds=seconds,
-                   seed=seed, reindex=reindex)
+                   seed=seed, reindex=reindex, second_stage="exact" if exact else "fast", explain=explain)
     if as_json:
         emit_json(res)
         return

@@ -29,6 +29,7 @@ from collage.io.audio import write_wav
 from collage.mashup.combination import SCORERS
 from collage.mashup.dbclips import clips_from_db, vocal_clip
 from collage.mashup.embed import vocal_embedding
+from collage.mashup.fastscore import FastScorer, ensure_features
 from collage.mashup.generate import Candidate, matched_candidates, render_candidate, vocal_starts
 from collage.mashup.index import StemIndex
 from collage.mashup.score import (
@@ -98,7 +99,8 @@ def score_candidates(seed, cands, pool, *, scorer: str, model, seconds: float, v
 def retrieve(db: str | os.PathLike, vocal: str | os.PathLike, *, top: int = 5, scorer: str = "premixnet",
              shortlist: int = 30, candidates: int | None = None, seconds: float = 25.0, seed: int = 0,
              reindex: bool = False, tempo_octaves: bool = True, exclude: str | None = None,
-             on_progress: Callable[[str, int, int], None] | None = None) -> dict:
+             on_progress: Callable[[str, int, int], None] | None = None, second_stage: str = "fast",
+             explain: bool = False) -> dict:
     """The best accompaniments (harmonic + percussion stem segments of the MashupDB ``db``) for a vocal stem.
 
     >>> found = collage.mashup.retrieve("songs.db", "my_acapella.wav", top=5)
@@ -106,7 +108,10 @@ def retrieve(db: str | os.PathLike, vocal: str | os.PathLike, *, top: int = 5, s
 
     Two stages: every harmonic and percussion stem segment of the DB that the vocal's key and
     tempo allow is scored by its stored vector (:mod:`collage.mashup.index`), the best
-    ``shortlist`` pairs are rendered (shifted, stretched, mixed) and ranked by ``scorer``.
+    ``shortlist`` pairs are ranked by ``scorer``. PreMixNet scores them the fast way by default
+    (:mod:`collage.mashup.fastscore`: features stored per song and pitch shift, computed on first use,
+    the stretch applied to them, milliseconds per candidate); ``second_stage="exact"`` renders each
+    (shifted, stretched, mixed) and computes its features, as the other scorers always do.
     With ``candidates``, that many matched pairs are drawn at random instead (the way before the
     first stage; for comparison).
 
@@ -130,13 +135,19 @@ def retrieve(db: str | os.PathLike, vocal: str | os.PathLike, *, top: int = 5, s
             ``("analysing the vocal", 0 then 1, 1)``, ``("first stage", 0 then 1, 1)`` (two stages only),
             ``("scoring", k, n)`` before the first candidate and after each one rendered and scored.
             It runs in the caller's thread; what it raises propagates (to stop the search).
+        second_stage: ``"fast"`` (PreMixNet on stored features; the other scorers are always exact) or
+            ``"exact"`` (render every candidate; about 0.4 s each on one core).
+        explain: with the fast second stage, render the returned results and add AutoMashUpper's terms
+            (about 0.5 s per result); the exact path always has them.
     Returns:
-        ``{"vocal", "key", "tempo" (BPM), "mode" ("two-stage" or "random"), "vocal_start_s" and "seconds"
+        ``{"vocal", "key", "tempo" (BPM), "mode" ("two-stage" or "random"), "second_stage" ("fast" or "exact"),
+        "vocal_start_s" and "seconds"
         (the part of the vocal every result is a mashup of, in seconds), "searched" (stem segments
         the first stage scored; 0 for random), "scored" (candidates scored), "timing": {"first_stage_s",
         "second_stage_s"}, "results": [{"rank", "score", "harmonic", "harmonic_start_s", "percussion",
         "percussion_start_s", "harmonic_semitones", "harmonic_ratio", "percussion_ratio", "first_stage",
-        "terms"}]}``, best first; ``results`` is empty when no stem of the DB is close enough in key and tempo.
+        "terms"}]}``, best first (``terms`` empty with the fast second stage unless ``explain``); ``results``
+        is empty when no stem of the DB is close enough in key and tempo.
     Raises:
         CollageError: the DB or the vocal cannot be read or used, or an argument is out of range.
     """
@@ -150,8 +161,11 @@ def retrieve(db: str | os.PathLike, vocal: str | os.PathLike, *, top: int = 5, s
         raise ParameterError(f"given exclude={exclude!r}; expected a song name or None")
     if on_progress is not None and not callable(on_progress):
         raise ParameterError(f"given on_progress of type {type(on_progress).__name__}; expected a function or None")
+    if second_stage not in ("fast", "exact"):
+        raise ParameterError(f"given second_stage={second_stage!r}; expected 'fast' or 'exact'")
     report = on_progress or (lambda stage, done, total: None)
     model = scorer_model(scorer)
+    fast = second_stage == "fast" and scorer == "premixnet"
     if candidates is not None:
         pool = [c for c in clips_from_db(db) if c.id != exclude]
     else:
@@ -186,8 +200,16 @@ def retrieve(db: str | os.PathLike, vocal: str | os.PathLike, *, top: int = 5, s
     t1 = time.perf_counter()
     if candidates is None:  # only the shortlisted songs' stems are needed
         pool = clips_from_db(db, names={c.harmonic for c in cands} | {c.percussion for c in cands}) if cands else []
-    rows = score_candidates(seed_clip, cands, pool, scorer=scorer, model=model, seconds=secs, vocal_start_s=vocal_start,
-                            on_progress=on_progress)
+    if fast:
+        rows = _fast_rank(db, seed_clip, cands, pool, model, secs, vocal_start, report)
+        if explain and rows:
+            terms = {id(c): t for _, c, t in score_candidates(seed_clip, [c for _, c, _ in rows[:top]], pool,
+                                                               scorer="automashupper", model=None, seconds=secs,
+                                                               vocal_start_s=vocal_start)}
+            rows = [[s, c, terms.get(id(c), t)] for s, c, t in rows]
+    else:
+        rows = score_candidates(seed_clip, cands, pool, scorer=scorer, model=model, seconds=secs,
+                                vocal_start_s=vocal_start, on_progress=on_progress)
     t2 = time.perf_counter()
     res = [{"rank": i + 1, "score": round(s, 4), "harmonic": c.harmonic, "harmonic_start_s": round(c.harmonic_start_s, 4),
             "percussion": c.percussion, "percussion_start_s": round(c.percussion_start_s, 4),
@@ -197,8 +219,23 @@ def retrieve(db: str | os.PathLike, vocal: str | os.PathLike, *, top: int = 5, s
             "terms": {k: round(v, 4) for k, v in t.items() if k in _TERMS}}
            for i, (s, c, t) in enumerate(rows[:top])]
     return {"vocal": str(vocal), "key": seed_clip.key, "tempo": round(seed_clip.tempo, 2), "mode": mode,
+            "second_stage": "fast" if fast else "exact",
             "vocal_start_s": round(vocal_start, 4), "seconds": round(secs, 4), "searched": searched, "scored": len(rows),
             "timing": {"first_stage_s": round(t1 - t0, 4), "second_stage_s": round(t2 - t1, 3)}, "results": res}
+
+
+def _fast_rank(db, seed, cands, pool, model, seconds: float, vocal_start_s: float, report) -> list:
+    """``cands`` scored by PreMixNet through :mod:`collage.mashup.fastscore`: ``[(score, Candidate, {})]`` best first."""
+    report("scoring", 0, len(cands))
+    if not cands:
+        return []
+    need = {c.harmonic for c in cands} | {c.percussion for c in cands}
+    feats = ensure_features(db, [c for c in pool if c.id in need])
+    scorer = FastScorer(model)
+    q = scorer.vocal(seed, vocal_start_s=vocal_start_s, seconds=seconds)
+    scores = scorer.score(q, cands, feats)
+    report("scoring", len(cands), len(cands))
+    return sorted(([float(s), c, {}] for s, c in zip(scores, cands)), key=lambda r: -r[0])
 
 
 def _best_pairs(lists: list[list[dict]], n: int) -> list[dict]:

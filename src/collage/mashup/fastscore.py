@@ -1,0 +1,410 @@
+"""The second stage of retrieval at query-time cost: PreMixNet on stem features computed once per song.
+
+>>> feats = ensure_features("songs.db", names)                 # per song, computed on first use, kept on disk
+>>> scorer = FastScorer(load_scorer("premixnet"))
+>>> q = scorer.vocal(seed, vocal_start_s=0.0, seconds=25.0)    # the vocal: exact, once per query
+>>> scorer.score(q, cands, feats)                              # (N,) PreMixNet probabilities
+
+What :func:`collage.mashup.retrieval.score_candidates` does per candidate (shift and stretch the
+stems with Rubber Band, normalise each to -14 LUFS, log-mel and chroma, the network) is split
+into what does not depend on the vocal, computed once per song, and what does:
+
+- **per song** (:func:`song_features`, at :data:`~collage.mashup.score.FEATURE_SR`): the harmonic
+  stem pitch-shifted by each allowed shift (:data:`HARMONIC_VERSIONS`, Rubber Band fast mode, the whole stem),
+  and for each its log-mel power in dB (64 x T at hop 256, unclipped), its chroma energy (12 x T, unscaled) and
+  its K-weighted mean square and peak per 100 ms (BS.1770); the percussion stem unshifted, stretched
+  by each of :data:`PERC_RATIOS`, without chroma. Stored as ``<db>.features/<song>/*.npy``, read memory-mapped.
+- **per candidate**: the time stretch is applied to the features: output frame ``t`` reads the
+  source at ``start + t * ratio`` frames (linear interpolation of power; Rubber Band keeps the
+  spectrum and moves it in time). The stem's loudness normalisation is a gain from the stored
+  100 ms energies (gated as BS.1770), added to the dB mel before the model's clip; the chroma is
+  scaled by the window's maximum as :func:`~collage.mashup.score.chroma` does.
+- **the network in parts**: each source's SourceNet and its share of the first frame-wise
+  convolution (linear, so the three shares add up exactly) run once per stem segment; only the
+  rest of the head runs per pair, so scoring every pair of H harmonic and P percussion segments
+  costs H + P SourceNets and H x P small heads.
+
+The approximations (stretch on features, loudness from stored energies, the whole stem shifted at
+once, frames at the window's edges) change the scores a little; their agreement with the exact
+path is measured in ``docs/results/mashup_fast_second_stage.md``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import librosa
+import numpy as np
+
+from collage.audio.mix import normalize_loudness
+from collage.audio.stretch import stretch
+from collage.errors import OutputError, ParameterError
+from collage.mashup.generate import MAX_KEY_DISTANCE, Candidate, Clip, place_stem
+from collage.mashup.score import CHROMA_FFT, FEATURE_SR, FMAX, HOP, N_FFT, N_MELS, WINDOW_FRAMES, chroma, mel
+
+__all__ = ["FEATURE_VERSION", "SHIFTS", "PERC_RATIOS", "HARMONIC_VERSIONS", "song_features", "features_dir", "ensure_features",
+           "ensure_db_features", "placed_features",
+           "FastScorer", "VocalQuery"]
+
+#: Bumped when the stored features change; older files are recomputed.
+FEATURE_VERSION = 3
+#: The pitch shifts (semitones) stored for each harmonic stem: every shift a matched candidate can need.
+SHIFTS = tuple(range(-MAX_KEY_DISTANCE, MAX_KEY_DISTANCE + 1))
+_BLOCK = 1600  # samples per 100 ms at FEATURE_SR: the BS.1770 block step
+#: mel frames are stored this many times per model frame (hop 256): a stretch reads the source between
+#: frames, and at hop 512 interpolation smears percussive onsets (measured: mean error 0.11 -> 0.06)
+MEL_OVERSAMPLE = 2
+#: speed factors at which the percussion stem is stored stretched (Rubber Band fast mode): a candidate's
+#: stretch starts from the nearest one and only the rest (at most 1.5 %) is applied to the features, since
+#: Rubber Band's own stretch changes a drum's envelope in ways interpolating frames does not. 1.0 is the
+#: stem as it is, used only for a ratio of exactly 1 (the exact path then leaves it unprocessed too); any
+#: other ratio starts from a stretched one (0.98 and 1.02 near 1), as even a tiny stretch smears clicks.
+PERC_RATIOS = (0.8, 0.85, 0.9, 0.95, 0.98, 1.0, 1.02, 1.05, 1.1, 1.15, 1.2)
+#: the harmonic stem's stored versions, (semitones, speed factor): each allowed shift, and shift 0 also
+#: through Rubber Band (stretched by 1.02), the start for a candidate that is stretched but not shifted
+HARMONIC_VERSIONS = tuple((s, 1.0) for s in SHIFTS) + ((0, 1.02),)
+_SILENT_DB = -200.0
+_TARGET_LUFS, _PEAK = -14.0, 0.99
+
+
+def _mel_db(y: np.ndarray) -> np.ndarray:
+    S = librosa.feature.melspectrogram(y=y, sr=FEATURE_SR, n_fft=N_FFT, hop_length=HOP // MEL_OVERSAMPLE, n_mels=N_MELS,
+                                       fmax=FMAX)
+    return librosa.power_to_db(S, ref=1.0, amin=1e-20, top_db=None).astype(np.float32)
+
+
+def _chroma_energy(y: np.ndarray) -> np.ndarray:
+    return librosa.feature.chroma_stft(y=y, sr=FEATURE_SR, n_fft=CHROMA_FFT, hop_length=HOP, norm=None,
+                                       tuning=0.0).astype(np.float32)
+
+
+def _k_blocks(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """K-weighted mean square and peak |y| per 100 ms: ``(n,)`` → two ``(ceil(n / 1600),)``."""
+    # deferred: pyloudnorm (1 s to import, with scipy) loads on first use
+    import pyloudnorm
+
+    k = np.asarray(y, np.float64)
+    for f in pyloudnorm.Meter(FEATURE_SR)._filters.values():
+        k = f.apply_filter(k)
+    n = -(-len(y) // _BLOCK)
+    pad = lambda a: np.pad(a, (0, n * _BLOCK - len(a))).reshape(n, _BLOCK)  # noqa: E731
+    return (pad(k) ** 2).mean(1).astype(np.float32), np.abs(pad(np.asarray(y, np.float32))).max(1)
+
+
+def song_features(harmonic: np.ndarray | None, percussion: np.ndarray | None) -> dict[str, np.ndarray]:
+    """The per-song arrays (audio at :data:`FEATURE_SR`): ``h_mel (len(HARMONIC_VERSIONS), 64, T)`` float16 dB at hop
+    256, ``h_chroma (len(HARMONIC_VERSIONS), 12, T / 2)`` float32 (hop 512), ``h_ms``, ``h_peak (len(HARMONIC_VERSIONS),
+    n_100ms)`` float32; ``p_mel
+    (len(PERC_RATIOS), 64, T)`` (stretched by each of :data:`PERC_RATIOS`), ``p_ms``, ``p_peak``; a stem that is None is left out."""
+    out: dict[str, np.ndarray] = {"version": np.asarray(FEATURE_VERSION)}
+    if harmonic is not None:
+        mels, chs, mss, pks = [], [], [], []
+        for s, r in HARMONIC_VERSIONS:
+            y = np.asarray(harmonic, np.float32)
+            if s or r != 1.0:
+                y = stretch(y, FEATURE_SR, ratio=r, semitones=float(s), high_quality=False)
+            mels.append(_mel_db(y))
+            chs.append(_chroma_energy(y))
+            ms, pk = _k_blocks(y)
+            mss.append(ms)
+            pks.append(pk)
+        out |= {"h_mel": _stack(mels, _SILENT_DB).astype(np.float16), "h_chroma": _stack(chs, 0.0),
+                "h_ms": _stack([m[None] for m in mss], 0.0)[:, 0], "h_peak": _stack([p[None] for p in pks], 0.0)[:, 0]}
+    if percussion is not None:
+        y = np.asarray(percussion, np.float32)
+        ms, pk = _k_blocks(y)
+        mels = [_mel_db(stretch(y, FEATURE_SR, ratio=r, high_quality=False) if r != 1.0 else y) for r in PERC_RATIOS]
+        out |= {"p_mel": _stack(mels, _SILENT_DB).astype(np.float16), "p_ms": ms, "p_peak": pk}
+    return out
+
+
+def _stack(arrays: Sequence[np.ndarray], fill: float) -> np.ndarray:
+    """``(R, T_i)`` arrays → ``(n, R, max T_i)``, the shorter ones padded with ``fill``."""
+    out = np.full((len(arrays), arrays[0].shape[0], max(a.shape[1] for a in arrays)), fill, np.float32)
+    for i, a in enumerate(arrays):
+        out[i, :, : a.shape[1]] = a
+    return out
+
+
+def features_dir(db_path: str | os.PathLike) -> Path:
+    """Where a MashupDB's per-song features live: ``<db>.features/<song>/NAME.npy`` beside the DB file."""
+    return Path(str(db_path) + ".features")
+
+
+def _song_dir(db_path, name: str) -> Path:
+    return features_dir(db_path) / re.sub(r"[^A-Za-z0-9._-]", "_", str(name))
+
+
+def _read(d: Path) -> dict[str, np.ndarray] | None:
+    """A song's stored features, memory-mapped (a query reads only the frames it needs); None when
+    missing or of another :data:`FEATURE_VERSION`."""
+    v = d / "version.npy"
+    if not v.is_file() or int(np.load(v)) != FEATURE_VERSION:
+        return None
+    return {f.stem: np.load(f, mmap_mode="r") for f in d.glob("*.npy")}
+
+
+def ensure_features(db_path: str | os.PathLike, clips: Sequence[Clip]) -> dict[str, dict[str, np.ndarray]]:
+    """The features of each clip's song (``clip.id`` is the DB's song name), read from
+    ``<db>.features/`` or computed from the clip's stems and stored there (a song's folder appears whole
+    or not at all).
+
+    Raises:
+        InvalidAudioError: a stem cannot be read.
+        OutputError: the features folder cannot be written.
+    """
+    out = {}
+    for c in clips:
+        d = _song_dir(db_path, c.id)
+        got = _read(d)
+        if got is None:
+            feats = song_features(c.stem("harmonic") if "harmonic" in c.stems else None,
+                                  c.stem("percussion") if "percussion" in c.stems else None)
+            try:
+                d.parent.mkdir(parents=True, exist_ok=True)
+                tmp = Path(tempfile.mkdtemp(prefix=d.name + ".", dir=d.parent))
+                for k, v in feats.items():
+                    np.save(tmp / f"{k}.npy", v)
+                if d.exists():
+                    shutil.rmtree(d)
+                os.replace(tmp, d)
+            except OSError as e:
+                raise OutputError(d, f"cannot store the features ({e.strerror or e})") from None
+            got = _read(d)
+        out[c.id] = got
+    return out
+
+
+def ensure_db_features(db_path: str | os.PathLike, *, progress: bool = False) -> int:
+    """Store the features of every song of a MashupDB that lacks them; returns how many songs were done.
+
+    Raises:
+        InvalidInputError: the DB cannot be read.
+        OutputError: the features folder cannot be written.
+    """
+    # deferred: dbclips imports the analysis (librosa models); fastscore is imported by retrieval anyway
+    from collage.mashup.dbclips import clips_from_db
+    from collage.progress import track
+
+    todo = [c for c in clips_from_db(db_path) if _read(_song_dir(db_path, c.id)) is None]
+    for i in track(range(len(todo)), "storing stem features", show=progress and bool(todo)):
+        ensure_features(db_path, [todo[i]])
+        todo[i] = None  # its audio can go
+    return len(todo)
+
+
+def _gated_lufs(z: np.ndarray) -> float:
+    """BS.1770 integrated loudness from 400 ms block mean squares ``z`` (mono)."""
+    with np.errstate(divide="ignore"):
+        lj = -0.691 + 10 * np.log10(z)
+    z = z[lj >= -70.0]
+    if z.size == 0:
+        return float("-inf")
+    gamma_r = -0.691 + 10 * np.log10(z.mean()) - 10.0
+    with np.errstate(divide="ignore"):
+        keep = z[-0.691 + 10 * np.log10(z) > gamma_r]
+    return float(-0.691 + 10 * np.log10(keep.mean())) if keep.size else float("-inf")
+
+
+def _gain_db(ms: np.ndarray, peak: np.ndarray, src0: float, src_seconds: float) -> float:
+    """The gain (dB) :func:`~collage.audio.mix.normalize_loudness` would apply to the source span
+    [src0, src0 + src_seconds) s, from its 100 ms K-weighted mean squares and peaks."""
+    a, b = int(np.floor(src0 * 10 + 1e-6)), int(np.ceil((src0 + src_seconds) * 10 - 1e-6))
+    idx = np.arange(a, b)
+    ok = (idx >= 0) & (idx < len(ms))
+    m = np.where(ok, ms[np.clip(idx, 0, len(ms) - 1)], 0.0)
+    if len(m) < 4:
+        return 0.0
+    z = np.convolve(m, np.ones(4) / 4, mode="valid")  # 400 ms blocks every 100 ms
+    lufs = _gated_lufs(z)
+    pk = float(np.max(np.where(ok, peak[np.clip(idx, 0, len(peak) - 1)], 0.0)))
+    gain = 0.0 if not np.isfinite(lufs) or lufs < -70.0 else _TARGET_LUFS - lufs
+    if pk > 0 and pk * 10 ** (gain / 20) > _PEAK:
+        gain = 20 * np.log10(_PEAK / pk)
+    return float(gain)
+
+
+def _frames(seconds: float) -> int:
+    return 1 + int(round(seconds * FEATURE_SR)) // HOP  # as librosa's centred frames of the placed stem
+
+
+def _interp(x: np.ndarray, u: np.ndarray, fill: float, *, power: bool = False) -> np.ndarray:
+    """Columns of ``x`` (R, T) read at fractional frames ``u`` (linear), ``fill`` outside; with ``power``,
+    ``x`` is in dB and the interpolation is of the power (the result too)."""
+    i0 = np.floor(u).astype(np.int64)
+    w = (u - i0).astype(np.float32)
+    T = x.shape[1]
+    lo, hi = int(np.clip(i0.min(), 0, T)), int(np.clip(i0.max() + 2, 0, T))
+    x = np.asarray(x[:, lo:hi], dtype=np.float32)  # only the frames read (x may be memory-mapped)
+    if power:
+        x, fill = 10.0 ** (x / 10.0), 10.0 ** (fill / 10.0)
+    j = i0 - lo
+    n = x.shape[1]
+    if n == 0:
+        return np.full((x.shape[0], len(u)), fill, np.float32)
+    a = np.where((j >= 0) & (j < n), x[:, np.clip(j, 0, n - 1)], fill)
+    b = np.where((j + 1 >= 0) & (j + 1 < n), x[:, np.clip(j + 1, 0, n - 1)], fill)
+    return a * (1 - w) + b * w
+
+
+def placed_features(feats: Mapping[str, np.ndarray], role: str, *, start_s: float, seconds: float, ratio: float = 1.0,
+                    semitones: int = 0, offset_s: float = 0.0) -> tuple[np.ndarray, np.ndarray | None]:
+    """What :func:`~collage.mashup.score.mel` and :func:`~collage.mashup.score.chroma` would give for the
+    stem ``role`` placed as :func:`~collage.mashup.generate.place_stem` places it and normalised to -14
+    LUFS: ``(64, T)`` scaled log-mel and ``(12, T)`` chroma (None for percussion), ``T`` the frames of
+    ``seconds``."""
+    pre = "h" if role == "harmonic" else "p"
+    if role == "harmonic":
+        if semitones not in SHIFTS:
+            raise ParameterError(f"given semitones={semitones!r}; stored shifts are {SHIFTS[0]}..{SHIFTS[-1]}")
+        k = HARMONIC_VERSIONS.index((int(semitones), 1.0) if semitones or ratio == 1.0 else (0, 1.02))
+        r0 = HARMONIC_VERSIONS[k][1]
+        mel_db, ms, pk = feats["h_mel"][k], feats["h_ms"][k], feats["h_peak"][k]
+    elif semitones:
+        raise ParameterError(f"given semitones={semitones!r} for the {role} stem; only the harmonic stem is shifted")
+    else:
+        grid = np.asarray([r if r != 1.0 or ratio == 1.0 else np.inf for r in PERC_RATIOS])
+        k = int(np.argmin(np.abs(grid - ratio)))
+        r0 = PERC_RATIOS[k]
+        mel_db, ms, pk = feats["p_mel"][k], feats["p_ms"], feats["p_peak"]
+    src0 = start_s - offset_s * ratio
+    u = src0 * FEATURE_SR / HOP + np.arange(_frames(seconds)) * ratio  # source time in model frames (hop 512)
+    stored = u * MEL_OVERSAMPLE / r0  # in the stored version's mel frames
+    power = _interp(mel_db, stored, _SILENT_DB, power=True)
+    g = _gain_db(ms, pk, src0, seconds * ratio)
+    with np.errstate(divide="ignore"):
+        db = 10.0 * np.log10(np.maximum(power, 1e-30)) + g
+    m = ((np.clip(db, -90.0, 30.0) + 30.0) / 30.0).astype(np.float32)
+    if pre == "p":
+        return m, None
+    c = _interp(feats["h_chroma"][k], u / r0, 0.0)
+    return m, (c / max(float(c.max()), 1e-8)).astype(np.float32)
+
+
+def _windows(x: np.ndarray, frames: int = WINDOW_FRAMES) -> np.ndarray:
+    """``(R, T)`` → ``(W, R, frames)`` as :func:`collage.mashup.score.windows` cuts them."""
+    T = x.shape[-1]
+    if T <= frames:
+        return x[None]
+    starts = list(range(0, T - frames + 1, frames))
+    if starts[-1] + frames < T:
+        starts.append(T - frames)
+    return np.stack([x[:, s: s + frames] for s in starts])
+
+
+class VocalQuery:
+    """One vocal window, ready to be paired: its SourceNet share per window and its chroma windows."""
+
+    def __init__(self, seconds: float, share, chroma_w: np.ndarray):
+        self.seconds, self.share, self.chroma_w = seconds, share, chroma_w
+
+
+class FastScorer:
+    """PreMixNet evaluated in parts (see the module doc): ``vocal`` once per query, ``score`` per batch of
+    candidates. ``model``: a loaded PreMixNet (three sources; a harmony branch or none)."""
+
+    def __init__(self, model):
+        # deferred: torch (about 1 s to import) loads on first use
+        import torch
+
+        from collage.models.mashability import PreMixNet
+
+        if not isinstance(model, PreMixNet):
+            raise ParameterError(f"given a {type(model).__name__}; the fast second stage splits a PreMixNet")
+        self.torch, self.model = torch, model.eval()
+        self.cfg = model.config
+        conv = model.block1d[0]
+        c3 = self.cfg.channels[3]
+        self._w = [conv.weight[:, i * c3:(i + 1) * c3] for i in range(3)]
+        self._pad = conv.padding
+
+    def _share(self, i: int, mel_w: np.ndarray):
+        """Source ``i``'s share of the first frame-wise convolution: ``(W, 64, frames)`` → ``(W, c1d, T'')``."""
+        torch = self.torch
+        with torch.no_grad():
+            x = torch.from_numpy(np.ascontiguousarray(mel_w, dtype=np.float32))
+            if self.cfg.input_norm == "time_mean":
+                x = x - x.mean(dim=2, keepdim=True)
+            m = self.model.sources[i](x)
+            return torch.nn.functional.conv2d(m, self._w[i], padding=self._pad)
+
+    def vocal(self, seed: Clip, *, vocal_start_s: float, seconds: float) -> VocalQuery:
+        """The vocal window placed, normalised and featurised exactly as the exact path does."""
+        y = normalize_loudness(place_stem(seed.stem("vocals"), seed.sr, start_s=vocal_start_s, seconds=seconds), seed.sr,
+                               target_lufs=_TARGET_LUFS)
+        if seed.sr != FEATURE_SR:
+            raise ParameterError(f"given a vocal at {seed.sr} Hz; the fast second stage reads {FEATURE_SR} Hz")
+        m, c = mel(y, seed.sr), chroma(y, seed.sr)
+        return VocalQuery(seconds, self._share(0, _windows(m)), _windows(c))
+
+    def score(self, q: VocalQuery, cands: Sequence[Candidate], feats: Mapping[str, Mapping[str, np.ndarray]],
+              *, batch: int = 256) -> np.ndarray:
+        """PreMixNet's probability for each candidate, ``(N,)``; ``feats[song]`` from :func:`ensure_features`.
+        A harmonic or percussion segment shared by several candidates is computed once."""
+        torch = self.torch
+        hkeys, pkeys, hi, pi = {}, {}, [], []
+        for c in cands:
+            hk = (c.harmonic, round(c.harmonic_start_s, 4), round(c.harmonic_ratio, 6), int(c.harmonic_semitones),
+                  round(c.harmonic_offset_s, 4))
+            pk = (c.percussion, round(c.percussion_start_s, 4), round(c.percussion_ratio, 6), round(c.percussion_offset_s, 4))
+            hi.append(hkeys.setdefault(hk, len(hkeys)))
+            pi.append(pkeys.setdefault(pk, len(pkeys)))
+        if not cands:
+            return np.zeros(0, np.float32)
+        h_share, h_harm = [], []
+        vch = torch.from_numpy(q.chroma_w)
+        for (song, start, ratio, semi, off) in hkeys:
+            m, c = placed_features(feats[song], "harmonic", start_s=start, seconds=q.seconds, ratio=ratio,
+                                   semitones=semi, offset_s=off)
+            h_share.append(self._share(1, _windows(m)))
+            if self.cfg.harmony:
+                with torch.no_grad():
+                    h_harm.append(self.model._harmony(vch, torch.from_numpy(_windows(c))))
+        p_share = []
+        for (song, start, ratio, off) in pkeys:
+            m, _ = placed_features(feats[song], "percussion", start_s=start, seconds=q.seconds, ratio=ratio, offset_s=off)
+            p_share.append(self._share(2, _windows(m)))
+        H, P = torch.stack(h_share), torch.stack(p_share)  # (n, W, c1d, T'', 1)
+        HH = torch.stack(h_harm) if h_harm else None
+        return self._combine(q.share, H, P, HH, torch.as_tensor(hi), torch.as_tensor(pi), batch)
+
+    def _combine(self, v, H, P, HH, hi, pi, batch: int) -> np.ndarray:
+        """The rest of the network for pairs ``(hi[n], pi[n])``: shares ``v`` (W, c1d, T'', 1), ``H``, ``P``
+        (n, W, c1d, T'', 1), harmony features ``HH`` (n, W, 2 harmony) or None → ``(N,)`` probabilities,
+        the mean over windows."""
+        torch = self.torch
+        out = []
+        rest = self.model.block1d[1:]
+        with torch.no_grad():
+            for s in range(0, len(hi), batch):
+                a, b = hi[s: s + batch], pi[s: s + batch]
+                x = v[None] + H[a] + P[b]  # (B, W, c1d, T'', 1)
+                B, W = x.shape[:2]
+                h = rest(x.reshape(B * W, *x.shape[2:])).squeeze(3)
+                h = h.mean(dim=2) + h.amax(dim=2)
+                if HH is not None:
+                    h = torch.cat([h, HH[a].reshape(B * W, -1)], dim=1)
+                p = torch.softmax(self.model.head(h), dim=1)[:, 0].reshape(B, W).mean(1)
+                out.append(p.numpy())
+        return np.concatenate(out).astype(np.float32)
+
+    def score_features(self, feats: Sequence[np.ndarray]) -> np.ndarray:
+        """The network in parts on given ``(4, F, T)`` features (:func:`~collage.mashup.score.mashup_features`):
+        the same numbers as :func:`~collage.mashup.score.learned_scores` up to float rounding, ``(N,)``."""
+        torch = self.torch
+        n_mels, out = self.cfg.n_mels, []
+        zero = torch.zeros(1, dtype=torch.long)
+        for f in feats:
+            v, h, p = (self._share(i, _windows(f[i, :n_mels])) for i in range(3))
+            hh = None
+            if self.cfg.harmony:
+                with torch.no_grad():
+                    hh = self.model._harmony(torch.from_numpy(_windows(f[0, n_mels:n_mels + 12])),
+                                             torch.from_numpy(_windows(f[1, n_mels:n_mels + 12])))[None]
+            out.append(self._combine(v, h[None], p[None], hh, zero, zero, 1))
+        return np.concatenate(out) if out else np.zeros(0, np.float32)

@@ -1,0 +1,92 @@
+"""The fast second stage (collage.mashup.fastscore): the network in parts, features from stored arrays, retrieve."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from collage.errors import ParameterError
+from collage.mashup.builder import build
+from collage.mashup.fastscore import FastScorer, ensure_features, features_dir, placed_features, song_features
+from collage.mashup.generate import Clip, place_stem
+from collage.mashup.retrieval import retrieve, scorer_model
+from collage.mashup.score import FEATURE_SR, learned_scores, mel
+from collage.audio.mix import normalize_loudness
+
+from .synth import SR, stems
+
+
+@pytest.fixture(scope="module")
+def model():
+    return scorer_model("premixnet")
+
+
+def test_the_network_in_parts_is_the_whole_network(model):
+    rng = np.random.default_rng(0)
+    feats = [rng.normal(size=(4, model.config.in_rows, t)).astype(np.float32) for t in (300, 300, 520)]
+    for f in feats:
+        f[:, 64:] = np.abs(f[:, 64:])  # chroma is non-negative
+    fast = FastScorer(model)
+    assert np.allclose(fast.score_features(feats), learned_scores(feats, model), atol=1e-5)
+
+
+def test_placed_features_follow_the_stretch():
+    y = stems(20.0, seed=3)["percussion"]
+    y16 = np.interp(np.arange(int(len(y) * FEATURE_SR / SR)) * SR / FEATURE_SR, np.arange(len(y)), y).astype(np.float32)
+    feats = song_features(None, y16)
+    for ratio in (1.0, 1.1):
+        exact = mel(normalize_loudness(place_stem(y16, FEATURE_SR, start_s=2.0, seconds=8.0, ratio=ratio,
+                                                  high_quality=False), FEATURE_SR))
+        fast, chroma = placed_features(feats, "percussion", start_s=2.0, seconds=8.0, ratio=ratio)
+        unstretched, _ = placed_features(feats, "percussion", start_s=2.0, seconds=8.0, ratio=1.0)
+        assert chroma is None and fast.shape == exact.shape
+        err = np.abs(fast - exact)[:, 2:-2].mean()
+        assert err < 0.08
+        if ratio != 1.0:  # reading the stretch matters: without it the frames drift off
+            assert err < 0.5 * np.abs(unstretched - exact)[:, 2:-2].mean()
+    with pytest.raises(ParameterError):
+        placed_features(feats, "percussion", start_s=0.0, seconds=8.0, semitones=2)
+
+
+@pytest.fixture(scope="module")
+def song_db(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("fastscore")
+    d = tmp / "in"
+    d.mkdir()
+    for i in range(3):
+        for role, y in stems(22.0, seed=i).items():
+            sf.write(d / f"song{i}.{role}.wav", y, SR)
+    sf.write(tmp / "vocal.wav", stems(22.0, seed=9)["vocals"], SR)
+    assert build(tmp / "s.db", d, source="stems", progress=False)["added"] == 3
+    return tmp
+
+
+def test_retrieve_fast_and_exact_rank_the_same_shortlist(song_db):
+    db, vocal = song_db / "s.db", song_db / "vocal.wav"
+    fast = retrieve(db, vocal, top=20, shortlist=6, seconds=8)
+    exact = retrieve(db, vocal, top=20, shortlist=6, seconds=8, second_stage="exact")
+    assert fast["second_stage"] == "fast" and exact["second_stage"] == "exact" and fast["scored"] == exact["scored"] > 1
+    key = lambda r: (r["harmonic"], r["harmonic_start_s"], r["percussion"], r["percussion_start_s"])  # noqa: E731
+    assert {key(r) for r in fast["results"]} == {key(r) for r in exact["results"]}
+    f = {key(r): r["score"] for r in fast["results"]}
+    e = {key(r): r["score"] for r in exact["results"]}
+    assert np.mean([abs(f[k] - e[k]) for k in f]) < 0.15
+    assert all(r["terms"] == {} for r in fast["results"]) and all(r["terms"] for r in exact["results"])
+    assert any(features_dir(db).iterdir())  # stored on first use
+    explained = retrieve(db, vocal, top=2, shortlist=6, seconds=8, explain=True)
+    assert [r["score"] for r in explained["results"]] == [r["score"] for r in fast["results"][:2]]
+    assert all(set(r["terms"]) >= {"harmonic", "rhythmic", "spectral"} for r in explained["results"])
+    with pytest.raises(ParameterError):
+        retrieve(db, vocal, second_stage="quick")
+
+
+def test_features_are_stored_once(song_db, tmp_path):
+    y = stems(10.0, seed=1)
+    clip = Clip("a song", FEATURE_SR, "C:maj", 100.0, np.arange(0, 10, 0.6), np.arange(0, 10, 2.4),
+                {"harmonic": y["harmonic"][: 10 * FEATURE_SR], "percussion": y["percussion"][: 10 * FEATURE_SR]})
+    got = ensure_features(tmp_path / "x.db", [clip])["a song"]
+    assert got["h_mel"].shape[0] == 8 and got["p_mel"].shape[0] == 11
+    clip.stems = {}  # a second call reads what is stored and needs no audio
+    again = ensure_features(tmp_path / "x.db", [clip])["a song"]
+    assert np.array_equal(np.asarray(again["h_mel"]), np.asarray(got["h_mel"]))

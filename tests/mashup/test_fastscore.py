@@ -90,3 +90,15 @@ def test_features_are_stored_once(song_db, tmp_path):
     clip.stems = {}  # a second call reads what is stored and needs no audio
     again = ensure_features(tmp_path / "x.db", [clip])["a song"]
     assert np.array_equal(np.asarray(again["h_mel"]), np.asarray(got["h_mel"]))
+
+
+def test_build_stores_the_features_when_asked(tmp_path):
+    from collage.cli import main
+
+    d = tmp_path / "in"
+    d.mkdir()
+    for role, y in stems(12.0, seed=4).items():
+        sf.write(d / f"one.{role}.wav", y, SR)
+    assert main(["mashup", "build", str(tmp_path / "f.db"), "--from", str(d), "--source", "stems", "--features",
+                 "--no-progress"]) == 0
+    assert (features_dir(tmp_path / "f.db") / "one" / "h_mel.npy").is_file()

@@ -53,9 +53,12 @@ def mashup_group() -> None:
                    "instead of local processes.")
 @click.option("--stem-root", metavar="PATH|URL", default=None,
               help="Where the stems go: a folder or an fsspec URL (s3://bucket/stems) [default: DB.stems/].")
+@click.option("--features", "store_features", is_flag=True,
+              help="Also store what retrieve's second stage reads (DB.features/: each song's stems per pitch shift "
+                   "and stretch); without it a song's are computed the first time retrieve shortlists it.")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 def build_command(db, src, source, jobs, on_error, limit, seconds, sr, seed, soundfont, backend, cluster, stem_root,
-                  no_progress):
+                  store_features, no_progress):
     """Build (or continue) the MashupDB DB from the songs in a folder.
 
     Resumable: songs already in DB are skipped; kill it and run it again to continue.
@@ -77,6 +80,10 @@ def build_command(db, src, source, jobs, on_error, limit, seconds, sr, seed, sou
                 stem_root=stem_root)
     click.echo(f"{res['db']}: added {res['added']} songs ({res['already']} already there, "
                f"{len(res['skipped'])} skipped) in {res['wall_s']:.1f} s")
+    if store_features:
+        from collage.mashup.fastscore import ensure_db_features
+
+        click.echo(f"stored the features of {ensure_db_features(db, progress=not no_progress)} songs")
     if res["skipped"]:
         note(f"skipped {len(res['skipped'])}:")
         for name, why in res["skipped"]:

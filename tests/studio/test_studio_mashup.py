@@ -106,9 +106,10 @@ def test_pick_upload_play_and_download(page, pop909_db, tmp_path):
     pg.set_input_files("#mashup-vocal-upload", str(mine))
     found = wait_new_search(pg, before)
     assert found["vocal"]["name"] == "my vocal.wav" and found["vocal"]["song"] is None and found["results"]
+    assert all(set(r["terms"]) >= {"harmonic", "rhythmic", "spectral"} for r in found["results"])  # explained
     assert pg.eval_on_selector("#mashup-vocal", "s => s.selectedOptions[0].textContent") == "my vocal.wav"
     # the library, called with the same vocal and settings, finds the same accompaniments
-    lib = retrieve(pop909_db["db"], mine, top=5, scorer="premixnet", seconds=SECONDS)
+    lib = retrieve(pop909_db["db"], mine, top=5, scorer="premixnet", seconds=SECONDS, explain=True)
     assert len(found["results"]) == len(lib["results"])
     for page_row, lib_row in zip(found["results"], lib["results"]):  # scores: PyTorch's sums may differ in the last bits
         assert page_row["score"] == pytest.approx(lib_row["score"], abs=1e-3)

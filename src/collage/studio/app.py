@@ -504,7 +504,7 @@ async def mashup_search(request: Request) -> Response:
     def work(report):
         report("reading the vocal", "")
         path = studio.vocal_path(vocal)
-        found = retrieve(db, path, top=top, scorer=scorer, seconds=seconds, exclude=vocal.song,
+        found = retrieve(db, path, top=top, scorer=scorer, seconds=seconds, exclude=vocal.song, explain=True,
                          on_progress=lambda stage, done, total: (report(stage, "candidates", done, total)
                                                                  if stage == "scoring" else report(stage)))
         return _search_json(studio.store.add_search(vocal, found, scorer))

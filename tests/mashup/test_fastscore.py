@@ -102,3 +102,21 @@ def test_build_stores_the_features_when_asked(tmp_path):
     assert main(["mashup", "build", str(tmp_path / "f.db"), "--from", str(d), "--source", "stems", "--features",
                  "--no-progress"]) == 0
     assert (features_dir(tmp_path / "f.db") / "one" / "h_mel.npy").is_file()
+
+
+def test_a_cache_shared_by_calls_gives_the_same_scores(song_db, model):
+    from collage.mashup.dbclips import clips_from_db, vocal_clip
+    from collage.mashup.generate import Candidate
+
+    db = song_db / "s.db"
+    pool = clips_from_db(db)
+    feats = ensure_features(db, pool)
+    seed = vocal_clip(song_db / "vocal.wav")
+    fast = FastScorer(model)
+    cands = [Candidate("matched", seed.id, h.id, p.id, 8.0, 0.5, 0.2, 0.2, harmonic_semitones=1, harmonic_ratio=0.97,
+                       percussion_ratio=1.04) for h in pool for p in pool if h.id != p.id]
+    cache = {}
+    for start in (0.5, 3.0):
+        q = fast.vocal(seed, vocal_start_s=start, seconds=8.0)
+        assert np.array_equal(fast.score(q, cands, feats, cache=cache), fast.score(q, cands, feats))
+    assert len(cache) == 2 * len(pool)

@@ -343,9 +343,11 @@ class FastScorer:
         return VocalQuery(seconds, self._share(0, _windows(m)), _windows(c))
 
     def score(self, q: VocalQuery, cands: Sequence[Candidate], feats: Mapping[str, Mapping[str, np.ndarray]],
-              *, batch: int = 256) -> np.ndarray:
+              *, batch: int = 256, cache: dict | None = None) -> np.ndarray:
         """PreMixNet's probability for each candidate, ``(N,)``; ``feats[song]`` from :func:`ensure_features`.
-        A harmonic or percussion segment shared by several candidates is computed once."""
+        A harmonic or percussion segment shared by several candidates is computed once; ``cache`` (a dict
+        the caller keeps) also keeps each placed segment's SourceNet share for later calls, which the
+        windows of one vocal can share (a segment's placement does not depend on the vocal's start)."""
         torch = self.torch
         hkeys, pkeys, hi, pi = {}, {}, [], []
         for c in cands:
@@ -358,17 +360,28 @@ class FastScorer:
             return np.zeros(0, np.float32)
         h_share, h_harm = [], []
         vch = torch.from_numpy(q.chroma_w)
-        for (song, start, ratio, semi, off) in hkeys:
-            m, c = placed_features(feats[song], "harmonic", start_s=start, seconds=q.seconds, ratio=ratio,
-                                   semitones=semi, offset_s=off)
-            h_share.append(self._share(1, _windows(m)))
+        cache = {} if cache is None else cache
+        for hk in hkeys:
+            song, start, ratio, semi, off = hk
+            got = cache.get(("h", q.seconds, hk))
+            if got is None:
+                m, c = placed_features(feats[song], "harmonic", start_s=start, seconds=q.seconds, ratio=ratio,
+                                       semitones=semi, offset_s=off)
+                got = cache[("h", q.seconds, hk)] = (self._share(1, _windows(m)), c)
+            h_share.append(got[0])
+            c = got[1]
             if self.cfg.harmony:
                 with torch.no_grad():
                     h_harm.append(self.model._harmony(vch, torch.from_numpy(_windows(c))))
         p_share = []
-        for (song, start, ratio, off) in pkeys:
-            m, _ = placed_features(feats[song], "percussion", start_s=start, seconds=q.seconds, ratio=ratio, offset_s=off)
-            p_share.append(self._share(2, _windows(m)))
+        for pk in pkeys:
+            song, start, ratio, off = pk
+            got = cache.get(("p", q.seconds, pk))
+            if got is None:
+                m, _ = placed_features(feats[song], "percussion", start_s=start, seconds=q.seconds, ratio=ratio,
+                                       offset_s=off)
+                got = cache[("p", q.seconds, pk)] = self._share(2, _windows(m))
+            p_share.append(got)
         H, P = torch.stack(h_share), torch.stack(p_share)  # (n, W, c1d, T'', 1)
         HH = torch.stack(h_harm) if h_harm else None
         return self._combine(q.share, H, P, HH, torch.as_tensor(hi), torch.as_tensor(pi), batch)

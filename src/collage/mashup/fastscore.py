@@ -323,15 +323,25 @@ class FastScorer:
         self._w = [conv.weight[:, i * c3:(i + 1) * c3] for i in range(3)]
         self._pad = conv.padding
 
-    def _share(self, i: int, mel_w: np.ndarray):
-        """Source ``i``'s share of the first frame-wise convolution: ``(W, 64, frames)`` → ``(W, c1d, T'')``."""
+    def _share(self, i: int, mel_w: np.ndarray, *, chunk: int = 64):
+        """Source ``i``'s share of the first frame-wise convolution: ``(B, 64, frames)`` → ``(B, c1d, T'', 1)``,
+        ``chunk`` windows per call."""
         torch = self.torch
+        net, p = self.model.sources[i], self.cfg.pool_input
+        out = []
         with torch.no_grad():
-            x = torch.from_numpy(np.ascontiguousarray(mel_w, dtype=np.float32))
-            if self.cfg.input_norm == "time_mean":
-                x = x - x.mean(dim=2, keepdim=True)
-            m = self.model.sources[i](x)
-            return torch.nn.functional.conv2d(m, self._w[i], padding=self._pad)
+            for s in range(0, len(mel_w), chunk):
+                x = torch.from_numpy(np.ascontiguousarray(mel_w[s: s + chunk], dtype=np.float32))
+                if self.cfg.input_norm == "time_mean":
+                    x = x - x.mean(dim=2, keepdim=True)
+                B, F, T = x.shape
+                if T % p == 0:  # SourceNet's input pooling, on a contiguous layout (the same numbers)
+                    h = x.reshape(B, F, T // p, p).mean(-1).transpose(1, 2).contiguous().unsqueeze(1)
+                    m = net.block2(net.block1(h))
+                else:
+                    m = net(x)
+                out.append(torch.nn.functional.conv2d(m, self._w[i], padding=self._pad))
+        return torch.cat(out)
 
     def vocal(self, seed: Clip, *, vocal_start_s: float, seconds: float) -> VocalQuery:
         """The vocal window placed, normalised and featurised exactly as the exact path does."""
@@ -361,27 +371,28 @@ class FastScorer:
         h_share, h_harm = [], []
         vch = torch.from_numpy(q.chroma_w)
         cache = {} if cache is None else cache
-        for hk in hkeys:
-            song, start, ratio, semi, off = hk
-            got = cache.get(("h", q.seconds, hk))
-            if got is None:
-                m, c = placed_features(feats[song], "harmonic", start_s=start, seconds=q.seconds, ratio=ratio,
-                                       semitones=semi, offset_s=off)
-                got = cache[("h", q.seconds, hk)] = (self._share(1, _windows(m)), c)
-            h_share.append(got[0])
-            c = got[1]
-            if self.cfg.harmony:
-                with torch.no_grad():
-                    h_harm.append(self.model._harmony(vch, torch.from_numpy(_windows(c))))
-        p_share = []
-        for pk in pkeys:
-            song, start, ratio, off = pk
-            got = cache.get(("p", q.seconds, pk))
-            if got is None:
-                m, _ = placed_features(feats[song], "percussion", start_s=start, seconds=q.seconds, ratio=ratio,
-                                       offset_s=off)
-                got = cache[("p", q.seconds, pk)] = self._share(2, _windows(m))
-            p_share.append(got)
+        W = len(q.chroma_w)
+        todo = [hk for hk in hkeys if ("h", q.seconds, hk) not in cache]
+        if todo:
+            placed = [placed_features(feats[hk[0]], "harmonic", start_s=hk[1], seconds=q.seconds, ratio=hk[2],
+                                      semitones=hk[3], offset_s=hk[4]) for hk in todo]
+            shares = self._share(1, np.concatenate([_windows(m) for m, _ in placed])).reshape(len(todo), W, -1)
+            for n, hk in enumerate(todo):
+                cache[("h", q.seconds, hk)] = (shares[n], _windows(placed[n][1]))
+        todo = [pk for pk in pkeys if ("p", q.seconds, pk) not in cache]
+        if todo:
+            placed = [placed_features(feats[pk[0]], "percussion", start_s=pk[1], seconds=q.seconds, ratio=pk[2],
+                                      offset_s=pk[3])[0] for pk in todo]
+            shares = self._share(2, np.concatenate([_windows(m) for m in placed])).reshape(len(todo), W, -1)
+            for n, pk in enumerate(todo):
+                cache[("p", q.seconds, pk)] = shares[n]
+        shape = q.share.shape
+        h_share = [cache[("h", q.seconds, hk)][0].reshape(shape) for hk in hkeys]
+        p_share = [cache[("p", q.seconds, pk)].reshape(shape) for pk in pkeys]
+        if self.cfg.harmony:
+            hc = torch.from_numpy(np.concatenate([cache[("h", q.seconds, hk)][1] for hk in hkeys]))
+            with torch.no_grad():
+                h_harm = list(self.model._harmony(vch.repeat(len(hkeys), 1, 1), hc).reshape(len(hkeys), W, -1))
         H, P = torch.stack(h_share), torch.stack(p_share)  # (n, W, c1d, T'', 1)
         HH = torch.stack(h_harm) if h_harm else None
         return self._combine(q.share, H, P, HH, torch.as_tensor(hi), torch.as_tensor(pi), batch)

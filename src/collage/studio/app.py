@@ -57,8 +57,9 @@ from collage.mashup.db import MashupDB
 from collage.mashup.generate import ROLES
 from collage.mashup.score import FEATURE_SR
 from collage.mashup.stemstore import local_copy
+from collage.models.inference import load_inference
 from collage.piece import Piece, Tempo, Track
-from collage.pretrained import load_card, load_pretrained, shipped_names
+from collage.pretrained import load_card, shipped_names
 from collage.studio.store import (
     AUDIO_UPLOAD_SUFFIXES,
     UPLOAD_SUFFIXES,
@@ -154,7 +155,7 @@ class Studio:
         return self.models.get("fuse-collagenet", FusionModels.load)
 
     def judge(self):
-        return self.models.get("judge", partial(load_pretrained, "harmony_judge"))
+        return self.models.get("judge", partial(load_inference, "harmony_judge"))
 
     def join_models(self, actor: str | None):
         lam = None

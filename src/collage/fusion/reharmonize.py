@@ -1,0 +1,320 @@
+"""Chord-explicit re-voicing: fuse by editing the accompaniment's own notes onto chords chosen for the melody.
+
+A prototype of the "edit of the input" direction (issue 23); :func:`collage.fuse` does not call it.
+The accompaniment is read as chords plus a chord-relative texture, new chords are chosen for the
+melody, and the accompaniment's own notes are re-voiced onto them:
+
+1. **Chords of the accompaniment**: one chord per *span* (``span_steps`` steps, a beat by
+   default) from its notes (:func:`collage.represent.chord.estimate_chord_labels`, limited to
+   :data:`QUALITIES`); a silent span has none and is never changed.
+2. **Texture**: each note is read relative to its span's chord: a chord tone by its function
+   (root, third, fifth, seventh), any other note by its interval above the root.
+3. **New chords**: a Viterbi pass over the spans and the 60 candidate chords (12 roots x
+   :data:`QUALITIES`) maximises, per span, how well the melody's sounding pitch classes fit the
+   chord (the log-ratio table of :class:`ChordStats`, per step of sounding), plus ``window_weight``
+   times the same for the whole window's melody, plus ``transition_weight`` times the log
+   probability of the chord change, minus the departure cost ``lambda * d(own, new)`` where
+   ``d`` is the share of pitch classes the two chords do not share (0 for the same chord) and
+   ``lambda = depart_weight * keep_chord / (1 - keep_chord)``: at ``keep_chord = 1`` every span
+   keeps its own chord, at 0 nothing holds it.
+4. **Re-voicing**: in a span whose chord changed, each note moves to the new chord's tone of the
+   same function (a seventh onto a triad becomes its root), a non-chord tone keeps its interval
+   above the root (``tensions='keep'``) or moves to the nearest tone of the new chord
+   (``'snap'``); the new pitch is the nearest one of that pitch class to the old pitch (ties
+   downward). Onsets, durations and velocities are kept; a span whose chord is unchanged keeps
+   its notes exactly. Two notes that would meet on one pitch at one onset: the later-listed one
+   goes up to the next tone of the chord.
+5. **Melody edits** (optional): a melody note on a strong step (onset a multiple of
+   ``strong_steps``) whose pitch class is outside its span's chosen chord moves to the nearest
+   chord tone (ties downward), longest notes first, at most ``floor((1 - keep_pitch) * n)`` of
+   the ``n`` melody notes; onsets and durations are kept.
+
+:class:`ChordStats` holds the two tables, fitted by :func:`fit_chord_stats` on annotated songs
+(the benchmark fits them on POP909's training split). Notes are step notes ``(n, 4)`` [onset,
+duration, pitch, velocity]; the window starts on a span boundary.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from collage.errors import ParameterError
+from collage.represent.checks import check_int, check_notes, check_unit_interval
+from collage.represent.chord import beat_chroma, estimate_chord_labels, parse_chord
+
+__all__ = ["QUALITIES", "TONES", "ChordStats", "reduce_label", "fit_chord_stats", "accompaniment_chords",
+           "choose_chords", "revoice", "edit_melody", "reharmonize"]
+
+QUALITIES = ("maj", "min", "7", "min7", "maj7")
+"""The candidate chord qualities; a chord is ``(root, quality index)``, ``k = 12 * q + root``."""
+TONES = ((0, 4, 7), (0, 3, 7), (0, 4, 7, 10), (0, 3, 7, 10), (0, 4, 7, 11))
+"""Each quality's intervals above the root in function order: root, third, fifth[, seventh]."""
+N_CHORDS = 12 * len(QUALITIES)
+_MASKS = np.zeros((N_CHORDS, 12), dtype=bool)
+for _q, _ivs in enumerate(TONES):
+    for _r in range(12):
+        _MASKS[12 * _q + _r, [(_r + iv) % 12 for iv in _ivs]] = True
+
+
+@dataclass(frozen=True)
+class ChordStats:
+    """Statistics of melodies over chords.
+
+    Attributes:
+        fit: ``(len(QUALITIES), 12)`` float64, ``log P(melody interval above the root | quality) -
+            log(1/12)`` per sounding step: how much a melody pitch class says for a chord.
+        trans: ``(len(QUALITIES), 12, len(QUALITIES))`` float64, ``log P(next chord | chord)`` from
+            one span to the next, the next chord as (root interval above the old root, quality).
+    """
+
+    fit: np.ndarray
+    trans: np.ndarray
+
+    def __post_init__(self):
+        nq = len(QUALITIES)
+        if np.shape(self.fit) != (nq, 12) or np.shape(self.trans) != (nq, 12, nq):
+            raise ParameterError(f"given ChordStats tables of shapes {np.shape(self.fit)}, {np.shape(self.trans)}; "
+                                 f"expected ({nq}, 12) and ({nq}, 12, {nq})")
+
+    def chord_fit(self, chroma: np.ndarray) -> np.ndarray:
+        """``(..., N_CHORDS)`` fit of each candidate chord to ``(..., 12)`` chroma (steps sounding per pitch class)."""
+        out = np.empty(chroma.shape[:-1] + (N_CHORDS,))
+        for q in range(len(QUALITIES)):
+            for r in range(12):
+                out[..., 12 * q + r] = chroma @ np.roll(self.fit[q], r)
+        return out
+
+    def transition(self) -> np.ndarray:
+        """``(N_CHORDS, N_CHORDS)`` log probability of each chord change (rows: from)."""
+        out = np.empty((N_CHORDS, N_CHORDS))
+        for q1 in range(len(QUALITIES)):
+            for r1 in range(12):
+                for q2 in range(len(QUALITIES)):
+                    out[12 * q1 + r1, 12 * q2:12 * q2 + 12] = np.roll(self.trans[q1, :, q2], r1)
+        return out
+
+
+def reduce_label(label: str) -> tuple[int, int] | None:
+    """``(root, quality index)`` of a Harte label reduced to :data:`QUALITIES`, or None (no chord, or a
+    chord that is none of them: diminished, augmented, suspended)."""
+    c = parse_chord(label)
+    if c.is_none:
+        return None
+    ivs = {(pc - c.root) % 12 for pc in c.chroma}
+    if {4, 7} <= ivs:
+        q = 2 if 10 in ivs else 4 if 11 in ivs else 0
+    elif {3, 7} <= ivs:
+        q = 3 if 10 in ivs else 1
+    else:
+        return None
+    return c.root, q
+
+
+def fit_chord_stats(songs: Sequence[tuple[np.ndarray, Sequence[str]]], *, steps_per_beat: int = 4,
+                    beats_per_span: int = 2, smoothing: float = 1.0) -> ChordStats:
+    """Fit :class:`ChordStats` on annotated songs.
+
+    Args:
+        songs: ``(melody step notes (n, 4), one chord label per beat)`` per song; step 0 is beat 0.
+        steps_per_beat: steps in a beat.
+        beats_per_span: the transition table counts changes between the chords at the starts of
+            consecutive spans of this many beats (beats 0, b, 2b, ...).
+        smoothing: added to every count.
+    """
+    spb = check_int(steps_per_beat, "steps_per_beat", minimum=1)
+    bps = check_int(beats_per_span, "beats_per_span", minimum=1)
+    nq = len(QUALITIES)
+    fit = np.full((nq, 12), float(smoothing))
+    trans = np.full((nq, 12, nq), float(smoothing))
+    for mel, labels in songs:
+        chords = [reduce_label(lab) for lab in labels]
+        chroma, _ = beat_chroma(check_notes(mel, "melody", nonneg_onset=False), len(chords), steps_per_beat=spb)
+        for b, ch in enumerate(chords):
+            if ch is not None:
+                fit[ch[1]] += np.roll(chroma[b], -ch[0])
+        starts = chords[::bps]
+        for a, b in zip(starts[:-1], starts[1:]):
+            if a is not None and b is not None:
+                trans[a[1], (b[0] - a[0]) % 12, b[1]] += 1
+    fit = np.log(fit / fit.sum(axis=1, keepdims=True)) + np.log(12)
+    trans = np.log(trans / trans.sum(axis=(1, 2), keepdims=True))
+    return ChordStats(fit, trans)
+
+
+def accompaniment_chords(acc: np.ndarray, n_spans: int, span_steps: int) -> np.ndarray:
+    """``(n_spans,)`` int64 chord index (``12 * quality + root``) of each span of the accompaniment, -1 where silent."""
+    labels = estimate_chord_labels(acc, n_spans, steps_per_beat=span_steps, qualities=QUALITIES)
+    out = np.full(n_spans, -1, dtype=np.int64)
+    for s, lab in enumerate(labels):
+        if lab != "N":
+            root, rest = lab.split(":")
+            c = parse_chord(root + ":" + rest.split("/")[0])
+            out[s] = 12 * QUALITIES.index(rest.split("/")[0]) + c.root
+    return out
+
+
+def _span_chroma(notes: np.ndarray, n_spans: int, span_steps: int) -> np.ndarray:
+    chroma, _ = beat_chroma(notes, n_spans, steps_per_beat=span_steps)
+    return chroma
+
+
+def choose_chords(mel: np.ndarray, own: np.ndarray, stats: ChordStats, *, span_steps: int, keep_chord: float,
+                  depart_weight: float = 4.0, transition_weight: float = 1.0,
+                  window_weight: float = 0.1) -> np.ndarray:
+    """``(n_spans,)`` chord per span for the melody (see the module doc, step 3); ``own`` is the accompaniment's
+    chords (:func:`accompaniment_chords`), and a span where it is -1 stays -1."""
+    n = len(own)
+    chroma = _span_chroma(mel, n, span_steps)  # (n, 12)
+    score = stats.chord_fit(chroma) + window_weight * stats.chord_fit(chroma.sum(axis=0))[None, :]
+    sizes = _MASKS.sum(axis=1)
+    for s in range(n):
+        if own[s] < 0:
+            continue
+        if keep_chord >= 1.0:
+            score[s] = -np.inf
+            score[s, own[s]] = 0.0
+        else:
+            shared = (_MASKS & _MASKS[own[s]]).sum(axis=1)
+            dist = 1.0 - 2.0 * shared / (sizes + sizes[own[s]])
+            score[s] -= depart_weight * keep_chord / (1.0 - keep_chord) * dist
+    trans = transition_weight * stats.transition()
+    live = np.flatnonzero(own >= 0)
+    out = own.copy()
+    if not len(live):
+        return out
+    # Viterbi over the sounding spans (a silent span breaks nothing: the chain joins across it)
+    acc = score[live[0]].copy()
+    back = np.zeros((len(live), N_CHORDS), dtype=np.int64)
+    for t in range(1, len(live)):
+        cand = acc[:, None] + trans  # (from, to)
+        back[t] = cand.argmax(axis=0)
+        acc = cand.max(axis=0) + score[live[t]]
+    k = int(acc.argmax())
+    for t in range(len(live) - 1, -1, -1):
+        out[live[t]] = k
+        k = int(back[t, k])
+    return out
+
+
+def _nearest(pitch: int, pc: int) -> int:
+    """The pitch of class ``pc`` nearest to ``pitch`` (ties downward), kept in 0..127."""
+    up = (pc - pitch) % 12
+    p = pitch + up if up < 12 - up else pitch - (12 - up)
+    return p + 12 if p < 0 else p - 12 if p > 127 else p
+
+
+def _nearest_tone(pc: int, mask: np.ndarray) -> int:
+    """The pitch class of ``mask`` nearest to ``pc`` (circular, ties downward)."""
+    for d in range(7):
+        if mask[(pc - d) % 12]:
+            return (pc - d) % 12
+        if mask[(pc + d) % 12]:
+            return (pc + d) % 12
+    return pc
+
+
+def revoice(acc: np.ndarray, old: np.ndarray, new: np.ndarray, *, span_steps: int,
+            tensions: str = "keep") -> np.ndarray:
+    """The accompaniment's notes re-voiced from chords ``old`` onto ``new`` (one per span; module doc, step 4).
+
+    Args:
+        acc: ``(m, 4)`` step notes; a note belongs to the span of its onset.
+        old, new: ``(n_spans,)`` chord indices (-1: no chord, the span is left alone).
+        span_steps: steps per span.
+        tensions: ``'keep'`` or ``'snap'`` (what a non-chord tone does).
+    Returns:
+        ``(m, 4)`` int64, the same rows in the same order, pitches changed only in changed spans.
+    """
+    if tensions not in ("keep", "snap"):
+        raise ParameterError(f"given tensions={tensions!r}; expected 'keep' or 'snap'")
+    out = np.array(acc, dtype=np.int64, copy=True)
+    span = np.clip(out[:, 0] // span_steps, 0, len(old) - 1) if len(out) else np.zeros(0, dtype=np.int64)
+    for s in np.flatnonzero((old != new) & (old >= 0) & (new >= 0)).tolist():
+        (qo, ro), (qn, rn) = divmod(int(old[s]), 12), divmod(int(new[s]), 12)
+        rows = np.flatnonzero(span == s)
+        for i in rows.tolist():
+            iv = int((out[i, 2] - ro) % 12)
+            if iv in TONES[qo]:
+                f = TONES[qo].index(iv)
+                pc = (rn + (TONES[qn][f] if f < len(TONES[qn]) else 0)) % 12
+            else:
+                pc = (rn + iv) % 12
+                if tensions == "snap":
+                    pc = _nearest_tone(pc, _MASKS[int(new[s])])
+            out[i, 2] = _nearest(int(out[i, 2]), pc)
+        # two notes on one pitch at one onset: the later one goes up to the next chord tone
+        seen: set[tuple[int, int]] = set()
+        for i in rows.tolist():
+            while (int(out[i, 0]), int(out[i, 2])) in seen and out[i, 2] < 127:
+                p = int(out[i, 2]) + 1
+                while p < 127 and not _MASKS[int(new[s]), p % 12]:
+                    p += 1
+                out[i, 2] = p
+            seen.add((int(out[i, 0]), int(out[i, 2])))
+    return out
+
+
+def edit_melody(mel: np.ndarray, chords: np.ndarray, *, span_steps: int, keep_pitch: float,
+                strong_steps: int = 8) -> np.ndarray:
+    """The melody with its strong-step notes outside their span's chord moved to the nearest chord tone
+    (module doc, step 5); ``(n, 4)`` int64, same rows, pitches changed in at most ``floor((1 - keep_pitch) * n)``."""
+    out = np.array(mel, dtype=np.int64, copy=True)
+    budget = int(np.floor((1.0 - keep_pitch) * len(out) + 1e-9))
+    if not budget:
+        return out
+    span = np.clip(out[:, 0] // span_steps, 0, len(chords) - 1)
+    ch = chords[span]
+    clash = (out[:, 0] % strong_steps == 0) & (ch >= 0)
+    clash &= ~_MASKS[np.maximum(ch, 0), out[:, 2] % 12]
+    order = np.flatnonzero(clash)
+    order = order[np.argsort(-out[order, 1], kind="stable")][:budget]
+    for i in order.tolist():
+        pc = _nearest_tone(int(out[i, 2] % 12), _MASKS[int(ch[i])])
+        out[i, 2] = _nearest(int(out[i, 2]), pc)
+    return out
+
+
+def reharmonize(mel_notes, acc_notes, stats: ChordStats, *, n_steps: int = 32, span_steps: int = 4,
+                keep_chord: float = 0.5, keep_pitch: float = 0.5, tensions: str = "keep",
+                depart_weight: float = 4.0, transition_weight: float = 0.3, window_weight: float = 0.1,
+                strong_steps: int = 2) -> tuple[np.ndarray, np.ndarray, dict]:
+    """Fuse a melody and a (key-aligned) accompaniment by re-voicing the accompaniment (module doc).
+
+    The defaults are the configuration chosen on POP909 validation pairs
+    (``docs/results/fusion_reharmonize.md``): a chord per beat, melody edits on 8th-note positions.
+
+    Args:
+        mel_notes: ``(n, 4)`` melody step notes.
+        acc_notes: ``(m, 4)`` accompaniment step notes, already in the melody's key.
+        stats: the fitted :class:`ChordStats`.
+        n_steps: the window's length in steps (a multiple of ``span_steps``).
+        span_steps: steps per chord span (4 = a beat at 4 steps a beat; 8 = a half bar of 4/4).
+        keep_chord: the departure cost's control (1 keeps every chord, so every note).
+        keep_pitch: the melody edits' budget (1: the melody is not touched).
+        tensions, depart_weight, transition_weight, window_weight, strong_steps: see the module doc.
+    Returns:
+        ``(melody, accompaniment, info)``: step notes (the accompaniment's rows in its input order) and
+        ``{"own": own chords, "chords": chosen chords}`` (``(n_spans,)`` each).
+    """
+    mel = check_notes(mel_notes, "mel_notes")
+    acc = check_notes(acc_notes, "acc_notes")
+    span_steps = check_int(span_steps, "span_steps", minimum=1)
+    strong_steps = check_int(strong_steps, "strong_steps", minimum=1)
+    n_steps = check_int(n_steps, "n_steps", minimum=span_steps)
+    if n_steps % span_steps:
+        raise ParameterError(f"given n_steps={n_steps}, span_steps={span_steps}; expected a multiple of span_steps")
+    keep_chord = check_unit_interval(keep_chord, f"keep_chord={keep_chord!r}")
+    keep_pitch = check_unit_interval(keep_pitch, f"keep_pitch={keep_pitch!r}")
+    if not isinstance(stats, ChordStats):
+        raise ParameterError(f"given stats of type {type(stats).__name__}; expected a ChordStats")
+    n_spans = n_steps // span_steps
+    own = accompaniment_chords(acc, n_spans, span_steps) if len(acc) else np.full(n_spans, -1, dtype=np.int64)
+    chords = choose_chords(mel, own, stats, span_steps=span_steps, keep_chord=keep_chord,
+                           depart_weight=depart_weight, transition_weight=transition_weight,
+                           window_weight=window_weight)
+    new_acc = revoice(acc, own, chords, span_steps=span_steps, tensions=tensions)
+    new_mel = edit_melody(mel, chords, span_steps=span_steps, keep_pitch=keep_pitch, strong_steps=strong_steps)
+    return new_mel, new_acc, {"own": own, "chords": chords}

@@ -6,7 +6,7 @@ import pytest
 from collage.errors import ParameterError
 from collage.fusion.reharmonize import (
     QUALITIES, TONES, ChordStats, accompaniment_chords, choose_chords, edit_melody, fit_chord_stats,
-    reduce_label, reharmonize, revoice,
+    reduce_label, reharmonize, revoice, strong_steps_for,
 )
 
 C, AM, F, G7 = 0, 12 + 9, 5, 24 + 7  # chord indices: 12 * quality + root
@@ -154,3 +154,14 @@ def test_default_changes_chords_and_keeps_rhythm_and_count(stats):
     np.testing.assert_array_equal(a[:, [0, 1, 3]], acc[:, [0, 1, 3]])
     np.testing.assert_array_equal(m[:, [0, 1, 3]], mel[:, [0, 1, 3]])
     assert (m[:, 2] != mel[:, 2]).sum() <= len(mel) // 2
+
+
+def test_lower_keep_pitch_never_edits_less(stats):
+    assert [strong_steps_for(k) for k in (1.0, 0.75, 0.5, 0.25, 0.0)] == [4, 4, 2, 1, 1]
+    acc = texture([(0, 4)] * 4)
+    mel = np.array([[o, 1, p, 90] for o, p in zip(range(0, 32, 2), [61, 66, 63, 68, 70, 61, 66, 63] * 2)],
+                   dtype=np.int64)
+    mel[1::2, 0] += 1  # every other note off the 8th-note grid
+    moved = [int((reharmonize(mel, acc, stats, keep_pitch=k, keep_chord=1.0)[0][:, 2] != mel[:, 2]).sum())
+             for k in (1.0, 0.75, 0.5, 0.25, 0.0)]
+    assert moved == sorted(moved) and moved[0] == 0 and moved[-1] > moved[2]

@@ -27,7 +27,9 @@ melody, and the accompaniment's own notes are re-voiced onto them:
 5. **Melody edits** (optional): a melody note on a strong step (onset a multiple of
    ``strong_steps``) whose pitch class is outside its span's chosen chord moves to the nearest
    chord tone (ties downward), longest notes first, at most ``floor((1 - keep_pitch) * n)`` of
-   the ``n`` melody notes; onsets and durations are kept.
+   the ``n`` melody notes; onsets and durations are kept. Unless given, ``strong_steps`` widens
+   as ``keep_pitch`` falls (:func:`strong_steps_for`): beats above 0.5, 8th notes down to 0.25,
+   every step below, so that a lower ``keep_pitch`` never edits less.
 
 :class:`ChordStats` holds the two tables, fitted by :func:`fit_chord_stats` on annotated songs
 (the benchmark fits them on POP909's training split). Notes are step notes ``(n, 4)`` [onset,
@@ -46,7 +48,7 @@ from collage.represent.checks import check_int, check_notes, check_unit_interval
 from collage.represent.chord import beat_chroma, estimate_chord_labels, parse_chord
 
 __all__ = ["QUALITIES", "TONES", "ChordStats", "reduce_label", "fit_chord_stats", "accompaniment_chords",
-           "choose_chords", "revoice", "edit_melody", "reharmonize"]
+           "choose_chords", "revoice", "strong_steps_for", "edit_melody", "reharmonize"]
 
 QUALITIES = ("maj", "min", "7", "min7", "maj7")
 """The candidate chord qualities; a chord is ``(root, quality index)``, ``k = 12 * q + root``."""
@@ -257,6 +259,14 @@ def revoice(acc: np.ndarray, old: np.ndarray, new: np.ndarray, *, span_steps: in
     return out
 
 
+def strong_steps_for(keep_pitch: float, steps_per_beat: int = 4) -> int:
+    """The melody edits' positions for a ``keep_pitch``: every beat above 0.5, every 8th note above 0.25,
+    every step below (in steps, for ``steps_per_beat`` steps a beat)."""
+    if keep_pitch > 0.5:
+        return steps_per_beat
+    return max(steps_per_beat // 2, 1) if keep_pitch > 0.25 else 1
+
+
 def edit_melody(mel: np.ndarray, chords: np.ndarray, *, span_steps: int, keep_pitch: float,
                 strong_steps: int = 8) -> np.ndarray:
     """The melody with its strong-step notes outside their span's chord moved to the nearest chord tone
@@ -280,11 +290,12 @@ def edit_melody(mel: np.ndarray, chords: np.ndarray, *, span_steps: int, keep_pi
 def reharmonize(mel_notes, acc_notes, stats: ChordStats, *, n_steps: int = 32, span_steps: int = 4,
                 keep_chord: float = 0.5, keep_pitch: float = 0.5, tensions: str = "keep",
                 depart_weight: float = 4.0, transition_weight: float = 0.3, window_weight: float = 0.1,
-                strong_steps: int = 2) -> tuple[np.ndarray, np.ndarray, dict]:
+                strong_steps: int | None = None) -> tuple[np.ndarray, np.ndarray, dict]:
     """Fuse a melody and a (key-aligned) accompaniment by re-voicing the accompaniment (module doc).
 
     The defaults are the configuration chosen on POP909 validation pairs
-    (``docs/results/fusion_reharmonize.md``): a chord per beat, melody edits on 8th-note positions.
+    (``docs/results/fusion_reharmonize.md``): a chord per beat; at ``keep_pitch`` 0.5 the melody edits
+    fall on 8th-note positions (``strong_steps`` None: :func:`strong_steps_for`).
 
     Args:
         mel_notes: ``(n, 4)`` melody step notes.
@@ -302,6 +313,8 @@ def reharmonize(mel_notes, acc_notes, stats: ChordStats, *, n_steps: int = 32, s
     mel = check_notes(mel_notes, "mel_notes")
     acc = check_notes(acc_notes, "acc_notes")
     span_steps = check_int(span_steps, "span_steps", minimum=1)
+    if strong_steps is None:
+        strong_steps = strong_steps_for(keep_pitch)
     strong_steps = check_int(strong_steps, "strong_steps", minimum=1)
     n_steps = check_int(n_steps, "n_steps", minimum=span_steps)
     if n_steps % span_steps:

@@ -144,6 +144,13 @@ def table(material: list[dict], stats, judge, human: list[dict] | None = None) -
     rows["rule"] = (material, [p["rule"] for p in material])
     rows["collagenet"] = (material, [p["collagenet"] for p in material])
     ms = float("nan")
+    changes = {"own": [], "chosen": []}  # chord changes per window (8 beats), between sounding beats
+    for p in material:
+        info = reharmonize(p["mel"], p["acc"], stats)[2]
+        for key, c in (("own", info["own"]), ("chosen", info["chords"])):
+            c = c[c >= 0]
+            changes[key].append(int((c[1:] != c[:-1]).sum()))
+    ms = float("nan")
     for name, kw in VARIANTS:
         t = time.perf_counter()
         rows[name] = (material, [reharmonize(p["mel"], p["acc"], stats, **kw)[:2] for p in material])
@@ -167,6 +174,9 @@ def table(material: list[dict], stats, judge, human: list[dict] | None = None) -
             "density_ok": float(np.mean([density_ok(p["acc"], a, 0.10) and density_ok(p["mel"], m, 0.05)
                                          for p, m, a in zip(ref, mels, accs)])),
         }
+    out["chord changes per window (accompaniment's own / chosen)"] = {k: float(np.mean(v)) for k, v in changes.items()}
+    out["windows with one chord throughout (own / chosen)"] = {k: float(np.mean(np.array(v) == 0))
+                                                               for k, v in changes.items()}
     return out, ms
 
 
@@ -197,7 +207,8 @@ def main(argv=None) -> int:
     result["chosen_ms_per_window_one_thread"] = round((ms_pop * len(material["pop909"]) + ms_ood * len(
         material["ood"])) / (len(material["pop909"]) + len(material["ood"])), 2)
     rule = result["ood"]["rule"]
-    result["ood_pch_kld_ratio_to_rule"] = {k: v["pch_kld"] / rule["pch_kld"] for k, v in result["ood"].items()}
+    result["ood_pch_kld_ratio_to_rule"] = {k: v["pch_kld"] / rule["pch_kld"] for k, v in result["ood"].items()
+                                           if "pch_kld" in v}
     result["loadavg"] = loadavg()
     result["wall_s"] = round(time.perf_counter() - t0, 1)
     Path(args.out).write_text(json.dumps(result, indent=2) + "\n")

@@ -231,3 +231,17 @@ def test_a_vocal_read_at_double_tempo_still_finds_its_accompaniments():
     scores = [p["first_stage"] for p in picks]
     assert scores == sorted(scores, reverse=True)
     assert len({(p["harmonic"], p["percussion"]) for p in picks}) == 3
+
+
+def test_vocal_vector_reads_only_its_window():
+    from collage.mashup.embed import _chroma_frames, _onset_env, chroma_vector, vocal_embedding
+
+    y = stems(40.0, seed=5)["vocals"]
+    downs = np.arange(0.0, 40.0, 4 * BEAT)
+    v = vocal_embedding(y, SR, downs, 12.0, 10.0)
+    whole = np.concatenate([chroma_vector(_chroma_frames(y, SR), SR, 12.0, 22.0),
+                            rhythm_vector(_onset_env(y, SR), SR, downs, 12.0, 22.0)])
+    assert float(v[:12] @ whole[:12]) > 0.98 and float(v[12:] @ whole[12:]) > 0.9
+    y2 = y.copy()
+    y2[: int(10 * SR)] = 0.0  # audio well before the window does not matter
+    assert np.allclose(vocal_embedding(y2, SR, downs, 12.0, 10.0), v)

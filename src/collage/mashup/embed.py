@@ -93,10 +93,13 @@ def segment_embeddings(harmonic: np.ndarray | None, percussion: np.ndarray | Non
 
 
 def vocal_embedding(vocal: np.ndarray, sr: int, downbeats, start_s: float, seconds: float) -> np.ndarray:
-    """The vocal's vector (DIM) over its window: its chroma and its bar-synchronous onset pattern."""
-    end = start_s + seconds
-    return np.concatenate([chroma_vector(_chroma_frames(vocal, sr), sr, start_s, end),
-                           rhythm_vector(_onset_env(vocal, sr), sr, downbeats, start_s, end)])
+    """The vocal's vector (DIM) over its window: its chroma and its bar-synchronous onset pattern. Only the
+    window and a second either side are analysed, so a whole song's vocal costs what its window costs."""
+    a = max(0.0, start_s - 1.0)
+    y = np.asarray(vocal)[int(a * sr): int(np.ceil((start_s + seconds + 1.0) * sr))]
+    s, e = start_s - a, start_s - a + seconds
+    return np.concatenate([chroma_vector(_chroma_frames(y, sr), sr, s, e),
+                           rhythm_vector(_onset_env(y, sr), sr, np.asarray(downbeats, np.float64) - a, s, e)])
 
 
 def harmonic_scores(v: np.ndarray, H: np.ndarray, shifts: np.ndarray) -> np.ndarray:

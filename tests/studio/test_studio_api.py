@@ -81,7 +81,7 @@ def test_fuse_returns_notes_ratings_and_the_cli_s_midi(client, capsys, tmp_path)
     _assert_same_notes(_notes(got), _notes(out))
 
 
-@pytest.mark.parametrize("method", ["rule", "gradient"])
+@pytest.mark.parametrize("method", ["rule", "gradient", "revoice"])
 def test_fuse_methods(client, method):
     r = client.post("/api/fuse", json={"method": method})
     assert r.status_code == 200, r.text

@@ -45,8 +45,10 @@ __all__ = ["fuse_command"]
               help="How much of the accompaniment's chords to keep, 0..1.")
 @click.option("--keep-texture", type=float, default=0.5, show_default=True, metavar="C",
               help="How much of the accompaniment's texture to keep, 0..1.")
-@click.option("--method", type=click.Choice(["collagenet", "rule", "gradient"]), default="collagenet",
-              show_default=True, help="collagenet (the models), rule (melody-only rules), gradient (critic ascent).")
+@click.option("--method", type=click.Choice(["collagenet", "rule", "gradient", "revoice"]), default="collagenet",
+              show_default=True, help="collagenet (the models), rule (melody-only rules), gradient (critic ascent), "
+                                      "revoice (the accompaniment's own notes re-voiced onto chords chosen for the "
+                                      "melody; no models).")
 @seed_option("Seed of the rule method's random skips and of --extend's sampler (collagenet and gradient are deterministic).")
 @wav_option()
 @plot_option()
@@ -91,13 +93,19 @@ def fuse_command(melody_path, accomp_path, output, keep_pitch, keep_rhythm, keep
     The four --keep-* controls (0..1, default 0.5) say how much of the
     melody's pitch and rhythm and the accompaniment's chords and texture to
     keep; all four at 1 changes as little as possible. They apply to the
-    collagenet method only: the rule method edits the melody's pitches and
-    onsets by fixed rules (seeded), the gradient method follows the critic.
+    collagenet and revoice methods: the rule method edits the melody's pitches
+    and onsets by fixed rules (seeded), the gradient method follows the critic.
+    With --method revoice (docs/fuse.md): --keep-chord prices leaving the
+    accompaniment's own chord, --keep-pitch and --keep-rhythm bound the share
+    of melody notes whose pitch may change or whose onset may snap onto an
+    accompaniment onset, --keep-texture below 0.5 snaps re-voiced non-chord
+    tones; the accompaniment's rhythm and every note count are always kept.
 
     \b
     Example:
       collage fuse melody.mid accompaniment.mid -o fused.mid --keep-rhythm 0.9 --wav fused.wav --plot fused.png
       collage fuse song.mid other.musicxml -o out.mid --method rule --seed 1 --trim
+      collage fuse melody.mid accompaniment.mid -o revoiced.mid --method revoice --keep-chord 0.3
       collage fuse melody.mid accompaniment.mid -o band.mid --arrange pop909 --wav band.wav
       collage fuse melody.mid accompaniment.mid -o longer.mid --extend 32
     """
@@ -163,7 +171,8 @@ def fuse_command(melody_path, accomp_path, output, keep_pitch, keep_rhythm, keep
         return
     c = result.controls
     how = ("keep " + ", ".join(f"{k} {v:g}" for k, v in c.items()) + f", {result.iterations} iteration(s)"
-           if result.method == "collagenet" else f"seed {result.seed}")
+           if result.method == "collagenet" else "keep " + ", ".join(f"{k} {v:g}" for k, v in c.items())
+           if result.method == "revoice" else f"seed {result.seed}")
     fit = ""
     if result.fit["looped"]:
         fit = f", {result.fit['looped']} looped {result.fit['loops']:.2g}x"

@@ -641,6 +641,29 @@ def train_key_model_command(data_root, train_songs, output, hidden) -> None:
     click.echo(f"wrote {out} ({card['fit']['form']}, weight decay {card['fit']['weight_decay']:g})")
 
 
+@train_group.command("chord-stats", context_settings=CONTEXT)
+@pop909_option()
+@click.option("-o", "--output", default=None, metavar="FILE.json",
+              help="Where to write the card (default: the package's fusion/chord_stats.json).")
+def train_chord_stats_command(pop909, output) -> None:
+    """Fit the chord statistics of `collage fuse --method revoice` on POP909's train songs.
+
+    Counts, over every training song's skyline melody and annotated chord per beat, how
+    each melody pitch class sits over each chord quality and how chords change; writes
+    the two tables with their card (about 10 s; the val and test splits are not read).
+
+    \b
+    Example:
+      collage train chord-stats
+    """
+    from collage.fusion.reharmonize import STATS_FILE
+    from collage.training.chord_stats import train_chord_stats
+
+    out = output or str(STATS_FILE)
+    card = train_chord_stats(out=out, root=pop909)
+    click.echo(f"chord statistics from {card['data']['songs']} POP909 train songs: wrote {out}")
+
+
 # -- the Multitrack Music Transformer ----------------------------------------------------------
 @train_group.command("mmt", context_settings=CONTEXT)
 @run_dir_option("runs/mmt")

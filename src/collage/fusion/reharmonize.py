@@ -1,6 +1,7 @@
 """Chord-explicit re-voicing: fuse by editing the accompaniment's own notes onto chords chosen for the melody.
 
-A prototype of the "edit of the input" direction (issue 23); :func:`collage.fuse` does not call it.
+The "edit of the input" direction of issue 23; :func:`collage.fuse` runs it on whole pieces as
+``method='revoice'`` (:func:`load_chord_stats` gives the shipped statistics, ``chord_stats.json``).
 The accompaniment is read as chords plus a chord-relative texture, new chords are chosen for the
 melody, and the accompaniment's own notes are re-voiced onto them:
 
@@ -24,7 +25,10 @@ melody, and the accompaniment's own notes are re-voiced onto them:
    downward). Onsets, durations and velocities are kept; a span whose chord is unchanged keeps
    its notes exactly. Two notes that would meet on one pitch at one onset: the later-listed one
    goes up to the next tone of the chord.
-5. **Melody edits** (optional): a melody note on a strong step (onset a multiple of
+5. **Melody rhythm** (optional, :func:`snap_rhythm`): melody onsets off every accompaniment onset
+   move to the nearest accompaniment onset within ``reach`` steps, at most
+   ``floor((1 - keep_rhythm) * n)`` of them; the note count, order and each note's end stay.
+6. **Melody edits** (optional): a melody note on a strong step (onset a multiple of
    ``strong_steps``) whose pitch class is outside its span's chosen chord moves to the nearest
    chord tone (ties downward), longest notes first, at most ``floor((1 - keep_pitch) * n)`` of
    the ``n`` melody notes; onsets and durations are kept. Unless given, ``strong_steps`` widens
@@ -32,23 +36,28 @@ melody, and the accompaniment's own notes are re-voiced onto them:
    every step below, so that a lower ``keep_pitch`` never edits less.
 
 :class:`ChordStats` holds the two tables, fitted by :func:`fit_chord_stats` on annotated songs
-(the benchmark fits them on POP909's training split). Notes are step notes ``(n, 4)`` [onset,
+(``collage train chord-stats`` fits the shipped ones on POP909's training split). Notes are step notes ``(n, 4)`` [onset,
 duration, pitch, velocity]; the window starts on a span boundary.
 """
 
 from __future__ import annotations
 
+import functools
+import json
+import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
-from collage.errors import ParameterError
+from collage.errors import ModelLoadingError, ParameterError
 from collage.represent.checks import check_int, check_notes, check_unit_interval
 from collage.represent.chord import beat_chroma, estimate_chord_labels, parse_chord
 
 __all__ = ["QUALITIES", "TONES", "ChordStats", "reduce_label", "fit_chord_stats", "accompaniment_chords",
-           "choose_chords", "revoice", "strong_steps_for", "edit_melody", "reharmonize"]
+           "choose_chords", "revoice", "strong_steps_for", "edit_melody", "reach_for", "snap_rhythm", "reharmonize",
+           "STATS_FILE", "load_chord_stats"]
 
 QUALITIES = ("maj", "min", "7", "min7", "maj7")
 """The candidate chord qualities; a chord is ``(root, quality index)``, ``k = 12 * q + root``."""
@@ -81,6 +90,19 @@ class ChordStats:
             raise ParameterError(f"given ChordStats tables of shapes {np.shape(self.fit)}, {np.shape(self.trans)}; "
                                  f"expected ({nq}, 12) and ({nq}, 12, {nq})")
 
+    def to_json(self) -> dict:
+        """``{"qualities", "fit", "trans"}`` as plain lists (what ``chord_stats.json`` stores under ``"tables"``)."""
+        return {"qualities": list(QUALITIES), "fit": np.round(self.fit, 6).tolist(),
+                "trans": np.round(self.trans, 6).tolist()}
+
+    @classmethod
+    def from_json(cls, tables: dict) -> "ChordStats":
+        """The inverse of :meth:`to_json` (raises ParameterError on other qualities or shapes)."""
+        if list(tables.get("qualities", [])) != list(QUALITIES):
+            raise ParameterError(f"given chord statistics for qualities {tables.get('qualities')}; "
+                                 f"expected {list(QUALITIES)}")
+        return cls(np.asarray(tables["fit"], dtype=np.float64), np.asarray(tables["trans"], dtype=np.float64))
+
     def chord_fit(self, chroma: np.ndarray) -> np.ndarray:
         """``(..., N_CHORDS)`` fit of each candidate chord to ``(..., 12)`` chroma (steps sounding per pitch class)."""
         out = np.empty(chroma.shape[:-1] + (N_CHORDS,))
@@ -97,6 +119,30 @@ class ChordStats:
                 for q2 in range(len(QUALITIES)):
                     out[12 * q1 + r1, 12 * q2:12 * q2 + 12] = np.roll(self.trans[q1, :, q2], r1)
         return out
+
+
+STATS_FILE = Path(__file__).with_name("chord_stats.json")
+"""The shipped statistics and their card (fitted by ``collage train chord-stats`` on POP909's training split)."""
+
+
+def load_chord_stats(path: str | os.PathLike | None = None) -> ChordStats:
+    """The :class:`ChordStats` of a ``chord_stats.json`` card (None: the shipped :data:`STATS_FILE`, read once).
+
+    Raises:
+        ModelLoadingError: the file is missing, not JSON, or not a chord-statistics card.
+    """
+    return _load_stats(str(STATS_FILE if path is None else path))
+
+
+@functools.lru_cache(maxsize=4)
+def _load_stats(path: str) -> ChordStats:
+    try:
+        card = json.loads(Path(path).read_text())
+        return ChordStats.from_json(card["tables"])
+    except FileNotFoundError:
+        raise ModelLoadingError(f"{path}: no chord statistics there (collage train chord-stats writes them)") from None
+    except (OSError, ValueError, KeyError, TypeError, ParameterError) as e:
+        raise ModelLoadingError(f"{path}: not a chord-statistics card ({type(e).__name__}: {e})") from None
 
 
 def reduce_label(label: str) -> tuple[int, int] | None:
@@ -165,12 +211,23 @@ def _span_chroma(notes: np.ndarray, n_spans: int, span_steps: int) -> np.ndarray
 
 def choose_chords(mel: np.ndarray, own: np.ndarray, stats: ChordStats, *, span_steps: int, keep_chord: float,
                   depart_weight: float = 4.0, transition_weight: float = 1.0,
-                  window_weight: float = 0.1) -> np.ndarray:
+                  window_weight: float = 0.1, context_spans: int | None = None) -> np.ndarray:
     """``(n_spans,)`` chord per span for the melody (see the module doc, step 3); ``own`` is the accompaniment's
-    chords (:func:`accompaniment_chords`), and a span where it is -1 stays -1."""
+    chords (:func:`accompaniment_chords`), and a span where it is -1 stays -1.
+
+    ``context_spans``: the ``window_weight`` term reads the melody of the whole input (None, an 8-beat
+    window) or of the ``context_spans`` spans centred on each span (a whole piece)."""
     n = len(own)
     chroma = _span_chroma(mel, n, span_steps)  # (n, 12)
-    score = stats.chord_fit(chroma) + window_weight * stats.chord_fit(chroma.sum(axis=0))[None, :]
+    if context_spans is None:
+        context = np.broadcast_to(chroma.sum(axis=0), chroma.shape)
+    else:
+        c = check_int(context_spans, "context_spans", minimum=1)
+        cum = np.vstack([np.zeros((1, 12)), np.cumsum(chroma, axis=0)])  # (n + 1, 12)
+        lo = np.clip(np.arange(n) - c // 2, 0, n)
+        hi = np.clip(lo + c, 0, n)
+        context = cum[hi] - cum[lo]  # (n, 12): the melody of the c spans around each
+    score = stats.chord_fit(chroma) + window_weight * stats.chord_fit(context)
     sizes = _MASKS.sum(axis=1)
     for s in range(n):
         if own[s] < 0:
@@ -287,10 +344,69 @@ def edit_melody(mel: np.ndarray, chords: np.ndarray, *, span_steps: int, keep_pi
     return out
 
 
+def reach_for(keep_rhythm: float, steps_per_beat: int = 4) -> int:
+    """How far (steps) :func:`snap_rhythm` may move an onset for a ``keep_rhythm``: a 16th above 0.5, an 8th
+    down to 0.25, a beat below (for ``steps_per_beat`` 4), so that a lower ``keep_rhythm`` never moves less."""
+    if keep_rhythm > 0.5:
+        return max(steps_per_beat // 4, 1)
+    return max(steps_per_beat // 2, 1) if keep_rhythm > 0.25 else steps_per_beat
+
+
+def snap_rhythm(mel: np.ndarray, acc: np.ndarray, *, keep_rhythm: float, reach: int | None = None) -> np.ndarray:
+    """The melody with onsets moved onto the accompaniment's (module doc, step 5).
+
+    A melody note whose onset no accompaniment note shares moves to the nearest accompaniment onset within
+    ``reach`` steps (None: :func:`reach_for`; ties earlier) that stays strictly between its neighbours'
+    onsets and before its own end; nearest moves first (then earlier notes), at most
+    ``floor((1 - keep_rhythm) * n)`` of the ``n`` notes. Each moved note keeps its end (so its duration
+    changes by the move); a note moved earlier cuts the one before it where they would overlap.
+
+    Args:
+        mel: ``(n, 4)`` monophonic step notes (any row order; it is kept).
+        acc: ``(m, 4)`` step notes.
+        keep_rhythm: in [0, 1]; 1 moves nothing.
+        reach: the largest move (steps).
+    Returns:
+        ``(n, 4)`` int64: the same notes in the same order (pitch and velocity unchanged).
+    """
+    mel = np.array(mel, dtype=np.int64, copy=True)
+    budget = int(np.floor((1.0 - keep_rhythm) * len(mel) + 1e-9))
+    if not budget or not len(acc) or not len(mel):
+        return mel
+    order = np.argsort(mel[:, 0], kind="stable")
+    out = mel[order]
+    reach = reach_for(keep_rhythm) if reach is None else check_int(reach, "reach", minimum=1)
+    onsets = np.unique(np.asarray(acc)[:, 0])  # sorted
+    pos = np.searchsorted(onsets, out[:, 0])
+    hit = (pos < len(onsets)) & (onsets[np.minimum(pos, len(onsets) - 1)] == out[:, 0])
+    before = np.where(pos > 0, onsets[np.maximum(pos - 1, 0)], np.iinfo(np.int64).min // 2)
+    after = np.where(pos < len(onsets), onsets[np.minimum(pos, len(onsets) - 1)], np.iinfo(np.int64).max // 2)
+    earlier = (out[:, 0] - before) <= (after - out[:, 0])
+    target = np.where(earlier, before, after)
+    dist = np.abs(target - out[:, 0])
+    cand = np.flatnonzero(~hit & (dist <= reach))
+    cand = cand[np.lexsort((cand, dist[cand]))]  # nearest first, then earlier notes
+    moved = 0
+    for i in cand.tolist():
+        if moved >= budget:
+            break
+        t, end = int(target[i]), int(out[i, 0] + out[i, 1])
+        if t >= end or t < 0 or (i > 0 and t <= out[i - 1, 0]) or (i + 1 < len(out) and t >= out[i + 1, 0]):
+            continue
+        out[i, 0], out[i, 1] = t, end - t
+        if i > 0 and out[i - 1, 0] + out[i - 1, 1] > t:
+            out[i - 1, 1] = t - out[i - 1, 0]
+        moved += 1
+    mel[order] = out
+    return mel
+
+
 def reharmonize(mel_notes, acc_notes, stats: ChordStats, *, n_steps: int = 32, span_steps: int = 4,
                 keep_chord: float = 0.5, keep_pitch: float = 0.5, tensions: str = "keep",
                 depart_weight: float = 4.0, transition_weight: float = 0.3, window_weight: float = 0.1,
-                strong_steps: int | None = None) -> tuple[np.ndarray, np.ndarray, dict]:
+                strong_steps: int | None = None, keep_rhythm: float = 1.0, reach: int | None = None,
+                context_spans: int | None = None, own: np.ndarray | None = None
+                ) -> tuple[np.ndarray, np.ndarray, dict]:
     """Fuse a melody and a (key-aligned) accompaniment by re-voicing the accompaniment (module doc).
 
     The defaults are the configuration chosen on POP909 validation pairs
@@ -304,8 +420,13 @@ def reharmonize(mel_notes, acc_notes, stats: ChordStats, *, n_steps: int = 32, s
         n_steps: the window's length in steps (a multiple of ``span_steps``).
         span_steps: steps per chord span (4 = a beat at 4 steps a beat; 8 = a half bar of 4/4).
         keep_chord: the departure cost's control (1 keeps every chord, so every note).
-        keep_pitch: the melody edits' budget (1: the melody is not touched).
-        tensions, depart_weight, transition_weight, window_weight, strong_steps: see the module doc.
+        keep_pitch: the melody edits' budget (1: the melody's pitches are not touched).
+        keep_rhythm: the melody onset moves' budget (:func:`snap_rhythm`; 1, the default: none).
+        tensions, depart_weight, transition_weight, window_weight, strong_steps, reach: see the module doc.
+        context_spans: see :func:`choose_chords` (None for an 8-beat window; :func:`collage.fuse` passes 8
+            on whole pieces).
+        own: the accompaniment's chords (:func:`accompaniment_chords` of it, ``(n_steps // span_steps,)``), if
+            already known (a re-fusion with other controls); None estimates them.
     Returns:
         ``(melody, accompaniment, info)``: step notes (the accompaniment's rows in its input order) and
         ``{"own": own chords, "chords": chosen chords}`` (``(n_spans,)`` each).
@@ -321,13 +442,18 @@ def reharmonize(mel_notes, acc_notes, stats: ChordStats, *, n_steps: int = 32, s
         raise ParameterError(f"given n_steps={n_steps}, span_steps={span_steps}; expected a multiple of span_steps")
     keep_chord = check_unit_interval(keep_chord, f"keep_chord={keep_chord!r}")
     keep_pitch = check_unit_interval(keep_pitch, f"keep_pitch={keep_pitch!r}")
+    keep_rhythm = check_unit_interval(keep_rhythm, f"keep_rhythm={keep_rhythm!r}")
     if not isinstance(stats, ChordStats):
         raise ParameterError(f"given stats of type {type(stats).__name__}; expected a ChordStats")
     n_spans = n_steps // span_steps
-    own = accompaniment_chords(acc, n_spans, span_steps) if len(acc) else np.full(n_spans, -1, dtype=np.int64)
+    if own is None:
+        own = accompaniment_chords(acc, n_spans, span_steps) if len(acc) else np.full(n_spans, -1, dtype=np.int64)
+    elif np.shape(own) != (n_spans,):
+        raise ParameterError(f"given own chords of shape {np.shape(own)}; expected ({n_spans},)")
     chords = choose_chords(mel, own, stats, span_steps=span_steps, keep_chord=keep_chord,
                            depart_weight=depart_weight, transition_weight=transition_weight,
-                           window_weight=window_weight)
+                           window_weight=window_weight, context_spans=context_spans)
     new_acc = revoice(acc, own, chords, span_steps=span_steps, tensions=tensions)
-    new_mel = edit_melody(mel, chords, span_steps=span_steps, keep_pitch=keep_pitch, strong_steps=strong_steps)
+    new_mel = snap_rhythm(mel, acc, keep_rhythm=keep_rhythm, reach=reach)
+    new_mel = edit_melody(new_mel, chords, span_steps=span_steps, keep_pitch=keep_pitch, strong_steps=strong_steps)
     return new_mel, new_acc, {"own": own, "chords": chords}

@@ -37,6 +37,15 @@ The steps, for inputs of any length:
      :func:`collage.fusion.gradient.gradient_fuse_latents` on the latents
      with the pre-trained critic ``latent_critic_pretrained`` (the keep
      controls do not apply; ``gradient_options`` may set ``steps``, ``lr``).
+   - ``'revoice'``: no windows and no network. The whole piece in one pass of
+     :func:`collage.fusion.reharmonize.reharmonize` (chords per beat for the
+     melody by one Viterbi pass over every beat, each beat's chord scored with
+     the melody of the 8 beats around it; the accompaniment's own notes
+     re-voiced onto them; melody onsets snapped and pitches edited within the
+     keep budgets), with the shipped statistics ``chord_stats.json``
+     (:func:`collage.fusion.reharmonize.load_chord_stats`). Every note keeps
+     its row: the accompaniment's onsets, durations and velocities are the
+     input's, and the note counts of both tracks are unchanged.
 
    A window where an input track is silent stays silent in that track (not
    an error). A decoded note takes the velocity of the input note with the
@@ -63,6 +72,7 @@ import collage.fusion.windows as W
 from collage.fusion.edit import keep_aspects
 from collage.errors import ParameterError
 from collage.fusion.keyalign import _best_shift
+from collage.fusion.reharmonize import accompaniment_chords, load_chord_stats, reharmonize
 from collage.fusion.rule import _rule_fuse
 from collage.io import as_piece
 from collage.models.inference import ENGINES, _content_key, load_inference
@@ -94,7 +104,12 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-METHODS = ("collagenet", "rule", "gradient")
+METHODS = ("collagenet", "rule", "gradient", "revoice")
+CONTROLLED = ("collagenet", "revoice")
+"""The methods the keep controls steer."""
+REVOICE_CONTEXT_BEATS = SEGMENT_BEATS
+"""``method='revoice'``: the beats of melody around each beat that its chord choice also reads (the 8-beat
+window the configuration was chosen on)."""
 CONTROL_NAMES = ("pitch", "rhythm", "chord", "texture")
 TEMPO_RATIO_WARN = 1.5
 """Inputs whose average tempi differ by this factor or more get a warning."""
@@ -201,7 +216,7 @@ class FusionResult:
     Attributes:
         piece: the fused piece: tracks MELODY and ACCOMPANIMENT, at the
             melody's ``tpq``, tempo map and metre.
-        method: ``'collagenet'``, ``'rule'`` or ``'gradient'``.
+        method: ``'collagenet'``, ``'rule'``, ``'gradient'`` or ``'revoice'``.
         controls: ``{"pitch", "rhythm", "chord", "texture"}`` keep values used
             (all None for the methods without controls).
         iterations: times the actor was applied (None for the methods without an actor).
@@ -637,8 +652,12 @@ def fuse(
         keep_pitch, keep_rhythm, keep_chord, keep_texture: how much to keep of
             the melody's pitch and rhythm and the accompaniment's chords and
             texture, each in [0, 1] (1: change as little as possible). Used by
-            ``'collagenet'`` only.
-        method: ``'collagenet'`` (default), ``'rule'`` or ``'gradient'``.
+            ``'collagenet'`` and ``'revoice'`` (there: ``keep_chord`` the cost of leaving the
+            accompaniment's own chord, ``keep_pitch`` the share of melody notes whose pitch may move,
+            ``keep_rhythm`` the share whose onset may snap to an accompaniment onset, ``keep_texture``
+            below 0.5 snaps the re-voiced non-chord tones to chord tones; see ``docs/fuse.md``).
+        method: ``'collagenet'`` (default), ``'rule'``, ``'gradient'`` or ``'revoice'`` (chord-explicit
+            re-voicing of the accompaniment's own notes; no models).
         seed: seeds the rule baseline's random skips (CollageNet uses posterior means and
             is deterministic).
         models: loaded :class:`FusionModels`; None loads the shipped weights
@@ -686,7 +705,7 @@ def fuse(
             log.warning("iterations apply to method 'collagenet' only; ignored for %r", method)
     if fit not in W.FIT_MODES:
         raise ParameterError(f"given fit={fit!r}; expected one of {', '.join(W.FIT_MODES)}")
-    if method != "collagenet" and any(v != 0.5 for v in controls.values()):
+    if method not in CONTROLLED and any(v != 0.5 for v in controls.values()):
         log.warning("the keep controls do not apply to method %r; ignored", method)
     if models is not None and not isinstance(models, FusionModels):
         raise ParameterError(f"given models of type {type(models).__name__}; expected a FusionModels")
@@ -730,46 +749,51 @@ def fuse(
     plan = W.plan_windows(n_steps, hop=hop_beats * STEPS_PER_BEAT)
     mel_w = W.crop_windows(mel, plan)
     acc_w = W.crop_windows(acc, plan)
-    if method != "rule" and models is None:
+    stats = load_chord_stats() if method == "revoice" else None  # before any work: a missing file fails early
+    if method not in ("rule", "revoice") and models is None:
         models = FusionModels.load(actor="latent_actor" if method == "collagenet" else None,
                                    critic="latent_critic_pretrained" if method == "gradient" else None)
     judge = _resolve_judge(judge)  # before the fusion runs, so that a bad or missing judge fails early
     chords = None
-    if method != "rule":
+    if method not in ("rule", "revoice"):
         n_beats = plan.padded // STEPS_PER_BEAT
         all_chords = _remembered("chords", (acc, n_beats), lambda: estimate_chords(acc, n_beats))  # (beats, 36)
         b0 = plan.starts // STEPS_PER_BEAT
         chords = np.stack([all_chords[b:b + SEGMENT_BEATS] for b in b0])  # (K, 8, 36)
-    # which windows' tracks the decoders must write: a silent input window stays silent, and a track whose
-    # controls are all 1 is the input's own (keep_aspects below), so nothing of it is decoded
-    want_mel = np.array([len(w) > 0 for w in mel_w], dtype=bool)
-    want_acc = np.array([len(w) > 0 for w in acc_w], dtype=bool)
-    if method == "collagenet":
-        iterations = actor_iterations(models.actor, iterations)
-        want_mel &= not (controls["pitch"] >= 1.0 and controls["rhythm"] >= 1.0)
-        want_acc &= not (controls["chord"] >= 1.0 and controls["texture"] >= 1.0)
-    out_mel, out_acc = _fuse_windows(mel_w, acc_w, method=method, controls=controls, models=models, seed=seed,
-                                    chords=chords, gradient_options=gradient_options, iterations=iterations,
-                                    batch_size=batch_size, on_progress=on_progress, decode=(want_mel, want_acc),
-                                    lengths=_steps_read(plan))
+    if method == "revoice":
+        fused_mel, fused_acc = _revoice(mel, acc, n_steps, controls, stats, on_progress, plan.n_windows)
+        silent = {"melody": sum(not len(w) for w in mel_w), "accompaniment": sum(not len(w) for w in acc_w)}
+    else:
+        # which windows' tracks the decoders must write: a silent input window stays silent, and a track whose
+        # controls are all 1 is the input's own (keep_aspects below), so nothing of it is decoded
+        want_mel = np.array([len(w) > 0 for w in mel_w], dtype=bool)
+        want_acc = np.array([len(w) > 0 for w in acc_w], dtype=bool)
+        if method == "collagenet":
+            iterations = actor_iterations(models.actor, iterations)
+            want_mel &= not (controls["pitch"] >= 1.0 and controls["rhythm"] >= 1.0)
+            want_acc &= not (controls["chord"] >= 1.0 and controls["texture"] >= 1.0)
+        out_mel, out_acc = _fuse_windows(mel_w, acc_w, method=method, controls=controls, models=models, seed=seed,
+                                        chords=chords, gradient_options=gradient_options, iterations=iterations,
+                                        batch_size=batch_size, on_progress=on_progress, decode=(want_mel, want_acc),
+                                        lengths=_steps_read(plan))
 
-    mel_vel = (_onset_velocities(mel, plan.padded), _velocity_contour(mel, plan.padded, default=90))
-    acc_vel = (_onset_velocities(acc, plan.padded), _velocity_contour(acc, plan.padded, default=64))
-    silent = {"melody": 0, "accompaniment": 0}
-    for k in range(plan.n_windows):
-        if not len(mel_w[k]):
-            out_mel[k] = np.zeros((0, 4), dtype=np.int64)
-            silent["melody"] += 1
-        if not len(acc_w[k]):
-            out_acc[k] = np.zeros((0, 4), dtype=np.int64)
-            silent["accompaniment"] += 1
-    if method != "rule":
-        out_mel = _with_velocity(out_mel, *mel_vel, plan.starts)
-        out_acc = _with_velocity(out_acc, *acc_vel, plan.starts)
-    fused_mel = W.stitch_notes(out_mel, plan) if want_mel.any() or method == "rule" else mel[:0]
-    fused_acc = acc if method == "rule" else W.stitch_notes(out_acc, plan) if want_acc.any() else acc[:0]
-    if method == "collagenet":  # a control at 1 keeps its aspect: the input's own notes, not a reconstruction
-        fused_mel, fused_acc = keep_aspects(controls, mel, fused_mel, acc, fused_acc)
+        mel_vel = (_onset_velocities(mel, plan.padded), _velocity_contour(mel, plan.padded, default=90))
+        acc_vel = (_onset_velocities(acc, plan.padded), _velocity_contour(acc, plan.padded, default=64))
+        silent = {"melody": 0, "accompaniment": 0}
+        for k in range(plan.n_windows):
+            if not len(mel_w[k]):
+                out_mel[k] = np.zeros((0, 4), dtype=np.int64)
+                silent["melody"] += 1
+            if not len(acc_w[k]):
+                out_acc[k] = np.zeros((0, 4), dtype=np.int64)
+                silent["accompaniment"] += 1
+        if method != "rule":
+            out_mel = _with_velocity(out_mel, *mel_vel, plan.starts)
+            out_acc = _with_velocity(out_acc, *acc_vel, plan.starts)
+        fused_mel = W.stitch_notes(out_mel, plan) if want_mel.any() or method == "rule" else mel[:0]
+        fused_acc = acc if method == "rule" else W.stitch_notes(out_acc, plan) if want_acc.any() else acc[:0]
+        if method == "collagenet":  # a control at 1 keeps its aspect: the input's own notes, not a reconstruction
+            fused_mel, fused_acc = keep_aspects(controls, mel, fused_mel, acc, fused_acc)
     if silent["melody"]:
         log.info("%d of %d windows have no melody notes: left silent in the melody", silent["melody"], plan.n_windows)
 
@@ -781,7 +805,7 @@ def fuse(
     return FusionResult(
         piece=piece,
         method=method,
-        controls=controls if method == "collagenet" else {n: None for n in CONTROL_NAMES},
+        controls=controls if method in CONTROLLED else {n: None for n in CONTROL_NAMES},
         iterations=iterations if method == "collagenet" else None,
         seed=seed,
         key_shift=int(shift),
@@ -797,6 +821,25 @@ def fuse(
         accomp_input=acc_in,
         harmony=harmony,
     )
+
+
+def _revoice(mel: np.ndarray, acc: np.ndarray, n_steps: int, controls: dict, stats, on_progress,
+             n_windows: int) -> tuple[np.ndarray, np.ndarray]:
+    """``method='revoice'`` on the whole piece: ``(melody, accompaniment)`` step notes, row for row the inputs'
+    (``mel`` monophonic, ``acc`` key-aligned and fitted, ``n_steps`` long)."""
+    report = on_progress or (lambda stage, done, total: None)
+    report("fusing", 0, n_windows)
+    n_pad = -(-max(n_steps, 1) // STEPS_PER_BEAT) * STEPS_PER_BEAT
+    # the accompaniment's chords per beat depend on it alone: a control change does not estimate them again
+    own = _remembered("revoice-own", (acc, n_pad), lambda: accompaniment_chords(acc, n_pad // STEPS_PER_BEAT,
+                                                                                 STEPS_PER_BEAT))
+    out_mel, out_acc, _ = reharmonize(mel, acc, stats, n_steps=n_pad, span_steps=STEPS_PER_BEAT,
+                                      keep_chord=controls["chord"], keep_pitch=controls["pitch"],
+                                      keep_rhythm=controls["rhythm"],
+                                      tensions="snap" if controls["texture"] < 0.5 else "keep",
+                                      context_spans=REVOICE_CONTEXT_BEATS, own=own)
+    report("fusing", n_windows, n_windows)
+    return out_mel, out_acc
 
 
 def _resolve_judge(judge):

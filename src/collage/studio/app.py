@@ -147,7 +147,7 @@ class Studio:
 
     # models (each loaded once) ------------------------------------------------------------------------
     def fusion_models(self, method: str):
-        if method == "rule":
+        if method in ("rule", "revoice"):  # no models
             return None
         if method == "gradient":
             return self.models.get("fuse-gradient", partial(FusionModels.load, actor=None,

@@ -35,7 +35,14 @@ import numpy as np
 
 import collage
 from collage.datasets.pop909 import disharmonic_pairs, harmonic_pairs, pop909_segments
-from collage.fusion.reharmonize import QUALITIES, accompaniment_chords, fit_chord_stats, reharmonize, revoice
+from collage.fusion.reharmonize import (
+    QUALITIES,
+    accompaniment_chords,
+    fit_chord_stats,
+    load_chord_stats,
+    reharmonize,
+    revoice,
+)
 from collage.fusion.vertical import FusionModels
 from collage.metrics.harmony import evaluate_batch
 from collage.pretrained import load_pretrained
@@ -66,7 +73,14 @@ VARIANTS = [
      {"span_steps": 8, "transition_weight": 1.0, "keep_pitch": 1.0}),
     ("  half-bar chords (span_steps=8), transition weight 1, edits on half bars",
      {"span_steps": 8, "transition_weight": 1.0, "strong_steps": 8}),
+    # melody onsets snapped onto accompaniment onsets (snap_rhythm; reach a 16th above 0.5, an 8th to 0.25,
+    # a beat below), as collage.fuse(method='revoice') does under keep_rhythm
+    ("  keep_rhythm=0.75 (onset snaps within a 16th)", {"keep_rhythm": 0.75}),
+    ("  keep_rhythm=0.5 (within an 8th; what fuse's default controls do)", {"keep_rhythm": 0.5}),
+    ("  keep_rhythm=0.25", {"keep_rhythm": 0.25}),
+    ("  keep_rhythm=0", {"keep_rhythm": 0.0}),
 ]
+FUSED = "collage.fuse(method='revoice'), default controls (every keep 0.5)"
 
 
 def random_chords(mel: np.ndarray, acc: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -102,9 +116,11 @@ def pop909_material(n_pairs: int, models) -> list[dict]:
         M, A = segment_piece(m, "MELODY"), segment_piece(a, "PIANO")
         rule = collage.fuse(M, A, method="rule")
         net = collage.fuse(M, A, models=models)
+        rev = collage.fuse(M, A, method="revoice")
         out.append({"mel": m, "acc": window_steps(rule.piece.tracks[1], TPQ),
                     "rule": (window_steps(rule.piece.tracks[0], TPQ), window_steps(rule.piece.tracks[1], TPQ)),
-                    "collagenet": (window_steps(net.piece.tracks[0], TPQ), window_steps(net.piece.tracks[1], TPQ))})
+                    "collagenet": (window_steps(net.piece.tracks[0], TPQ), window_steps(net.piece.tracks[1], TPQ)),
+                    "revoice": (window_steps(rev.piece.tracks[0], TPQ), window_steps(rev.piece.tracks[1], TPQ))})
     return out
 
 
@@ -120,11 +136,14 @@ def ood_material(models) -> list[dict]:
         acc = segment_piece(segs.accomp(int(j)), "PIANO", segs.steps_per_beat)
         rule = collage.fuse(mel, acc, method="rule", seed=0)
         net = collage.fuse(mel, acc, models=models)
+        rev = collage.fuse(mel, acc, method="revoice")
         tpq = rule.piece.tpq
         out.append({"mel": window_steps(mel.tracks[0], mel.tpq), "acc": window_steps(rule.piece.tracks[1], tpq),
                     "rule": (window_steps(rule.piece.tracks[0], tpq), window_steps(rule.piece.tracks[1], tpq)),
                     "collagenet": (window_steps(net.piece.tracks[0], net.piece.tpq),
-                                   window_steps(net.piece.tracks[1], net.piece.tpq))})
+                                   window_steps(net.piece.tracks[1], net.piece.tpq)),
+                    "revoice": (window_steps(rev.piece.tracks[0], rev.piece.tpq),
+                                window_steps(rev.piece.tracks[1], rev.piece.tpq))})
     return out
 
 
@@ -143,6 +162,7 @@ def table(material: list[dict], stats, judge, human: list[dict] | None = None) -
     rows["inputs (key-aligned)"] = (material, [(p["mel"], p["acc"]) for p in material])
     rows["rule"] = (material, [p["rule"] for p in material])
     rows["collagenet"] = (material, [p["collagenet"] for p in material])
+    rows[FUSED] = (material, [p["revoice"] for p in material])
     ms = float("nan")
     changes = {"own": [], "chosen": []}  # chord changes per window (8 beats), between sounding beats
     for p in material:
@@ -171,6 +191,8 @@ def table(material: list[dict], stats, judge, human: list[dict] | None = None) -
             "oh_kld": float(np.nanmean(v["oh_kld"])),
             "melody_notes_kept": float(np.nanmean([kept(p["mel"], m) for p, m in zip(ref, mels)])),
             "accomp_notes_kept": float(np.nanmean([kept(p["acc"], a) for p, a in zip(ref, accs)])),
+            "melody_onsets_kept": float(np.nanmean([np.isin(p["mel"][:, 0], m[:, 0]).mean() if len(p["mel"]) else np.nan
+                                                    for p, m in zip(ref, mels)])),
             "density_ok": float(np.mean([density_ok(p["acc"], a, 0.10) and density_ok(p["mel"], m, 0.05)
                                          for p, m, a in zip(ref, mels, accs)])),
         }
@@ -189,6 +211,9 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
     stats = train_stats()
+    shipped = load_chord_stats()
+    result_stats_equal = bool(np.allclose(stats.fit, shipped.fit, atol=1e-5)
+                              and np.allclose(stats.trans, shipped.trans, atol=1e-5))
     judge = load_pretrained("harmony_judge")
     cache = Path(args.material_cache) if args.material_cache else None
     if cache is not None and cache.exists():
@@ -201,7 +226,8 @@ def main(argv=None) -> int:
     judge_file = Path(collage.__file__).parent / "weights" / "harmony_judge.pt"
     result = {"split": "val", "pop909_pairs": len(material["pop909"]), "ood_pairs": len(material["ood"]),
               "judge_sha256": hashlib.sha256(judge_file.read_bytes()).hexdigest(),
-              "stats_fitted_on": "POP909 train split (annotated chords per beat, skyline melodies)"}
+              "stats_fitted_on": "POP909 train split (annotated chords per beat, skyline melodies)",
+              "stats_equal_to_shipped_chord_stats_json": result_stats_equal}
     result["pop909"], ms_pop = table(material["pop909"], stats, judge, human_pairs(args.pairs))
     result["ood"], ms_ood = table(material["ood"], stats, judge)
     result["chosen_ms_per_window_one_thread"] = round((ms_pop * len(material["pop909"]) + ms_ood * len(

@@ -216,7 +216,8 @@ def choose_chords(mel: np.ndarray, own: np.ndarray, stats: ChordStats, *, span_s
     chords (:func:`accompaniment_chords`), and a span where it is -1 stays -1.
 
     ``context_spans``: the ``window_weight`` term reads the melody of the whole input (None, an 8-beat
-    window) or of the ``context_spans`` spans centred on each span (a whole piece)."""
+    window) or of the ``context_spans`` spans centred on each span, shifted inward at the piece's ends
+    (a whole piece; the same as None when it has at most ``context_spans`` spans)."""
     n = len(own)
     chroma = _span_chroma(mel, n, span_steps)  # (n, 12)
     if context_spans is None:
@@ -224,9 +225,9 @@ def choose_chords(mel: np.ndarray, own: np.ndarray, stats: ChordStats, *, span_s
     else:
         c = check_int(context_spans, "context_spans", minimum=1)
         cum = np.vstack([np.zeros((1, 12)), np.cumsum(chroma, axis=0)])  # (n + 1, 12)
-        lo = np.clip(np.arange(n) - c // 2, 0, n)
-        hi = np.clip(lo + c, 0, n)
-        context = cum[hi] - cum[lo]  # (n, 12): the melody of the c spans around each
+        lo = np.clip(np.arange(n) - c // 2, 0, max(n - c, 0))  # shifted inward at the ends
+        hi = np.minimum(lo + c, n)
+        context = cum[hi] - cum[lo]  # (n, 12): the melody of the c spans around each (all of it when n <= c)
     score = stats.chord_fit(chroma) + window_weight * stats.chord_fit(context)
     sizes = _MASKS.sum(axis=1)
     for s in range(n):

@@ -207,3 +207,23 @@ def test_cli_revoice_bad_input_writes_nothing(capsys, tmp_path):
     rc, _, err = run(capsys, "fuse", corrupt, ACC, "-o", tmp_path / "out" / "f.mid", "--method", "revoice")
     assert_user_error(rc, err, "corrupt.mid", "is not a MIDI file")
     assert not (tmp_path / "out").exists()
+
+
+def test_keep_texture_below_half_snaps_non_chord_tones_only_where_chords_change():
+    mel, acc = _mismatched()
+    q = 480
+    ninth = acc.tracks[0].notes.copy()
+    ninth = np.vstack([ninth, [[b * q, q, 62, 60] for b in range(16)]])  # an added 9th (D) over every C chord
+    acc9 = Piece([Track(ninth, name="PIANO")], tpq=q, tempos=[Tempo(0, 100.0)])
+    kw = dict(keep_pitch=1.0, keep_rhythm=1.0, key_align=False)
+    loose = _out(collage.fuse(mel, acc9, method="revoice", keep_chord=0.0, keep_texture=0.0, **kw))[1]
+    tight = _out(collage.fuse(mel, acc9, method="revoice", keep_chord=0.0, keep_texture=1.0, **kw))[1]
+    assert len(loose) == len(tight) == len(ninth)
+    np.testing.assert_array_equal(loose[:, [0, 1, 3]], tight[:, [0, 1, 3]])
+    assert (loose[:, 2] != tight[:, 2]).any()  # the 9ths moved to chord tones
+    # snapped 9ths land on chord tones already sounding: fewer pitch classes per onset
+    pcs = lambda n: {(int(o), int(p) % 12) for o, _, p, _ in n.tolist()}  # noqa: E731
+    assert len(pcs(loose)) < len(pcs(tight))
+    for kt in (0.0, 1.0):  # with every chord kept, nothing moves whatever keep_texture says
+        kept = _out(collage.fuse(mel, acc9, method="revoice", keep_chord=1.0, keep_texture=kt, **kw))[1]
+        np.testing.assert_array_equal(kept, _steps(acc9.tracks[0], q))

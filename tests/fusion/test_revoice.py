@@ -173,6 +173,12 @@ def test_a_whole_pop909_val_song_pair(pop909_root):
     same = collage.fuse(mel_song, acc_song, method="revoice", **ALL)
     assert [len(t) for t in r.piece.tracks] == [len(t) for t in same.piece.tracks]
     assert a_out[:, 2].min() >= 0 and a_out[:, 2].max() <= 127
+    # more of the accompaniment kept as keep_chord rises, on a whole song too
+    a_in = _out(same)[1]
+    have = lambda n: {(int(o), int(p)) for o, _, p, _ in n.tolist()}  # noqa: E731
+    kept = [len(have(a_in) & have(_out(collage.fuse(mel_song, acc_song, method="revoice", keep_chord=kc))[1]))
+            for kc in (0.0, 0.5, 1.0)]
+    assert kept[0] < kept[1] < kept[2] == len(a_in)
 
 
 def test_cli_revoice(capsys, tmp_path):
@@ -227,3 +233,16 @@ def test_keep_texture_below_half_snaps_non_chord_tones_only_where_chords_change(
     for kt in (0.0, 1.0):  # with every chord kept, nothing moves whatever keep_texture says
         kept = _out(collage.fuse(mel, acc9, method="revoice", keep_chord=1.0, keep_texture=kt, **kw))[1]
         np.testing.assert_array_equal(kept, _steps(acc9.tracks[0], q))
+
+
+def test_fuse_windows_revoices_each_window_as_the_benchmark_does():
+    from collage.fusion.reharmonize import reharmonize
+    from collage.fusion.vertical import fuse_windows
+
+    mel = np.array([[0, 4, 65, 90], [4, 4, 69, 90], [8, 4, 72, 90], [12, 4, 69, 90], [16, 8, 67, 90], [24, 8, 71, 90]])
+    acc = np.array([[b * 4, 4, p, 70] for b in range(8) for p in (48, 52, 55)])
+    m, a = fuse_windows([mel, mel[:0]], [acc, acc], method="revoice", controls={"chord": 0.0})
+    want = reharmonize(mel, acc, load_chord_stats(), keep_chord=0.0, keep_pitch=0.5, keep_rhythm=0.5)
+    np.testing.assert_array_equal(m[0], want[0])
+    np.testing.assert_array_equal(a[0], want[1])
+    assert len(m[1]) == 0 and len(a[1]) == len(acc)

@@ -338,8 +338,9 @@ def fuse_windows(mel_windows: Sequence[np.ndarray], acc_windows: Sequence[np.nda
 
     Args:
         mel_windows, acc_windows: K arrays each of ``(n, 4)`` step notes in ``[0, 32)``.
-        method: ``'collagenet'``, ``'rule'`` or ``'gradient'``.
-        controls: keep values ``{"pitch", "rhythm", "chord", "texture"}`` (collagenet).
+        method: ``'collagenet'``, ``'rule'``, ``'gradient'`` or ``'revoice'`` (each window re-voiced on its
+            own, as in ``docs/results/fusion_reharmonize.md``; :func:`fuse` re-voices whole pieces instead).
+        controls: keep values ``{"pitch", "rhythm", "chord", "texture"}`` (collagenet, revoice; missing ones 0.5).
         models: a :class:`FusionModels` (collagenet, gradient; required here).
         seed: seeds the rule's skips (the other methods are deterministic).
         chords: ``(K, 8, 36)`` chord tracks of the accompaniment windows; None
@@ -352,7 +353,7 @@ def fuse_windows(mel_windows: Sequence[np.ndarray], acc_windows: Sequence[np.nda
     Returns:
         ``(melodies, accompaniments)``: K fused window-relative note arrays each
         (velocities are placeholders: 90 for the melody, 64 for the accompaniment,
-        except for the rule method, which keeps them).
+        except for the rule and revoice methods, which keep them).
     """
     mel_windows = [check_notes(m, f"mel_windows[{i}]") for i, m in enumerate(mel_windows)]
     acc_windows = [check_notes(a, f"acc_windows[{i}]") for i, a in enumerate(acc_windows)]
@@ -380,6 +381,13 @@ def _fuse_windows(mel_windows, acc_windows, *, method="collagenet", controls=Non
     if method == "rule":
         rng = np.random.default_rng(seed)
         return [_rule_fuse(m, a, rng) for m, a in zip(mel_windows, acc_windows)], list(acc_windows)
+    if method == "revoice":
+        c = {n: 0.5 for n in CONTROL_NAMES} | check_controls(**(controls or {}))
+        stats = load_chord_stats()
+        out = [reharmonize(m, a, stats, n_steps=SEGMENT_STEPS, keep_chord=c["chord"], keep_pitch=c["pitch"],
+                           keep_rhythm=c["rhythm"], tensions="snap" if c["texture"] < 0.5 else "keep")[:2]
+               for m, a in zip(mel_windows, acc_windows)]
+        return [m for m, _ in out], [a for _, a in out]
     if models is None:
         raise ParameterError(f"method {method!r} needs models (a FusionModels)")
     check_int(batch_size, "batch_size", minimum=1)

@@ -109,7 +109,8 @@ def main() -> int:
     nc = run_no_cache(model, notes=a.no_cache_notes, seed=a.seed) if a.no_cache_notes else None
     best = max(runs, key=lambda r: r["notes_per_s"])
     out = {
-        "model": str(a.model), "n_parameters": n_params, "config": dict(model.config.__dict__),
+        "model": str(a.model), "sha256": getattr(model, "card", {}).get("sha256"), "n_parameters": n_params,
+        "config": dict(model.config.__dict__),
         "runs_kv_cache": runs, "best_notes_per_s": best["notes_per_s"],
         "median_notes_per_s": float(np.median([r["notes_per_s"] for r in runs])),
         "no_cache": nc, "peak_rss_mib": peak, "rss_before_model_mib": base,

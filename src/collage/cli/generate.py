@@ -23,6 +23,7 @@ from collage.cli.common import (
     wav_option,
 )
 from collage.errors import ParameterError
+from collage.generation.defaults import DEFAULT_TEMPERATURE, DEFAULT_TOP_K
 
 __all__ = ["generate_command", "summary"]
 
@@ -69,9 +70,9 @@ def summary(piece, *, mode: str, beats: int, seed: int, outputs=()) -> dict:
 @click.option("--beats", default=64, show_default=True, type=int, metavar="N",
               help=f"Quarter-note beats to generate (after the prompt when continuing), 1..{MAX_BEATS}.")
 @seed_option("Seed of the sampler (same seed and model: same music).")
-@click.option("--temperature", default=1.0, show_default=True, type=float, metavar="T",
+@click.option("--temperature", default=DEFAULT_TEMPERATURE, show_default=True, type=float, metavar="T",
               help="Sampling temperature per field (lower: safer; 0: always the likeliest).")
-@click.option("--top-k", "top_k", default="0.1", show_default=True, metavar="K",
+@click.option("--top-k", "top_k", default=str(DEFAULT_TOP_K), show_default=True, metavar="K",
               help="Sample each field from its K likeliest codes: a share below 1 (the paper's 0.1) or a count.")
 @click.option("--model", "model_path", default=None, metavar="PATH",
               help="MMT weights (.pt with its .json card; default: the shipped mmt).")

@@ -41,6 +41,7 @@ import numpy as np
 import torch
 
 from collage.datasets.mmt import mmt_arrays
+from collage.generation.defaults import DEFAULT_TEMPERATURE, DEFAULT_TOP_K
 from collage.generation.sampling import sample_codes
 from collage.metrics import piece as pm
 from collage.models.mmt import eval_loss
@@ -261,8 +262,8 @@ def evaluate_generate(
     prompt_beats: int = 16,
     continue_beats: int = 32,
     seed: int = 0,
-    temperature: float = 1.0,
-    top_k: float = 0.1,
+    temperature: float = DEFAULT_TEMPERATURE,
+    top_k: float = DEFAULT_TOP_K,
     progress: bool = False,
     parts: tuple[str, ...] = ("perplexity", "objective", "copying", "continuation"),
     train_arrays=None,

@@ -8,18 +8,17 @@ from numbers import Integral
 import numpy as np
 
 from collage.errors import InvalidMidiError, ParameterError
+from collage.generation.defaults import DEFAULT_TEMPERATURE, DEFAULT_TOP_K
 from collage.io import as_piece
 from collage.piece import Piece, Tempo, TimeSignature, Track
 from collage.represent import mmt as rep
 
-__all__ = ["DEFAULT_TOP_K", "MAX_BEATS", "NOTES_PER_BEAT_CAP", "generate", "list_instruments", "load_model"]
+__all__ = ["DEFAULT_TEMPERATURE", "DEFAULT_TOP_K", "MAX_BEATS", "NOTES_PER_BEAT_CAP", "generate", "list_instruments", "load_model"]
 
 log = logging.getLogger(__name__)
 
 #: the longest music one call generates, in quarter-note beats
 MAX_BEATS = 1024
-#: the paper's top-k: 10 % of each field's outcomes
-DEFAULT_TOP_K = 0.1
 #: a safety cap on generated notes: this many per beat asked for
 NOTES_PER_BEAT_CAP = 32
 
@@ -70,7 +69,7 @@ def generate(
     prompt_beats: int | None = None,
     beats: int = 64,
     seed: int = 0,
-    temperature: float = 1.0,
+    temperature: float = DEFAULT_TEMPERATURE,
     top_k: float = DEFAULT_TOP_K,
     model=None,
     qpm: float | None = None,

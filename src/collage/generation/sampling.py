@@ -29,11 +29,12 @@ import math
 import numpy as np
 import torch
 
+from collage.generation.defaults import DEFAULT_TEMPERATURE, DEFAULT_TOP_K
 from collage.errors import ParameterError
 from collage.models.mmt import MMT, KVCache
 from collage.represent import mmt as rep
 
-__all__ = ["sample_codes", "top_k_for"]
+__all__ = ["DEFAULT_TEMPERATURE", "DEFAULT_TOP_K", "sample_codes", "top_k_for"]
 
 _NEG = float("-inf")
 #: the default longest silence between consecutive note onsets, in beats (see :func:`sample_codes`)
@@ -100,8 +101,8 @@ def sample_codes(
     end_beat: int,
     max_notes: int,
     allowed_instruments: list[int] | None = None,
-    temperature: float = 1.0,
-    top_k: float = 0.1,
+    temperature: float = DEFAULT_TEMPERATURE,
+    top_k: float = DEFAULT_TOP_K,
     seed: int = 0,
     allow_end: bool = False,
     max_gap_beats: int | None = MAX_GAP_BEATS,

@@ -106,7 +106,7 @@ def test_interrupted_song_leaves_no_row(tmp_path, stem_dir):
         with pytest.raises(InvalidInputError, match="missing"):
             db.add_song(rec)
         rec = {"name": "alpha", "source": "stems", "stems": {}}
-        with pytest.raises(InvalidInputError, match="UNIQUE"):
+        with pytest.raises(InvalidInputError, match="'alpha' is stored already .is another build writing to this database"):
             db.add_song(rec)
         assert len(db) == 1 and db.names() == {"alpha"}
 

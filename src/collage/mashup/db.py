@@ -332,5 +332,8 @@ class MashupDB:
                 if record.get("embeddings"):
                     self._insert_embeddings(sid, record["embeddings"], record["embed_version"])
         except sqlite3.IntegrityError as e:
+            if "songs.name" in str(e):  # stored by an earlier build, or by another build writing at the same time
+                raise InvalidInputError(self.path, f"song {record['name']!r} is stored already (is another build "
+                                                   "writing to this database?)") from None
             raise InvalidInputError(self.path, f"cannot add {record['name']!r} ({e})") from None
         return sid

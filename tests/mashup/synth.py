@@ -61,3 +61,20 @@ def stems(seconds: float = 8.0, sr: int = SR, seed: int = 0, t0: float = 0.2) ->
 
 def true_beats(seconds: float = 8.0, t0: float = 0.2) -> np.ndarray:
     return t0 + BEAT * np.arange(int((seconds - t0) / BEAT))
+
+
+def song_db(tmp, n_songs: int):
+    """``tmp/s.db``: ``n_songs`` synthetic 22 s songs (seeds 0..n-1) built as stems, and ``tmp/vocal.wav`` (seed 9),
+    a vocal from none of them; returns ``tmp``."""
+    import soundfile as sf
+
+    from collage.mashup.builder import build
+
+    d = tmp / "in"
+    d.mkdir()
+    for i in range(n_songs):
+        for role, y in stems(22.0, seed=i).items():
+            sf.write(d / f"song{i}.{role}.wav", y, SR)
+    sf.write(tmp / "vocal.wav", stems(22.0, seed=9)["vocals"], SR)
+    assert build(tmp / "s.db", d, source="stems", progress=False)["added"] == n_songs
+    return tmp

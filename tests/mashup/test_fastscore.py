@@ -7,13 +7,13 @@ import pytest
 import soundfile as sf
 
 from collage.errors import ParameterError
-from collage.mashup.builder import build
 from collage.mashup.fastscore import FastScorer, ensure_features, features_dir, placed_features, song_features
 from collage.mashup.generate import Clip, place_stem
 from collage.mashup.retrieval import retrieve, scorer_model
 from collage.mashup.score import FEATURE_SR, learned_scores, mel
 from collage.audio.mix import normalize_loudness
 
+from . import synth
 from .synth import SR, stems
 
 
@@ -51,15 +51,7 @@ def test_placed_features_follow_the_stretch():
 
 @pytest.fixture(scope="module")
 def song_db(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("fastscore")
-    d = tmp / "in"
-    d.mkdir()
-    for i in range(3):
-        for role, y in stems(22.0, seed=i).items():
-            sf.write(d / f"song{i}.{role}.wav", y, SR)
-    sf.write(tmp / "vocal.wav", stems(22.0, seed=9)["vocals"], SR)
-    assert build(tmp / "s.db", d, source="stems", progress=False)["added"] == 3
-    return tmp
+    return synth.song_db(tmp_path_factory.mktemp("fastscore"), 3)
 
 
 def test_retrieve_fast_and_exact_rank_the_same_shortlist(song_db):

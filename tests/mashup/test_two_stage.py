@@ -7,17 +7,16 @@ import sqlite3
 
 import numpy as np
 import pytest
-import soundfile as sf
 
 from collage.cli import main
 from collage.errors import ParameterError
-from collage.mashup.builder import build
 from collage.mashup.db import MashupDB
 from collage.mashup.embed import DIM, EMBED_VERSION, harmonic_scores, rhythm_vector, segment_embeddings, shortlist_pairs
 from collage.mashup.generate import key_distance
 from collage.mashup.index import StemIndex, ensure_embeddings
 from collage.mashup.retrieval import retrieve
 
+from . import synth
 from .synth import BEAT, SR, stems
 
 
@@ -31,16 +30,7 @@ def _shift(y: np.ndarray, semitones: int) -> np.ndarray:
 @pytest.fixture(scope="module")
 def song_db(tmp_path_factory):
     """Four synthetic 22 s songs (100 BPM, 9 bars: one 8-bar segment or two), built as stems."""
-    tmp = tmp_path_factory.mktemp("two_stage")
-    d = tmp / "in"
-    d.mkdir()
-    for i in range(4):
-        for role, y in stems(22.0, seed=i).items():
-            sf.write(d / f"song{i}.{role}.wav", y, SR)
-    sf.write(tmp / "vocal.wav", stems(22.0, seed=9)["vocals"], SR)
-    res = build(tmp / "s.db", d, source="stems", progress=False)
-    assert res["added"] == 4
-    return tmp
+    return synth.song_db(tmp_path_factory.mktemp("two_stage"), 4)
 
 
 def test_build_stores_one_vector_per_stem_segment(song_db):

@@ -17,11 +17,12 @@ pytest.importorskip("starlette")
 pytest.importorskip("httpx")  # starlette's test client
 
 from collage.errors import InvalidInputError  # noqa: E402
-from collage.mashup import build, render_retrieved, retrieve  # noqa: E402
+from collage.mashup import render_retrieved, retrieve  # noqa: E402
 from collage.studio import MAX_AUDIO_UPLOAD_BYTES, NO_DB, create_app  # noqa: E402
 from collage.studio.work import Superseded, Worker  # noqa: E402
 
-from mashup.synth import SR, stems  # noqa: E402
+from mashup import synth  # noqa: E402
+from mashup.synth import SR  # noqa: E402
 
 SETTINGS = {"top": 3, "seconds": 10, "scorer": "automashupper"}  # the rule-based scorer: no model to load
 
@@ -36,15 +37,7 @@ def _client(app):
 @pytest.fixture(scope="module")
 def song_db(tmp_path_factory):
     """Four synthetic 22 s songs (100 BPM, C major) built as stems, and an outside vocal."""
-    tmp = tmp_path_factory.mktemp("studio-mashup-db")
-    d = tmp / "in"
-    d.mkdir()
-    for i in range(4):
-        for role, y in stems(22.0, seed=i).items():
-            sf.write(d / f"song{i}.{role}.wav", y, SR)
-    sf.write(tmp / "vocal.wav", stems(22.0, seed=9)["vocals"], SR)
-    assert build(tmp / "s.db", d, source="stems", progress=False)["added"] == 4
-    return tmp
+    return synth.song_db(tmp_path_factory.mktemp("studio-mashup-db"), 4)
 
 
 @pytest.fixture(scope="module")

@@ -299,6 +299,19 @@ def update_card(name_or_path: str | os.PathLike, **fields) -> Path:
     return js
 
 
+def _checked(name_or_path: str | os.PathLike, check_hash: bool) -> tuple[Path, dict]:
+    """The weights file and its card; the file must exist and (``check_hash``) match the card's sha256."""
+    pt, _ = _resolve(name_or_path)
+    card = load_card(pt)
+    if not pt.exists():
+        raise ModelLoadingError(f"{pt}: no such weights file")
+    if check_hash:
+        actual = sha256_file(pt)
+        if card.get("sha256") != actual:
+            raise ModelLoadingError(f"{pt}: sha256 mismatch: expected {card.get('sha256')}, actual {actual}")
+    return pt, card
+
+
 def load_pretrained(name_or_path: str | os.PathLike, *, check_hash: bool = True):
     """Load weights by shipped name or path; returns the model in eval mode.
 
@@ -309,14 +322,7 @@ def load_pretrained(name_or_path: str | os.PathLike, *, check_hash: bool = True)
     # deferred: torch (about 1 s to import) loads on first use
     import torch
 
-    pt, _ = _resolve(name_or_path)
-    card = load_card(pt)
-    if not pt.exists():
-        raise ModelLoadingError(f"{pt}: no such weights file")
-    if check_hash:
-        actual = sha256_file(pt)
-        if card.get("sha256") != actual:
-            raise ModelLoadingError(f"{pt}: sha256 mismatch: expected {card.get('sha256')}, actual {actual}")
+    pt, card = _checked(name_or_path, check_hash)
     model = build_model(card["architecture"], card.get("config") or {})
     try:
         state = torch.load(pt, map_location="cpu", weights_only=True)
@@ -410,12 +416,5 @@ def load_state_arrays(name_or_path: str | os.PathLike, *, check_hash: bool = Tru
     Raises:
         ModelLoadingError: missing files or a hash mismatch (expected vs actual quoted).
     """
-    pt, _ = _resolve(name_or_path)
-    card = load_card(pt)
-    if not pt.exists():
-        raise ModelLoadingError(f"{pt}: no such weights file")
-    if check_hash:
-        actual = sha256_file(pt)
-        if card.get("sha256") != actual:
-            raise ModelLoadingError(f"{pt}: sha256 mismatch: expected {card.get('sha256')}, actual {actual}")
+    pt, card = _checked(name_or_path, check_hash)
     return card, read_state_dict(pt)

@@ -40,8 +40,6 @@ from pathlib import Path
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import numpy as np  # noqa: E402
-
 from common import loadavg, machine  # noqa: E402
 
 GRID_T = (0.8, 0.9, 1.0, 1.1)
@@ -94,9 +92,9 @@ def main() -> None:
             rows.append({"temperature": t, "top_k": k, "score": s, "gaps": gaps,
                          "samples": {m: v["mean"] for m, v in obj["samples"].items()},
                          "notes_mean": r["sample_sizes"]["notes_mean"], "seconds": time.time() - t0})
-            truth = {m: v["mean"] for m, v in obj["ground_truth"].items()}
             print(f"T={t} k={k}: score {s:.2f} gaps {gaps} ({time.time() - t0:.0f} s)", flush=True)
     chosen = choose(rows)
+    truth = {m: v["mean"] for m, v in obj["ground_truth"].items()}  # the same validation pieces for every row
     card = getattr(model, "card", {})
     out = {"model": {"weights": a.model, "sha256": card.get("sha256"),
                      "steps": card.get("training", {}).get("steps_run")},
@@ -146,5 +144,4 @@ def to_markdown(out: dict) -> str:
 
 
 if __name__ == "__main__":
-    np.set_printoptions(precision=3)
     main()

@@ -4,7 +4,7 @@ Reads what ``collage eval generate`` wrote (``docs/results/generate.json``),
 what ``benchmarks/generate_speed.py`` wrote (``docs/results/generate_speed.json``)
 and the chosen sampling (``docs/results/generate_sampling.json``), checks that
 all three measured the weights the card describes (sha256), and fills the
-card's ``scores``; ``--note`` sets its ``note``. The card's other fields
+card's ``scores`` (:func:`collage.pretrained.update_card`); ``--note`` sets its ``note``. The card's other fields
 (training command, data, curve) come from ``collage train mmt --export-only``.
 
 Usage::
@@ -19,16 +19,16 @@ import json
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-CARD = ROOT / "src/collage/weights/mmt.json"
-RESULTS = ROOT / "docs/results"
+from collage.pretrained import load_card, update_card
+
+RESULTS = Path(__file__).resolve().parent.parent / "docs/results"
 
 
 def _r(x: float, n: int = 3) -> float:
     return round(float(x), n)
 
 
-def scores(ev: dict, speed: dict, sampling: dict) -> dict:
+def scores(ev: dict, speed: dict) -> dict:
     obj = ev["objective"]
     cont = ev["continuation"]
     return {
@@ -54,7 +54,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--note", help="the card's note (size, budget, why)")
     a = ap.parse_args()
-    card = json.loads(CARD.read_text())
+    card = load_card("mmt")
     ev = json.loads((RESULTS / "generate.json").read_text())
     speed = json.loads((RESULTS / "generate_speed.json").read_text())
     sampling = json.loads((RESULTS / "generate_sampling.json").read_text())
@@ -63,11 +63,8 @@ def main() -> int:
         if sha != card["sha256"]:
             print(f"{RESULTS / name}: measured weights {sha}, the card describes {card['sha256']}", file=sys.stderr)
             return 2
-    card["scores"] = scores(ev, speed, sampling)
-    if a.note:
-        card["note"] = a.note
-    CARD.write_text(json.dumps(card, indent=2) + "\n")
-    print(f"wrote the scores into {CARD}")
+    fields = {"scores": scores(ev, speed)} | ({"note": a.note} if a.note else {})
+    print(f"wrote the scores into {update_card('mmt', **fields)}")
     return 0
 
 

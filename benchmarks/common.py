@@ -73,3 +73,29 @@ def window_steps(track, tpq: int, n_steps: int = 32):
     out = out[out[:, 0] < n_steps]
     out[:, 1] = np.minimum(out[:, 0] + out[:, 1], n_steps) - out[:, 0]
     return out
+
+
+def analysed_vocal(path, cache: str | None):
+    """:func:`collage.mashup.dbclips.vocal_clip` of ``path`` (a ``Clip``), its analysis kept in the JSON file
+    ``cache`` (when given) between runs of a mashup benchmark."""
+    import json
+
+    import numpy as np
+
+    from collage.io.audio import load_audio
+    from collage.mashup.dbclips import vocal_clip
+    from collage.mashup.generate import Clip
+    from collage.mashup.score import FEATURE_SR
+
+    if cache is None:
+        return vocal_clip(path)
+    store = json.loads(Path(cache).read_text()) if Path(cache).is_file() else {}
+    if str(path) not in store:
+        c = vocal_clip(path)
+        store[str(path)] = {"key": c.key, "tempo": c.tempo, "beats": c.beats.tolist(), "downbeats": c.downbeats.tolist()}
+        Path(cache).write_text(json.dumps(store))
+        return c
+    a = store[str(path)]
+    y = load_audio(path, sr=FEATURE_SR)
+    return Clip(Path(path).stem, FEATURE_SR, a["key"], a["tempo"], np.asarray(a["beats"]), np.asarray(a["downbeats"]),
+                {"vocals": y})

@@ -25,14 +25,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np  # noqa: E402
-from common import loadavg, machine  # noqa: E402
+from common import analysed_vocal, loadavg, machine  # noqa: E402
 
 from collage.errors import CollageError  # noqa: E402
 from collage.mashup.db import MashupDB  # noqa: E402
-from collage.mashup.dbclips import clips_from_db, vocal_clip  # noqa: E402
-from collage.io.audio import load_audio  # noqa: E402
-from collage.mashup.generate import Clip  # noqa: E402
-from collage.mashup.score import FEATURE_SR  # noqa: E402
+from collage.mashup.dbclips import clips_from_db  # noqa: E402
 from collage.mashup.embed import vocal_embedding  # noqa: E402
 from collage.mashup.fastscore import FastScorer, ensure_features  # noqa: E402
 from collage.mashup.generate import Candidate, vocal_starts  # noqa: E402
@@ -41,21 +38,6 @@ from collage.mashup.retrieval import scorer_model  # noqa: E402
 
 OUT = Path(__file__).resolve().parents[1] / "docs" / "results"
 
-
-def analysed_vocal(path, cache: str | None) -> Clip:
-    """:func:`vocal_clip` of ``path``, its analysis kept in the JSON file ``cache`` (when given) between runs."""
-    if cache is None:
-        return vocal_clip(path)
-    store = json.loads(Path(cache).read_text()) if Path(cache).is_file() else {}
-    if str(path) not in store:
-        c = vocal_clip(path)
-        store[str(path)] = {"key": c.key, "tempo": c.tempo, "beats": c.beats.tolist(), "downbeats": c.downbeats.tolist()}
-        Path(cache).write_text(json.dumps(store))
-        return c
-    a = store[str(path)]
-    y = load_audio(path, sr=FEATURE_SR)
-    return Clip(Path(path).stem, FEATURE_SR, a["key"], a["tempo"], np.asarray(a["beats"]), np.asarray(a["downbeats"]),
-                {"vocals": y})
 SHORTLISTS = (10, 30, 50, 100, 200)
 
 

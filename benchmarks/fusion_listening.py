@@ -28,16 +28,15 @@ import numpy as np
 import collage
 from collage.datasets.pop909 import pop909_segments
 from collage.fusion.vertical import FusionModels
-from collage.io.score import piece_from_music21
-from collage.piece import Piece, Tempo, Track
+from collage.piece import Piece
 from collage.plotting import plot_pianorolls
 from collage.pretrained import load_pretrained
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import SEGMENT_TPQ as TPQ, segment_piece  # noqa: E402
+from common import segment_piece  # noqa: E402
+from fusion_ood import folk_melodies  # noqa: E402
 
 BEATS = 32
-DUPLE = {(2, 4), (4, 4), (2, 2)}
 VERSIONS = ("input", "rule", "collagenet", "revoice")
 NOTES_MARK = "<!-- notes below are written by hand and kept when the script re-runs -->"
 
@@ -95,32 +94,10 @@ def pop909_pairs(segs, count: int, rng) -> list[dict]:
 def folk_tunes(count: int) -> list[tuple[str, Piece]]:
     """``count`` duple-metre Essen tunes of the validation files (even positions), first 32 beats each,
     taken round robin over the files (first eligible tune of each file, then the second, ...)."""
-    from music21 import converter, corpus  # the bundled corpus: offline
-
-    files = sorted(p for p in corpus.getPaths() if "essenFolksong" in str(p))[0::2]  # validation only
-    per_file = []
-    for f in files:
-        opus = converter.parse(f)
-        scores = list(opus.scores) if hasattr(opus, "scores") else [opus]
-        tunes = []
-        for k, score in enumerate(scores):
-            if len(tunes) >= 2:
-                break
-            try:
-                piece = piece_from_music21(score, tpq=TPQ, source=f"{f.name}#{k}")
-            except collage.CollageError:
-                continue
-            ts = piece.time_signatures
-            end = BEATS * piece.tpq
-            if not piece.tracks or (ts and (ts[0].numerator, ts[0].denominator) not in DUPLE) or piece.end_tick < end:
-                continue
-            notes = piece.tracks[0].notes
-            notes = notes[notes[:, 0] < end].copy()
-            notes[:, 1] = np.minimum(notes[:, 0] + notes[:, 1], end) - notes[:, 0]
-            tunes.append((f"{f.name}#{k}", Piece(tracks=[Track(notes, name="MELODY")], tpq=piece.tpq,
-                                                  tempos=[Tempo(0, 100.0)])))
-        per_file.append(tunes)
-    out = [t[r] for r in range(2) for t in per_file if len(t) > r]
+    per_file: dict[str, list] = {}
+    for name, piece in folk_melodies("val", 2, beats=BEATS):  # validation only
+        per_file.setdefault(name.split("#")[0], []).append((name, piece))
+    out = [t[r] for r in range(2) for t in per_file.values() if len(t) > r]
     return out[:count]
 
 

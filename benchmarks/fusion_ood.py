@@ -41,8 +41,9 @@ DUPLE = {(2, 4), (4, 4), (2, 2)}
 KEYS = ("pch_kld", "pch_oa", "oh_kld")
 
 
-def folk_melodies(split: str, per_file: int) -> list[tuple[str, Piece]]:
-    """``(name, first 8 beats as a one-track piece)`` of the split's duple-metre folk tunes."""
+def folk_melodies(split: str, per_file: int, *, beats: int = BEATS) -> list[tuple[str, Piece]]:
+    """``(name, first ``beats`` beats as a one-track piece at 100 qpm)`` of the split's duple-metre folk tunes
+    (``val``: the even collection files, ``test``: the odd ones), up to ``per_file`` from each file, in file order."""
     from music21 import converter, corpus  # the bundled corpus: offline
 
     files = sorted(p for p in corpus.getPaths() if "essenFolksong" in str(p))
@@ -62,7 +63,7 @@ def folk_melodies(split: str, per_file: int) -> list[tuple[str, Piece]]:
             ts = piece.time_signatures
             if not piece.tracks or (ts and (ts[0].numerator, ts[0].denominator) not in DUPLE):
                 continue
-            end = BEATS * piece.tpq
+            end = beats * piece.tpq
             notes = piece.tracks[0].notes
             notes = notes[notes[:, 0] < end].copy()
             if len(notes) < 4 or piece.end_tick < end:

@@ -45,7 +45,7 @@ from collage.audio.mix import normalize_loudness
 from collage.audio.stretch import stretch
 from collage.errors import OutputError, ParameterError
 from collage.mashup.generate import MAX_KEY_DISTANCE, Candidate, Clip, place_stem
-from collage.mashup.score import CHROMA_FFT, FEATURE_SR, FMAX, HOP, N_FFT, N_MELS, WINDOW_FRAMES, chroma, mel
+from collage.mashup.score import CHROMA_FFT, FEATURE_SR, FMAX, HOP, N_FFT, N_MELS, chroma, mel, windows
 
 __all__ = ["FEATURE_VERSION", "SHIFTS", "PERC_RATIOS", "HARMONIC_VERSIONS", "song_features", "features_dir", "ensure_features",
            "ensure_db_features", "placed_features",
@@ -286,17 +286,6 @@ def placed_features(feats: Mapping[str, np.ndarray], role: str, *, start_s: floa
     return m, (c / max(float(c.max()), 1e-8)).astype(np.float32)
 
 
-def _windows(x: np.ndarray, frames: int = WINDOW_FRAMES) -> np.ndarray:
-    """``(R, T)`` → ``(W, R, frames)`` as :func:`collage.mashup.score.windows` cuts them."""
-    T = x.shape[-1]
-    if T <= frames:
-        return x[None]
-    starts = list(range(0, T - frames + 1, frames))
-    if starts[-1] + frames < T:
-        starts.append(T - frames)
-    return np.stack([x[:, s: s + frames] for s in starts])
-
-
 class VocalQuery:
     """One vocal window, ready to be paired: its SourceNet share per window and its chroma windows."""
 
@@ -350,7 +339,7 @@ class FastScorer:
         if seed.sr != FEATURE_SR:
             raise ParameterError(f"given a vocal at {seed.sr} Hz; the fast second stage reads {FEATURE_SR} Hz")
         m, c = mel(y, seed.sr), chroma(y, seed.sr)
-        return VocalQuery(seconds, self._share(0, _windows(m)), _windows(c))
+        return VocalQuery(seconds, self._share(0, windows(m)), windows(c))
 
     def score(self, q: VocalQuery, cands: Sequence[Candidate], feats: Mapping[str, Mapping[str, np.ndarray]],
               *, batch: int = 256, cache: dict | None = None) -> np.ndarray:
@@ -376,14 +365,14 @@ class FastScorer:
         if todo:
             placed = [placed_features(feats[hk[0]], "harmonic", start_s=hk[1], seconds=q.seconds, ratio=hk[2],
                                       semitones=hk[3], offset_s=hk[4]) for hk in todo]
-            shares = self._share(1, np.concatenate([_windows(m) for m, _ in placed])).reshape(len(todo), W, -1)
+            shares = self._share(1, np.concatenate([windows(m) for m, _ in placed])).reshape(len(todo), W, -1)
             for n, hk in enumerate(todo):
-                cache[("h", q.seconds, hk)] = (shares[n], _windows(placed[n][1]))
+                cache[("h", q.seconds, hk)] = (shares[n], windows(placed[n][1]))
         todo = [pk for pk in pkeys if ("p", q.seconds, pk) not in cache]
         if todo:
             placed = [placed_features(feats[pk[0]], "percussion", start_s=pk[1], seconds=q.seconds, ratio=pk[2],
                                       offset_s=pk[3])[0] for pk in todo]
-            shares = self._share(2, np.concatenate([_windows(m) for m in placed])).reshape(len(todo), W, -1)
+            shares = self._share(2, np.concatenate([windows(m) for m in placed])).reshape(len(todo), W, -1)
             for n, pk in enumerate(todo):
                 cache[("p", q.seconds, pk)] = shares[n]
         shape = q.share.shape
@@ -424,11 +413,11 @@ class FastScorer:
         n_mels, out = self.cfg.n_mels, []
         zero = torch.zeros(1, dtype=torch.long)
         for f in feats:
-            v, h, p = (self._share(i, _windows(f[i, :n_mels])) for i in range(3))
+            v, h, p = (self._share(i, windows(f[i, :n_mels])) for i in range(3))
             hh = None
             if self.cfg.harmony:
                 with torch.no_grad():
-                    hh = self.model._harmony(torch.from_numpy(_windows(f[0, n_mels:n_mels + 12])),
-                                             torch.from_numpy(_windows(f[1, n_mels:n_mels + 12])))[None]
+                    hh = self.model._harmony(torch.from_numpy(windows(f[0, n_mels:n_mels + 12])),
+                                             torch.from_numpy(windows(f[1, n_mels:n_mels + 12])))[None]
             out.append(self._combine(v, h[None], p[None], hh, zero, zero, 1))
         return np.concatenate(out) if out else np.zeros(0, np.float32)

@@ -107,6 +107,8 @@ log = logging.getLogger(__name__)
 METHODS = ("collagenet", "rule", "gradient", "revoice")
 CONTROLLED = ("collagenet", "revoice")
 """The methods the keep controls steer."""
+MODEL_FREE = ("rule", "revoice")
+"""The methods that load no models and read no chords of the windows."""
 REVOICE_CONTEXT_BEATS = SEGMENT_BEATS
 """``method='revoice'``: the beats of melody around each beat that its chord choice also reads (the 8-beat
 window the configuration was chosen on)."""
@@ -758,12 +760,12 @@ def fuse(
     mel_w = W.crop_windows(mel, plan)
     acc_w = W.crop_windows(acc, plan)
     stats = load_chord_stats() if method == "revoice" else None  # before any work: a missing file fails early
-    if method not in ("rule", "revoice") and models is None:
+    if method not in MODEL_FREE and models is None:
         models = FusionModels.load(actor="latent_actor" if method == "collagenet" else None,
                                    critic="latent_critic_pretrained" if method == "gradient" else None)
     judge = _resolve_judge(judge)  # before the fusion runs, so that a bad or missing judge fails early
     chords = None
-    if method not in ("rule", "revoice"):
+    if method not in MODEL_FREE:
         n_beats = plan.padded // STEPS_PER_BEAT
         all_chords = _remembered("chords", (acc, n_beats), lambda: estimate_chords(acc, n_beats))  # (beats, 36)
         b0 = plan.starts // STEPS_PER_BEAT

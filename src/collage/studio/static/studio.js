@@ -71,6 +71,32 @@ function pollProgress(client, bench) {  // polls every 300 ms until the returned
   return () => { stopped = true; clearInterval(timer); if (bar) bar.hidden = true; };
 }
 
+// One legend line: a colour swatch, a label, and Mute / Solo buttons (aria-pressed) that toggle `key` in
+// sets.mute / sets.solo and then call onChange.
+function legendItem(color, text, name, sets, key, onChange) {
+  const li = document.createElement("li");
+  const sw = document.createElement("span");
+  sw.className = "swatch"; sw.style.background = color;
+  const label = document.createElement("span");
+  label.textContent = text;
+  li.append(sw, label);
+  for (const kind of ["mute", "solo"]) {
+    const set = sets[kind];
+    const b = document.createElement("button");
+    b.type = "button"; b.className = kind;
+    b.textContent = kind === "mute" ? "Mute" : "Solo";
+    b.setAttribute("aria-label", `${b.textContent} ${name}`);
+    b.setAttribute("aria-pressed", set.has(key) ? "true" : "false");
+    b.addEventListener("click", () => {
+      if (set.has(key)) set.delete(key); else set.add(key);
+      b.setAttribute("aria-pressed", set.has(key) ? "true" : "false");
+      onChange();
+    });
+    li.appendChild(b);
+  }
+  return li;
+}
+
 function bankKey(track) { return track.is_drum ? "drums" : String(track.program); }
 
 function loadBank(key) {
@@ -163,28 +189,9 @@ class Workbench {
     const v = this.view();
     if (!v) return;
     v.tracks.forEach((t, i) => {
-      const li = document.createElement("li");
-      const sw = document.createElement("span");
-      sw.className = "swatch"; sw.style.background = COLORS[i % COLORS.length];
-      const name = document.createElement("span");
-      name.textContent = `${t.name || "track " + (i + 1)} (${t.notes.length} notes)`;
-      li.append(sw, name);
-      for (const kind of ["mute", "solo"]) {
-        const b = document.createElement("button");
-        b.type = "button"; b.className = kind;
-        b.textContent = kind === "mute" ? "Mute" : "Solo";
-        b.setAttribute("aria-label", `${kind === "mute" ? "Mute" : "Solo"} ${t.name || "track " + (i + 1)}`);
-        const set = this[kind][this.source];
-        b.setAttribute("aria-pressed", set.has(i) ? "true" : "false");
-        b.addEventListener("click", () => {
-          if (set.has(i)) set.delete(i); else set.add(i);
-          b.setAttribute("aria-pressed", set.has(i) ? "true" : "false");
-          this.applyGains();
-          this.draw();
-        });
-        li.appendChild(b);
-      }
-      ul.appendChild(li);
+      const name = t.name || "track " + (i + 1);
+      ul.appendChild(legendItem(COLORS[i % COLORS.length], `${name} (${t.notes.length} notes)`, name,
+        { mute: this.mute[this.source], solo: this.solo[this.source] }, i, () => { this.applyGains(); this.draw(); }));
     });
   }
 
@@ -667,28 +674,8 @@ class MashupBench {
     const ul = $(".tracks", this.root);
     ul.textContent = "";
     STEMS.forEach((role, i) => {
-      const li = document.createElement("li");
-      const sw = document.createElement("span");
-      sw.className = "swatch"; sw.style.background = COLORS[i];
-      const name = document.createElement("span");
-      name.textContent = role;
-      li.append(sw, name);
-      for (const kind of ["mute", "solo"]) {
-        const b = document.createElement("button");
-        b.type = "button"; b.className = kind;
-        b.textContent = kind === "mute" ? "Mute" : "Solo";
-        b.setAttribute("aria-label", `${b.textContent} ${role}`);
-        b.setAttribute("aria-pressed", "false");
-        b.addEventListener("click", () => {
-          const set = this[kind];
-          if (set.has(role)) set.delete(role); else set.add(role);
-          b.setAttribute("aria-pressed", set.has(role) ? "true" : "false");
-          this.applyGains();
-          this.draw();
-        });
-        li.appendChild(b);
-      }
-      ul.appendChild(li);
+      ul.appendChild(legendItem(COLORS[i], role, role, { mute: this.mute, solo: this.solo }, role,
+        () => { this.applyGains(); this.draw(); }));
     });
   }
 

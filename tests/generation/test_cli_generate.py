@@ -53,7 +53,8 @@ def test_instrument_informed_json(capsys, tmp_path, weights):
 def test_continue_with_plot(capsys, tmp_path, weights, prompt):
     out_mid, png = tmp_path / "more.mid", tmp_path / "more.png"
     rc, out, err = run(capsys, "generate", "--continue", prompt, "--prompt-beats", "8", "--beats", "64",
-                       "--model", weights, "-o", out_mid, "--plot", png, "--top-k", "5", "--temperature", "0.8")
+                       "--model", weights, "-o", out_mid, "--plot", png, "--top-k", "5",
+                       "--temperature", "0.9,pitch=0.7")
     assert rc == 0, err
     assert "generated (continuation, seed 0)" in out and out_mid.exists() and png.stat().st_size > 0
     got = read(out_mid)
@@ -66,7 +67,9 @@ def test_continue_with_plot(capsys, tmp_path, weights, prompt):
     (["--beats", str(MAX_BEATS + 1)], [f"given --beats {MAX_BEATS + 1}"]),
     (["--prompt-beats", "4"], ["--prompt-beats without --continue"]),
     (["--top-k", "abc"], ["given --top-k 'abc'"]),
-    (["--temperature", "-1"], ["given --temperature -1"]),
+    (["--temperature", "-1"], ["given --temperature '-1'", "finite number >= 0"]),
+    (["--temperature", "pitch=hot"], ["given --temperature 'pitch=hot'", "FIELD=number", "fields: type, beat"]),
+    (["--temperature", "pich=0.7"], ["unknown field 'pich'"]),
     (["-o", "x.wav"], ["-o/--output"]),
 ])
 def test_bad_options(capsys, tmp_path, weights, args, needles, monkeypatch):

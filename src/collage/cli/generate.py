@@ -23,7 +23,8 @@ from collage.cli.common import (
     wav_option,
 )
 from collage.errors import ParameterError
-from collage.generation.defaults import DEFAULT_TEMPERATURE, DEFAULT_TOP_K
+from collage.generation.defaults import DEFAULT_TEMPERATURE, DEFAULT_TOP_K, format_temperature, parse_temperature
+from collage.represent.mmt import FIELDS
 
 __all__ = ["generate_command", "summary"]
 
@@ -70,8 +71,11 @@ def summary(piece, *, mode: str, beats: int, seed: int, outputs=()) -> dict:
 @click.option("--beats", default=64, show_default=True, type=int, metavar="N",
               help=f"Quarter-note beats to generate (after the prompt when continuing), 1..{MAX_BEATS}.")
 @seed_option("Seed of the sampler (same seed and model: same music).")
-@click.option("--temperature", default=DEFAULT_TEMPERATURE, show_default=True, type=float, metavar="T",
-              help="Sampling temperature per field (lower: safer; 0: always the likeliest).")
+@click.option("--temperature", default=None, metavar="T",
+              help="Sampling temperature (lower: safer; 0: always the likeliest): one number for every field, or "
+                   "per field, e.g. pitch=0.7,position=1.0 (the others keep the default) or 0.9,pitch=0.7 "
+                   f"(fields: {', '.join(FIELDS)}). "
+                   f"[default: {format_temperature()}]")
 @click.option("--top-k", "top_k", default=str(DEFAULT_TOP_K), show_default=True, metavar="K",
               help="Sample each field from its K likeliest codes: a share below 1 (the paper's 0.1) or a count.")
 @click.option("--model", "model_path", default=None, metavar="PATH",
@@ -116,8 +120,7 @@ def generate_command(output, list_instruments, instruments, prompt, prompt_beats
             raise ParameterError("given --prompt-beats without --continue FILE")
         if not 1 <= prompt_beats <= MAX_BEATS:
             raise ParameterError(f"given --prompt-beats {prompt_beats}; expected 1..{MAX_BEATS}")
-    if not (temperature >= 0 and temperature != float("inf")):
-        raise ParameterError(f"given --temperature {temperature:g}; expected a finite number >= 0")
+    temperature = parse_temperature(temperature) if temperature is not None else DEFAULT_TEMPERATURE
     k = _parse_top_k(top_k)
     if wav is not None:
         from collage.audio.render import AUDIO_SUFFIXES, check_renderer

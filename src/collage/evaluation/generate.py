@@ -41,7 +41,7 @@ import numpy as np
 import torch
 
 from collage.datasets.mmt import mmt_arrays
-from collage.generation.defaults import DEFAULT_TEMPERATURE, DEFAULT_TOP_K
+from collage.generation.defaults import DEFAULT_TEMPERATURE, DEFAULT_TOP_K, format_temperature
 from collage.generation.sampling import sample_codes
 from collage.metrics import piece as pm
 from collage.models.mmt import eval_loss
@@ -262,7 +262,7 @@ def evaluate_generate(
     prompt_beats: int = 16,
     continue_beats: int = 32,
     seed: int = 0,
-    temperature: float = DEFAULT_TEMPERATURE,
+    temperature=DEFAULT_TEMPERATURE,
     top_k: float = DEFAULT_TOP_K,
     progress: bool = False,
     parts: tuple[str, ...] = ("perplexity", "objective", "copying", "continuation"),
@@ -436,7 +436,7 @@ def to_markdown(r: dict) -> str:
         o = r["objective"]
         lines += ["## Objective statistics of unconditioned samples (the paper's Table 3.3)", "",
                   (f"{s['n_samples']} unconditioned samples of {s['beats']} beats (seeds {s['seed']}..{s['seed'] + s['n_samples'] - 1}, "
-                  f"temperature {s['temperature']}, top-k {s['top_k']}) against the first {s['beats']} beats of the "
+                  f"temperature {format_temperature(s['temperature'])}, top-k {s['top_k']}) against the first {s['beats']} beats of the "
                   f"test pieces; mean ± standard error. Closer to the ground truth is better."), "",
                   "| | pitch class entropy | scale consistency (%) | groove consistency (%) |", "|---|---|---|---|"]
         gt, sm = o["ground_truth"], o["samples"]

@@ -8,7 +8,7 @@ from numbers import Integral
 import numpy as np
 
 from collage.errors import InvalidMidiError, ParameterError
-from collage.generation.defaults import DEFAULT_TEMPERATURE, DEFAULT_TOP_K
+from collage.generation.defaults import DEFAULT_TEMPERATURE, DEFAULT_TOP_K, field_temperatures
 from collage.io import as_piece
 from collage.piece import Piece, Tempo, TimeSignature, Track
 from collage.represent import mmt as rep
@@ -69,7 +69,7 @@ def generate(
     prompt_beats: int | None = None,
     beats: int = 64,
     seed: int = 0,
-    temperature: float = DEFAULT_TEMPERATURE,
+    temperature=DEFAULT_TEMPERATURE,
     top_k: float = DEFAULT_TOP_K,
     model=None,
     qpm: float | None = None,
@@ -96,8 +96,11 @@ def generate(
         beats: quarter-note beats to generate: after the prompt when
             continuing, else in all; 1..:data:`MAX_BEATS`.
         seed: of the sampler (same seed, same model: same music).
-        temperature: divides the logits of every field (1 = the model's own
-            distribution; lower is safer, 0 picks the likeliest code).
+        temperature: divides the logits (1 = the model's own distribution;
+            lower is safer, 0 picks the likeliest code): a number for every
+            field, or a mapping such as ``{"pitch": 0.7, "position": 1.0}``
+            whose unnamed fields keep the default's
+            (:func:`collage.generation.defaults.field_temperatures`).
         top_k: per field, the share (< 1; the paper's 0.1) or number (>= 1)
             of likeliest codes sampled from.
         model: a loaded :class:`collage.models.mmt.MMT` (default: the shipped
@@ -128,10 +131,7 @@ def generate(
             raise ParameterError("given prompt_beats without a prompt; prompt_beats counts the beats of the prompt kept")
     if isinstance(seed, bool) or not isinstance(seed, Integral):
         raise ParameterError(f"given seed={seed!r}; expected a whole number")
-    if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not (
-        np.isfinite(temperature) and temperature >= 0
-    ):
-        raise ParameterError(f"given temperature={temperature!r}; expected a finite number >= 0")
+    field_temperatures(temperature)  # validates
     top_k_for(top_k, 2)  # validates
     if qpm is not None and not (isinstance(qpm, (int, float)) and np.isfinite(qpm) and qpm > 0):
         raise ParameterError(f"given qpm={qpm!r}; expected a positive tempo in quarter notes per minute")
@@ -161,7 +161,7 @@ def generate(
     model = load_model(model)
     codes = sample_codes(
         model, start, end_beat=end_beat, max_notes=NOTES_PER_BEAT_CAP * beats,
-        temperature=float(temperature), top_k=top_k, seed=int(seed),
+        temperature=temperature, top_k=top_k, seed=int(seed),
     )
     tempo = qpm if qpm is not None else (piece.tempos[0].qpm if prompt is not None and piece.tempos else 120.0)
     if prompt is None:

@@ -1,4 +1,4 @@
-"""Sampling MMT events: top-k per field, temperature, the monotonic constraints, a sliding window.
+"""Sampling MMT events: top-k and a temperature per field, the monotonic constraints, a sliding window.
 
 :func:`sample_codes` extends a prompt of MMT codes (``(N, 6)``, see
 :mod:`collage.represent.mmt`) one event per step with the model's cached
@@ -29,7 +29,7 @@ import math
 import numpy as np
 import torch
 
-from collage.generation.defaults import DEFAULT_TEMPERATURE, DEFAULT_TOP_K
+from collage.generation.defaults import DEFAULT_TEMPERATURE, DEFAULT_TOP_K, field_temperatures
 from collage.errors import ParameterError
 from collage.models.mmt import MMT, KVCache
 from collage.represent import mmt as rep
@@ -101,7 +101,7 @@ def sample_codes(
     end_beat: int,
     max_notes: int,
     allowed_instruments: list[int] | None = None,
-    temperature: float = DEFAULT_TEMPERATURE,
+    temperature=DEFAULT_TEMPERATURE,
     top_k: float = DEFAULT_TOP_K,
     seed: int = 0,
     allow_end: bool = False,
@@ -117,7 +117,11 @@ def sample_codes(
         max_notes: stop after this many new notes in any case.
         allowed_instruments: instrument codes (1-based) the generated
             instrument list may use (unconditioned mode); None: any.
-        temperature, top_k: per field (``top_k`` as in :func:`top_k_for`).
+        temperature: a number for every field, or a mapping ``{field: number}``
+            (the fields it does not name keep the default's; see
+            :func:`collage.generation.defaults.field_temperatures`); 0 picks
+            the likeliest code.
+        top_k: per field, as in :func:`top_k_for`.
         seed: of the sampler's random generator.
         allow_end: stop at an end-of-song event (else end-of-song is masked
             until ``end_beat`` and the music runs to ``end_beat``).
@@ -129,8 +133,7 @@ def sample_codes(
     Returns:
         ``(M, 6)`` int64 codes: the prompt followed by the new events (no end-of-song).
     """
-    if temperature < 0 or not math.isfinite(temperature):
-        raise ParameterError(f"given temperature={temperature}; expected a finite number >= 0")
+    temps = field_temperatures(temperature)
     c = model.config
     sizes = c.vocab
     ks = [top_k_for(top_k, n) for n in sizes]
@@ -178,7 +181,7 @@ def sample_codes(
             allowed[rep.INSTRUMENT_EVENT] = allowed[rep.SON] = False
             if not allow_end:
                 allowed[rep.EOS] = False
-        typ = _sample(logits[rep.TYPE], allowed, ks[rep.TYPE], temperature, gen)
+        typ = _sample(logits[rep.TYPE], allowed, ks[rep.TYPE], temps[rep.TYPE], gen)
         ev = np.zeros(6, dtype=np.int64)
         ev[rep.TYPE] = typ
         if typ == rep.EOS:
@@ -186,7 +189,7 @@ def sample_codes(
         if typ == rep.INSTRUMENT_EVENT:
             ok = torch.zeros(sizes[rep.INSTRUMENT], dtype=torch.bool)
             ok[cand] = True
-            ev[rep.INSTRUMENT] = _sample(logits[rep.INSTRUMENT], ok, ks[rep.INSTRUMENT], temperature, gen)
+            ev[rep.INSTRUMENT] = _sample(logits[rep.INSTRUMENT], ok, ks[rep.INSTRUMENT], temps[rep.INSTRUMENT], gen)
             head_ins.append(int(ev[rep.INSTRUMENT]))
             ins_ok[int(ev[rep.INSTRUMENT])] = True
         elif typ == rep.SON:
@@ -197,15 +200,17 @@ def sample_codes(
             beat_ok = ar[rep.BEAT] >= max(prev_beat_rel, 1)
             if max_gap_beats is not None:
                 beat_ok &= ar[rep.BEAT] <= max(prev_beat_rel, 1) + max_gap_beats
-            beat_rel = _sample(logits[rep.BEAT], beat_ok, ks[rep.BEAT], temperature, gen)
+            beat_rel = _sample(logits[rep.BEAT], beat_ok, ks[rep.BEAT], temps[rep.BEAT], gen)
             pos_ok = defined[rep.POSITION]
             if prev_note is not None and beat_rel == prev_beat_rel:
                 pos_ok = ar[rep.POSITION] >= max(int(prev_note[rep.POSITION]), 1)
             ev[rep.BEAT] = beat_rel + win.offset
-            ev[rep.POSITION] = _sample(logits[rep.POSITION], pos_ok, ks[rep.POSITION], temperature, gen)
-            ev[rep.PITCH] = _sample(logits[rep.PITCH], defined[rep.PITCH], ks[rep.PITCH], temperature, gen)
-            ev[rep.DURATION] = _sample(logits[rep.DURATION], defined[rep.DURATION], ks[rep.DURATION], temperature, gen)
-            ev[rep.INSTRUMENT] = _sample(logits[rep.INSTRUMENT], ins_ok, ks[rep.INSTRUMENT], temperature, gen)
+            ev[rep.POSITION] = _sample(logits[rep.POSITION], pos_ok, ks[rep.POSITION], temps[rep.POSITION], gen)
+            ev[rep.PITCH] = _sample(logits[rep.PITCH], defined[rep.PITCH], ks[rep.PITCH], temps[rep.PITCH], gen)
+            ev[rep.DURATION] = _sample(logits[rep.DURATION], defined[rep.DURATION], ks[rep.DURATION],
+                                       temps[rep.DURATION], gen)
+            ev[rep.INSTRUMENT] = _sample(logits[rep.INSTRUMENT], ins_ok, ks[rep.INSTRUMENT], temps[rep.INSTRUMENT],
+                                         gen)
             if ev[rep.BEAT] - 1 >= end_beat:
                 break
             n_new += 1

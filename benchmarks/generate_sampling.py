@@ -99,55 +99,72 @@ def choose(rows: list[dict]) -> dict:
     return min(tied, key=lambda r: (r["per_field"], r["pitch_temperature"], r["rhythm_temperature"], r["top_k"]))
 
 
+_WORK: dict = {}
+
+
+def _init(weights: str, samples: int, beats: int) -> None:
+    """Load the model and the validation pieces (once per process)."""
+    import torch
+
+    from collage.datasets.mmt import mmt_arrays
+    from collage.pretrained import load_pretrained
+
+    torch.set_num_threads(1)
+    _WORK.update(model=load_pretrained(weights), val=mmt_arrays("val"), samples=samples, beats=beats)
+
+
+def _row(setting: tuple) -> dict:
+    """One row of the grid: ``(temperature, top_k, pitch temperature, rhythm temperature)``."""
+    from collage.evaluation.generate import evaluate_generate
+
+    temperature, top_k, pitch, rhythm = setting
+    t0 = time.time()
+    r = evaluate_generate(_WORK["model"], n_samples=_WORK["samples"], beats=_WORK["beats"], seed=10_000,
+                          temperature=temperature, top_k=top_k, parts=("objective",), test_arrays=_WORK["val"])
+    obj = r["objective"]
+    s, gaps = score(obj["samples"], obj["ground_truth"])
+    print(f"T={temperature} k={top_k}: score {s:.2f} gaps {gaps} ({time.time() - t0:.0f} s)", flush=True)
+    return {"temperature": temperature, "top_k": top_k, "per_field": isinstance(temperature, dict),
+            "pitch_temperature": pitch, "rhythm_temperature": rhythm, "score": s, "gaps": gaps,
+            "samples": {m: v["mean"] for m, v in obj["samples"].items()},
+            "truth": {m: v["mean"] for m, v in obj["ground_truth"].items()},
+            "notes_mean": r["sample_sizes"]["notes_mean"], "seconds": time.time() - t0}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default="mmt", help="MMT weights: shipped name or .pt path")
     ap.add_argument("--samples", type=int, default=40, help="samples per setting")
     ap.add_argument("--beats", type=int, default=64)
+    ap.add_argument("--jobs", type=int, default=1,
+                    help="rows run at once, one process and one thread each (the rows do not depend on it)")
     ap.add_argument("--json", dest="json_out")
     ap.add_argument("--markdown")
     a = ap.parse_args()
 
-    import torch
+    _init(a.model, a.samples, a.beats)  # here too: the card, and the rows when --jobs 1
+    if a.jobs > 1:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
 
-    from collage.datasets.mmt import mmt_arrays
-    from collage.evaluation.generate import evaluate_generate
-    from collage.pretrained import load_pretrained
-
-    torch.set_num_threads(1)
-    model = load_pretrained(a.model)
-    val = mmt_arrays("val")
-    rows = []
-
-    def run(temperature, top_k: float, pitch: float, rhythm: float) -> None:
-        t0 = time.time()
-        r = evaluate_generate(model, n_samples=a.samples, beats=a.beats, seed=10_000, temperature=temperature,
-                              top_k=top_k, parts=("objective",), test_arrays=val)
-        obj = r["objective"]
-        s, gaps = score(obj["samples"], obj["ground_truth"])
-        rows.append({"temperature": temperature, "top_k": top_k, "per_field": isinstance(temperature, dict),
-                     "pitch_temperature": pitch, "rhythm_temperature": rhythm, "score": s, "gaps": gaps,
-                     "samples": {m: v["mean"] for m, v in obj["samples"].items()},
-                     "truth": {m: v["mean"] for m, v in obj["ground_truth"].items()},
-                     "notes_mean": r["sample_sizes"]["notes_mean"], "seconds": time.time() - t0})
-        print(f"T={temperature} k={top_k}: score {s:.2f} gaps {gaps} ({time.time() - t0:.0f} s)", flush=True)
-
-    for t in GRID_T:
-        for k in GRID_K:
-            run(t, k, t, t)
+        pool = ProcessPoolExecutor(a.jobs, mp_context=multiprocessing.get_context("spawn"), initializer=_init,
+                                   initargs=(a.model, a.samples, a.beats))
+        run = pool.map
+    else:
+        run = map
+    rows = list(run(_row, [(t, k, t, t) for t in GRID_T for k in GRID_K]))
     stage1 = choose(rows)
     t1, k1 = stage1["temperature"], stage1["top_k"]
-    for dp in PITCH_STEPS:
-        for dr in RHYTHM_STEPS:
-            if dp or dr:
-                pitch, rhythm = round(t1 + dp, 3), round(t1 + dr, 3)
-                run(per_field(t1, pitch, rhythm), k1, pitch, rhythm)
+    stage2 = [(round(t1 + dp, 3), round(t1 + dr, 3)) for dp in PITCH_STEPS for dr in RHYTHM_STEPS if dp or dr]
+    rows += list(run(_row, [(per_field(t1, p, r), k1, p, r) for p, r in stage2]))
+    if a.jobs > 1:
+        pool.shutdown()
     chosen = choose(rows)
     truth = rows[0]["truth"]  # the same validation pieces for every row
-    card = getattr(model, "card", {})
+    card = getattr(_WORK["model"], "card", {})
     out = {"model": {"weights": a.model, "sha256": card.get("sha256"),
                      "steps": card.get("training", {}).get("steps_run")},
-           "samples_per_setting": a.samples, "beats": a.beats, "val_ground_truth": truth,
+           "samples_per_setting": a.samples, "beats": a.beats, "jobs": a.jobs, "val_ground_truth": truth,
            "rows": rows, "stage1": {"temperature": t1, "top_k": k1},
            "chosen": {"temperature": chosen["temperature"], "top_k": chosen["top_k"]},
            "machine": machine(), "loadavg": loadavg()}
@@ -166,8 +183,8 @@ def to_markdown(out: dict) -> str:
         "# MMT sampling: temperature (per field) and top-k chosen on the validation split",
         "",
         f"Command: `python benchmarks/generate_sampling.py --model {m['weights']} --samples "
-        f"{out['samples_per_setting']} --json docs/results/generate_sampling.json --markdown "
-        "docs/results/generate_sampling.md` (one thread; load average at the end "
+        f"{out['samples_per_setting']} --jobs {out['jobs']} --json docs/results/generate_sampling.json --markdown "
+        "docs/results/generate_sampling.md` (one thread per process; load average at the end "
         f"{out['loadavg']}).",
         "",
         f"Weights: sha256 {str(m['sha256'])[:12]}..., {m['steps']} training steps. "

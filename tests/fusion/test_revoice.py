@@ -11,7 +11,15 @@ import pytest
 import collage
 from collage import examples
 from collage.errors import ModelLoadingError
-from collage.fusion.reharmonize import STATS_FILE, ChordStats, load_chord_stats, reach_for, snap_rhythm
+from collage.fusion.reharmonize import (
+    STATS_FILE,
+    ChordStats,
+    load_chord_stats,
+    reach_for,
+    snap_rhythm,
+    snap_texture,
+    texture_reach,
+)
 from collage.fusion.vertical import METHODS
 from collage.io import read_midi
 from collage.metrics.notes import note_f1
@@ -130,7 +138,26 @@ def test_snap_rhythm_keeps_order_and_monophony():
     # each note ends where it did, unless the next one now starts earlier (62 is cut at 64's new onset)
     assert (out[:, 0] + out[:, 1]).tolist() == [4, 6, 12, 16]
     np.testing.assert_array_equal(snap_rhythm(mel, acc, keep_rhythm=1.0), mel)
-    assert [reach_for(k) for k in (1.0, 0.75, 0.5, 0.25, 0.0)] == [1, 1, 2, 4, 4]
+    # from 0.5 up the melody's rhythm is kept; below, the reach grows
+    assert [reach_for(k) for k in (1.0, 0.75, 0.5, 0.25, 0.1, 0.0)] == [0, 0, 0, 1, 2, 4]
+    np.testing.assert_array_equal(snap_rhythm(mel, acc, keep_rhythm=0.5), mel)
+
+
+def test_snap_texture_locks_accompaniment_onsets_onto_the_melody():
+    mel = np.array([[0, 4, 72, 90], [5, 3, 74, 90], [8, 8, 76, 90]])
+    # a chord at 4 (one step before the melody's free onset 5), one at 8 (shared with the melody), a bass at 12
+    acc = np.array([[4, 4, 60, 70], [4, 4, 64, 70], [8, 4, 48, 70], [12, 2, 55, 70], [0, 3, 60, 70]])
+    out = snap_texture(acc, mel, keep_texture=0.75)
+    assert out[:2, 0].tolist() == [5, 5] and (out[:2, 0] + out[:2, 1]).tolist() == [8, 8]  # the chord moved, ends kept
+    np.testing.assert_array_equal(out[2:], acc[2:])  # the shared onset and the far one stay
+    np.testing.assert_array_equal(snap_texture(acc, mel, keep_texture=1.0), acc)
+    assert len(out) == len(acc) and out[:, 2].tolist() == acc[:, 2].tolist()
+    assert [texture_reach(k) for k in (1.0, 0.75, 0.5, 0.25, 0.0)] == [0, 1, 2, 3, 4]
+    # the budget: a share (1 - keep_texture, rounded up) of the possible moves, nearest first
+    many = np.array([[s - 1, 3, 60, 70] for s in (5, 13, 21, 29)])
+    mel4 = np.array([[s, 2, 72, 90] for s in (5, 13, 21, 29)])
+    moved = [int((snap_texture(many, mel4, keep_texture=k)[:, 0] != many[:, 0]).sum()) for k in (1.0, 0.75, 0.5, 0.0)]
+    assert moved == [0, 1, 2, 4]
 
 
 def test_shipped_statistics_and_their_card():
@@ -176,7 +203,8 @@ def test_a_whole_pop909_val_song_pair(pop909_root):
     # more of the accompaniment kept as keep_chord rises, on a whole song too
     a_in = _out(same)[1]
     have = lambda n: {(int(o), int(p)) for o, _, p, _ in n.tolist()}  # noqa: E731
-    kept = [len(have(a_in) & have(_out(collage.fuse(mel_song, acc_song, method="revoice", keep_chord=kc))[1]))
+    kept = [len(have(a_in) & have(_out(collage.fuse(mel_song, acc_song, method="revoice", keep_chord=kc,
+                                                                   keep_texture=1.0))[1]))
             for kc in (0.0, 0.5, 1.0)]
     assert kept[0] < kept[1] < kept[2] == len(a_in)
 

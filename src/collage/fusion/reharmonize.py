@@ -28,6 +28,9 @@ melody, and the accompaniment's own notes are re-voiced onto them:
 5. **Melody rhythm** (optional, :func:`snap_rhythm`): melody onsets off every accompaniment onset
    move to the nearest accompaniment onset within ``reach`` steps, at most
    ``floor((1 - keep_rhythm) * n)`` of them; the note count, order and each note's end stay.
+   Then **accompaniment rhythm** (optional, :func:`snap_texture`): accompaniment onsets move, a chord
+   at a time and inside their beat, onto melody onsets no accompaniment note shares, at most
+   ``floor((1 - keep_texture) * g)`` of its ``g`` onsets.
 6. **Melody edits** (optional): a melody note on a strong step (onset a multiple of
    ``strong_steps``) whose pitch class is outside its span's chosen chord moves to the nearest
    chord tone (ties downward), longest notes first, at most ``floor((1 - keep_pitch) * n)`` of
@@ -56,7 +59,8 @@ from collage.represent.checks import check_int, check_notes, check_unit_interval
 from collage.represent.chord import beat_chroma, estimate_chord_labels, parse_chord
 
 __all__ = ["QUALITIES", "TONES", "ChordStats", "reduce_label", "fit_chord_stats", "accompaniment_chords",
-           "choose_chords", "revoice", "strong_steps_for", "edit_melody", "reach_for", "snap_rhythm", "reharmonize",
+           "choose_chords", "revoice", "strong_steps_for", "edit_melody", "reach_for", "snap_rhythm", "texture_reach", "snap_texture",
+           "reharmonize",
            "STATS_FILE", "load_chord_stats"]
 
 QUALITIES = ("maj", "min", "7", "min7", "maj7")
@@ -346,11 +350,84 @@ def edit_melody(mel: np.ndarray, chords: np.ndarray, *, span_steps: int, keep_pi
 
 
 def reach_for(keep_rhythm: float, steps_per_beat: int = 4) -> int:
-    """How far (steps) :func:`snap_rhythm` may move an onset for a ``keep_rhythm``: a 16th above 0.5, an 8th
-    down to 0.25, a beat below (for ``steps_per_beat`` 4), so that a lower ``keep_rhythm`` never moves less."""
-    if keep_rhythm > 0.5:
+    """How far (steps) :func:`snap_rhythm` may move a melody onset for a ``keep_rhythm``: nothing from 0.5 up
+    (the melody's rhythm is kept), a 16th down to 0.25, an 8th below, a beat at 0 (for ``steps_per_beat`` 4),
+    so that a lower ``keep_rhythm`` never moves less."""
+    if keep_rhythm >= 0.5:
+        return 0
+    if keep_rhythm >= 0.25:
         return max(steps_per_beat // 4, 1)
-    return max(steps_per_beat // 2, 1) if keep_rhythm > 0.25 else steps_per_beat
+    return max(steps_per_beat // 2, 1) if keep_rhythm > 0 else steps_per_beat
+
+
+def texture_reach(keep_texture: float, steps_per_beat: int = 4) -> int:
+    """How far (steps) :func:`snap_texture` may move an accompaniment onset for a ``keep_texture``: nothing at
+    1, then a quarter of a beat more for each quarter of the range below it (a 16th from 0.75, an 8th from
+    0.5, a dotted 8th from 0.25, a beat below, for ``steps_per_beat`` 4), so that a lower ``keep_texture``
+    never moves less."""
+    if keep_texture >= 1.0:
+        return 0
+    quarter = 4 - min(int(keep_texture * 4), 3)  # 1 from 0.75, 2 from 0.5, 3 from 0.25, 4 below
+    return max(round(quarter * steps_per_beat / 4), 1)
+
+
+def snap_texture(acc: np.ndarray, mel: np.ndarray, *, keep_texture: float, span_steps: int = 4,
+                 reach: int | None = None) -> np.ndarray:
+    """The accompaniment with onsets moved onto melody onsets that no accompaniment note shares.
+
+    The notes starting together at one step move as one (a chord stays a chord) to the nearest such melody
+    onset within ``reach`` steps (None: :func:`texture_reach`) inside the same span of ``span_steps`` (so
+    each note stays on the chord it was voiced for), if no other accompaniment onset lies between and no
+    melody note starts at the step it leaves; nearest first (then earlier), at most
+    ``floor((1 - keep_texture) * g)`` of the ``g`` onsets. Each moved note keeps its end (a later move
+    never passes it); a note of the same pitch sounding at the new onset is cut there. The note count,
+    pitches and velocities stay: the rhythm locks in with the melody's.
+
+    Args:
+        acc: ``(m, 4)`` accompaniment step notes (any row order; it is kept).
+        mel: ``(n, 4)`` melody step notes.
+        keep_texture: in [0, 1]; 1 moves nothing.
+        span_steps: the chord span (a beat).
+        reach: the largest move (steps).
+    Returns:
+        ``(m, 4)`` int64: the same notes in the same row order.
+    """
+    acc = np.array(acc, dtype=np.int64, copy=True)
+    groups = np.unique(acc[:, 0]) if len(acc) else np.zeros(0, np.int64)  # sorted accompaniment onsets
+    reach = texture_reach(keep_texture, span_steps) if reach is None else check_int(reach, "reach", minimum=0)
+    if not reach or not len(mel) or not len(acc):
+        return acc
+    m_on = np.unique(np.asarray(mel)[:, 0])
+    free = np.setdiff1d(m_on, groups)  # melody onsets with no accompaniment onset
+    moves = []  # (distance, from onset, to onset)
+    for a in np.setdiff1d(groups, m_on).tolist():  # an onset the melody shares is already locked in
+        k = int(np.searchsorted(groups, a))
+        lo = groups[k - 1] if k > 0 else -1
+        hi = groups[k + 1] if k + 1 < len(groups) else np.iinfo(np.int64).max
+        ends = acc[acc[:, 0] == a]
+        end = int((ends[:, 0] + ends[:, 1]).min())
+        ok = free[(np.abs(free - a) <= reach) & (free > lo) & (free < hi)
+                  & (free < end)]
+        if len(ok):
+            t = int(ok[np.argmin(np.abs(ok - a) * 2 + (ok > a))])  # nearest, ties earlier
+            moves.append((abs(t - a), a, t))
+    budget = int(np.ceil((1.0 - keep_texture) * len(moves) - 1e-9))
+    taken: set[int] = set()
+    done = 0
+    for _, a, t in sorted(moves):
+        if done >= budget:
+            break
+        if t in taken:  # another onset already moved there
+            continue
+        rows = acc[:, 0] == a
+        end = acc[rows, 0] + acc[rows, 1]
+        acc[rows, 0], acc[rows, 1] = t, end - t
+        for p in np.unique(acc[rows, 2]).tolist():  # a note of the same pitch sounding at t is cut there
+            cut = (acc[:, 2] == p) & (acc[:, 0] < t) & (acc[:, 0] + acc[:, 1] > t)
+            acc[cut, 1] = t - acc[cut, 0]
+        taken.add(t)
+        done += 1
+    return acc
 
 
 def snap_rhythm(mel: np.ndarray, acc: np.ndarray, *, keep_rhythm: float, reach: int | None = None) -> np.ndarray:
@@ -372,11 +449,11 @@ def snap_rhythm(mel: np.ndarray, acc: np.ndarray, *, keep_rhythm: float, reach: 
     """
     mel = np.array(mel, dtype=np.int64, copy=True)
     budget = int(np.floor((1.0 - keep_rhythm) * len(mel) + 1e-9))
-    if not budget or not len(acc) or not len(mel):
+    reach = reach_for(keep_rhythm) if reach is None else check_int(reach, "reach", minimum=0)
+    if not budget or not reach or not len(acc) or not len(mel):
         return mel
     order = np.argsort(mel[:, 0], kind="stable")
     out = mel[order]
-    reach = reach_for(keep_rhythm) if reach is None else check_int(reach, "reach", minimum=1)
     onsets = np.unique(np.asarray(acc)[:, 0])  # sorted
     pos = np.searchsorted(onsets, out[:, 0])
     hit = (pos < len(onsets)) & (onsets[np.minimum(pos, len(onsets) - 1)] == out[:, 0])
@@ -406,7 +483,7 @@ def reharmonize(mel_notes, acc_notes, stats: ChordStats, *, n_steps: int = 32, s
                 keep_chord: float = 0.5, keep_pitch: float = 0.5, tensions: str = "keep",
                 depart_weight: float = 4.0, transition_weight: float = 0.3, window_weight: float = 0.1,
                 strong_steps: int | None = None, keep_rhythm: float = 1.0, reach: int | None = None,
-                context_spans: int | None = None, own: np.ndarray | None = None
+                keep_texture: float = 1.0, context_spans: int | None = None, own: np.ndarray | None = None
                 ) -> tuple[np.ndarray, np.ndarray, dict]:
     """Fuse a melody and a (key-aligned) accompaniment by re-voicing the accompaniment (module doc).
 
@@ -423,6 +500,7 @@ def reharmonize(mel_notes, acc_notes, stats: ChordStats, *, n_steps: int = 32, s
         keep_chord: the departure cost's control (1 keeps every chord, so every note).
         keep_pitch: the melody edits' budget (1: the melody's pitches are not touched).
         keep_rhythm: the melody onset moves' budget (:func:`snap_rhythm`; 1, the default: none).
+        keep_texture: the accompaniment onset moves' budget (:func:`snap_texture`; 1, the default: none).
         tensions, depart_weight, transition_weight, window_weight, strong_steps, reach: see the module doc.
         context_spans: see :func:`choose_chords` (None for an 8-beat window; :func:`collage.fuse` passes 8
             on whole pieces).
@@ -444,6 +522,7 @@ def reharmonize(mel_notes, acc_notes, stats: ChordStats, *, n_steps: int = 32, s
     keep_chord = check_unit_interval(keep_chord, f"keep_chord={keep_chord!r}")
     keep_pitch = check_unit_interval(keep_pitch, f"keep_pitch={keep_pitch!r}")
     keep_rhythm = check_unit_interval(keep_rhythm, f"keep_rhythm={keep_rhythm!r}")
+    keep_texture = check_unit_interval(keep_texture, f"keep_texture={keep_texture!r}")
     if not isinstance(stats, ChordStats):
         raise ParameterError(f"given stats of type {type(stats).__name__}; expected a ChordStats")
     n_spans = n_steps // span_steps
@@ -456,5 +535,6 @@ def reharmonize(mel_notes, acc_notes, stats: ChordStats, *, n_steps: int = 32, s
                            window_weight=window_weight, context_spans=context_spans)
     new_acc = revoice(acc, own, chords, span_steps=span_steps, tensions=tensions)
     new_mel = snap_rhythm(mel, acc, keep_rhythm=keep_rhythm, reach=reach)
+    new_acc = snap_texture(new_acc, new_mel, keep_texture=keep_texture, span_steps=span_steps)
     new_mel = edit_melody(new_mel, chords, span_steps=span_steps, keep_pitch=keep_pitch, strong_steps=strong_steps)
     return new_mel, new_acc, {"own": own, "chords": chords}

@@ -387,7 +387,8 @@ def _fuse_windows(mel_windows, acc_windows, *, method="collagenet", controls=Non
         c = {n: 0.5 for n in CONTROL_NAMES} | check_controls(**(controls or {}))
         stats = load_chord_stats()
         out = [reharmonize(m, a, stats, n_steps=SEGMENT_STEPS, keep_chord=c["chord"], keep_pitch=c["pitch"],
-                           keep_rhythm=c["rhythm"], tensions="snap" if c["texture"] < 0.5 else "keep")[:2]
+                           keep_rhythm=c["rhythm"], keep_texture=c["texture"],
+                           tensions="snap" if c["texture"] < 0.5 else "keep")[:2]
                for m, a in zip(mel_windows, acc_windows)]
         return [m for m, _ in out], [a for _, a in out]
     if models is None:
@@ -845,7 +846,7 @@ def _revoice(mel: np.ndarray, acc: np.ndarray, n_steps: int, controls: dict, sta
                                                                                  STEPS_PER_BEAT))
     out_mel, out_acc, _ = reharmonize(mel, acc, stats, n_steps=n_pad, span_steps=STEPS_PER_BEAT,
                                       keep_chord=controls["chord"], keep_pitch=controls["pitch"],
-                                      keep_rhythm=controls["rhythm"],
+                                      keep_rhythm=controls["rhythm"], keep_texture=controls["texture"],
                                       tensions="snap" if controls["texture"] < 0.5 else "keep",
                                       context_spans=REVOICE_CONTEXT_BEATS, own=own)
     report("fusing", n_windows, n_windows)

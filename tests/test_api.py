@@ -57,7 +57,8 @@ def test_fuse_save_load_round_trip(tmp_path):
 def test_fuse_collagenet_keyword_only_controls():
     with pytest.raises(TypeError):
         collage.fuse(examples.path("melody"), examples.path("accompaniment"), 0.5)  # controls are keyword-only
-    result = collage.fuse(examples.path("melody"), examples.path("accompaniment"), keep_pitch=1.0, keep_rhythm=1.0)
+    result = collage.fuse(examples.path("melody"), examples.path("accompaniment"), keep_pitch=1.0, keep_rhythm=1.0,
+                          method="collagenet")
     assert result.method == "collagenet" and result.controls["pitch"] == 1.0
     assert result.n_windows >= 1 and len(result.piece.tracks[0].notes) > 0
 

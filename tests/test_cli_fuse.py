@@ -55,15 +55,15 @@ def test_fuse_then_arrange_writes_one_track_per_part(capsys, tmp_path):
 
 def test_fuse_collagenet_with_options_and_json(capsys, tmp_path, tiny_models):
     out = tmp_path / "f.mid"
-    rc, stdout, err = run(capsys, "fuse", MEL, ACC, "-o", out, "--keep-pitch", "1", "--keep-rhythm", "0",
-                          "--keep-chord", "0.25", "--keep-texture", "0.75", "--hop", "2", "--no-key-align", "--json")
+    rc, stdout, err = run(capsys, "fuse", MEL, ACC, "-o", out, "--method", "collagenet", "--keep-pitch", "1",
+                          "--keep-rhythm", "0", "--keep-chord", "0.25", "--keep-texture", "0.75", "--hop", "2", "--no-key-align", "--json")
     assert rc == 0, err
     summary = json.loads(stdout)
     assert summary["method"] == "collagenet" and summary["key_shift"] == 0 and summary["hop_beats"] == 2
     assert summary["controls"] == {"pitch": 1.0, "rhythm": 0.0, "chord": 0.25, "texture": 0.75}
     assert summary["n_windows"] == 13 and summary["outputs"] == [str(out)]
     assert summary["iterations"] == tiny_models.actor.config.iterations
-    rc, stdout, err = run(capsys, "fuse", MEL, ACC, "-o", out, "--iterations", "3", "--json")
+    rc, stdout, err = run(capsys, "fuse", MEL, ACC, "-o", out, "--method", "collagenet", "--iterations", "3", "--json")
     assert rc == 0, err
     assert json.loads(stdout)["iterations"] == 3
     assert read_midi(out).track_names == ["MELODY", "ACCOMPANIMENT"]
@@ -142,9 +142,10 @@ def test_missing_weights_are_one_line(capsys, tmp_path, monkeypatch):
     import collage.pretrained as pretrained
 
     monkeypatch.setattr(pretrained, "weights_dir", lambda: tmp_path / "no-weights")
-    rc, _, err = run(capsys, "fuse", MEL, ACC, "-o", tmp_path / "f.mid")
+    rc, _, err = run(capsys, "fuse", MEL, ACC, "-o", tmp_path / "f.mid", "--method", "collagenet")
     assert_user_error(rc, err, "no shipped weights named 'latent_actor'")
-    rc, _, err = run(capsys, "fuse", MEL, ACC, "-o", tmp_path / "f.mid", "--actor", tmp_path / "gone.pt")
+    rc, _, err = run(capsys, "fuse", MEL, ACC, "-o", tmp_path / "f.mid", "--method", "collagenet",
+                     "--actor", tmp_path / "gone.pt")
     assert_user_error(rc, err, "gone.json")
     rc, _, err = run(capsys, "fuse", MEL, ACC, "-o", tmp_path / "f.mid", "--actor", "x", "--method", "rule")
     assert_user_error(rc, err, "given --actor 'x' with --method rule")
@@ -223,9 +224,9 @@ class _FixedJudge:
 
 
 @pytest.mark.parametrize("p_in,p_out,args,hint", [
-    (0.9, 0.1, ["--iterations", "3"], True),   # the inputs fit, the fusion does not: hint at one pass
-    (0.1, 0.9, ["--iterations", "3"], False),  # the fusion fits better: nothing to suggest
-    (0.9, 0.1, ["--iterations", "1"], False),  # already one pass
+    (0.9, 0.1, ["--method", "collagenet", "--iterations", "3"], True),   # the inputs fit, the fusion does not
+    (0.1, 0.9, ["--method", "collagenet", "--iterations", "3"], False),  # the fusion fits better: nothing to suggest
+    (0.9, 0.1, ["--method", "collagenet", "--iterations", "1"], False),  # already one pass
     (0.9, 0.1, ["--method", "rule"], False),   # only CollageNet's own setting is hinted at
 ])
 def test_fuse_hint_follows_the_judge(capsys, tmp_path, monkeypatch, tiny_models, p_in, p_out, args, hint):
@@ -252,4 +253,5 @@ def test_fuse_reports_what_the_library_rates(capsys, tmp_path):
     assert rc == 0, err
     assert (f"harmony judge: {h['output']:.0%} of {h['windows']} windows rated harmonic "
             f"(the inputs after key alignment: {h['input']:.0%})") in stdout
-    assert ("hint:" in stdout) == (result.iterations > 1 and h["output"] < h["input"])
+    assert result.method == "revoice"  # the default
+    assert "hint:" not in stdout  # only CollageNet's own setting is hinted at

@@ -2,10 +2,9 @@
 
 The bundled melody ("Ode to Joy", D major) and the unrelated accompaniment
 (I-vi-IV-V in C major) are fused with :func:`collage.fusion.vertical.fuse`
-at the default controls (all 0.5). The method is CollageNet when its trained
-weights are shipped in the package (``melody_vae``, ``accomp_vae``,
-``latent_actor``), else the rule-based baseline (and :class:`DemoResult` says
-so). Outputs:
+at the default controls (all 0.5) with fusion's default method
+(:data:`collage.fusion.vertical.DEFAULT_METHOD`, chord-explicit re-voicing, which needs
+only the shipped ``chord_stats.json``). Outputs:
 
 * ``pair.mid``: the fused piece, tracks MELODY and ACCOMPANIMENT;
 * ``pair.wav``: that piece rendered with FluidSynth;
@@ -28,17 +27,17 @@ import numpy as np
 from collage import examples
 from collage.audio.render import check_renderer, render_to_file
 from collage.errors import OutputError
-from collage.fusion.vertical import fuse
+from collage.fusion.vertical import DEFAULT_METHOD, fuse
 from collage.io import read_midi, write_midi
 from collage.piece import DURATION, ONSET, Piece, Track
 from collage.plotting import plot_pianorolls
-from collage.pretrained import shipped_names
 
 __all__ = ["run_demo", "DemoResult", "pair_piece", "demo_method", "COLLAGENET_WEIGHTS"]
 
 logger = logging.getLogger(__name__)
 
 COLLAGENET_WEIGHTS = ("melody_vae", "accomp_vae", "latent_actor")
+"""The weights ``--method collagenet`` loads (shipped in the package)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -50,8 +49,8 @@ class DemoResult:
         inputs: input name -> bundled example path (``"melody"``, ``"accompaniment"``).
         duration_s: length of the written piece, seconds.
         sr: sample rate of the audio, Hz (None if no audio was rendered).
-        method: the fusion method used (``'collagenet'`` or ``'rule'``).
-        note: why that method (e.g. that no trained weights are shipped).
+        method: the fusion method used (fusion's default).
+        note: what that method is.
         key_shift: semitones the accompaniment was transposed.
     """
 
@@ -59,17 +58,15 @@ class DemoResult:
     inputs: dict[str, Path]
     duration_s: float
     sr: int | None
-    method: str = "rule"
+    method: str = DEFAULT_METHOD
     note: str = ""
     key_shift: int = 0
 
 
 def demo_method() -> tuple[str, str]:
-    """``('collagenet', why)`` when its weights are shipped, else ``('rule', why)``."""
-    missing = [n for n in COLLAGENET_WEIGHTS if n not in shipped_names()]
-    if not missing:
-        return "collagenet", "CollageNet with the shipped weights"
-    return "rule", f"rule-based baseline: no trained CollageNet weights shipped yet (missing {', '.join(missing)})"
+    """``(method, what it is)``: fusion's default method, which the demo runs."""
+    return DEFAULT_METHOD, ("chord-explicit re-voicing (fusion's default, chosen on validation: "
+                            "docs/results/fusion_default_rule.md)")
 
 
 def _retick(track: Track, src_tpq: int, dst_tpq: int) -> Track:

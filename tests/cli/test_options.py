@@ -109,6 +109,9 @@ def test_constants_spelled_for_help_match_the_library():
     from collage.mashup.combination import SCORERS
 
     assert common.ARRANGE_MODELS == METHODS
+    from collage.fusion import vertical
+
+    assert common.FUSE_METHODS == vertical.METHODS and common.FUSE_DEFAULT_METHOD == vertical.DEFAULT_METHOD
     assert mashup.SCORERS == SCORERS and mashup.SOURCES == SOURCES
 
 

@@ -52,8 +52,8 @@ def _notes(result):
 @pytest.mark.parametrize("controls", SETTINGS)
 def test_numpy_and_torch_fuse_the_bundled_examples_to_the_same_notes(engines, example_pair, controls):
     mel, acc = example_pair
-    a = fuse(mel, acc, models=engines["torch"][0], judge=engines["torch"][1], **controls)
-    b = fuse(mel, acc, models=engines["numpy"][0], judge=engines["numpy"][1], **controls)
+    a = fuse(mel, acc, method="collagenet", models=engines["torch"][0], judge=engines["torch"][1], **controls)
+    b = fuse(mel, acc, method="collagenet", models=engines["numpy"][0], judge=engines["numpy"][1], **controls)
     assert _notes(a) == _notes(b)
     assert a.harmony == b.harmony  # the rating and every window's probability (4 decimals)
 
@@ -98,19 +98,19 @@ def test_refusing_the_same_inputs_reuses_their_encodings(engines, example_pair):
     base = engines["numpy"][0]
     mv, av = Counting(base.melody_vae), Counting(base.accomp_vae)
     models = FusionModels(mv, av, actor=base.actor)
-    first = fuse(mel, acc, models=models, keep_pitch=0.3)
-    again = fuse(mel, acc, models=models, keep_pitch=0.8)
+    first = fuse(mel, acc, method="collagenet", models=models, keep_pitch=0.3)
+    again = fuse(mel, acc, method="collagenet", models=models, keep_pitch=0.8)
     assert mv.calls == {"encode_mean": 1, "decode_tokens": 2} and av.calls == {"encode_mean": 1, "decode": 2}
-    fresh = fuse(mel, acc, models=FusionModels(base.melody_vae, base.accomp_vae, base.actor), keep_pitch=0.8)
+    fresh = fuse(mel, acc, method="collagenet", models=FusionModels(base.melody_vae, base.accomp_vae, base.actor), keep_pitch=0.8)
     assert _notes(again) == _notes(fresh) and _notes(first) != _notes(again)
     # other inputs (here: the accompaniment a tone lower) are encoded; the cache stays small
     for k in range(1, 2 * vertical.ENCODINGS_KEPT):
-        fuse(mel, acc.transpose(-k), models=models, key_align=False)
+        fuse(mel, acc.transpose(-k), method="collagenet", models=models, key_align=False)
     assert mv.calls["encode_mean"] == 1 and av.calls["encode_mean"] == 1 + 2 * vertical.ENCODINGS_KEPT - 1
     assert len(models._encodings) <= 2 * vertical.ENCODINGS_KEPT
     # torch models are not cached (a training loop may change them in place)
     tm = engines["torch"][0]
-    fuse(mel, acc, models=tm)
+    fuse(mel, acc, method="collagenet", models=tm)
     assert not tm._encodings
 
 
@@ -127,13 +127,13 @@ def test_the_key_and_chords_of_unchanged_inputs_are_not_estimated_again(engines,
     monkeypatch.setattr(vertical, "estimate_chords", counted("chords", vertical.estimate_chords))
     monkeypatch.setattr(vertical, "_best_shift", counted("key", vertical._best_shift))
     vertical._REMEMBERED.clear()
-    a = fuse(mel, acc, models=engines["numpy"][0], keep_chord=0.2)
+    a = fuse(mel, acc, method="collagenet", models=engines["numpy"][0], keep_chord=0.2)
     a.key_scores.clear()  # the caller's copy: the remembered scores are not touched
-    b = fuse(mel, acc, models=engines["numpy"][0], keep_chord=0.9)
+    b = fuse(mel, acc, method="collagenet", models=engines["numpy"][0], keep_chord=0.9)
     assert calls == {"chords": 1, "key": 1} and b.key_scores and b.key_shift == a.key_shift
-    fuse(mel, acc.transpose(1), models=engines["numpy"][0])  # other notes; aligned, the same as before
+    fuse(mel, acc.transpose(1), method="collagenet", models=engines["numpy"][0])  # other notes; aligned, the same as before
     assert calls == {"chords": 1, "key": 2}
-    fuse(mel, acc.transpose(1), models=engines["numpy"][0], key_align=False)  # other notes to fuse
+    fuse(mel, acc.transpose(1), method="collagenet", models=engines["numpy"][0], key_align=False)  # other notes to fuse
     assert calls == {"chords": 2, "key": 2}
 
 
@@ -147,22 +147,22 @@ def test_a_track_kept_whole_is_not_decoded(engines, example_pair):
         ({"keep_rhythm": 1.0, "keep_texture": 1.0}, True, True),
     ):
         mv, av = Counting(base.melody_vae), Counting(base.accomp_vae)
-        res = fuse(mel, acc, models=FusionModels(mv, av, actor=base.actor), **controls)
+        res = fuse(mel, acc, method="collagenet", models=FusionModels(mv, av, actor=base.actor), **controls)
         assert ("decode_tokens" in mv.calls) == melody_decoded and ("decode" in av.calls) == accomp_decoded
         if not (melody_decoded or accomp_decoded):
             assert not mv.calls and not av.calls  # nothing to decode: no model runs
-        assert _notes(res) == _notes(fuse(mel, acc, models=engines["torch"][0], **controls))
+        assert _notes(res) == _notes(fuse(mel, acc, method="collagenet", models=engines["torch"][0], **controls))
 
 
 @pytest.mark.parametrize("hop_beats", [1, 2, 3, 4, 6, 8])
 def test_decoding_only_the_steps_stitching_reads_changes_nothing(engines, example_pair, monkeypatch, hop_beats):
     mel, acc = example_pair
     models = engines["numpy"][0]
-    short = fuse(mel, acc, models=models, hop_beats=hop_beats, keep_pitch=0.1, keep_texture=0.2)
+    short = fuse(mel, acc, method="collagenet", models=models, hop_beats=hop_beats, keep_pitch=0.1, keep_texture=0.2)
     plan = vertical.W.plan_windows(short.n_steps, hop=hop_beats * 4)
     assert vertical._steps_read(plan).max() <= 32 and (vertical._steps_read(plan) < 32).any() == (hop_beats < 8)
     monkeypatch.setattr(vertical, "_steps_read", lambda plan: np.full(plan.n_windows, plan.length))
-    full = fuse(mel, acc, models=FusionModels(models.melody_vae, models.accomp_vae, models.actor),
+    full = fuse(mel, acc, method="collagenet", models=FusionModels(models.melody_vae, models.accomp_vae, models.actor),
                 hop_beats=hop_beats, keep_pitch=0.1, keep_texture=0.2)
     assert _notes(short) == _notes(full)
 

@@ -21,7 +21,7 @@ def _beats(track, tpq):
 def test_all_controls_at_one_give_the_bundled_examples_back(models):
     m = FusionModels.load() if models == "shipped" else FusionModels.tiny()
     mel, acc = collage.load(example_path("melody")), collage.load(example_path("accompaniment"))
-    r = collage.fuse(mel, acc, models=m, **ALL)
+    r = collage.fuse(mel, acc, method="collagenet", models=m, **ALL)
     out = {t.name: t for t in r.piece.tracks}
     assert note_f1(_beats(mel.tracks[0], mel.tpq), _beats(out["MELODY"], r.piece.tpq))["f1"] == 1.0
     ref = _beats(acc.tracks[0], acc.tpq)
@@ -35,11 +35,11 @@ def test_one_kept_aspect_of_the_melody():
     mel, acc = collage.load(example_path("melody")), collage.load(example_path("accompaniment"))
     tiny = FusionModels.tiny()
     mel_in = _beats(mel.tracks[0], mel.tpq)
-    rhythm = collage.fuse(mel, acc, models=tiny, keep_pitch=0.0, keep_rhythm=1.0)
+    rhythm = collage.fuse(mel, acc, method="collagenet", models=tiny, keep_pitch=0.0, keep_rhythm=1.0)
     got = _beats(rhythm.piece.tracks[0], rhythm.piece.tpq)
     # the input's onsets and durations note for note, on the 16th-note grid fusion works on (within 1/8 beat)
     np.testing.assert_allclose(got[:, :2], mel_in[:, :2], atol=0.125)
-    pitch = collage.fuse(mel, acc, models=tiny, keep_pitch=1.0, keep_rhythm=0.0)
+    pitch = collage.fuse(mel, acc, method="collagenet", models=tiny, keep_pitch=1.0, keep_rhythm=0.0)
     got = _beats(pitch.piece.tracks[0], pitch.piece.tpq)
     # every note sounds a pitch the input melody sounds at (or nearest to) that onset
     steps = np.round(mel_in * [4, 4, 1]).astype(np.int64)  # the input on the 16th-note grid

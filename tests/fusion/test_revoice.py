@@ -55,11 +55,13 @@ def examples_pair():
     return collage.load(MEL), collage.load(ACC)
 
 
-def test_revoice_is_a_method_and_the_default_is_unchanged():
-    assert "revoice" in METHODS and METHODS[0] == "collagenet"
+def test_revoice_is_the_default_method():
     import inspect
 
-    assert inspect.signature(collage.fuse).parameters["method"].default == "collagenet"
+    from collage.fusion.vertical import DEFAULT_METHOD
+
+    assert "revoice" in METHODS and "collagenet" in METHODS
+    assert inspect.signature(collage.fuse).parameters["method"].default == DEFAULT_METHOD == "revoice"
 
 
 def test_all_controls_at_one_give_the_key_aligned_examples_back(examples_pair):

@@ -80,7 +80,7 @@ def test_identity_models_give_back_the_inputs_at_any_length():
     mel = piece(melody_rows(10), name="MELODY", tpq=480, program=73)  # 10 bars
     acc = piece(accomp_rows(3, tpq=96), name="PIANO", tpq=96, qpm=90)  # 3 bars, other tpq and tempo: looped
     IdentityMelodyVAE.calls = 0
-    res = fuse(mel, acc, models=identity_models(), key_align=False)
+    res = fuse(mel, acc, method="collagenet", models=identity_models(), key_align=False)
     assert IdentityMelodyVAE.calls == 1  # all windows in one batch
     assert res.n_steps == 160 and res.n_windows == 9 and res.fit["looped"] == "accompaniment"
     out = res.piece
@@ -99,7 +99,7 @@ def test_identity_models_give_back_the_inputs_at_any_length():
 def test_identity_models_with_other_hops_and_trim(hop):
     mel = piece(melody_rows(6), name="MELODY")
     acc = piece(accomp_rows(9), name="PIANO")
-    res = fuse(mel, acc, models=identity_models(), key_align=False, fit="trim", hop_beats=hop)
+    res = fuse(mel, acc, method="collagenet", models=identity_models(), key_align=False, fit="trim", hop_beats=hop)
     assert res.fit["trimmed"] == "accompaniment" and res.n_steps == 96 and res.hop_steps == 4 * hop
     assert steps(res.piece.tracks[0], 480).tolist() == steps(mel.tracks[0], 480).tolist()
     assert len(res.piece.tracks[1]) == sum(1 for r in accomp_rows(6))
@@ -144,26 +144,26 @@ def test_the_actor_is_applied_iterations_times_defaulting_to_its_config():
 
     models = FusionModels(IdentityMelodyVAE(), IdentityAccompVAE(), actor=CountingActor())
     mel, acc = piece(melody_rows(4), name="MELODY"), piece(accomp_rows(4), name="PIANO")
-    res = fuse(mel, acc, models=models, key_align=False)
+    res = fuse(mel, acc, method="collagenet", models=models, key_align=False)
     assert res.iterations == 3 and len(calls) == 3  # one batched call per application
     calls.clear()
-    res = fuse(mel, acc, models=models, key_align=False, iterations=1)
+    res = fuse(mel, acc, method="collagenet", models=models, key_align=False, iterations=1)
     assert res.iterations == 1 and len(calls) == 1
     assert fuse(mel, acc, method="rule").iterations is None
-    assert fuse(mel, acc, models=identity_models(), key_align=False).iterations == 1  # no config: one pass
+    assert fuse(mel, acc, method="collagenet", models=identity_models(), key_align=False).iterations == 1  # no config: one pass
     tiny = FusionModels.tiny()
-    one = fuse(mel, acc, models=tiny, key_align=False, iterations=1, keep_pitch=0.0, keep_rhythm=0.0)
-    four = fuse(mel, acc, models=tiny, key_align=False, iterations=4, keep_pitch=0.0, keep_rhythm=0.0)
+    one = fuse(mel, acc, method="collagenet", models=tiny, key_align=False, iterations=1, keep_pitch=0.0, keep_rhythm=0.0)
+    four = fuse(mel, acc, method="collagenet", models=tiny, key_align=False, iterations=4, keep_pitch=0.0, keep_rhythm=0.0)
     assert one.piece.tracks[0].notes.tolist() != four.piece.tracks[0].notes.tolist()
     with pytest.raises(ParameterError, match="given iterations=0"):
-        fuse(mel, acc, models=tiny, iterations=0)
+        fuse(mel, acc, method="collagenet", models=tiny, iterations=0)
 
 
 def test_silent_melody_windows_stay_silent():
     rows = melody_rows(2) + melody_rows(2, start_bar=6)  # bars 3-6 silent
     mel = piece(rows, name="MELODY")
     acc = piece(accomp_rows(8), name="PIANO")
-    res = fuse(mel, acc, models=FusionModels.tiny(), key_align=False)
+    res = fuse(mel, acc, method="collagenet", models=FusionModels.tiny(), key_align=False)
     assert res.silent_windows == {"melody": 3, "accompaniment": 0}  # windows at steps 32, 48, 64
     mel = steps(res.piece.tracks[0], 480)
     on, off = mel[:, 0], mel[:, 0] + mel[:, 1]
@@ -200,7 +200,9 @@ def test_missing_weights_are_a_model_loading_error(tmp_path, monkeypatch):
 
     monkeypatch.setattr(pretrained, "weights_dir", lambda: tmp_path)
     with pytest.raises(ModelLoadingError, match="no shipped weights named 'latent_actor'"):
-        fuse(examples.path("melody"), examples.path("accompaniment"))
+        fuse(examples.path("melody"), examples.path("accompaniment"), method="collagenet")
+    # the default method needs no weights (only the chord statistics beside the code)
+    assert fuse(examples.path("melody"), examples.path("accompaniment")).method == "revoice"
 
 
 def test_metre_tempo_and_polyphony_warnings(caplog):
@@ -219,7 +221,7 @@ def test_metre_tempo_and_polyphony_warnings(caplog):
 def test_a_looped_melody_repeats_its_tempo_map():
     mel = piece(melody_rows(2), name="MELODY", tempos=[Tempo(0, 100.0), Tempo(1920, 80.0)])
     acc = piece(accomp_rows(4), name="PIANO")
-    res = fuse(mel, acc, models=identity_models(), key_align=False)
+    res = fuse(mel, acc, method="collagenet", models=identity_models(), key_align=False)
     assert res.fit["looped"] == "melody"
     assert res.piece.tempos == [Tempo(0, 100.0), Tempo(1920, 80.0), Tempo(3840, 100.0), Tempo(5760, 80.0)]
 
@@ -259,11 +261,11 @@ def test_a_judge_rates_the_windows_before_and_after():
     rows = melody_rows(2) + melody_rows(2, start_bar=6)  # bars 3-6 silent: 3 windows without melody
     mel, acc = piece(rows, name="MELODY"), piece(accomp_rows(8), name="PIANO")
     judge = StubJudge()
-    res = fuse(mel, acc, models=identity_models(), key_align=False, judge=judge)
+    res = fuse(mel, acc, method="collagenet", models=identity_models(), key_align=False, judge=judge)
     n = res.n_windows - res.silent_windows["melody"]
     assert judge.calls == [n, n]  # only windows where both inputs have notes
     assert res.harmony["windows"] == n and res.harmony["input"] == res.harmony["output"]  # identity: same notes
     assert 0.0 <= res.harmony["input"] <= 1.0
-    assert fuse(mel, acc, models=identity_models(), key_align=False).harmony is None
+    assert fuse(mel, acc, method="collagenet", models=identity_models(), key_align=False).harmony is None
     with pytest.raises(ParameterError, match="given judge of type str"):
-        fuse(mel, acc, models=identity_models(), key_align=False, judge="yes")
+        fuse(mel, acc, method="collagenet", models=identity_models(), key_align=False, judge="yes")

@@ -76,7 +76,7 @@ def test_fuse_returns_notes_ratings_and_the_cli_s_midi(client, capsys, tmp_path)
     got.write_bytes(midi.content)
     out = tmp_path / "cli.mid"
     rc, _, err = run(capsys, "fuse", MEL, ACC, "-o", out, "--keep-pitch", 0.8, "--keep-rhythm", 0.3,
-                     "--keep-chord", 0.6, "--keep-texture", 0.9)
+                     "--keep-chord", 0.6, "--keep-texture", 0.9, "--method", "collagenet")
     assert rc == 0, err
     _assert_same_notes(_notes(got), _notes(out))
 
@@ -86,6 +86,13 @@ def test_fuse_methods(client, method):
     r = client.post("/api/fuse", json={"method": method})
     assert r.status_code == 200, r.text
     assert r.json()["summary"]["method"] == method
+
+
+def test_fuse_without_a_method_uses_fusion_s_default(client):
+    from collage.fusion.vertical import DEFAULT_METHOD
+
+    assert client.post("/api/fuse", json={}).json()["summary"]["method"] == DEFAULT_METHOD
+    assert client.get("/api/info").json()["fuse_default_method"] == DEFAULT_METHOD
 
 
 def test_join_and_arrange_equal_the_cli(client, capsys, tmp_path):

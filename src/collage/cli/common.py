@@ -29,6 +29,8 @@ from collage.errors import CollageError, ParameterError
 
 __all__ = [
     "ARRANGE_MODELS",
+    "FUSE_METHODS",
+    "FUSE_DEFAULT_METHOD",
     "CONTEXT",
     "IMAGE_SUFFIXES",
     "MIDI_SUFFIXES",
@@ -68,6 +70,10 @@ MIDI_SUFFIXES = (".mid", ".midi")
 #: :data:`collage.arrangement.pipeline.METHODS` (a test checks), spelled here so that ``--help`` need not import it.
 ARRANGE_MODELS = ("zone", "closest", "closest-mono", "lstm", "bilstm", "transformer-enc", "transformer-dec")
 IMAGE_SUFFIXES = (".png", ".svg", ".pdf")
+FUSE_METHODS = ("collagenet", "rule", "gradient", "revoice")
+"""``collage.fusion.vertical.METHODS``, without importing it (a test checks they agree)."""
+FUSE_DEFAULT_METHOD = "revoice"
+"""``collage.fusion.vertical.DEFAULT_METHOD``, likewise."""
 
 
 # -- running and reporting -------------------------------------------------------------------

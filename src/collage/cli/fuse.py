@@ -15,6 +15,8 @@ import click
 from collage.cli.common import (
     ARRANGE_MODELS,
     CONTEXT,
+    FUSE_DEFAULT_METHOD,
+    FUSE_METHODS,
     IMAGE_SUFFIXES,
     MIDI_SUFFIXES,
     check_suffix,
@@ -45,10 +47,10 @@ __all__ = ["fuse_command"]
               help="How much of the accompaniment's chords to keep, 0..1.")
 @click.option("--keep-texture", type=float, default=0.5, show_default=True, metavar="C",
               help="How much of the accompaniment's texture to keep, 0..1.")
-@click.option("--method", type=click.Choice(["collagenet", "rule", "gradient", "revoice"]), default="collagenet",
-              show_default=True, help="collagenet (the models), rule (melody-only rules), gradient (critic ascent), "
-                                      "revoice (the accompaniment's own notes re-voiced onto chords chosen for the "
-                                      "melody; no models).")
+@click.option("--method", type=click.Choice(FUSE_METHODS), default=FUSE_DEFAULT_METHOD,
+              show_default=True, help="revoice (the accompaniment's own notes re-voiced onto chords chosen for the "
+                                      "melody; no models), collagenet (the latent actor and VAEs), rule (melody-only "
+                                      "rules), gradient (critic ascent).")
 @seed_option("Seed of the rule method's random skips and of --extend's sampler (collagenet and gradient are deterministic).")
 @wav_option()
 @plot_option()

@@ -19,7 +19,8 @@ The steps, for inputs of any length:
    the default) or the longer one trimmed (``fit='trim'``).
 5. **windows**: 8-beat windows every ``hop_beats`` beats (default 4); the last
    one padded with silence.
-6. **per-window fusion**, ``batch_size`` windows at a time (every window of
+6. **fusion** by ``method`` (:data:`DEFAULT_METHOD` ``'revoice'``, chosen on validation); per window,
+   ``batch_size`` windows at a time, for the model methods (every window of
    most songs in one batch; ``on_progress`` hears of each batch):
 
    - ``'collagenet'``: melody window -> tokens -> one-hot -> melody VAE
@@ -42,10 +43,11 @@ The steps, for inputs of any length:
      melody by one Viterbi pass over every beat, each beat's chord scored with
      the melody of the 8 beats around it; the accompaniment's own notes
      re-voiced onto them; melody onsets snapped and pitches edited within the
-     keep budgets), with the shipped statistics ``chord_stats.json``
+     keep budgets; accompaniment onsets moved onto the melody's under
+     ``keep_texture``), with the shipped statistics ``chord_stats.json``
      (:func:`collage.fusion.reharmonize.load_chord_stats`). Every note keeps
-     its row: the accompaniment's onsets, durations and velocities are the
-     input's, and the note counts of both tracks are unchanged.
+     its row: the accompaniment's velocities and note ends are the input's,
+     and the note counts of both tracks are unchanged.
 
    A window where an input track is silent stays silent in that track (not
    an error). A decoded note takes the velocity of the input note with the
@@ -98,6 +100,8 @@ __all__ = [
     "FusionResult",
     "fuse",
     "check_controls",
+    "DEFAULT_METHOD",
+    "MODEL_FREE",
     "fuse_windows",
     "actor_iterations",
 ]
@@ -105,6 +109,9 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 METHODS = ("collagenet", "rule", "gradient", "revoice")
+DEFAULT_METHOD = "revoice"
+""":func:`fuse`'s method, chosen on validation by a rule written before the test split was read
+(``docs/results/fusion_default_rule.md``)."""
 CONTROLLED = ("collagenet", "revoice")
 """The methods the keep controls steer."""
 MODEL_FREE = ("rule", "revoice")
@@ -638,7 +645,7 @@ def fuse(
     keep_rhythm: float = 0.5,
     keep_chord: float = 0.5,
     keep_texture: float = 0.5,
-    method: str = "collagenet",
+    method: str = DEFAULT_METHOD,
     seed: int = 0,
     models: FusionModels | None = None,
     melody_track: str | None = None,
@@ -663,12 +670,13 @@ def fuse(
         keep_pitch, keep_rhythm, keep_chord, keep_texture: how much to keep of
             the melody's pitch and rhythm and the accompaniment's chords and
             texture, each in [0, 1] (1: change as little as possible). Used by
-            ``'collagenet'`` and ``'revoice'`` (there: ``keep_chord`` the cost of leaving the
+            ``'revoice'`` and ``'collagenet'`` (for ``'revoice'``: ``keep_chord`` the cost of leaving the
             accompaniment's own chord, ``keep_pitch`` the share of melody notes whose pitch may move,
-            ``keep_rhythm`` the share whose onset may snap to an accompaniment onset, ``keep_texture``
-            below 0.5 snaps the re-voiced non-chord tones to chord tones; see ``docs/fuse.md``).
-        method: ``'collagenet'`` (default), ``'rule'``, ``'gradient'`` or ``'revoice'`` (chord-explicit
-            re-voicing of the accompaniment's own notes; no models).
+            ``keep_rhythm`` below 0.5 the share whose onset may snap to an accompaniment onset,
+            ``keep_texture`` below 1 the share of accompaniment onsets that may move onto melody
+            onsets, and below 0.5 snaps the re-voiced non-chord tones to chord tones; see ``docs/fuse.md``).
+        method: ``'revoice'`` (default: chord-explicit re-voicing of the accompaniment's own notes; no
+            models), ``'collagenet'`` (the latent actor and the two VAEs), ``'rule'`` or ``'gradient'``.
         seed: seeds the rule baseline's random skips (CollageNet uses posterior means and
             is deterministic).
         models: loaded :class:`FusionModels`; None loads the shipped weights

@@ -48,7 +48,7 @@ from collage.arrangement.pipeline import DEFAULT_METHOD, METHODS as ARRANGE_METH
 from collage.audio.render import check_renderer, render
 from collage.errors import CollageError, InvalidInputError, ParameterError
 from collage.fusion.horizontal import STYLE_NAMES, JoinModels, actor_for_lam, join
-from collage.fusion.vertical import METHODS as FUSE_METHODS, FusionModels, fuse
+from collage.fusion.vertical import DEFAULT_METHOD as FUSE_DEFAULT, MODEL_FREE, METHODS as FUSE_METHODS, FusionModels, fuse
 from collage.io import read, save
 from collage.io.audio import load_audio, write_wav
 from collage.mashup import render_retrieved, retrieve
@@ -136,7 +136,7 @@ class Studio:
 
     def _preload(self) -> None:
         try:
-            self.fusion_models("collagenet")
+            self.fusion_models(FUSE_DEFAULT)
             self.judge()
         except CollageError as err:  # reported again, to the page, by the first request that needs them
             log.warning("could not load the fusion models: %s", err)
@@ -147,7 +147,7 @@ class Studio:
 
     # models (each loaded once) ------------------------------------------------------------------------
     def fusion_models(self, method: str):
-        if method in ("rule", "revoice"):  # no models
+        if method in MODEL_FREE:
             return None
         if method == "gradient":
             return self.models.get("fuse-gradient", partial(FusionModels.load, actor=None,
@@ -266,7 +266,7 @@ async def info(request: Request) -> Response:
         audio = False
     return JSONResponse({
         "max_upload_bytes": MAX_UPLOAD_BYTES, "upload_suffixes": list(UPLOAD_SUFFIXES),
-        "fuse_methods": list(FUSE_METHODS), "controls": list(CONTROLS), "style_names": list(STYLE_NAMES),
+        "fuse_methods": list(FUSE_METHODS), "fuse_default_method": FUSE_DEFAULT, "controls": list(CONTROLS), "style_names": list(STYLE_NAMES),
         "join_actors": join_actors(), "ensembles": list(ENSEMBLES), "arrange_models": list(ARRANGE_METHODS),
         "arrange_default": DEFAULT_METHOD, "wav": audio,
         "samples": {**SAMPLE_LAYOUTS, "sr": SAMPLE_SR},
@@ -377,7 +377,7 @@ async def fuse_route(request: Request) -> Response:
     mel = studio.store.upload(body.get("melody", "example-melody"))
     acc = studio.store.upload(body.get("accompaniment", "example-accompaniment"))
     keep = {f"keep_{c}": _number(body, f"keep_{c}", 0.5) for c in CONTROLS}
-    method = _choice(body, "method", FUSE_METHODS, "collagenet")
+    method = _choice(body, "method", FUSE_METHODS, FUSE_DEFAULT)
     melody_track = body.get("melody_track") or None
     if melody_track is not None and not isinstance(melody_track, str):
         raise StudioError(400, f"given melody_track={melody_track!r}; expected a track name")

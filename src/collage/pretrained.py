@@ -74,6 +74,7 @@ _MODEL_MODULES = (
     "collage.models.arrange",
     "collage.models.join_judge",
     "collage.models.mashability",
+    "collage.models.first_stage",
     "collage.models.mmt",
 )
 
@@ -169,6 +170,8 @@ SHIPPED: tuple[str, ...] = (
     # collage mashup score/retrieve/generate --scorer premixnet|postmixnet
     "mashability_premixnet",
     "mashability_postmixnet_lsro",
+    # collage mashup retrieve (the first stage, which shortlists the pairs PreMixNet ranks)
+    "mashup_first_stage",
     # collage generate, collage fuse --extend (the Multitrack Music Transformer)
     "mmt",
 )

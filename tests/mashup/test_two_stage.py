@@ -11,7 +11,8 @@ import pytest
 from collage.cli import main
 from collage.errors import ParameterError
 from collage.mashup.db import MashupDB
-from collage.mashup.embed import DIM, EMBED_VERSION, harmonic_scores, rhythm_vector, segment_embeddings, shortlist_pairs
+from collage.mashup.embed import DIM, EMBED_VERSION, rhythm_vector, segment_embeddings, shortlist_pairs
+from collage.mashup.firststage import pair_inputs
 from collage.mashup.generate import key_distance
 from collage.mashup.index import StemIndex, ensure_embeddings
 from collage.mashup.retrieval import retrieve
@@ -64,15 +65,20 @@ def test_an_older_db_gets_the_same_vectors_on_first_use(song_db):
     assert ensure_embeddings(old, reindex=True) == 4
 
 
-def test_harmonic_score_is_taken_after_the_pitch_shift():
+def test_harmonic_inputs_are_taken_after_the_pitch_shift():
+    """The first stage sees a harmonic segment's chroma after the shift the second stage applies."""
     v = np.zeros(DIM, np.float32)
     v[[0, 4, 7]] = 1 / np.sqrt(3)  # C major triad
     h = np.zeros((2, DIM), np.float32)
     h[0, [2, 6, 9]] = 1 / np.sqrt(3)  # D major triad: shifted by key_distance(C, D) = -2 it is C major
     h[1, [1, 5, 8]] = 1 / np.sqrt(3)  # Db major
-    shifts = np.array([key_distance("C:maj", "D:maj"), key_distance("C:maj", "D:maj")])
-    s = harmonic_scores(v, h, shifts)
-    assert s[0] == pytest.approx(1.0, abs=1e-6) and s[1] < 0.5
+    shift = key_distance("C:maj", "D:maj")
+    x = pair_inputs(v, h, np.array([shift, shift]), np.array([1.0, 1.25]))
+    assert np.allclose(x[0, DIM:DIM + 12], v[:12]) and np.allclose(x[:, :DIM], v)
+    profile = x[:, 2 * DIM:2 * DIM + 12]  # cosine with the shifted chroma rotated by 0..11 semitones
+    assert profile[0, 0] == pytest.approx(1.0, abs=1e-6) and profile[1, 0] < 0.5
+    assert profile[1, 1] == pytest.approx(1.0, abs=1e-6)  # Db shifted by -2 is B major: a semitone up, C major
+    assert np.allclose(x[:, -2:], [[0.0, 0.0], [np.log(1.25), np.log(1.25)]])
 
 
 def test_rhythm_vector_survives_a_time_stretch():
@@ -92,15 +98,22 @@ def _env(y):
     return librosa.onset.onset_strength(y=y, sr=SR, hop_length=512)
 
 
-def test_shortlist_pairs_equals_brute_force():
+def test_shortlist_pairs_is_the_smallest_grid_of_best_segments():
+    """The pairs of each side's best k segments (k the smallest giving n allowed pairs), best n by sum, against brute force."""
     rng = np.random.default_rng(0)
     h, p = rng.normal(size=40), rng.normal(size=30)
     song_h, song_p = rng.integers(0, 5, 40), rng.integers(0, 5, 30)
-    for n in (1, 7, 25):
-        got = shortlist_pairs(h, p, n, exclude=lambda i, j: song_h[i] == song_p[j])
-        every = sorted(((h[i] + p[j], i, j) for i in range(40) for j in range(30) if song_h[i] != song_p[j]), reverse=True)
-        assert [(i, j) for _, i, j in every[:n]] == got
+    rank_h, rank_p = np.argsort(np.argsort(-h)), np.argsort(np.argsort(-p))
+    for n in (1, 7, 25, 300, 2000):
+        got = shortlist_pairs(h, p, n, h_group=song_h, p_group=song_p)
+        allowed = [(i, j) for i in range(40) for j in range(30) if song_h[i] != song_p[j]]
+        k = next((k for k in range(1, 41) if sum(rank_h[i] < k and rank_p[j] < k for i, j in allowed) >= n), 40)
+        grid = sorted(((h[i] + p[j], i, j) for i, j in allowed if rank_h[i] < k and rank_p[j] < k), reverse=True)
+        assert got == [(i, j) for _, i, j in grid[:n]]
+        assert len({i for i, _ in got}) <= k and len({j for _, j in got}) <= k
     assert shortlist_pairs(h, np.zeros(0), 5) == []
+    assert shortlist_pairs(h, p, 4) == [(int(i), int(j)) for _, i, j in sorted(
+        ((h[i] + p[j], i, j) for i in np.argsort(-h)[:2] for j in np.argsort(-p)[:2]), reverse=True)]
 
 
 def test_segment_embeddings_leave_out_silent_stems():
@@ -231,7 +244,7 @@ def test_vocal_vector_reads_only_its_window():
     v = vocal_embedding(y, SR, downs, 12.0, 10.0)
     whole = np.concatenate([chroma_vector(_chroma_frames(y, SR), SR, 12.0, 22.0),
                             rhythm_vector(_onset_env(y, SR), SR, downs, 12.0, 22.0)])
-    assert float(v[:12] @ whole[:12]) > 0.98 and float(v[12:] @ whole[12:]) > 0.9
+    assert float(v[:12] @ whole[:12]) > 0.98 and float(v[12:28] @ whole[12:]) > 0.9
     y2 = y.copy()
     y2[: int(10 * SR)] = 0.0  # audio well before the window does not matter
     assert np.allclose(vocal_embedding(y2, SR, downs, 12.0, 10.0), v)

@@ -602,6 +602,44 @@ def train_mashability_command(model, lsro, steps, batch_size, lr, max_minutes, r
                f"val avg rank {scores['val_avg_rank']:.3f} (best step {scores['best_step']} of {scores['steps']})")
 
 
+@train_group.command("mashup-first-stage", context_settings=CONTEXT)
+@click.option("--train-db", "train_dbs", required=True, multiple=True, type=click.Path(dir_okay=False), metavar="DB",
+              help="A MashupDB of POP909 train songs built with --features (collage mashup build); may be repeated.")
+@click.option("--val-db", required=True, type=click.Path(dir_okay=False), metavar="DB",
+              help="A MashupDB of POP909 val songs built with --features: the recall reported on the card.")
+@weights_out_option()
+@click.option("--epochs", type=click.IntRange(min=1), default=20, show_default=True,
+              help="Passes over the train queries (the epoch that ranks best on the val DB is kept).")
+@click.option("--tau", type=click.FloatRange(min=0, min_open=True), default=0.5, show_default=True,
+              help="Temperature of the teacher's softmax over a query's segments (lower: the best weigh more).")
+@lr_option(3e-3, "AdamW learning rate (cosine schedule).")
+@click.option("--hidden", type=click.IntRange(min=1), default=64, show_default=True, help="Width of the MLPs.")
+@click.option("--windows", type=click.IntRange(min=1), default=8, show_default=True, help="Vocal windows per song.")
+@seed_option("Seed of the initial weights and the query order.")
+def train_mashup_first_stage_command(train_dbs, val_db, out_dir, epochs, tau, lr, hidden, windows, seed) -> None:
+    """Distil the fast second stage of `collage mashup retrieve` (PreMixNet) into its first stage.
+
+    Scores every allowed pair of stem segments for vocal windows of the train DB's songs with
+    the fast second stage, trains the first stage to rank the segments as that ranks them, and
+    reports recall@10 on the val DB's songs (the teacher's best 10 inside the pairs of the first
+    stage's best segments).
+
+    \b
+    Example:
+      collage train mashup-first-stage --train-db train.db --val-db val.db
+    """
+    from collage.pretrained import default_save_dir
+    from collage.training.first_stage import train_first_stage
+
+    name = "mashup_first_stage"
+    card = train_first_stage(train_dbs, val_db, out_dir=out_dir or default_save_dir(name), name=name, epochs=epochs,
+                             tau=tau, lr=lr, hidden=hidden, windows=windows, seed=seed,
+                             log=lambda row: click.echo(f"epoch {row['epoch']}: loss {row['loss']:.4f}, val recall@10 "
+                                                        + ", ".join(f"N={n} {r:.3f}" for n, r in
+                                                                    row["val_recall_at_10"].items()), err=True))
+    click.echo(f"{name}: val recall@10 " + ", ".join(f"N={n} {r:.3f}" for n, r in card["scores"]["val_recall_at_10"].items()))
+
+
 @train_group.command("key-model", context_settings=CONTEXT)
 @data_root_option("Rendered stems (rendered here if missing).")
 @click.option("--train-songs", type=click.IntRange(min=10), default=694, show_default=True, help="Train songs used.")

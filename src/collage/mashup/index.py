@@ -7,7 +7,9 @@ The vectors are :mod:`collage.mashup.embed`'s, stored per stem segment at build 
 built before them gets them on first use, or by :func:`ensure_embeddings`). A search is
 brute force in numpy: the rule-based filters of the second stage (key within ±3 semitones,
 tempo ratio in [0.8, 1.2], enough audio after the segment's start for the stretched
-window), then one dot product per segment and a partial sort (:func:`~collage.mashup.embed.shortlist_pairs`).
+window), then the learned first stage (:class:`~collage.mashup.firststage.FirstStage`: a
+small MLP per role on the vocal's vector, the segment's after its pitch shift, and the
+stretch; one number per segment) and a partial sort (:func:`~collage.mashup.embed.shortlist_pairs`).
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ import numpy as np
 from collage.errors import InvalidInputError
 from collage.io.audio import load_audio
 from collage.mashup.db import MashupDB
-from collage.mashup.embed import DIM, EMBED_VERSION, harmonic_scores, percussion_scores, segment_embeddings, shortlist_pairs
+from collage.mashup.embed import DIM, EMBED_VERSION, segment_embeddings, shortlist_pairs
+from collage.mashup.firststage import FirstStage
 from collage.mashup.generate import MAX_KEY_DISTANCE, TEMPO_RANGE, key_distance
 from collage.mashup.stemstore import local_copy
 from collage.progress import track
@@ -57,10 +60,12 @@ class StemIndex:
     Attributes: ``names`` (song names), ``keys`` / ``tempi`` / ``durations`` (per song: key label,
     BPM, seconds of audio stored); ``segments[role]``: ``{"song" (int32 index into names),
     "start_s", "end_s" (float64), "bars" (int16), "vec" ((N x DIM) float32)}`` for ``role`` in
-    harmonic, percussion; ``load_s``.
+    harmonic, percussion; ``load_s``. ``first_stage``: the scorer of segments (default: the shipped
+    :class:`~collage.mashup.firststage.FirstStage`, loaded on first use).
     """
 
-    def __init__(self, names: list[str], keys: list[str], tempi, durations, segments: dict[str, dict]):
+    def __init__(self, names: list[str], keys: list[str], tempi, durations, segments: dict[str, dict],
+                 first_stage: FirstStage | None = None):
         self.names, self.keys = list(names), list(keys)
         self.tempi = np.asarray(tempi, np.float64)
         self.durations = np.asarray(durations, np.float64)
@@ -68,6 +73,13 @@ class StemIndex:
         self._key_pc = np.array([key_distance(k, "C:maj") % 12 for k in self.keys], np.int64)
         self.segments = segments
         self.load_s = 0.0
+        self._first_stage = first_stage
+
+    @property
+    def first_stage(self) -> FirstStage:
+        if self._first_stage is None:
+            self._first_stage = FirstStage.load()
+        return self._first_stage
 
     @classmethod
     def load(cls, db_path: str | os.PathLike, *, reindex: bool = False, progress: bool = False) -> "StemIndex":
@@ -127,14 +139,14 @@ class StemIndex:
         return idx, ratio[idx], shifts[idx]
 
     def scores(self, vec: np.ndarray, key: str, tempo: float, *, seconds: float, exclude: str | None = None) -> dict:
-        """First-stage scores of every allowed segment: ``{role: (indices, scores, ratios, shifts)}``."""
+        """First-stage scores of every allowed segment: ``{role: (indices, scores, ratios, shifts)}``; a
+        pair's score is the sum of its two segments'."""
         ex = self.names.index(exclude) if exclude is not None and exclude in self.names else None
         out = {}
         for role in ("harmonic", "percussion"):
             idx, ratio, shifts = self._allowed(role, key, tempo, seconds, ex)
-            mat = self.segments[role]["vec"][idx]
-            sim = harmonic_scores(vec, mat, shifts) if role == "harmonic" else percussion_scores(vec, mat)
-            out[role] = (idx, (sim - np.abs(np.log(ratio))).astype(np.float32), ratio, shifts)
+            out[role] = (idx, self.first_stage.scores(role, vec, self.segments[role]["vec"][idx], shifts, ratio), ratio,
+                         shifts)
         return out
 
     def shortlist(self, vec: np.ndarray, key: str, tempo: float, *, n: int, seconds: float,
@@ -143,27 +155,28 @@ class StemIndex:
         key and tempo, best first: ``[{"harmonic", "harmonic_start_s", "harmonic_semitones", "harmonic_ratio",
         "percussion", "percussion_start_s", "percussion_ratio", "first_stage"}]``. ``exclude``: a song
         whose stems are left out (the vocal's own); a pair never takes both stems from one song, and pairs
-        that make the same mashup (segments of different lengths from the same downbeats) count once."""
+        that make the same mashup (segments of different lengths from the same downbeat) count once: the
+        segment of a song and start that scores best stands for them. The pairs are those of
+        :func:`~collage.mashup.embed.shortlist_pairs`: the best segments of each side, every pair of them."""
         sc = self.scores(vec, key, tempo, seconds=seconds, exclude=exclude)
-        hi, hs, hr, hsh = sc["harmonic"]
-        pi, ps, pr, _ = sc["percussion"]
         H, P = self.segments["harmonic"], self.segments["percussion"]
-        seen = set()
-
-        def exclude(i: int, j: int) -> bool:
-            """One song for both stems, or a pair already taken: an 8- and a 16-bar segment from the
-            same downbeat make the same mashup (it is rendered from the start on), so the best counts."""
-            h, p = hi[i], pi[j]
-            if H["song"][h] == P["song"][p]:
-                return True
-            key = (int(H["song"][h]), float(H["start_s"][h]), int(P["song"][p]), float(P["start_s"][p]))
-            if key in seen:
-                return True
-            seen.add(key)
-            return False
-
-        pairs = shortlist_pairs(hs, ps, n, exclude=exclude)
+        hi, hs, hr, hsh = _best_per_start(H, *sc["harmonic"])
+        pi, ps, pr, _ = _best_per_start(P, *sc["percussion"])
+        pairs = shortlist_pairs(hs, ps, n, h_group=H["song"][hi], p_group=P["song"][pi])
         return [{"harmonic": self.names[H["song"][hi[i]]], "harmonic_start_s": float(H["start_s"][hi[i]]),
                  "harmonic_semitones": int(hsh[i]), "harmonic_ratio": float(hr[i]),
                  "percussion": self.names[P["song"][pi[j]]], "percussion_start_s": float(P["start_s"][pi[j]]),
                  "percussion_ratio": float(pr[j]), "first_stage": float(hs[i] + ps[j])} for i, j in pairs]
+
+
+def _best_per_start(g: dict, idx: np.ndarray, scores: np.ndarray, ratios: np.ndarray, shifts: np.ndarray):
+    """The allowed segments ``idx`` (with their scores, ratios, shifts) keeping, of those of one song that
+    start together (8 and 16 bars: the same mashup, rendered from the start), the best scoring."""
+    if len(idx) == 0:
+        return idx, scores, ratios, shifts
+    order = np.lexsort((-scores, g["start_s"][idx], g["song"][idx]))  # by song, start, best score first
+    song, start = g["song"][idx][order], g["start_s"][idx][order]
+    first = np.ones(len(order), bool)
+    first[1:] = (song[1:] != song[:-1]) | (start[1:] != start[:-1])
+    keep = np.sort(order[first])
+    return idx[keep], scores[keep], ratios[keep], shifts[keep]

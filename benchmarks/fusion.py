@@ -63,7 +63,7 @@ a, b = load_song(mel_song).piece, load_song(acc_song).piece
 t1 = time.perf_counter()
 models = FusionModels.tiny() if tiny else FusionModels.load()
 t2 = time.perf_counter()
-res = fuse(a, b, melody_track="MELODY", accomp_tracks=["PIANO"], models=models, fit="trim")
+res = fuse(a, b, melody_track="MELODY", accomp_tracks=["PIANO"], method="collagenet", models=models, fit="trim")
 t3 = time.perf_counter()
 print(json.dumps({"duration_s": float(res.piece.duration_s()) if callable(res.piece.duration_s) else float(res.piece.duration_s),
                   "import_s": t1 - t0, "load_s": t2 - t1, "fuse_s": t3 - t2, "total_s": t3 - t0,

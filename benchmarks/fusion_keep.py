@@ -119,7 +119,7 @@ def main(argv=None) -> int:
     mel_ref = beats(skyline(mel_p.tracks[0].notes), mel_p.tpq)
     acc_ref = beats(acc_p.tracks[0].notes, acc_p.tpq)
     for label, controls in (("all_kept", ALL_KEPT), ("default", DEFAULT)):
-        r = collage.fuse(mel_p, acc_p, models=models, **controls)
+        r = collage.fuse(mel_p, acc_p, method="collagenet", models=models, **controls)
         rows.setdefault("bundled_examples", {})[label] = agreement(r, mel_ref, acc_ref)
 
     segs = pop909_segments("test", grid="beats")
@@ -129,7 +129,7 @@ def main(argv=None) -> int:
         per = []
         for i, j in pairs:
             m, a = segs.melody(int(i)), segs.accomp(int(j))
-            r = collage.fuse(segment_piece(m, "MELODY", spb, qpm=120.0), segment_piece(a, "PIANO", spb, qpm=120.0), models=models,
+            r = collage.fuse(segment_piece(m, "MELODY", spb, qpm=120.0), segment_piece(a, "PIANO", spb, qpm=120.0), method="collagenet", models=models,
                              **controls)
             m_ref, a_ref = fitted(m, a, spb)
             per.append(agreement(r, beats(m_ref, spb), beats(a_ref, spb)))
@@ -149,7 +149,7 @@ def main(argv=None) -> int:
         a_b = beats(a, spb)
         m_ref, a_ref = fit_beats(m_b, length_beats(m_b, bar_beats(mel)), a_b, length_beats(a_b, 4.0))
         for label, controls in (("all_kept", ALL_KEPT), ("default", DEFAULT)):
-            r = collage.fuse(mel, acc, models=models, **controls)
+            r = collage.fuse(mel, acc, method="collagenet", models=models, **controls)
             folk.append((label, path.name, agreement(r, m_ref, a_ref)))
     for label in ("all_kept", "default"):
         per = [a for lab, _, a in folk if lab == label]

@@ -137,10 +137,10 @@ def main(argv=None) -> int:
         for k, p in enumerate(q for q in pairs if q["kind"] == kind):
             stem = f"{kind}/{k + 1:02d}"
             M, A = p["melody"], p["accomp"]
-            res = {"input": collage.fuse(M, A, models=models, judge=judge, keep_pitch=1, keep_rhythm=1,
+            res = {"input": collage.fuse(M, A, method="collagenet", models=models, judge=judge, keep_pitch=1, keep_rhythm=1,
                                          keep_chord=1, keep_texture=1),
                    "rule": collage.fuse(M, A, method="rule", seed=args.seed, judge=judge),
-                   "collagenet": collage.fuse(M, A, models=models, judge=judge),
+                   "collagenet": collage.fuse(M, A, method="collagenet", models=models, judge=judge),
                    "revoice": collage.fuse(M, A, method="revoice", judge=judge)}
             titles = []
             for v in VERSIONS:

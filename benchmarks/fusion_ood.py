@@ -93,7 +93,7 @@ def main(argv=None) -> int:
     for (name, mel), j in zip(melodies, acc_ids):
         acc = segment_piece(segs.accomp(int(j)), "PIANO", segs.steps_per_beat)
         rule = collage.fuse(mel, acc, method="rule", seed=args.seed)
-        net = collage.fuse(mel, acc, models=models)
+        net = collage.fuse(mel, acc, method="collagenet", models=models)
         for label, r in (("rule", rule), ("collagenet", net)):
             rows[label][0].append(window_steps(r.piece.tracks[0], r.piece.tpq))
             rows[label][1].append(window_steps(r.piece.tracks[1], r.piece.tpq))

@@ -115,7 +115,7 @@ def pop909_material(n_pairs: int, models) -> list[dict]:
         m, a = segs.melody(int(i)), segs.accomp(int(j))
         M, A = segment_piece(m, "MELODY"), segment_piece(a, "PIANO")
         rule = collage.fuse(M, A, method="rule")
-        net = collage.fuse(M, A, models=models)
+        net = collage.fuse(M, A, method="collagenet", models=models)
         rev = collage.fuse(M, A, method="revoice")
         out.append({"mel": m, "acc": window_steps(rule.piece.tracks[1], TPQ),
                     "rule": (window_steps(rule.piece.tracks[0], TPQ), window_steps(rule.piece.tracks[1], TPQ)),
@@ -135,7 +135,7 @@ def ood_material(models) -> list[dict]:
     for (_, mel), j in zip(melodies, acc_ids):
         acc = segment_piece(segs.accomp(int(j)), "PIANO", segs.steps_per_beat)
         rule = collage.fuse(mel, acc, method="rule", seed=0)
-        net = collage.fuse(mel, acc, models=models)
+        net = collage.fuse(mel, acc, method="collagenet", models=models)
         rev = collage.fuse(mel, acc, method="revoice")
         tpq = rule.piece.tpq
         out.append({"mel": window_steps(mel.tracks[0], mel.tpq), "acc": window_steps(rule.piece.tracks[1], tpq),

@@ -65,7 +65,7 @@ def main(argv=None) -> int:
         m, a = segs.melody(int(i)), segs.accomp(int(j))
         M, A = segment_piece(m, "MELODY"), segment_piece(a, "PIANO")
         rule = collage.fuse(M, A, method="rule")
-        net = collage.fuse(M, A, models=models)
+        net = collage.fuse(M, A, method="collagenet", models=models)
         aligned = window_steps(rule.piece.tracks[1], TPQ)  # the rule keeps the (key-aligned) accompaniment
         add("untouched", m, m, a)
         add("key-aligned", m, m, aligned)
@@ -73,7 +73,7 @@ def main(argv=None) -> int:
         nm, na = window_steps(net.piece.tracks[0], TPQ), window_steps(net.piece.tracks[1], TPQ)
         add("collagenet", m, nm, na)
         for name, kw in (("collagenet K=1", {"iterations": 1}), ("collagenet, no key alignment", {"key_align": False})):
-            r = collage.fuse(M, A, models=models, **kw)
+            r = collage.fuse(M, A, method="collagenet", models=models, **kw)
             add(name, m, window_steps(r.piece.tracks[0], TPQ), window_steps(r.piece.tracks[1], TPQ))
         for p in (0.5, 0.2, 0.0):
             name = f"collagenet + rule (skip {p:g})"

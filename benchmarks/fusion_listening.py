@@ -2,8 +2,8 @@
 
 Each pair is 32 beats (8 bars of 4/4; the folk tunes' first 32 beats, in 2/4, 4/4 or 2/2) and
 is fused by `collage.fuse` as a user would, four times: ``input`` (all four keep controls at 1,
-which gives back the key-aligned inputs), ``rule`` (``method='rule'``), ``collagenet`` (the
-default method at the default controls) and ``revoice`` (``method='revoice'``, default
+which gives back the key-aligned inputs), ``rule`` (``method='rule'``), ``collagenet`` (``method='collagenet'``,
+the default before issue 23, at the default controls) and ``revoice`` (``method='revoice'``, default
 controls). One MIDI per version and one PNG per pair (the four versions stacked, titled with
 the shipped harmony judge's share of harmonic 8-beat windows). README.md lists the pairs.
 
@@ -177,8 +177,10 @@ def write_readme(path: Path, rows, args) -> None:
         "- `NN_input.mid`: the inputs as `collage.fuse` aligns them (accompaniment transposed toward the "
         "melody's key), i.e. `collage.fuse(..., keep_pitch=1, keep_rhythm=1, keep_chord=1, keep_texture=1)`;",
         "- `NN_rule.mid`: `method='rule'` (the rule baseline: melody pitches and onsets edited, accompaniment kept);",
-        "- `NN_collagenet.mid`: the default method at the default controls (all 0.5);",
-        "- `NN_revoice.mid`: `method='revoice'` at the default controls.",
+        "- `NN_collagenet.mid`: `method='collagenet'` at the default controls (all 0.5), the default method before "
+        "issue 23 (*before*);",
+        "- `NN_revoice.mid`: `method='revoice'`, the default method since, at the default controls (*after*; "
+        "chosen by the rule in `docs/results/fusion_default_rule.md`).",
         "",
         "Harmony: the shipped harmony judge's share of harmonic 8-beat windows (7 windows, hop 4 beats), "
         "as `FusionResult.harmony` reports it; for `input` it is the key-aligned inputs' rate. In brackets: "

@@ -12,7 +12,8 @@ tune 2 of each of the first ``--folk`` files) over POP909 test accompaniments; t
 input is looped to the longer's whole bars, as fusion fits lengths.
 Also reported at the default controls (0.5), for scale.
 
-    OMP_NUM_THREADS=1 python benchmarks/fusion_keep.py            # writes docs/results/fusion_keep.json
+    OMP_NUM_THREADS=1 python benchmarks/fusion_keep.py                    # CollageNet -> docs/results/fusion_keep.json
+    OMP_NUM_THREADS=1 python benchmarks/fusion_keep.py --method revoice   # -> docs/results/fusion_keep_revoice.json
 """
 
 from __future__ import annotations
@@ -109,17 +110,20 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--pairs", type=int, default=100)
     ap.add_argument("--folk", type=int, default=12, help="folk melodies from outside POP909")
-    ap.add_argument("--out", default="docs/results/fusion_keep.json")
+    ap.add_argument("--method", default="collagenet", choices=["collagenet", "revoice"])
+    ap.add_argument("--out", default=None, help="default: docs/results/fusion_keep.json (collagenet), "
+                                               "fusion_keep_revoice.json (revoice)")
     args = ap.parse_args(argv)
+    args.out = args.out or f"docs/results/fusion_keep{'' if args.method == 'collagenet' else '_' + args.method}.json"
     t0 = time.perf_counter()
-    models = FusionModels.load()
+    models = FusionModels.load() if args.method == "collagenet" else None
     rows = {}
 
     mel_p, acc_p = collage.load(example_path("melody")), collage.load(example_path("accompaniment"))
     mel_ref = beats(skyline(mel_p.tracks[0].notes), mel_p.tpq)
     acc_ref = beats(acc_p.tracks[0].notes, acc_p.tpq)
     for label, controls in (("all_kept", ALL_KEPT), ("default", DEFAULT)):
-        r = collage.fuse(mel_p, acc_p, method="collagenet", models=models, **controls)
+        r = collage.fuse(mel_p, acc_p, method=args.method, models=models, **controls)
         rows.setdefault("bundled_examples", {})[label] = agreement(r, mel_ref, acc_ref)
 
     segs = pop909_segments("test", grid="beats")
@@ -129,7 +133,7 @@ def main(argv=None) -> int:
         per = []
         for i, j in pairs:
             m, a = segs.melody(int(i)), segs.accomp(int(j))
-            r = collage.fuse(segment_piece(m, "MELODY", spb, qpm=120.0), segment_piece(a, "PIANO", spb, qpm=120.0), method="collagenet", models=models,
+            r = collage.fuse(segment_piece(m, "MELODY", spb, qpm=120.0), segment_piece(a, "PIANO", spb, qpm=120.0), method=args.method, models=models,
                              **controls)
             m_ref, a_ref = fitted(m, a, spb)
             per.append(agreement(r, beats(m_ref, spb), beats(a_ref, spb)))
@@ -149,7 +153,7 @@ def main(argv=None) -> int:
         a_b = beats(a, spb)
         m_ref, a_ref = fit_beats(m_b, length_beats(m_b, bar_beats(mel)), a_b, length_beats(a_b, 4.0))
         for label, controls in (("all_kept", ALL_KEPT), ("default", DEFAULT)):
-            r = collage.fuse(mel, acc, method="collagenet", models=models, **controls)
+            r = collage.fuse(mel, acc, method=args.method, models=models, **controls)
             folk.append((label, path.name, agreement(r, m_ref, a_ref)))
     for label in ("all_kept", "default"):
         per = [a for lab, _, a in folk if lab == label]
@@ -159,7 +163,7 @@ def main(argv=None) -> int:
                 **{f"{k}_min": float(np.min([p[k] for p in per])) for k in per[0]},
                 "tunes": [name for lab, name, _ in folk if lab == label],
             }
-    result = {"pairs": int(len(pairs)), "tolerance_beats": 0.125, "rows": rows,
+    result = {"method": args.method, "pairs": int(len(pairs)), "tolerance_beats": 0.125, "rows": rows,
               "wall_s": round(time.perf_counter() - t0, 1)}
     Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
     json.dump(result, sys.stdout, indent=2)

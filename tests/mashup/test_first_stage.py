@@ -6,7 +6,10 @@ import numpy as np
 import pytest
 
 from collage.mashup.embed import DIM, EMBED_VERSION
-from collage.mashup.firststage import N_IN, WEIGHTS, FirstStage, pair_inputs
+from collage.mashup.fastscore import features_dir
+from collage.mashup.firststage import N_IN, STUDENT_WEIGHT, WEIGHTS, FirstStage, pair_inputs
+from collage.mashup.index import StemIndex
+from collage.mashup.prior import ensure_priors
 from collage.pretrained import SHIPPED, load_card, weights_dir
 from collage.training.first_stage import recall_at
 
@@ -63,12 +66,58 @@ def test_recall_at_counts_the_teachers_best_ten_inside_the_first_stages_grid():
     assert recall_at(up, -p, T, h_song, p_song, ns=(4,)) == {4: 0.4}  # rows 2, 3 x columns 0, 1: four of ten
 
 
+def test_segment_score_is_the_prior_plus_the_weighted_learned_score():
+    rng = np.random.default_rng(4)
+    segs = {role: {"song": np.array([0, 1, 2], np.int32), "start_s": np.zeros(3), "end_s": np.full(3, 30.0),
+                   "bars": np.full(3, 8, np.int16), "vec": rng.normal(size=(3, DIM)).astype(np.float32),
+                   "prior": np.array([3.0, -1.0, 0.5], np.float32)} for role in ("harmonic", "percussion")}
+    index = StemIndex(["a", "b", "c"], ["C:maj"] * 3, [100.0] * 3, [60.0] * 3, segs)
+    v = rng.normal(size=DIM).astype(np.float32)
+    got = index.scores(v, "C:maj", 100.0, seconds=10.0)
+    z = lambda x: (x - x.mean()) / (x.std() + 1e-6)  # noqa: E731
+    for role in ("harmonic", "percussion"):
+        idx, score, ratio, shifts = got[role]
+        learned = FirstStage.load().scores(role, v, segs[role]["vec"][idx], shifts, ratio)
+        assert np.allclose(score, z(segs[role]["prior"][idx]) + STUDENT_WEIGHT * z(learned), atol=1e-5)
+    for g in segs.values():
+        del g["prior"]
+    plain = StemIndex(["a", "b", "c"], ["C:maj"] * 3, [100.0] * 3, [60.0] * 3, segs).scores(v, "C:maj", 100.0, seconds=10.0)
+    assert np.allclose(plain["harmonic"][1], FirstStage.load().scores("harmonic", v, segs["harmonic"]["vec"]))
+
+
+@pytest.fixture(scope="module")
+def small_db(tmp_path_factory):
+    """Three synthetic 22 s songs built as stems."""
+    return synth.song_db(tmp_path_factory.mktemp("first_stage"), 3)
+
+
 @pytest.mark.slow
-def test_distillation_targets_and_training_on_a_small_db(tmp_path):
+def test_priors_are_computed_once_and_stored_beside_the_features(small_db):
+    db = small_db / "s.db"
+    index = StemIndex.load(db, priors=False)
+    pr = ensure_priors(db, index)
+    for role in ("harmonic", "percussion"):
+        assert pr[role].shape == index.segments[role]["song"].shape and np.all(np.isfinite(pr[role]))
+    assert len(list(features_dir(db).glob("*/prior-*.npz"))) == 3 and (features_dir(db) / "prior_refs.json").is_file()
+
+    class Unused:
+        def vocal(self, *a, **k):
+            raise AssertionError("a stored prior was computed again")
+
+        score = vocal
+
+    again = ensure_priors(db, index, scorer=Unused())
+    loaded = StemIndex.load(db)
+    for role in ("harmonic", "percussion"):
+        assert np.array_equal(again[role], pr[role]) and np.array_equal(loaded.segments[role]["prior"], pr[role])
+
+
+@pytest.mark.slow
+def test_distillation_targets_and_training_on_a_small_db(small_db, tmp_path):
     """Every allowed pair of each query scored by the fast second stage; a short training writes weights and card."""
     from collage.training.first_stage import distillation_targets, train_first_stage
 
-    d = synth.song_db(tmp_path, 3)
+    d = small_db
     t = distillation_targets(d / "s.db", windows=1, seconds=8.0)
     assert t["queries"] and set(t["vec"]) == {"harmonic", "percussion"}
     for q in t["queries"]:

@@ -55,7 +55,8 @@ def mashup_group() -> None:
               help="Where the stems go: a folder or an fsspec URL (s3://bucket/stems) [default: DB.stems/].")
 @click.option("--features", "store_features", is_flag=True,
               help="Also store what retrieve's second stage reads (DB.features/: each song's stems per pitch shift "
-                   "and stretch); without it a song's are computed the first time retrieve shortlists it.")
+                   "and stretch) and each stem segment's prior for its first stage; without it they are computed "
+                   "when retrieve first needs them.")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 def build_command(db, src, source, jobs, on_error, limit, seconds, sr, seed, soundfont, backend, cluster, stem_root,
                   store_features, no_progress):
@@ -82,8 +83,11 @@ def build_command(db, src, source, jobs, on_error, limit, seconds, sr, seed, sou
                f"{len(res['skipped'])} skipped) in {res['wall_s']:.1f} s")
     if store_features:
         from collage.mashup.fastscore import ensure_db_features
+        from collage.mashup.index import StemIndex
 
         click.echo(f"stored the features of {ensure_db_features(db, progress=not no_progress)} songs")
+        n = len(StemIndex.load(db, progress=not no_progress))  # computes and stores the segments' priors
+        click.echo(f"stored the priors of {n} stem segments")
     if res["skipped"]:
         note(f"skipped {len(res['skipped'])}:")
         for name, why in res["skipped"]:
@@ -136,8 +140,10 @@ def score_command(vocals, harmonic, percussion, scorer, as_json) -> None:
 @click.option("--vocal", required=True, type=click.Path(dir_okay=False), help="The vocal stem (may come from outside the DB).")
 @click.option("--top", type=click.IntRange(min=1), default=5, show_default=True, help="How many accompaniments to list.")
 @click.option("--scorer", type=click.Choice(SCORERS), default="premixnet", show_default=True, help="How to rank.")
-@click.option("--shortlist", type=click.IntRange(min=1), default=30, show_default=True,
-              help="Pairs of stem segments the first stage passes to the scorer.")
+@click.option("--shortlist", type=click.IntRange(min=1), default=None,
+              help="Pairs of stem segments the first stage passes to the scorer: every pair of the best harmonic and "
+                   "percussion segments, up to this many. [default: 1600 with the fast PreMixNet, 30 when every "
+                   "candidate is rendered]")
 @click.option("--candidates", "n_candidates", type=click.IntRange(min=1), default=None,
               help="Instead of the first stage, draw this many matched pairs at random (for comparison).")
 @click.option("--seconds", type=click.FloatRange(5, 60), default=25.0, show_default=True, help="Mashup length scored.")
@@ -154,9 +160,11 @@ def retrieve_command(db, vocal, top, scorer, shortlist, n_candidates, seconds, r
 
     The vocal is analysed (key, tempo, downbeats). Every harmonic stem segment
     within ±3 semitones and every percussion segment with a tempo ratio in
-    [0.8, 1.2] is scored by its stored vector (chroma after the pitch shift,
-    rhythm pattern per bar, less the stretch needed); the best --shortlist
-    pairs are ranked by the scorer. PreMixNet scores them from features stored
+    [0.8, 1.2] is scored by the first stage: its prior (PreMixNet's mean score
+    for it with reference vocals and partners of the DB, stored once per song)
+    and a learned score from its stored vector and the vocal's (distilled from
+    PreMixNet); every pair of the best segments of each side, up to --shortlist
+    pairs, is ranked by the scorer. PreMixNet scores them from features stored
     per song and pitch shift (DB.features/, computed the first time a song is
     shortlisted), the stretch applied to the features; --exact renders every
     candidate instead. A DB built before the vectors gets them on first use

@@ -26,12 +26,15 @@ from collage.errors import ModelLoadingError
 from collage.mashup.embed import DIM, LAYOUT
 from collage.pretrained import load_state_arrays
 
-__all__ = ["N_IN", "WEIGHTS", "pair_inputs", "FirstStage"]
+__all__ = ["N_IN", "WEIGHTS", "STUDENT_WEIGHT", "pair_inputs", "FirstStage"]
 
 #: inputs per (vocal, segment) pair: the two vectors, 12 interval-profile cosines, the rhythm cosine, log ratio and |log ratio|
 N_IN = 2 * DIM + 12 + 1 + 2
 #: the shipped weights' name
 WEIGHTS = "mashup_first_stage"
+#: the learned score's weight beside a segment's prior (:mod:`collage.mashup.prior`), both standardised over
+#: the allowed segments: chosen on val songs (see docs/results/mashup_first_stage_val.md)
+STUDENT_WEIGHT = 0.25
 _C, _R = LAYOUT["chroma"], LAYOUT["rhythm"]
 
 

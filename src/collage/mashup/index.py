@@ -23,8 +23,9 @@ from collage.errors import InvalidInputError
 from collage.io.audio import load_audio
 from collage.mashup.db import MashupDB
 from collage.mashup.embed import DIM, EMBED_VERSION, segment_embeddings, shortlist_pairs
-from collage.mashup.firststage import FirstStage
+from collage.mashup.firststage import STUDENT_WEIGHT, FirstStage
 from collage.mashup.generate import MAX_KEY_DISTANCE, TEMPO_RANGE, key_distance
+from collage.mashup.prior import ensure_priors
 from collage.mashup.stemstore import local_copy
 from collage.progress import track
 
@@ -82,8 +83,11 @@ class StemIndex:
         return self._first_stage
 
     @classmethod
-    def load(cls, db_path: str | os.PathLike, *, reindex: bool = False, progress: bool = False) -> "StemIndex":
-        """Read a MashupDB's vectors (computing missing ones first).
+    def load(cls, db_path: str | os.PathLike, *, reindex: bool = False, progress: bool = False,
+             priors: bool = True) -> "StemIndex":
+        """Read a MashupDB's vectors (computing missing ones first) and, with ``priors``, each segment's prior
+        (:func:`~collage.mashup.prior.ensure_priors`: computed and stored where missing, with the songs'
+        features; without them the first stage is the learned score alone).
 
         Raises:
             InvalidInputError: the DB cannot be read or has no song with an analysis.
@@ -113,6 +117,9 @@ class StemIndex:
         if not names:
             raise InvalidInputError(db_path, "the MashupDB holds no song with an analysis (is it empty?)")
         index = cls(names, keys, tempi, durs, segs)
+        if priors:
+            for role, v in ensure_priors(db_path, index, progress=progress).items():
+                index.segments[role]["prior"] = v
         index.load_s = time.perf_counter() - t0
         return index
 
@@ -140,13 +147,18 @@ class StemIndex:
 
     def scores(self, vec: np.ndarray, key: str, tempo: float, *, seconds: float, exclude: str | None = None) -> dict:
         """First-stage scores of every allowed segment: ``{role: (indices, scores, ratios, shifts)}``; a
-        pair's score is the sum of its two segments'."""
+        pair's score is the sum of its two segments'. A segment's score is its prior and the learned score, each
+        standardised over the allowed segments, the learned one weighted by
+        :data:`~collage.mashup.firststage.STUDENT_WEIGHT` (the learned score alone when there are no priors)."""
         ex = self.names.index(exclude) if exclude is not None and exclude in self.names else None
         out = {}
         for role in ("harmonic", "percussion"):
+            g = self.segments[role]
             idx, ratio, shifts = self._allowed(role, key, tempo, seconds, ex)
-            out[role] = (idx, self.first_stage.scores(role, vec, self.segments[role]["vec"][idx], shifts, ratio), ratio,
-                         shifts)
+            s = self.first_stage.scores(role, vec, g["vec"][idx], shifts, ratio)
+            if "prior" in g:
+                s = _standard(g["prior"][idx]) + STUDENT_WEIGHT * _standard(s)
+            out[role] = (idx, s.astype(np.float32), ratio, shifts)
         return out
 
     def shortlist(self, vec: np.ndarray, key: str, tempo: float, *, n: int, seconds: float,
@@ -180,3 +192,8 @@ def _best_per_start(g: dict, idx: np.ndarray, scores: np.ndarray, ratios: np.nda
     first[1:] = (song[1:] != song[:-1]) | (start[1:] != start[:-1])
     keep = np.sort(order[first])
     return idx[keep], scores[keep], ratios[keep], shifts[keep]
+
+
+def _standard(x: np.ndarray) -> np.ndarray:
+    """``x`` less its mean, over its standard deviation (zeros for fewer than two values)."""
+    return (x - x.mean()) / (x.std() + 1e-6) if len(x) > 1 else np.zeros_like(x)

@@ -41,9 +41,12 @@ from collage.mashup.score import (
 )
 from collage.progress import track
 
-__all__ = ["generate_mashups", "rank_candidates", "render_retrieved", "retrieve", "score_candidates", "scorer_model"]
+__all__ = ["SHORTLIST_FAST", "SHORTLIST_EXACT", "generate_mashups", "rank_candidates", "render_retrieved", "retrieve",
+           "score_candidates", "scorer_model"]
 
 _TERMS = ("automashupper", "harmonic", "rhythmic", "spectral")
+#: ``retrieve``'s default shortlist (pairs) with the fast second stage, and when every candidate is rendered
+SHORTLIST_FAST, SHORTLIST_EXACT = 1600, 30
 
 
 def scorer_model(scorer: str):
@@ -97,7 +100,7 @@ def score_candidates(seed, cands, pool, *, scorer: str, model, seconds: float, v
 
 
 def retrieve(db: str | os.PathLike, vocal: str | os.PathLike, *, top: int = 5, scorer: str = "premixnet",
-             shortlist: int = 30, candidates: int | None = None, seconds: float = 25.0, seed: int = 0,
+             shortlist: int | None = None, candidates: int | None = None, seconds: float = 25.0, seed: int = 0,
              reindex: bool = False, tempo_octaves: bool = True, exclude: str | None = None,
              on_progress: Callable[[str, int, int], None] | None = None, second_stage: str = "fast",
              explain: bool = False) -> dict:
@@ -107,8 +110,9 @@ def retrieve(db: str | os.PathLike, vocal: str | os.PathLike, *, top: int = 5, s
     >>> [(r["rank"], r["score"], r["harmonic"]) for r in found["results"]]
 
     Two stages: every harmonic and percussion stem segment of the DB that the vocal's key and
-    tempo allow is scored by its stored vector (:mod:`collage.mashup.index`), the best
-    ``shortlist`` pairs are ranked by ``scorer``. PreMixNet scores them the fast way by default
+    tempo allow is scored from its stored vector by the learned first stage
+    (:mod:`collage.mashup.index`, :mod:`collage.mashup.firststage`); every pair of each side's best
+    segments, up to ``shortlist`` pairs, is ranked by ``scorer``. PreMixNet scores them the fast way by default
     (:mod:`collage.mashup.fastscore`: features stored per song and pitch shift, computed on first use,
     the stretch applied to them, milliseconds per candidate); ``second_stage="exact"`` renders each
     (shifted, stretched, mixed) and computes its features, as the other scorers always do.
@@ -116,11 +120,13 @@ def retrieve(db: str | os.PathLike, vocal: str | os.PathLike, *, top: int = 5, s
     first stage; for comparison).
 
     Args:
-        db: a MashupDB (``collage mashup build``); vectors missing from an older DB are computed and stored first.
+        db: a MashupDB (``collage mashup build``); vectors missing from an older DB, and the segment priors
+            (:mod:`collage.mashup.prior`, with every song's stored features) are computed and stored first.
         vocal: the vocal stem, an audio file (it may come from outside the DB).
         top: how many accompaniments to return.
         scorer: one of :data:`~collage.mashup.combination.SCORERS`.
-        shortlist: pairs the first stage passes to the scorer.
+        shortlist: pairs the first stage passes to the scorer (None: :data:`SHORTLIST_FAST` with the fast
+            second stage, :data:`SHORTLIST_EXACT` when every candidate is rendered).
         candidates: draw this many matched pairs at random instead of the first stage (None: two stages).
         seconds: length of the mashup scored, in seconds (at most the vocal's length).
         seed: seed of the random draw (``candidates``).
@@ -153,7 +159,7 @@ def retrieve(db: str | os.PathLike, vocal: str | os.PathLike, *, top: int = 5, s
     """
     if not isinstance(top, int) or top < 1:
         raise ParameterError(f"given top={top!r}; expected a positive number of results")
-    if not isinstance(shortlist, int) or shortlist < 1:
+    if shortlist is not None and (not isinstance(shortlist, int) or shortlist < 1):
         raise ParameterError(f"given shortlist={shortlist!r}; expected a positive number of pairs")
     if candidates is not None and (not isinstance(candidates, int) or candidates < 1):
         raise ParameterError(f"given candidates={candidates!r}; expected a positive number of pairs")
@@ -166,6 +172,8 @@ def retrieve(db: str | os.PathLike, vocal: str | os.PathLike, *, top: int = 5, s
     report = on_progress or (lambda stage, done, total: None)
     model = scorer_model(scorer)
     fast = second_stage == "fast" and scorer == "premixnet"
+    if shortlist is None:
+        shortlist = SHORTLIST_FAST if fast else SHORTLIST_EXACT
     if candidates is not None:
         pool = [c for c in clips_from_db(db) if c.id != exclude]
     else:

@@ -75,7 +75,7 @@ def distillation_targets(db_path: str | os.PathLike, *, windows: int = 8, second
     Raises:
         InvalidInputError: the DB cannot be read or holds no usable song.
     """
-    index = StemIndex.load(db_path)
+    index = StemIndex.load(db_path, priors=False)
     pool = clips_from_db(db_path)
     feats = ensure_features(db_path, pool)
     scorer = FastScorer(scorer_model("premixnet"))

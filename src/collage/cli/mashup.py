@@ -165,15 +165,15 @@ def retrieve_command(db, vocal, top, scorer, shortlist, n_candidates, seconds, r
     and a learned score from its stored vector and the vocal's (distilled from
     PreMixNet); every pair of the best segments of each side, up to --shortlist
     pairs, is ranked by the scorer. PreMixNet scores them from features stored
-    per song and pitch shift (DB.features/, computed the first time a song is
-    shortlisted), the stretch applied to the features; --exact renders every
-    candidate instead. A DB built before the vectors gets them on first use
-    (it must be writable).
+    per song and pitch shift (DB.features/), the stretch applied to the
+    features; --exact renders every candidate instead. A DB built without
+    --features gets every song's features and segment priors on first use, and
+    one built before the vectors gets them too (it must be writable).
 
     \b
     Example:
       collage mashup retrieve songs.db --vocal my_acapella.wav --top 5
-      collage mashup retrieve songs.db --vocal my_acapella.wav --top 10 --shortlist 50
+      collage mashup retrieve songs.db --vocal my_acapella.wav --top 10 --shortlist 400
     """
     from collage.mashup.retrieval import retrieve
 

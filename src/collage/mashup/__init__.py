@@ -14,8 +14,10 @@ PostMixNet) and rule-based (AutoMashUpper) mashability, ranking and retrieval.
 - :mod:`collage.mashup.combination`: :func:`score_combination`, one combination scored and explained;
 - :mod:`collage.mashup.cluster`, :mod:`~collage.mashup.stemstore`: the build on a Dask cluster, and
   stems under a folder or fsspec URL with content-derived names;
-- :mod:`collage.mashup.embed`, :mod:`~collage.mashup.index`: stem-segment vectors and the first stage
-  of retrieval over every segment of a DB;
+- :mod:`collage.mashup.embed`, :mod:`~collage.mashup.index`, :mod:`~collage.mashup.firststage`,
+  :mod:`~collage.mashup.prior`: stem-segment vectors, segment priors and the learned first stage of
+  retrieval over every segment of a DB; :mod:`~collage.mashup.fastscore`: its second stage from stored
+  features;
 - :mod:`collage.mashup.db`, :mod:`~collage.mashup.dbclips`: the MashupDB file and its clips;
 - :mod:`collage.mashup.generate`: candidate mashups (original, matched, unmatched) and their rendering;
 - :mod:`collage.mashup.score`, :mod:`~collage.mashup.automashupper`: the learned and rule-based scores;

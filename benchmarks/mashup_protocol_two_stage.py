@@ -204,7 +204,7 @@ def main() -> None:
         "song out, so the original is never among its candidates; the protocol's scores are those of the candidates "
         "it would score, and a shortlisted candidate's final score is the fast second stage's (k = 7).", "",
         f"Writing the DB, its vectors and priors: {out['db_and_priors_s']} s (nearly 0 when an earlier run stored them; "
-        "80.5 s the first time, on this machine); scoring every seed both ways: {out['scoring_s']} s.", "",
+        f"80.5 s the first time, on this machine); scoring every seed both ways: {out['scoring_s']} s.", "",
         f"Machine: {out['machine']}; load average after {out['loadavg_after']} (2 shared cores).", "",
         f"Command: `{out['command']}`", ""])
     (OUT / "mashup_protocol_two_stage.md").write_text(md)

@@ -37,7 +37,10 @@ def test_a_mapping_keeps_the_default_of_the_fields_it_does_not_name(monkeypatch)
     monkeypatch.setattr(defaults, "DEFAULT_TEMPERATURE", per_field)
     assert field_temperatures() == (0.8, 0.9, 1.0, 0.6, 1.1, 0.5)
     assert field_temperatures({"pitch": 0.7}) == (0.8, 0.9, 1.0, 0.7, 1.1, 0.5)
-    assert format_temperature() == "type=0.8,beat=0.9,position=1,pitch=0.6,duration=1.1,instrument=0.5"
+    assert format_temperature() == "0.8,beat=0.9,position=1,pitch=0.6,duration=1.1,instrument=0.5"
+    assert format_temperature({"pitch": 0.9}) == "0.9,type=0.8,position=1,duration=1.1,instrument=0.5"
+    assert format_temperature(0.7) == "0.7"
+    assert format_temperature(dict.fromkeys(rep.FIELDS, 0.8) | {"pitch": 0.9}) == "0.8,pitch=0.9"
     assert parse_temperature(format_temperature()) == per_field
 
 

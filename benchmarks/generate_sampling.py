@@ -220,7 +220,9 @@ def to_markdown(out: dict) -> str:
         f"stage 1's best (temperature {out['stage1']['temperature']}, top-k {out['stage1']['top_k']}): pitch and "
         f"the rhythm fields ({', '.join(RHYTHM)}) at their own temperatures, type and instrument at stage 1's. "
         "The grid's history (first set for the 930-step model, then widened downward, then trimmed and given "
-        "per-field rows) is in the script's docstring; the rule never changed.",
+        "per-field rows, whose steps were made two-sided after a first pass on these weights found pitch too "
+        "cold rather than too hot; rows marked reused come from that pass) is in the script's docstring; "
+        "the rule never changed.",
         "",
         "Validation ground truth: " + ", ".join(f"{k} {v:.3f}" for k, v in out["val_ground_truth"].items()) + ".",
         "",

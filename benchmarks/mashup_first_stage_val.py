@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import numpy as np  # noqa: E402
 from common import loadavg, machine  # noqa: E402
 
-from collage.mashup.firststage import STUDENT_WEIGHT, FirstStage  # noqa: E402
+from collage.mashup.firststage import STUDENT_WEIGHT, FirstStage, segment_scores  # noqa: E402
 from collage.mashup.index import StemIndex  # noqa: E402
 from collage.pretrained import load_card  # noqa: E402
 from collage.training.first_stage import SHORTLISTS, distillation_targets, recall_at  # noqa: E402
@@ -37,9 +37,6 @@ OUT = Path(__file__).resolve().parents[1] / "docs" / "results"
 WEIGHTS = (0.0, 0.25, 0.5, 1.0)
 SELECT = (50, 100, 200)
 
-
-def _z(x: np.ndarray) -> np.ndarray:
-    return (x - x.mean()) / (x.std() + 1e-6) if len(x) > 1 else np.zeros_like(x)
 
 
 def main() -> None:
@@ -63,7 +60,7 @@ def main() -> None:
             methods["learned"].append(recall_at(h, p, *args_q))
             methods["prior"].append(recall_at(ph, pp, *args_q))
             for w in WEIGHTS:
-                methods[f"w={w:g}"].append(recall_at(_z(ph) + w * _z(h), _z(pp) + w * _z(p), *args_q))
+                methods[f"w={w:g}"].append(recall_at(segment_scores(ph, h, w), segment_scores(pp, p, w), *args_q))
             draws = [recall_at(rng.random(len(h)), rng.random(len(p)), *args_q) for _ in range(10)]
             methods["random"].append({n: float(np.mean([r[n] for r in draws])) for n in SHORTLISTS})
         pairs = [int((~np.isnan(q["T"])).sum()) for q in d["queries"]]

@@ -38,7 +38,7 @@ from collage.mashup.builder import segments_from_downbeats  # noqa: E402
 from collage.mashup.db import MashupDB  # noqa: E402
 from collage.mashup.embed import vocal_embedding  # noqa: E402
 from collage.mashup.fastscore import FastScorer, ensure_features, features_dir  # noqa: E402
-from collage.mashup.firststage import STUDENT_WEIGHT  # noqa: E402
+from collage.mashup.firststage import STUDENT_WEIGHT, standardise  # noqa: E402
 from collage.mashup.generate import Candidate  # noqa: E402
 from collage.mashup.index import StemIndex  # noqa: E402
 from collage.mashup.rendered import load_rendered_clips  # noqa: E402
@@ -86,11 +86,6 @@ def write_db(db_path: Path, clips: dict, recipes: list[dict], feat_src: Path) ->
                 (dst / name / f.name).symlink_to(f.resolve())
 
 
-def _z_with(x: np.ndarray, ref: np.ndarray) -> np.ndarray:
-    """``x`` standardised by the mean and deviation of ``ref`` (as the first stage does over the allowed segments)."""
-    return (x - ref.mean()) / (ref.std() + 1e-6) if len(ref) > 1 else np.zeros_like(x)
-
-
 def first_stage_scores(index: StemIndex, clip, cands: list[Candidate]) -> np.ndarray:
     """The first stage's pair score of each candidate for the vocal of ``clip``: -inf where its rules reject a segment."""
     c0 = cands[0]
@@ -114,7 +109,7 @@ def first_stage_scores(index: StemIndex, clip, cands: list[Candidate]) -> np.nda
                 continue
             shift = c.harmonic_semitones if role == "harmonic" else 0
             learned = fs.scores(role, vec, g["vec"][[i]], np.array([shift]), np.array([getattr(c, f"{role}_ratio")]))
-            out[k] += float(_z_with(g["prior"][[i]], ref_p)[0]) + STUDENT_WEIGHT * float(_z_with(learned, ref_l)[0])
+            out[k] += float(standardise(g["prior"][[i]], ref_p)[0]) + STUDENT_WEIGHT * float(standardise(learned, ref_l)[0])
     return out
 
 

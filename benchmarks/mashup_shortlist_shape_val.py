@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import numpy as np  # noqa: E402
 from common import loadavg, machine  # noqa: E402
 
-from collage.mashup.firststage import STUDENT_WEIGHT, FirstStage  # noqa: E402
+from collage.mashup.firststage import FirstStage, segment_scores  # noqa: E402
 from collage.mashup.index import StemIndex  # noqa: E402
 from collage.training.first_stage import distillation_targets  # noqa: E402
 
@@ -41,9 +41,6 @@ SHARES = (0.2, 0.33, 0.5, 0.67, 0.8)
 BUDGETS = (6, 8, 12, 16, 24)
 MARGIN = 0.02
 
-
-def _z(x: np.ndarray) -> np.ndarray:
-    return (x - x.mean()) / (x.std() + 1e-6) if len(x) > 1 else np.zeros_like(x)
 
 
 def grid_recall(h: np.ndarray, p: np.ndarray, T: np.ndarray, kh: int, kp: int) -> float:
@@ -93,8 +90,8 @@ def main() -> None:
         for q in d["queries"]:
             h = fs.scores("harmonic", q["v"], d["vec"]["harmonic"][q["h"]], q["shift"], q["h_ratio"])
             p = fs.scores("percussion", q["v"], d["vec"]["percussion"][q["p"]], 0, q["p_ratio"])
-            hs = _z(seg["harmonic"]["prior"][q["h"]]) + STUDENT_WEIGHT * _z(h)
-            ps = _z(seg["percussion"]["prior"][q["p"]]) + STUDENT_WEIGHT * _z(p)
+            hs = segment_scores(seg["harmonic"]["prior"][q["h"]], h)
+            ps = segment_scores(seg["percussion"]["prior"][q["p"]], p)
             sizes.append((len(hs), len(ps)))
             vh, vp = side_variance(q["T"])
             var_h.append(vh)

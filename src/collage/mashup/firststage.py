@@ -26,7 +26,7 @@ from collage.errors import ModelLoadingError
 from collage.mashup.embed import DIM, LAYOUT
 from collage.pretrained import load_state_arrays
 
-__all__ = ["N_IN", "WEIGHTS", "STUDENT_WEIGHT", "pair_inputs", "FirstStage"]
+__all__ = ["N_IN", "WEIGHTS", "STUDENT_WEIGHT", "pair_inputs", "standardise", "segment_scores", "FirstStage"]
 
 #: inputs per (vocal, segment) pair: the two vectors, 12 interval-profile cosines, the rhythm cosine, log ratio and |log ratio|
 N_IN = 2 * DIM + 12 + 1 + 2
@@ -36,6 +36,19 @@ WEIGHTS = "mashup_first_stage"
 #: the allowed segments: chosen on val songs (see docs/results/mashup_first_stage_val.md)
 STUDENT_WEIGHT = 0.25
 _C, _R = LAYOUT["chroma"], LAYOUT["rhythm"]
+
+
+def standardise(x: np.ndarray, ref: np.ndarray | None = None) -> np.ndarray:
+    """``x`` less ``ref``'s mean, over ``ref``'s standard deviation (``ref``: ``x`` itself when None; zeros when
+    ``ref`` has fewer than two values)."""
+    ref = x if ref is None else ref
+    return (x - ref.mean()) / (ref.std() + 1e-6) if len(ref) > 1 else np.zeros_like(x)
+
+
+def segment_scores(prior: np.ndarray, learned: np.ndarray, weight: float = STUDENT_WEIGHT) -> np.ndarray:
+    """The first stage's score of each allowed segment (N,): its prior and its learned score, each standardised over
+    the N segments, the learned one times ``weight``."""
+    return standardise(prior) + weight * standardise(learned)
 
 
 def pair_inputs(v: np.ndarray, S: np.ndarray, shifts, ratios) -> np.ndarray:

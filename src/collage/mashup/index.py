@@ -23,7 +23,7 @@ from collage.errors import InvalidInputError
 from collage.io.audio import load_audio
 from collage.mashup.db import MashupDB
 from collage.mashup.embed import DIM, EMBED_VERSION, segment_embeddings, shortlist_pairs
-from collage.mashup.firststage import STUDENT_WEIGHT, FirstStage
+from collage.mashup.firststage import FirstStage, segment_scores
 from collage.mashup.generate import MAX_KEY_DISTANCE, TEMPO_RANGE, key_distance
 from collage.mashup.prior import ensure_priors
 from collage.mashup.stemstore import local_copy
@@ -157,7 +157,7 @@ class StemIndex:
             idx, ratio, shifts = self._allowed(role, key, tempo, seconds, ex)
             s = self.first_stage.scores(role, vec, g["vec"][idx], shifts, ratio)
             if "prior" in g:
-                s = _standard(g["prior"][idx]) + STUDENT_WEIGHT * _standard(s)
+                s = segment_scores(g["prior"][idx], s)
             out[role] = (idx, s.astype(np.float32), ratio, shifts)
         return out
 
@@ -193,7 +193,3 @@ def _best_per_start(g: dict, idx: np.ndarray, scores: np.ndarray, ratios: np.nda
     keep = np.sort(order[first])
     return idx[keep], scores[keep], ratios[keep], shifts[keep]
 
-
-def _standard(x: np.ndarray) -> np.ndarray:
-    """``x`` less its mean, over its standard deviation (zeros for fewer than two values)."""
-    return (x - x.mean()) / (x.std() + 1e-6) if len(x) > 1 else np.zeros_like(x)

@@ -398,19 +398,24 @@ def snap_texture(acc: np.ndarray, mel: np.ndarray, *, keep_texture: float, span_
     if not reach or not len(mel) or not len(acc):
         return acc
     m_on = np.unique(np.asarray(mel)[:, 0])
-    free = np.setdiff1d(m_on, groups)  # melody onsets with no accompaniment onset
-    moves = []  # (distance, from onset, to onset)
-    for a in np.setdiff1d(groups, m_on).tolist():  # an onset the melody shares is already locked in
-        k = int(np.searchsorted(groups, a))
-        lo = groups[k - 1] if k > 0 else -1
-        hi = groups[k + 1] if k + 1 < len(groups) else np.iinfo(np.int64).max
-        ends = acc[acc[:, 0] == a]
-        end = int((ends[:, 0] + ends[:, 1]).min())
-        ok = free[(np.abs(free - a) <= reach) & (free > lo) & (free < hi)
-                  & (free < end)]
-        if len(ok):
-            t = int(ok[np.argmin(np.abs(ok - a) * 2 + (ok > a))])  # nearest, ties earlier
-            moves.append((abs(t - a), a, t))
+    free = np.setdiff1d(m_on, groups)  # melody onsets with no accompaniment onset (sorted)
+    order = np.argsort(acc[:, 0], kind="stable")
+    first = np.searchsorted(acc[order, 0], groups)
+    group_end = np.minimum.reduceat((acc[:, 0] + acc[:, 1])[order], first)  # each onset's earliest note end
+    k = np.flatnonzero(~np.isin(groups, m_on))  # an onset the melody shares is already locked in
+    a = groups[k]
+    lo = np.where(k > 0, groups[np.maximum(k - 1, 0)], -1)  # the neighbouring accompaniment onsets
+    hi = np.where(k + 1 < len(groups), groups[np.minimum(k + 1, len(groups) - 1)], np.iinfo(np.int64).max)
+    # the nearest free melody onset on each side (a farther one breaks the same bound, further away)
+    j = np.searchsorted(free, a)
+    left = free[np.maximum(j - 1, 0)] if len(free) else a
+    right = free[np.minimum(j, len(free) - 1)] if len(free) else a
+    ok_left = (j > 0) & (a - left <= reach) & (left > lo)
+    ok_right = (j < len(free)) & (right - a <= reach) & (right < hi) & (right < group_end[k])
+    take_left = ok_left & (~ok_right | (a - left <= right - a))  # nearest, ties earlier
+    t = np.where(take_left, left, right)
+    sel = ok_left | ok_right
+    moves = [(abs(int(y) - int(x)), int(x), int(y)) for x, y in zip(a[sel], t[sel])]  # (distance, from, to onset)
     budget = int(np.ceil((1.0 - keep_texture) * len(moves) - 1e-9))
     taken: set[int] = set()
     done = 0

@@ -65,6 +65,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import loadavg, machine, segment_piece, window_steps  # noqa: E402
 from fusion_keep import ALL_KEPT, agreement, beats, fitted  # noqa: E402
 from fusion_ood import folk_melodies  # noqa: E402
+from fusion_reharmonize import density_ok  # noqa: E402
 
 CANDIDATES = ("collagenet", "revoice")
 ASPECTS = ("pitch", "rhythm", "chord", "texture")
@@ -89,11 +90,6 @@ class Fuser:
         a_in[:, 2] += r.key_shift
         out = (window_steps(r.piece.tracks[0], r.piece.tpq), window_steps(r.piece.tracks[1], r.piece.tpq))
         return r, *out, *(x[x[:, 0] < 32] for x in (m_in, a_in))
-
-
-def density_ok(ref: np.ndarray, out: np.ndarray, tol: float) -> bool:
-    """Notes in the output window within ``tol`` (relative) of the input's."""
-    return abs(len(out) - len(ref)) <= tol * len(ref)
 
 
 def scores(judge, mels, accs, refs=None) -> dict:

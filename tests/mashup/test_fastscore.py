@@ -71,6 +71,15 @@ def test_retrieve_fast_and_exact_rank_the_same_shortlist(song_db):
     assert all(set(r["terms"]) >= {"harmonic", "rhythmic", "spectral"} for r in explained["results"])
     with pytest.raises(ParameterError):
         retrieve(db, vocal, second_stage="quick")
+    # rerank: the fast ranking's best 3, in the exact path's order and with its scores; the rest as they were
+    re = retrieve(db, vocal, top=20, shortlist=6, seconds=8, rerank=3)
+    assert re["rerank"] == 3 and [key(r) for r in re["results"][3:]] == [key(r) for r in fast["results"][3:]]
+    assert {key(r) for r in re["results"][:3]} == {key(r) for r in fast["results"][:3]}
+    assert [r["score"] for r in re["results"][:3]] == sorted((e[key(r)] for r in re["results"][:3]), reverse=True)
+    assert all(r["terms"] for r in re["results"][:3]) and all(r["terms"] == {} for r in re["results"][3:])
+    for bad in (-1, 1.5, True):
+        with pytest.raises(ParameterError):
+            retrieve(db, vocal, rerank=bad)
 
 
 def test_features_are_stored_once(song_db, tmp_path):

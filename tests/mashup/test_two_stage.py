@@ -98,19 +98,24 @@ def _env(y):
     return librosa.onset.onset_strength(y=y, sr=SR, hop_length=512)
 
 
-def test_shortlist_pairs_is_the_smallest_grid_of_best_segments():
-    """The pairs of each side's best k segments (k the smallest giving n allowed pairs), best n by sum, against brute force."""
+def test_shortlist_pairs_is_the_grid_of_each_sides_best_segments():
+    """The pairs of each side's best ceil(sqrt(n)) segments that may be paired (not one song, one block), the best
+    n by sum, against brute force."""
     rng = np.random.default_rng(0)
     h, p = rng.normal(size=40), rng.normal(size=30)
     song_h, song_p = rng.integers(0, 5, 40), rng.integers(0, 5, 30)
+    block_h, block_p = rng.integers(0, 2, 40), rng.integers(0, 2, 30)
     rank_h, rank_p = np.argsort(np.argsort(-h)), np.argsort(np.argsort(-p))
     for n in (1, 7, 25, 300, 2000):
-        got = shortlist_pairs(h, p, n, h_group=song_h, p_group=song_p)
-        allowed = [(i, j) for i in range(40) for j in range(30) if song_h[i] != song_p[j]]
-        k = next((k for k in range(1, 41) if sum(rank_h[i] < k and rank_p[j] < k for i, j in allowed) >= n), 40)
-        grid = sorted(((h[i] + p[j], i, j) for i, j in allowed if rank_h[i] < k and rank_p[j] < k), reverse=True)
-        assert got == [(i, j) for _, i, j in grid[:n]]
-        assert len({i for i, _ in got}) <= k and len({j for _, j in got}) <= k
+        k = int(np.ceil(np.sqrt(n)))
+        for blocks in (False, True):
+            kw = {"h_block": block_h, "p_block": block_p} if blocks else {}
+            got = shortlist_pairs(h, p, n, h_group=song_h, p_group=song_p, **kw)
+            allowed = [(i, j) for i in range(40) for j in range(30)
+                       if song_h[i] != song_p[j] and (not blocks or block_h[i] == block_p[j])]
+            grid = sorted(((h[i] + p[j], i, j) for i, j in allowed if rank_h[i] < k and rank_p[j] < k), reverse=True)
+            assert got == [(i, j) for _, i, j in grid[:n]]
+            assert len({i for i, _ in got}) <= k and len({j for _, j in got}) <= k
     assert shortlist_pairs(h, np.zeros(0), 5) == []
     assert shortlist_pairs(h, p, 4) == [(int(i), int(j)) for _, i, j in sorted(
         ((h[i] + p[j], i, j) for i in np.argsort(-h)[:2] for j in np.argsort(-p)[:2]), reverse=True)]
@@ -216,24 +221,23 @@ def test_shortlist_counts_each_mashup_once():
 
 def test_a_vocal_read_at_double_tempo_still_finds_its_accompaniments():
     """retrieve's tempo octaves: songs at 50 BPM are out of range for a vocal read at 100 BPM, in range
-    (stretch ratio 1) when it is read at half speed; merged shortlists keep each mashup once, best first."""
-    from collage.mashup.retrieval import _best_pairs
-
+    (stretch ratio 1) when it is read at half speed; a pair takes both segments from one reading, each mashup once."""
     rng = np.random.default_rng(3)
     segs = {}
     for role in ("harmonic", "percussion"):
-        segs[role] = {"song": np.array([0, 1], np.int32) if role == "harmonic" else np.array([2, 3], np.int32),
-                      "start_s": np.array([0.0, 0.0]), "end_s": np.array([38.4, 38.4]),
-                      "bars": np.array([8, 8], np.int16), "vec": rng.normal(size=(2, DIM)).astype(np.float32)}
-    index = StemIndex(["a", "b", "c", "d"], ["C:maj"] * 4, [50.0] * 4, [80.0] * 4, segs)
+        segs[role] = {"song": np.array([0, 1, 4], np.int32) if role == "harmonic" else np.array([2, 3, 5], np.int32),
+                      "start_s": np.array([0.0, 0.0, 0.0]), "end_s": np.array([38.4, 38.4, 38.4]),
+                      "bars": np.array([8, 8, 8], np.int16), "vec": rng.normal(size=(3, DIM)).astype(np.float32)}
+    index = StemIndex(["a", "b", "c", "d", "e", "f"], ["C:maj"] * 6, [50.0] * 4 + [100.0] * 2, [80.0] * 6, segs)
     vec = rng.normal(size=DIM).astype(np.float32)
-    assert index.shortlist(vec, "C:maj", 100.0, n=10, seconds=10.0) == []
-    lists = [index.shortlist(vec, "C:maj", t, n=10, seconds=10.0) for t in (100.0, 50.0, 200.0)]
-    picks = _best_pairs(lists + [lists[1]], 3)  # a repeated list adds nothing
-    assert len(picks) == 3 and all(p["harmonic_ratio"] == 1.0 == p["percussion_ratio"] for p in picks)
+    one = index.shortlist(vec, "C:maj", 100.0, n=10, seconds=10.0)
+    assert [(p["harmonic"], p["percussion"]) for p in one] == [("e", "f")]
+    picks = index.shortlist(vec, "C:maj", (100.0, 50.0, 200.0, 50.0), n=10, seconds=10.0)
+    assert len(picks) == 5  # e+f at 100 BPM; a, b x c, d at 50 BPM; never e with c or a with f
+    assert {(p["harmonic"], p["percussion"]) for p in picks} == {("e", "f"), ("a", "c"), ("a", "d"), ("b", "c"), ("b", "d")}
+    assert all(p["harmonic_ratio"] == 1.0 == p["percussion_ratio"] for p in picks)
     scores = [p["first_stage"] for p in picks]
     assert scores == sorted(scores, reverse=True)
-    assert len({(p["harmonic"], p["percussion"]) for p in picks}) == 3
 
 
 def test_vocal_vector_reads_only_its_window():

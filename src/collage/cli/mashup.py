@@ -152,9 +152,11 @@ def score_command(vocals, harmonic, percussion, scorer, as_json) -> None:
               help="Score the shortlist by rendering every candidate (Rubber Band) instead of from stored features "
                    "(premixnet; about 0.4 s per candidate instead of milliseconds).")
 @click.option("--explain", is_flag=True, help="Add AutoMashUpper's terms to each result (renders them; --json).")
+@click.option("--rerank", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Render the best K of the fast ranking and order them by the exact score (about 1 s each).")
 @seed_option("Seed for drawing candidates (--candidates).")
 @json_flag()
-def retrieve_command(db, vocal, top, scorer, shortlist, n_candidates, seconds, reindex, exact, explain, seed,
+def retrieve_command(db, vocal, top, scorer, shortlist, n_candidates, seconds, reindex, exact, explain, rerank, seed,
                      as_json) -> None:
     """The best accompaniments (harmonic + percussion stems of the DB) for a vocal.
 
@@ -174,11 +176,13 @@ def retrieve_command(db, vocal, top, scorer, shortlist, n_candidates, seconds, r
     Example:
       collage mashup retrieve songs.db --vocal my_acapella.wav --top 5
       collage mashup retrieve songs.db --vocal my_acapella.wav --top 10 --shortlist 400
+      collage mashup retrieve songs.db --vocal my_acapella.wav --top 5 --rerank 3
     """
     from collage.mashup.retrieval import retrieve
 
     res = retrieve(db, vocal, top=top, scorer=scorer, shortlist=shortlist, candidates=n_candidates, seconds=seconds,
-                   seed=seed, reindex=reindex, second_stage="exact" if exact else "fast", explain=explain)
+                   seed=seed, reindex=reindex, second_stage="exact" if exact else "fast", explain=explain,
+                   rerank=rerank)
     if as_json:
         emit_json(res)
         return

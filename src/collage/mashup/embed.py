@@ -165,31 +165,30 @@ def vocal_embedding(vocal: np.ndarray, sr: int, downbeats, start_s: float, secon
     return _Frames(y, sr).describe(np.asarray(downbeats, np.float64) - a, s, s + min(seconds, SPAN_S))
 
 
-def shortlist_pairs(h_scores: np.ndarray, p_scores: np.ndarray, n: int, *, h_group=None, p_group=None) -> list[tuple[int, int]]:
-    """``n`` (harmonic index, percussion index) pairs: every pair of the best ``k`` harmonic and the best ``k``
-    percussion segments, ``k`` the smallest that gives ``n`` allowed pairs (or every segment), the best ``n``
-    of them by ``h + p``, best first.
+def shortlist_pairs(h_scores: np.ndarray, p_scores: np.ndarray, n: int, *, h_group=None, p_group=None,
+                    h_block=None, p_block=None) -> list[tuple[int, int]]:
+    """Up to ``n`` (harmonic index, percussion index) pairs: of every pair of the best ``k = ceil(sqrt(n))``
+    harmonic and the best ``k`` percussion segments that may be paired, the best ``n`` by ``h + p``, best first.
 
     A grid rather than the ``n`` best sums: the second stage pays per segment (its SourceNet) far more
-    than per pair (the head), so ``n`` pairs of about ``2 sqrt(n)`` segments cost it least, and the best
-    pair of a vocal needs only each of its segments near the top of its side, not their sum near the
-    top of all sums. ``h_group``, ``p_group``: a pair with ``h_group[i] == p_group[j]`` (both stems from one
-    song) is not allowed.
+    than per pair (the head), so its cost is set by the ``2k`` segments, and the best pair of a vocal needs
+    only each of its segments near the top of its side, not their sum near the top of all sums. A pair
+    may not take both stems from one song (``h_group[i] == p_group[j]``) and must take them from one
+    block (``h_block[i] == p_block[j]``: e.g. one reading of the vocal's tempo); such pairs are left out
+    of the grid, not replaced, so the cost stays that of ``2k`` segments.
     """
     nh, np_ = len(h_scores), len(p_scores)
     if nh == 0 or np_ == 0 or n < 1:
         return []
     oh = np.argsort(-np.asarray(h_scores), kind="stable")
     op = np.argsort(-np.asarray(p_scores), kind="stable")
-    hg = np.asarray(h_group)[oh] if h_group is not None else None
-    pg = np.asarray(p_group)[op] if p_group is not None else None
-    k = min(int(np.ceil(np.sqrt(n))), max(nh, np_))
-    while True:
-        kh, kp = min(k, nh), min(k, np_)
-        ok = np.ones((kh, kp), bool) if hg is None else hg[:kh, None] != pg[None, :kp]
-        if int(ok.sum()) >= n or (kh == nh and kp == np_):
-            break
-        k += 1
-    tot = np.where(ok, np.asarray(h_scores)[oh[:kh]][:, None] + np.asarray(p_scores)[op[:kp]][None, :], -np.inf)
+    k = int(np.ceil(np.sqrt(n)))
+    oh, op = oh[:k], op[:k]
+    ok = np.ones((len(oh), len(op)), bool)
+    if h_group is not None:
+        ok &= np.asarray(h_group)[oh][:, None] != np.asarray(p_group)[op][None, :]
+    if h_block is not None:
+        ok &= np.asarray(h_block)[oh][:, None] == np.asarray(p_block)[op][None, :]
+    tot = np.where(ok, np.asarray(h_scores)[oh][:, None] + np.asarray(p_scores)[op][None, :], -np.inf)
     flat = np.argsort(-tot, axis=None, kind="stable")[: min(n, int(ok.sum()))]
-    return [(int(oh[f // kp]), int(op[f % kp])) for f in flat]
+    return [(int(oh[f // len(op)]), int(op[f % len(op)])) for f in flat]

@@ -286,6 +286,26 @@ def placed_features(feats: Mapping[str, np.ndarray], role: str, *, start_s: floa
     return m, (c / max(float(c.max()), 1e-8)).astype(np.float32)
 
 
+def _bn_affine(bn):
+    """An eval-mode ``BatchNorm2d`` as ``x * scale + shift`` per channel: ``(scale, shift)``, each ``(C,)``."""
+    scale = bn.weight / (bn.running_var + bn.eps).sqrt()
+    return scale.detach(), (bn.bias - bn.running_mean * scale).detach()
+
+
+def _fused(seq):
+    """An ``nn.Sequential`` of the modules ``seq`` with each ``Conv2d`` + ``BatchNorm2d`` pair fused into one
+    convolution (eval mode; :func:`torch.nn.utils.fusion.fuse_conv_bn_eval`)."""
+    import torch
+
+    mods, out = list(seq), []
+    for m in mods:
+        if isinstance(m, torch.nn.BatchNorm2d) and out and isinstance(out[-1], torch.nn.Conv2d):
+            out[-1] = torch.nn.utils.fusion.fuse_conv_bn_eval(out[-1], m)
+        else:
+            out.append(m)
+    return torch.nn.Sequential(*out).eval()
+
+
 class VocalQuery:
     """One vocal window, ready to be paired: its SourceNet share per window and its chroma windows."""
 
@@ -307,14 +327,22 @@ class FastScorer:
             raise ParameterError(f"given a {type(model).__name__}; the fast second stage splits a PreMixNet")
         self.torch, self.model = torch, model.eval()
         self.cfg = model.config
-        conv = model.block1d[0]
+        conv, bn = model.block1d[0], model.block1d[1]
+        # eval-mode batch norms folded into the convolutions before them (the same function up to float
+        # rounding; 2x faster on CPU): in each SourceNet, and the head's first one into every source's share of
+        # the first convolution (scale) and the vocal's share (shift), the shares adding up before it
+        scale, shift = _bn_affine(bn)
         c3 = self.cfg.channels[3]
-        self._w = [conv.weight[:, i * c3:(i + 1) * c3] for i in range(3)]
+        self._w = [conv.weight[:, i * c3:(i + 1) * c3] * scale[:, None, None, None] for i in range(3)]
+        self._bias0 = shift[:, None, None]
         self._pad = conv.padding
+        self._sources = [_fused([*net.block1, *net.block2]) for net in model.sources]
+        self._rest = _fused(list(model.block1d[2:]))
 
-    def _share(self, i: int, mel_w: np.ndarray, *, chunk: int = 64):
-        """Source ``i``'s share of the first frame-wise convolution: ``(B, 64, frames)`` → ``(B, c1d, T'', 1)``,
-        ``chunk`` windows per call."""
+    def _share(self, i: int, mel_w: np.ndarray, *, chunk: int = 8):
+        """Source ``i``'s share of the first frame-wise convolution, batch norm folded in (the vocal's, ``i`` = 0,
+        with its shift): ``(B, 64, frames)`` → ``(B, c1d, T'', 1)``, ``chunk`` windows per call (small batches stay
+        in cache: 8 runs 1.8x faster per window than 64 on one core)."""
         torch = self.torch
         net, p = self.model.sources[i], self.cfg.pool_input
         out = []
@@ -326,11 +354,11 @@ class FastScorer:
                 B, F, T = x.shape
                 if T % p == 0:  # SourceNet's input pooling, on a contiguous layout (the same numbers)
                     h = x.reshape(B, F, T // p, p).mean(-1).transpose(1, 2).contiguous().unsqueeze(1)
-                    m = net.block2(net.block1(h))
                 else:
-                    m = net(x)
-                out.append(torch.nn.functional.conv2d(m, self._w[i], padding=self._pad))
-        return torch.cat(out)
+                    h = net.pool_input(x.transpose(1, 2).unsqueeze(1))
+                out.append(torch.nn.functional.conv2d(self._sources[i](h), self._w[i], padding=self._pad))
+        out = torch.cat(out)
+        return out + self._bias0 if i == 0 else out
 
     def vocal(self, seed: Clip, *, vocal_start_s: float, seconds: float) -> VocalQuery:
         """The vocal window placed, normalised and featurised exactly as the exact path does."""
@@ -392,7 +420,7 @@ class FastScorer:
         the mean over windows."""
         torch = self.torch
         out = []
-        rest = self.model.block1d[1:]
+        rest = self._rest
         with torch.no_grad():
             for s in range(0, len(hi), batch):
                 a, b = hi[s: s + batch], pi[s: s + batch]

@@ -1,7 +1,7 @@
 """The first stage of retrieval: every stem segment of a MashupDB, searched by embedding.
 
 >>> index = StemIndex.load("songs.db")            # computes vectors missing from older DBs
->>> pairs = index.shortlist(vec, "C:maj", 100.0, n=30, seconds=25.0)
+>>> pairs = index.shortlist(vec, "C:maj", (100.0, 50.0, 200.0), n=2500, seconds=25.0)
 
 The vectors are :mod:`collage.mashup.embed`'s, stored per stem segment at build time (a DB
 built before them gets them on first use, or by :func:`ensure_embeddings`). A search is
@@ -161,20 +161,31 @@ class StemIndex:
             out[role] = (idx, s.astype(np.float32), ratio, shifts)
         return out
 
-    def shortlist(self, vec: np.ndarray, key: str, tempo: float, *, n: int, seconds: float,
+    def shortlist(self, vec: np.ndarray, key: str, tempo, *, n: int, seconds: float,
                   exclude: str | None = None) -> list[dict]:
-        """The ``n`` best (harmonic segment, percussion segment) pairs for a vocal with vector ``vec``,
-        key and tempo, best first: ``[{"harmonic", "harmonic_start_s", "harmonic_semitones", "harmonic_ratio",
-        "percussion", "percussion_start_s", "percussion_ratio", "first_stage"}]``. ``exclude``: a song
-        whose stems are left out (the vocal's own); a pair never takes both stems from one song, and pairs
-        that make the same mashup (segments of different lengths from the same downbeat) count once: the
-        segment of a song and start that scores best stands for them. The pairs are those of
-        :func:`~collage.mashup.embed.shortlist_pairs`: the best segments of each side, every pair of them."""
-        sc = self.scores(vec, key, tempo, seconds=seconds, exclude=exclude)
+        """The best (harmonic segment, percussion segment) pairs, up to ``n``, for a vocal with vector ``vec``,
+        key and tempo (BPM; or several readings of it, e.g. ``(t, t / 2, t * 2)``), best first:
+        ``[{"harmonic", "harmonic_start_s", "harmonic_semitones", "harmonic_ratio", "percussion",
+        "percussion_start_s", "percussion_ratio", "first_stage"}]``.
+
+        The pairs are those of :func:`~collage.mashup.embed.shortlist_pairs`: every pair of the best
+        ``ceil(sqrt(n))`` segments of each side, over every reading of the tempo (a segment's score is
+        standardised over the segments its reading allows; a segment is allowed by one reading at most,
+        the ratios of two readings being 2x apart), both segments stretched by one reading. ``exclude``: a
+        song whose stems are left out (the vocal's own); a pair never takes both stems from one song, and
+        pairs that make the same mashup (segments of different lengths from the same downbeat) count once:
+        the segment of a song and start that scores best stands for them."""
+        tempi = [float(tempo)] if np.ndim(tempo) == 0 else [float(t) for t in tempo]
         H, P = self.segments["harmonic"], self.segments["percussion"]
-        hi, hs, hr, hsh = _best_per_start(H, *sc["harmonic"])
-        pi, ps, pr, _ = _best_per_start(P, *sc["percussion"])
-        pairs = shortlist_pairs(hs, ps, n, h_group=H["song"][hi], p_group=P["song"][pi])
+        side = {"harmonic": [], "percussion": []}
+        for r, t in enumerate(dict.fromkeys(tempi)):
+            sc = self.scores(vec, key, t, seconds=seconds, exclude=exclude)
+            for role, g in (("harmonic", H), ("percussion", P)):
+                idx, s, ratio, shifts = _best_per_start(g, *sc[role])
+                side[role].append((idx, s, ratio, shifts, np.full(len(idx), r)))
+        (hi, hs, hr, hsh, hb), (pi, ps, pr, _, pb) = ([np.concatenate(a) for a in zip(*side[role])]
+                                                      for role in ("harmonic", "percussion"))
+        pairs = shortlist_pairs(hs, ps, n, h_group=H["song"][hi], p_group=P["song"][pi], h_block=hb, p_block=pb)
         return [{"harmonic": self.names[H["song"][hi[i]]], "harmonic_start_s": float(H["start_s"][hi[i]]),
                  "harmonic_semitones": int(hsh[i]), "harmonic_ratio": float(hr[i]),
                  "percussion": self.names[P["song"][pi[j]]], "percussion_start_s": float(P["start_s"][pi[j]]),

@@ -103,7 +103,7 @@ def retrieve(db: str | os.PathLike, vocal: str | os.PathLike, *, top: int = 5, s
              shortlist: int | None = None, candidates: int | None = None, seconds: float = 25.0, seed: int = 0,
              reindex: bool = False, tempo_octaves: bool = True, exclude: str | None = None,
              on_progress: Callable[[str, int, int], None] | None = None, second_stage: str = "fast",
-             explain: bool = False) -> dict:
+             explain: bool = False, rerank: int = 0) -> dict:
     """The best accompaniments (harmonic + percussion stem segments of the MashupDB ``db``) for a vocal stem.
 
     >>> found = collage.mashup.retrieve("songs.db", "my_acapella.wav", top=5)
@@ -145,12 +145,15 @@ def retrieve(db: str | os.PathLike, vocal: str | os.PathLike, *, top: int = 5, s
             ``"exact"`` (render every candidate; about 0.4 s each on one core).
         explain: with the fast second stage, render the returned results and add AutoMashUpper's terms
             (about 0.5 s per result); the exact path always has them.
+        rerank: with the fast second stage, render the best ``rerank`` of its ranking and order them by the
+            exact path's score (about 1 s each on one core), the rest following in the fast order; their
+            ``score`` is then the exact one and their ``terms`` AutoMashUpper's. 0: none.
     Returns:
         ``{"vocal", "key", "tempo" (BPM), "mode" ("two-stage" or "random"), "second_stage" ("fast" or "exact"),
         "vocal_start_s" and "seconds"
         (the part of the vocal every result is a mashup of, in seconds), "searched" (stem segments
         the first stage scored; 0 for random), "scored" (candidates scored), "timing": {"first_stage_s",
-        "second_stage_s"}, "results": [{"rank", "score", "harmonic", "harmonic_start_s", "percussion",
+        "second_stage_s", "rerank_s"}, "rerank" (results re-scored exactly), "results": [{"rank", "score", "harmonic", "harmonic_start_s", "percussion",
         "percussion_start_s", "harmonic_semitones", "harmonic_ratio", "percussion_ratio", "first_stage",
         "terms"}]}``, best first (``terms`` empty with the fast second stage unless ``explain``); ``results``
         is empty when no stem of the DB is close enough in key and tempo.
@@ -169,6 +172,8 @@ def retrieve(db: str | os.PathLike, vocal: str | os.PathLike, *, top: int = 5, s
         raise ParameterError(f"given on_progress of type {type(on_progress).__name__}; expected a function or None")
     if second_stage not in ("fast", "exact"):
         raise ParameterError(f"given second_stage={second_stage!r}; expected 'fast' or 'exact'")
+    if not isinstance(rerank, int) or isinstance(rerank, bool) or rerank < 0:
+        raise ParameterError(f"given rerank={rerank!r}; expected a number of results, 0 or more")
     report = on_progress or (lambda stage, done, total: None)
     model = scorer_model(scorer)
     fast = second_stage == "fast" and scorer == "premixnet"
@@ -194,8 +199,7 @@ def retrieve(db: str | os.PathLike, vocal: str | os.PathLike, *, top: int = 5, s
         report("first stage", 0, 1)
         vec = vocal_embedding(seed_clip.stem("vocals"), seed_clip.sr, seed_clip.downbeats, vocal_start, secs)
         tempi = (seed_clip.tempo, seed_clip.tempo / 2, seed_clip.tempo * 2) if tempo_octaves else (seed_clip.tempo,)
-        picks = _best_pairs([index.shortlist(vec, seed_clip.key, t, n=shortlist, seconds=secs, exclude=exclude)
-                             for t in tempi], shortlist)
+        picks = index.shortlist(vec, seed_clip.key, tempi, n=shortlist, seconds=secs, exclude=exclude)
         searched = len(index)
         cands = []
         for p in picks:
@@ -216,9 +220,15 @@ def retrieve(db: str | os.PathLike, vocal: str | os.PathLike, *, top: int = 5, s
                                                                vocal_start_s=vocal_start)}
             rows = [[s, c, terms.get(id(c), t)] for s, c, t in rows]
     else:
+        rerank = 0
         rows = score_candidates(seed_clip, cands, pool, scorer=scorer, model=model, seconds=secs,
                                 vocal_start_s=vocal_start, on_progress=on_progress)
     t2 = time.perf_counter()
+    rerank = min(rerank, len(rows))
+    if rerank:  # the fast ranking's best, in the exact path's order
+        rows = score_candidates(seed_clip, [c for _, c, _ in rows[:rerank]], pool, scorer=scorer, model=model,
+                                seconds=secs, vocal_start_s=vocal_start) + rows[rerank:]
+    t3 = time.perf_counter()
     res = [{"rank": i + 1, "score": round(s, 4), "harmonic": c.harmonic, "harmonic_start_s": round(c.harmonic_start_s, 4),
             "percussion": c.percussion, "percussion_start_s": round(c.percussion_start_s, 4),
             "harmonic_semitones": c.harmonic_semitones, "harmonic_ratio": round(c.harmonic_ratio, 4),
@@ -229,7 +239,8 @@ def retrieve(db: str | os.PathLike, vocal: str | os.PathLike, *, top: int = 5, s
     return {"vocal": str(vocal), "key": seed_clip.key, "tempo": round(seed_clip.tempo, 2), "mode": mode,
             "second_stage": "fast" if fast else "exact",
             "vocal_start_s": round(vocal_start, 4), "seconds": round(secs, 4), "searched": searched, "scored": len(rows),
-            "timing": {"first_stage_s": round(t1 - t0, 4), "second_stage_s": round(t2 - t1, 3)}, "results": res}
+            "timing": {"first_stage_s": round(t1 - t0, 4), "second_stage_s": round(t2 - t1, 3),
+                       "rerank_s": round(t3 - t2, 3)}, "rerank": rerank, "results": res}
 
 
 def _fast_rank(db, seed, cands, pool, model, seconds: float, vocal_start_s: float, report) -> list:
@@ -244,17 +255,6 @@ def _fast_rank(db, seed, cands, pool, model, seconds: float, vocal_start_s: floa
     scores = scorer.score(q, cands, feats)
     report("scoring", len(cands), len(cands))
     return sorted(([float(s), c, {}] for s, c in zip(scores, cands)), key=lambda r: -r[0])
-
-
-def _best_pairs(lists: list[list[dict]], n: int) -> list[dict]:
-    """The ``n`` best pairs (by first-stage score) of several shortlists, each mashup once."""
-    seen, out = set(), []
-    for p in sorted((p for ps in lists for p in ps), key=lambda p: -p["first_stage"]):
-        key = (p["harmonic"], p["harmonic_start_s"], p["percussion"], p["percussion_start_s"])
-        if key not in seen:
-            seen.add(key)
-            out.append(p)
-    return out[:n]
 
 
 def render_retrieved(db: str | os.PathLike, found: dict, *, rank: int = 1,

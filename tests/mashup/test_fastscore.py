@@ -121,3 +121,31 @@ def test_a_cache_shared_by_calls_gives_the_same_scores(song_db, model):
         q = fast.vocal(seed, vocal_start_s=start, seconds=8.0)
         assert np.array_equal(fast.score(q, cands, feats, cache=cache), fast.score(q, cands, feats))
     assert len(cache) == 2 * len(pool)
+
+
+def test_harmony_scores_with_a_pairs_own_sound_are_its_score(song_db, model):
+    """The first stage's harmony scores: with the texture of one pair and every frame read, the harmonic segment's
+    log-odds is the fast second stage's score of that pair; chroma profiles score the same under a common transposition."""
+    from collage.mashup.dbclips import clips_from_db, vocal_clip
+    from collage.mashup.generate import Candidate
+
+    db, vocal = song_db / "s.db", song_db / "vocal.wav"
+    clips = clips_from_db(db)
+    feats = ensure_features(db, clips)
+    seed = vocal_clip(vocal, sr=FEATURE_SR)
+    fast = FastScorer(model)
+    q = fast.vocal(seed, vocal_start_s=0.0, seconds=8.0)
+    a, b = clips[0].id, clips[1].id
+    for shift, ratio in ((0, 1.0), (2, 1.07), (-1, 0.93)):
+        cand = Candidate("matched", seed.id, a, b, 8.0, 0.0, 1.0, 2.0, harmonic_semitones=shift, harmonic_ratio=ratio,
+                         percussion_ratio=ratio)
+        p = float(fast.score(q, [cand], feats)[0])
+        got = fast.harmony_scores(q, [(a, 1.0, ratio, shift)], feats, fast.texture(q, [cand], feats), step=1)
+        assert got.shape == (1,) and abs(float(got[0]) - np.log(p / (1 - p))) < 1e-3
+    rng = np.random.default_rng(0)
+    v, S = rng.random(12).astype(np.float32), rng.random((5, 12)).astype(np.float32)
+    tex = fast.texture(q, [cand], feats)
+    base = fast.profile_scores(v, S, tex)
+    assert base.shape == (5,) and np.all(np.isfinite(base)) and len(set(np.round(base, 4))) > 1
+    assert np.allclose(fast.profile_scores(np.roll(v, 3), np.roll(S, 3, axis=1), tex), base, atol=1e-4)
+    assert fast.harmony_scores(q, [], feats, tex).shape == (0,)

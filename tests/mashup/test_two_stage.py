@@ -252,3 +252,31 @@ def test_vocal_vector_reads_only_its_window():
     y2 = y.copy()
     y2[: int(10 * SR)] = 0.0  # audio well before the window does not matter
     assert np.allclose(vocal_embedding(y2, SR, downs, 12.0, 10.0), v)
+
+
+def test_harmony_first_stage_scores_the_harmonic_side(song_db):
+    """retrieve's first stage: the harmonic side re-scored by the second stage's harmony branch (the best ``top`` frame by
+    frame, ahead of the rest), the percussion side and the segments themselves unchanged."""
+    from collage.mashup.dbclips import clips_from_db, vocal_clip
+    from collage.mashup.embed import vocal_embedding
+    from collage.mashup.fastscore import FastScorer, ensure_features
+    from collage.mashup.retrieval import harmony_first_stage, scorer_model
+    from collage.mashup.score import FEATURE_SR
+
+    db = song_db / "s.db"
+    index = StemIndex.load(db)
+    seed = vocal_clip(song_db / "vocal.wav", sr=FEATURE_SR)
+    vec = vocal_embedding(seed.stem("vocals"), seed.sr, seed.downbeats, 0.0, 8.0)
+    found = index.candidates(vec, seed.key, (seed.tempo, seed.tempo / 2, seed.tempo * 2), seconds=8.0)
+    assert len(found["harmonic"]["idx"]) >= 2
+    scorer = FastScorer(scorer_model("premixnet"))
+    feats = ensure_features(db, clips_from_db(db))
+    q = scorer.vocal(seed, vocal_start_s=0.0, seconds=8.0)
+    out = harmony_first_stage(index, found, scorer, q, vec, lambda names: feats, top=1)
+    h0, h1 = found["harmonic"], out["harmonic"]
+    assert out["percussion"] is found["percussion"] and np.array_equal(h0["idx"], h1["idx"])
+    assert not np.allclose(h0["score"], h1["score"])
+    assert int(np.sum(h1["score"] > -100)) == 1  # one segment scored frame by frame, first; the rest by profiles
+    full = harmony_first_stage(index, found, scorer, q, vec, lambda names: feats)
+    assert np.all(full["harmonic"]["score"] > -100)  # every allowed one scored frame by frame
+    assert index.pairs(full, 4) and all(p["first_stage"] > -100 for p in index.pairs(full, 4))

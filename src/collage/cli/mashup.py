@@ -142,7 +142,7 @@ def score_command(vocals, harmonic, percussion, scorer, as_json) -> None:
 @click.option("--scorer", type=click.Choice(SCORERS), default="premixnet", show_default=True, help="How to rank.")
 @click.option("--shortlist", type=click.IntRange(min=1), default=None,
               help="Pairs of stem segments the first stage passes to the scorer: every pair of the best harmonic and "
-                   "percussion segments, up to this many. [default: 1600 with the fast PreMixNet, 30 when every "
+                   "percussion segments, up to this many. [default: 2500 with the fast PreMixNet, 30 when every "
                    "candidate is rendered]")
 @click.option("--candidates", "n_candidates", type=click.IntRange(min=1), default=None,
               help="Instead of the first stage, draw this many matched pairs at random (for comparison).")
@@ -165,8 +165,11 @@ def retrieve_command(db, vocal, top, scorer, shortlist, n_candidates, seconds, r
     [0.8, 1.2] is scored by the first stage: its prior (PreMixNet's mean score
     for it with reference vocals and partners of the DB, stored once per song)
     and a learned score from its stored vector and the vocal's (distilled from
-    PreMixNet); every pair of the best segments of each side, up to --shortlist
-    pairs, is ranked by the scorer. PreMixNet scores them from features stored
+    PreMixNet); with PreMixNet the harmonic segments are then scored by its own
+    harmony branch (the vocal's chroma against theirs, frame by frame). Every
+    pair of the best segments of each side, up to --shortlist pairs, is ranked
+    by the scorer; --rerank K renders the best K and orders them by the exact
+    score. PreMixNet scores them from features stored
     per song and pitch shift (DB.features/), the stretch applied to the
     features; --exact renders every candidate instead. A DB built without
     --features gets every song's features and segment priors on first use, and

@@ -48,7 +48,7 @@ from collage.mashup.generate import MAX_KEY_DISTANCE, Candidate, Clip, place_ste
 from collage.mashup.score import CHROMA_FFT, FEATURE_SR, FMAX, HOP, N_FFT, N_MELS, chroma, mel, windows
 
 __all__ = ["FEATURE_VERSION", "SHIFTS", "PERC_RATIOS", "HARMONIC_VERSIONS", "song_features", "features_dir", "ensure_features",
-           "ensure_db_features", "placed_features",
+           "ensure_db_features", "placed_features", "placed_chroma",
            "FastScorer", "VocalQuery"]
 
 #: Bumped when the stored features change; older files are recomputed.
@@ -252,6 +252,28 @@ def _interp(x: np.ndarray, u: np.ndarray, fill: float, *, power: bool = False) -
     return a * (1 - w) + b * w
 
 
+def _harmonic_version(semitones: int, ratio: float) -> int:
+    """Which of :data:`HARMONIC_VERSIONS` a harmonic segment shifted by ``semitones`` and stretched by ``ratio`` starts from."""
+    if semitones not in SHIFTS:
+        raise ParameterError(f"given semitones={semitones!r}; stored shifts are {SHIFTS[0]}..{SHIFTS[-1]}")
+    return HARMONIC_VERSIONS.index((int(semitones), 1.0) if semitones or ratio == 1.0 else (0, 1.02))
+
+
+def _source_frames(start_s: float, seconds: float, ratio: float, offset_s: float) -> tuple[float, np.ndarray]:
+    """The source's start (s) and the source frame (hop 512, fractional) each output frame of the placed stem reads."""
+    src0 = start_s - offset_s * ratio
+    return src0, src0 * FEATURE_SR / HOP + np.arange(_frames(seconds)) * ratio
+
+
+def placed_chroma(feats: Mapping[str, np.ndarray], *, start_s: float, seconds: float, ratio: float = 1.0,
+                  semitones: int = 0, offset_s: float = 0.0) -> np.ndarray:
+    """The harmonic stem's ``(12, T)`` chroma as :func:`placed_features` gives it, without the log-mel."""
+    k = _harmonic_version(semitones, ratio)
+    _, u = _source_frames(start_s, seconds, ratio, offset_s)
+    c = _interp(feats["h_chroma"][k], u / HARMONIC_VERSIONS[k][1], 0.0)
+    return (c / max(float(c.max()), 1e-8)).astype(np.float32)
+
+
 def placed_features(feats: Mapping[str, np.ndarray], role: str, *, start_s: float, seconds: float, ratio: float = 1.0,
                     semitones: int = 0, offset_s: float = 0.0) -> tuple[np.ndarray, np.ndarray | None]:
     """What :func:`~collage.mashup.score.mel` and :func:`~collage.mashup.score.chroma` would give for the
@@ -260,9 +282,7 @@ def placed_features(feats: Mapping[str, np.ndarray], role: str, *, start_s: floa
     ``seconds``."""
     pre = "h" if role == "harmonic" else "p"
     if role == "harmonic":
-        if semitones not in SHIFTS:
-            raise ParameterError(f"given semitones={semitones!r}; stored shifts are {SHIFTS[0]}..{SHIFTS[-1]}")
-        k = HARMONIC_VERSIONS.index((int(semitones), 1.0) if semitones or ratio == 1.0 else (0, 1.02))
+        k = _harmonic_version(semitones, ratio)
         r0 = HARMONIC_VERSIONS[k][1]
         mel_db, ms, pk = feats["h_mel"][k], feats["h_ms"][k], feats["h_peak"][k]
     elif semitones:
@@ -272,8 +292,7 @@ def placed_features(feats: Mapping[str, np.ndarray], role: str, *, start_s: floa
         k = int(np.argmin(np.abs(grid - ratio)))
         r0 = PERC_RATIOS[k]
         mel_db, ms, pk = feats["p_mel"][k], feats["p_ms"], feats["p_peak"]
-    src0 = start_s - offset_s * ratio
-    u = src0 * FEATURE_SR / HOP + np.arange(_frames(seconds)) * ratio  # source time in model frames (hop 512)
+    src0, u = _source_frames(start_s, seconds, ratio, offset_s)  # source time in model frames (hop 512)
     stored = u * MEL_OVERSAMPLE / r0  # in the stored version's mel frames
     power = _interp(mel_db, stored, _SILENT_DB, power=True)
     g = _gain_db(ms, pk, src0, seconds * ratio)
@@ -282,8 +301,7 @@ def placed_features(feats: Mapping[str, np.ndarray], role: str, *, start_s: floa
     m = ((np.clip(db, -90.0, 30.0) + 30.0) / 30.0).astype(np.float32)
     if pre == "p":
         return m, None
-    c = _interp(feats["h_chroma"][k], u / r0, 0.0)
-    return m, (c / max(float(c.max()), 1e-8)).astype(np.float32)
+    return m, placed_chroma(feats, start_s=start_s, seconds=seconds, ratio=ratio, semitones=semitones, offset_s=offset_s)
 
 
 def _bn_affine(bn):
@@ -376,6 +394,27 @@ class FastScorer:
         the caller keeps) also keeps each placed segment's SourceNet share for later calls, which the
         windows of one vocal can share (a segment's placement does not depend on the vocal's start)."""
         torch = self.torch
+        if not cands:
+            return np.zeros(0, np.float32)
+        cache = {} if cache is None else cache
+        hkeys, pkeys, hi, pi = self._segments(q, cands, feats, cache)
+        W, shape = len(q.chroma_w), q.share.shape
+        h_share = [cache[("h", q.seconds, hk)][0].reshape(shape) for hk in hkeys]
+        p_share = [cache[("p", q.seconds, pk)].reshape(shape) for pk in pkeys]
+        h_harm = []
+        if self.cfg.harmony:
+            hc = torch.from_numpy(np.concatenate([cache[("h", q.seconds, hk)][1] for hk in hkeys]))
+            with torch.no_grad():
+                h_harm = list(self.model._harmony(torch.from_numpy(q.chroma_w).repeat(len(hkeys), 1, 1), hc)
+                              .reshape(len(hkeys), W, -1))
+        H, P = torch.stack(h_share), torch.stack(p_share)  # (n, W, c1d, T'', 1)
+        HH = torch.stack(h_harm) if h_harm else None
+        return self._combine(q.share, H, P, HH, torch.as_tensor(hi), torch.as_tensor(pi), batch)
+
+    def _segments(self, q: VocalQuery, cands: Sequence[Candidate], feats, cache: dict):
+        """The candidates' distinct harmonic and percussion segments (keys, in order), each one's SourceNet share (and
+        the harmonic one's placed chroma windows) computed into ``cache`` where missing, and each candidate's two
+        segments as indices into them: ``(hkeys, pkeys, hi, pi)``."""
         hkeys, pkeys, hi, pi = {}, {}, [], []
         for c in cands:
             hk = (c.harmonic, round(c.harmonic_start_s, 4), round(c.harmonic_ratio, 6), int(c.harmonic_semitones),
@@ -383,11 +422,6 @@ class FastScorer:
             pk = (c.percussion, round(c.percussion_start_s, 4), round(c.percussion_ratio, 6), round(c.percussion_offset_s, 4))
             hi.append(hkeys.setdefault(hk, len(hkeys)))
             pi.append(pkeys.setdefault(pk, len(pkeys)))
-        if not cands:
-            return np.zeros(0, np.float32)
-        h_share, h_harm = [], []
-        vch = torch.from_numpy(q.chroma_w)
-        cache = {} if cache is None else cache
         W = len(q.chroma_w)
         todo = [hk for hk in hkeys if ("h", q.seconds, hk) not in cache]
         if todo:
@@ -403,16 +437,66 @@ class FastScorer:
             shares = self._share(2, np.concatenate([windows(m) for m in placed])).reshape(len(todo), W, -1)
             for n, pk in enumerate(todo):
                 cache[("p", q.seconds, pk)] = shares[n]
+        return list(hkeys), list(pkeys), hi, pi
+
+    def texture(self, q: VocalQuery, cands: Sequence[Candidate], feats, *, cache: dict | None = None):
+        """``(W, c1d)`` tensor: the part of the head's input that the stems' sounds give (the frame-wise convolutions,
+        pooled over time), for the vocal ``q`` with the mean SourceNet share of ``cands``' harmonic segments and of
+        their percussion segments: a reference accompaniment sound, for :meth:`harmony_scores`."""
+        torch = self.torch
+        if not cands:
+            raise ParameterError("given no candidate to take the reference sound from")
+        cache = {} if cache is None else cache
+        hkeys, pkeys, _, _ = self._segments(q, cands, feats, cache)
         shape = q.share.shape
-        h_share = [cache[("h", q.seconds, hk)][0].reshape(shape) for hk in hkeys]
-        p_share = [cache[("p", q.seconds, pk)].reshape(shape) for pk in pkeys]
-        if self.cfg.harmony:
-            hc = torch.from_numpy(np.concatenate([cache[("h", q.seconds, hk)][1] for hk in hkeys]))
-            with torch.no_grad():
-                h_harm = list(self.model._harmony(vch.repeat(len(hkeys), 1, 1), hc).reshape(len(hkeys), W, -1))
-        H, P = torch.stack(h_share), torch.stack(p_share)  # (n, W, c1d, T'', 1)
-        HH = torch.stack(h_harm) if h_harm else None
-        return self._combine(q.share, H, P, HH, torch.as_tensor(hi), torch.as_tensor(pi), batch)
+        x = (q.share + torch.stack([cache[("h", q.seconds, k)][0].reshape(shape) for k in hkeys]).mean(0)
+             + torch.stack([cache[("p", q.seconds, k)].reshape(shape) for k in pkeys]).mean(0))
+        with torch.no_grad():
+            h = self._rest(x).squeeze(3)
+            return h.mean(dim=2) + h.amax(dim=2)
+
+    def profile_scores(self, vocal_profile: np.ndarray, profiles: np.ndarray, texture) -> np.ndarray:
+        """``(N,)`` float32 log-odds as :meth:`harmony_scores`, from one 12-bin chroma profile per side instead of the
+        frames: the vocal's ``(12,)`` and each segment's ``(N, 12)`` (e.g. the stored vectors' chroma, rotated by the
+        pitch shift). Coarser (no frame-by-frame agreement) and far cheaper: a vector operation over every segment."""
+        torch = self.torch
+        if not self.cfg.harmony:
+            raise ParameterError("the scorer has no harmony branch")
+        n, W = len(profiles), len(texture)
+        if n == 0:
+            return np.zeros(0, np.float32)
+        with torch.no_grad():
+            v = torch.from_numpy(np.broadcast_to(np.asarray(vocal_profile, np.float32)[None, :, None], (n, 12, 1)).copy())
+            harm = self.model._harmony(v, torch.from_numpy(np.asarray(profiles, np.float32)[:, :, None]))  # (n, 2h)
+            x = torch.cat([texture[None].expand(n, W, -1), harm[:, None].expand(n, W, -1)], dim=2).reshape(n * W, -1)
+            p = torch.softmax(self.model.head(x), dim=1)[:, 0].reshape(n, W).mean(1).clamp(1e-6, 1 - 1e-6)
+            return torch.log(p / (1 - p)).numpy().astype(np.float32)
+
+    def harmony_scores(self, q: VocalQuery, segments: Sequence[tuple], feats, texture, *, step: int = 4,
+                       batch: int = 64) -> np.ndarray:
+        """``(M,)`` float32 log-odds of PreMixNet for the vocal ``q`` and each harmonic segment ``(song, start_s, ratio,
+        semitones)`` of ``segments``, the accompaniment's sound fixed to ``texture`` (:meth:`texture`): what tells the
+        segments apart is the network's harmony branch alone, the vocal's chroma against the segment's frame by frame
+        (read from the stored features, every ``step``-th frame). Milliseconds for hundreds of segments: no SourceNet."""
+        torch = self.torch
+        if not self.cfg.harmony:
+            raise ParameterError("the scorer has no harmony branch")
+        if len(segments) == 0:
+            return np.zeros(0, np.float32)
+        vch = torch.from_numpy(np.ascontiguousarray(q.chroma_w[:, :, ::step]))
+        W, out = len(vch), []
+        with torch.no_grad():
+            for s in range(0, len(segments), batch):
+                part = segments[s: s + batch]
+                hc = np.stack([windows(placed_chroma(feats[song], start_s=start, seconds=q.seconds, ratio=ratio,
+                                                     semitones=int(shift)))[:, :, ::step]
+                               for song, start, ratio, shift in part])  # (m, W, 12, frames / step)
+                m = len(part)
+                harm = self.model._harmony(vch.repeat(m, 1, 1), torch.from_numpy(hc.reshape(m * W, 12, -1)))
+                lo = self.model.head(torch.cat([texture.repeat(m, 1), harm], dim=1))
+                p = torch.softmax(lo, dim=1)[:, 0].reshape(m, W).mean(1).clamp(1e-6, 1 - 1e-6)
+                out.append(torch.log(p / (1 - p)).numpy())
+        return np.concatenate(out).astype(np.float32)
 
     def _combine(self, v, H, P, HH, hi, pi, batch: int) -> np.ndarray:
         """The rest of the network for pairs ``(hi[n], pi[n])``: shares ``v`` (W, c1d, T'', 1), ``H``, ``P``

@@ -161,35 +161,46 @@ class StemIndex:
             out[role] = (idx, s.astype(np.float32), ratio, shifts)
         return out
 
+    def candidates(self, vec: np.ndarray, key: str, tempo, *, seconds: float, exclude: str | None = None) -> dict:
+        """Every segment the vocal's key and tempo allow, scored by the first stage, for :meth:`pairs`:
+        ``{role: {"idx" (into segments[role]), "score", "ratio", "shift", "reading" (index into the readings)}}``.
+
+        ``tempo``: the vocal's tempo (BPM), or several readings of it (e.g. ``(t, t / 2, t * 2)``); a segment's score
+        is standardised over the segments its reading allows (a segment is allowed by one reading at most, the
+        ratios of two readings being 2x apart). Segments that make the same mashup (8 and 16 bars from the same
+        downbeat of a song) count once: the best scoring stands for them. ``exclude``: a song left out (the
+        vocal's own)."""
+        tempi = [float(tempo)] if np.ndim(tempo) == 0 else list(dict.fromkeys(float(t) for t in tempo))
+        parts = {"harmonic": [], "percussion": []}
+        for r, t in enumerate(tempi):
+            sc = self.scores(vec, key, t, seconds=seconds, exclude=exclude)
+            for role in parts:
+                idx, score, ratio, shift = _best_per_start(self.segments[role], *sc[role])
+                parts[role].append((idx, score, ratio, shift, np.full(len(idx), r)))
+        return {role: dict(zip(("idx", "score", "ratio", "shift", "reading"), (np.concatenate(a) for a in zip(*got))))
+                for role, got in parts.items()}
+
+    def pairs(self, cands: dict, n: int) -> list[dict]:
+        """The best (harmonic segment, percussion segment) pairs of :meth:`candidates`, up to ``n``, best first:
+        ``[{"harmonic", "harmonic_start_s", "harmonic_semitones", "harmonic_ratio", "percussion",
+        "percussion_start_s", "percussion_ratio", "first_stage"}]``: those of
+        :func:`~collage.mashup.embed.shortlist_pairs`, every pair of the best ``ceil(sqrt(n))`` segments of each
+        side, both segments of one reading of the tempo, never both stems from one song."""
+        H, P = self.segments["harmonic"], self.segments["percussion"]
+        h, p = cands["harmonic"], cands["percussion"]
+        pairs = shortlist_pairs(h["score"], p["score"], n, h_group=H["song"][h["idx"]], p_group=P["song"][p["idx"]],
+                                h_block=h["reading"], p_block=p["reading"])
+        return [{"harmonic": self.names[H["song"][h["idx"][i]]], "harmonic_start_s": float(H["start_s"][h["idx"][i]]),
+                 "harmonic_semitones": int(h["shift"][i]), "harmonic_ratio": float(h["ratio"][i]),
+                 "percussion": self.names[P["song"][p["idx"][j]]], "percussion_start_s": float(P["start_s"][p["idx"][j]]),
+                 "percussion_ratio": float(p["ratio"][j]), "first_stage": float(h["score"][i] + p["score"][j])}
+                for i, j in pairs]
+
     def shortlist(self, vec: np.ndarray, key: str, tempo, *, n: int, seconds: float,
                   exclude: str | None = None) -> list[dict]:
-        """The best (harmonic segment, percussion segment) pairs, up to ``n``, for a vocal with vector ``vec``,
-        key and tempo (BPM; or several readings of it, e.g. ``(t, t / 2, t * 2)``), best first:
-        ``[{"harmonic", "harmonic_start_s", "harmonic_semitones", "harmonic_ratio", "percussion",
-        "percussion_start_s", "percussion_ratio", "first_stage"}]``.
-
-        The pairs are those of :func:`~collage.mashup.embed.shortlist_pairs`: every pair of the best
-        ``ceil(sqrt(n))`` segments of each side, over every reading of the tempo (a segment's score is
-        standardised over the segments its reading allows; a segment is allowed by one reading at most,
-        the ratios of two readings being 2x apart), both segments stretched by one reading. ``exclude``: a
-        song whose stems are left out (the vocal's own); a pair never takes both stems from one song, and
-        pairs that make the same mashup (segments of different lengths from the same downbeat) count once:
-        the segment of a song and start that scores best stands for them."""
-        tempi = [float(tempo)] if np.ndim(tempo) == 0 else [float(t) for t in tempo]
-        H, P = self.segments["harmonic"], self.segments["percussion"]
-        side = {"harmonic": [], "percussion": []}
-        for r, t in enumerate(dict.fromkeys(tempi)):
-            sc = self.scores(vec, key, t, seconds=seconds, exclude=exclude)
-            for role, g in (("harmonic", H), ("percussion", P)):
-                idx, s, ratio, shifts = _best_per_start(g, *sc[role])
-                side[role].append((idx, s, ratio, shifts, np.full(len(idx), r)))
-        (hi, hs, hr, hsh, hb), (pi, ps, pr, _, pb) = ([np.concatenate(a) for a in zip(*side[role])]
-                                                      for role in ("harmonic", "percussion"))
-        pairs = shortlist_pairs(hs, ps, n, h_group=H["song"][hi], p_group=P["song"][pi], h_block=hb, p_block=pb)
-        return [{"harmonic": self.names[H["song"][hi[i]]], "harmonic_start_s": float(H["start_s"][hi[i]]),
-                 "harmonic_semitones": int(hsh[i]), "harmonic_ratio": float(hr[i]),
-                 "percussion": self.names[P["song"][pi[j]]], "percussion_start_s": float(P["start_s"][pi[j]]),
-                 "percussion_ratio": float(pr[j]), "first_stage": float(hs[i] + ps[j])} for i, j in pairs]
+        """:meth:`pairs` of :meth:`candidates`: the best pairs, up to ``n``, for a vocal with vector ``vec``, key
+        and tempo (or readings of it)."""
+        return self.pairs(self.candidates(vec, key, tempo, seconds=seconds, exclude=exclude), n)
 
 
 def _best_per_start(g: dict, idx: np.ndarray, scores: np.ndarray, ratios: np.ndarray, shifts: np.ndarray):

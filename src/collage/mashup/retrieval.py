@@ -16,6 +16,7 @@ them by a scorer (:data:`~collage.mashup.combination.SCORERS`).
 from __future__ import annotations
 
 import json
+import math
 import os
 import time
 from pathlib import Path
@@ -28,9 +29,10 @@ from collage.io.atomic import atomic_path
 from collage.io.audio import write_wav
 from collage.mashup.combination import SCORERS
 from collage.mashup.dbclips import clips_from_db, vocal_clip
-from collage.mashup.embed import vocal_embedding
+from collage.mashup.embed import LAYOUT, vocal_embedding
 from collage.mashup.fastscore import FastScorer, ensure_features
-from collage.mashup.generate import Candidate, matched_candidates, render_candidate, vocal_starts
+from collage.mashup.firststage import standardise
+from collage.mashup.generate import Candidate, Clip, matched_candidates, render_candidate, vocal_starts
 from collage.mashup.index import StemIndex
 from collage.mashup.score import (
     FEATURE_SR,
@@ -41,12 +43,57 @@ from collage.mashup.score import (
 )
 from collage.progress import track
 
-__all__ = ["SHORTLIST_FAST", "SHORTLIST_EXACT", "generate_mashups", "rank_candidates", "render_retrieved", "retrieve",
+__all__ = ["SHORTLIST_FAST", "SHORTLIST_EXACT", "HARMONY_TOP", "harmony_first_stage", "generate_mashups", "rank_candidates", "render_retrieved", "retrieve",
            "score_candidates", "scorer_model"]
 
 _TERMS = ("automashupper", "harmonic", "rhythmic", "spectral")
 #: ``retrieve``'s default shortlist (pairs) with the fast second stage, and when every candidate is rendered
-SHORTLIST_FAST, SHORTLIST_EXACT = 1600, 30
+SHORTLIST_FAST, SHORTLIST_EXACT = 2500, 30
+#: harmonic segments the first stage scores frame by frame with the second stage's harmony branch
+#: (:func:`harmony_first_stage`): the best this many by chroma profiles
+HARMONY_TOP = 200
+#: segments of each side whose sound, averaged, is the reference accompaniment of :func:`harmony_first_stage`
+_REFERENCES = 4
+
+
+def harmony_first_stage(index: StemIndex, cands: dict, scorer: FastScorer, q, vocal_vector: np.ndarray,
+                        features: Callable, *, cache: dict | None = None, top: int = HARMONY_TOP) -> dict:
+    """``cands`` (:meth:`~collage.mashup.index.StemIndex.candidates`) with the harmonic side scored by the second
+    stage itself: PreMixNet's log-odds for the vocal ``q`` (:meth:`~collage.mashup.fastscore.FastScorer.vocal`) with
+    each harmonic segment, the accompaniment's sound fixed to a reference (the mean of the best
+    :data:`_REFERENCES` segments of each side), so that only the network's harmony branch, frame by frame, tells
+    the segments apart. Every allowed harmonic segment is scored from chroma profiles (the vocal's vector
+    ``vocal_vector`` and the segments' stored ones: :meth:`~collage.mashup.fastscore.FastScorer.profile_scores`),
+    the best ``top`` of those frame by frame (:meth:`~collage.mashup.fastscore.FastScorer.harmony_scores`),
+    standardised and put before the others.
+
+    Why: on songs rendered with a soundfont no model was trained on, the vector-based harmonic score does not
+    predict a segment's best pair score at all (Spearman 0.01 on val songs); this one does (0.46), at about
+    0.3 ms per segment and no SourceNet (docs/results/mashup_harmony_first_stage.md). ``features(names)``:
+    the stored features of those songs (:func:`~collage.mashup.fastscore.ensure_features`); ``cache``: the
+    second stage's, which the reference segments' SourceNet shares then fill.
+    """
+    h, p = cands["harmonic"], cands["percussion"]
+    if len(h["idx"]) == 0 or len(p["idx"]) == 0:
+        return cands
+    H, P = index.segments["harmonic"], index.segments["percussion"]
+    rh, rp = (np.argsort(-c["score"], kind="stable")[:_REFERENCES] for c in (h, p))
+    name = lambda g, c, i: index.names[g["song"][c["idx"][i]]]  # noqa: E731
+    refs = [Candidate("matched", "vocal", name(H, h, i), name(P, p, j), q.seconds, 0.0, float(H["start_s"][h["idx"][i]]),
+                      float(P["start_s"][p["idx"][j]]), harmonic_semitones=int(h["shift"][i]),
+                      harmonic_ratio=float(h["ratio"][i]), percussion_ratio=float(p["ratio"][j])) for i, j in zip(rh, rp)]
+    feats = features({c.harmonic for c in refs} | {c.percussion for c in refs})
+    texture = scorer.texture(q, refs, feats, cache=cache)
+    # every allowed segment by chroma profiles (the stored vectors', rotated by the shift), the best ``top`` by frames
+    chroma = H["vec"][h["idx"]][:, LAYOUT["chroma"]]
+    rolled = chroma[np.arange(len(chroma))[:, None], (np.arange(12)[None, :] - h["shift"][:, None]) % 12]
+    coarse = scorer.profile_scores(vocal_vector[LAYOUT["chroma"]], rolled, texture)
+    best = np.argsort(-coarse, kind="stable")[:top]
+    segs = [(name(H, h, i), float(H["start_s"][h["idx"][i]]), float(h["ratio"][i]), int(h["shift"][i])) for i in best]
+    feats = features({s[0] for s in segs})
+    score = standardise(coarse) - 1e3  # below every segment scored by frames
+    score[best] = standardise(scorer.harmony_scores(q, segs, feats, texture))
+    return {**cands, "harmonic": {**h, "score": score.astype(np.float32)}}
 
 
 def scorer_model(scorer: str):
@@ -111,8 +158,9 @@ def retrieve(db: str | os.PathLike, vocal: str | os.PathLike, *, top: int = 5, s
 
     Two stages: every harmonic and percussion stem segment of the DB that the vocal's key and
     tempo allow is scored from its stored vector by the learned first stage
-    (:mod:`collage.mashup.index`, :mod:`collage.mashup.firststage`); every pair of each side's best
-    segments, up to ``shortlist`` pairs, is ranked by ``scorer``. PreMixNet scores them the fast way by default
+    (:mod:`collage.mashup.index`, :mod:`collage.mashup.firststage`), and with the fast PreMixNet the
+    harmonic side by the network's own harmony branch (:func:`harmony_first_stage`); every pair of
+    each side's best segments, up to ``shortlist`` pairs, is ranked by ``scorer``. PreMixNet scores them the fast way by default
     (:mod:`collage.mashup.fastscore`: features stored per song and pitch shift, computed on first use,
     the stretch applied to them, milliseconds per candidate); ``second_stage="exact"`` renders each
     (shifted, stretched, mixed) and computes its features, as the other scorers always do.
@@ -188,7 +236,7 @@ def retrieve(db: str | os.PathLike, vocal: str | os.PathLike, *, top: int = 5, s
     report("analysing the vocal", 1, 1)
     secs = min(seconds, seed_clip.duration)
     vocal_start = float(vocal_starts(seed_clip, secs)[0])
-    first = {}
+    first, fq = {}, None
     t0 = time.perf_counter()
     if candidates is not None:
         mode, searched = "random", 0
@@ -199,7 +247,12 @@ def retrieve(db: str | os.PathLike, vocal: str | os.PathLike, *, top: int = 5, s
         report("first stage", 0, 1)
         vec = vocal_embedding(seed_clip.stem("vocals"), seed_clip.sr, seed_clip.downbeats, vocal_start, secs)
         tempi = (seed_clip.tempo, seed_clip.tempo / 2, seed_clip.tempo * 2) if tempo_octaves else (seed_clip.tempo,)
-        picks = index.shortlist(vec, seed_clip.key, tempi, n=shortlist, seconds=secs, exclude=exclude)
+        found = index.candidates(vec, seed_clip.key, tempi, seconds=secs, exclude=exclude)
+        if fast:  # the second stage's harmony branch scores the harmonic side
+            fq = _FastQuery(db, model, seed_clip, vocal_start, secs)
+            found = harmony_first_stage(index, found, fq.scorer, fq.q, vec, fq.features, cache=fq.cache,
+                                        top=max(HARMONY_TOP, math.ceil(math.sqrt(shortlist))))
+        picks = index.pairs(found, shortlist)
         searched = len(index)
         cands = []
         for p in picks:
@@ -213,7 +266,8 @@ def retrieve(db: str | os.PathLike, vocal: str | os.PathLike, *, top: int = 5, s
     if candidates is None:  # only the shortlisted songs' stems are needed
         pool = clips_from_db(db, names={c.harmonic for c in cands} | {c.percussion for c in cands}) if cands else []
     if fast:
-        rows = _fast_rank(db, seed_clip, cands, pool, model, secs, vocal_start, report)
+        fq = fq or _FastQuery(db, model, seed_clip, vocal_start, secs)
+        rows = fq.rank(cands, report)
         if explain and rows:
             terms = {id(c): t for _, c, t in score_candidates(seed_clip, [c for _, c, _ in rows[:top]], pool,
                                                                scorer="automashupper", model=None, seconds=secs,
@@ -243,18 +297,31 @@ def retrieve(db: str | os.PathLike, vocal: str | os.PathLike, *, top: int = 5, s
                        "rerank_s": round(t3 - t2, 3)}, "rerank": rerank, "results": res}
 
 
-def _fast_rank(db, seed, cands, pool, model, seconds: float, vocal_start_s: float, report) -> list:
-    """``cands`` scored by PreMixNet through :mod:`collage.mashup.fastscore`: ``[(score, Candidate, {})]`` best first."""
-    report("scoring", 0, len(cands))
-    if not cands:
-        return []
-    need = {c.harmonic for c in cands} | {c.percussion for c in cands}
-    feats = ensure_features(db, [c for c in pool if c.id in need])
-    scorer = FastScorer(model)
-    q = scorer.vocal(seed, vocal_start_s=vocal_start_s, seconds=seconds)
-    scores = scorer.score(q, cands, feats)
-    report("scoring", len(cands), len(cands))
-    return sorted(([float(s), c, {}] for s, c in zip(scores, cands)), key=lambda r: -r[0])
+class _FastQuery:
+    """The fast second stage for one vocal window: the scorer, the vocal's features and SourceNet share, the stored
+    features of the songs read so far and the segments' shares (kept for the first stage's harmony scores and
+    the ranking of the shortlist)."""
+
+    def __init__(self, db, model, seed: Clip, vocal_start_s: float, seconds: float):
+        self.db, self.scorer, self.cache, self.feats = db, FastScorer(model), {}, {}
+        self.q = self.scorer.vocal(seed, vocal_start_s=vocal_start_s, seconds=seconds)
+
+    def features(self, names) -> dict:
+        """The stored features of the songs ``names`` (computed and stored where missing)."""
+        need = set(names) - set(self.feats)
+        if need:
+            self.feats |= ensure_features(self.db, clips_from_db(self.db, names=need))
+        return self.feats
+
+    def rank(self, cands: list, report) -> list:
+        """``cands`` scored by PreMixNet through :mod:`collage.mashup.fastscore`: ``[(score, Candidate, {})]`` best first."""
+        report("scoring", 0, len(cands))
+        if not cands:
+            return []
+        scores = self.scorer.score(self.q, cands, self.features({c.harmonic for c in cands} | {c.percussion for c in cands}),
+                                   cache=self.cache)
+        report("scoring", len(cands), len(cands))
+        return sorted(([float(s), c, {}] for s, c in zip(scores, cands)), key=lambda r: -r[0])
 
 
 def render_retrieved(db: str | os.PathLike, found: dict, *, rank: int = 1,

@@ -7,12 +7,17 @@ The MashupDB holds duple-metre POP909 *test* songs built whole (``collage mashup
 (key, tempo, downbeats, as an outside vocal) and queried at several windows of ``--seconds``
 spread over the song (its own song left out), ``--queries`` in all. For each query, *every*
 allowed pair of a harmonic and a percussion segment (key within ±3 semitones, tempo ratio in
-[0.8, 1.2], enough audio; one reading of the vocal's tempo) is scored by the fast second stage
+[0.8, 1.2], enough audio; the vocal's tempo read three ways, as ``retrieve`` reads it: as found, at half and
+double speed, a pair's two segments stretched by one reading) is scored by the fast second stage
 (:mod:`collage.mashup.fastscore`, PreMixNet): the exhaustive ranking. Two-stage: the best 10 by
-the same scorer among the first stage's shortlist of N pairs (``StemIndex.shortlist``: every pair
-of each side's best segments by the learned first stage, up to N); random: among N pairs drawn
-at random (mean of 20 draws). Also timed per query: the first stage, and the second stage on its best 30.
-Writes docs/results/mashup_recall_whole_songs.md and .json.
+the same scorer among the first stage's shortlist of N pairs (``StemIndex.pairs``: every pair of
+each side's best ceil(sqrt(N)) segments), for two first stages side by side: ``harmony`` (what
+``retrieve`` runs: :func:`~collage.mashup.retrieval.harmony_first_stage` on the harmonic side) and
+``vectors`` (the stored vectors alone: segment priors + the learned score); random: among N pairs
+drawn at random (mean of 20 draws). Also: the share of the true top 10's score the two-stage top 10
+captures, and the first stage's time per query.
+Writes docs/results/NAME.md and .json (``--name``; default mashup_recall_whole_songs). Validation runs
+take a DB of val songs and their own ``--name``.
 """
 
 from __future__ import annotations
@@ -35,11 +40,9 @@ from collage.mashup.embed import vocal_embedding  # noqa: E402
 from collage.mashup.fastscore import FastScorer, ensure_features  # noqa: E402
 from collage.mashup.generate import Candidate, vocal_starts  # noqa: E402
 from collage.mashup.index import StemIndex  # noqa: E402
-from collage.mashup.retrieval import scorer_model  # noqa: E402
+from collage.mashup.retrieval import HARMONY_TOP, harmony_first_stage, scorer_model  # noqa: E402
 
 OUT = Path(__file__).resolve().parents[1] / "docs" / "results"
-
-SHORTLISTS = (10, 30, 50, 100, 200, 400, 900, 1600)
 
 
 def main() -> None:
@@ -50,11 +53,17 @@ def main() -> None:
                     help="Windows tried per vocal (default: queries / songs; windows without two allowed pairs are skipped).")
     ap.add_argument("--analysis-cache", default=None,
                     help="A JSON file keeping each vocal's analysis (key, tempo, beats, downbeats) between runs.")
-    ap.add_argument("--seconds", type=float, default=15.0)
+    ap.add_argument("--seconds", type=float, default=25.0)
+    ap.add_argument("--shortlists", default="30,100,400,900,1600,2500",
+                    help="Shortlist sizes (pairs) to measure, comma-separated.")
+    ap.add_argument("--harmony-top", type=int, default=HARMONY_TOP,
+                    help="Harmonic segments the harmony first stage scores frame by frame (retrieve's default).")
+    ap.add_argument("--name", default="mashup_recall_whole_songs",
+                    help="Output name under docs/results (NAME.md, NAME.json); e.g. a validation run's own.")
     ap.add_argument("--from-json", action="store_true", help="Only re-render the report from the JSON record.")
     args = ap.parse_args()
     if args.from_json:
-        write_report(json.loads((OUT / "mashup_recall_whole_songs.json").read_text()))
+        write_report(json.loads((OUT / f"{args.name}.json").read_text()), args.name)
         return
     t = time.perf_counter()
     index = StemIndex.load(args.db)  # computes the segment vectors and priors a DB lacks
@@ -75,11 +84,14 @@ def main() -> None:
         except CollageError as e:
             unusable.append((name, str(e).rsplit(": ", 1)[-1]))
     per_song = args.per_song or -(-args.queries // max(len(seeds), 1))
+    shortlists = [int(x) for x in args.shortlists.split(",")]
     rng = np.random.default_rng(0)
     queries = []
+    pkey = lambda p: (p["harmonic"], p["harmonic_start_s"], p["percussion"], p["percussion_start_s"])  # noqa: E731
     for name, seed in seeds:
         cache = {}  # the windows of one vocal share each placed segment's SourceNet share
         secs = min(args.seconds, seed.duration)
+        tempi = (seed.tempo, seed.tempo / 2, seed.tempo * 2)  # as retrieve reads it
         starts = vocal_starts(seed, secs)
         starts = starts[np.unique(np.linspace(0, len(starts) - 1, min(per_song, len(starts))).round().astype(int))]
         for start in starts:
@@ -88,101 +100,122 @@ def main() -> None:
             start = float(start)
             t0 = time.perf_counter()
             vec = vocal_embedding(seed.stem("vocals"), seed.sr, seed.downbeats, start, secs)
-            sc = index.scores(vec, seed.key, seed.tempo, seconds=secs, exclude=name)
-            n_all = len(sc["harmonic"][0]) * len(sc["percussion"][0])
-            if n_all < 2:
-                continue
-            pairs = index.shortlist(vec, seed.key, seed.tempo, n=n_all, seconds=secs, exclude=name)
+            found = {"vectors": index.candidates(vec, seed.key, tempi, seconds=secs, exclude=name)}
+            t_vectors = time.perf_counter() - t0
+            k_all = max(len(found["vectors"][role]["idx"]) for role in ("harmonic", "percussion"))
+            pairs = index.pairs(found["vectors"], k_all ** 2)  # every pair
             if len(pairs) < 2:  # every pair takes both stems from one song
                 continue
-            t1 = time.perf_counter()
-            first30 = index.shortlist(vec, seed.key, seed.tempo, n=30, seconds=secs, exclude=name)
-            t_first = time.perf_counter() - t1
             cands = [Candidate("matched", seed.id, p["harmonic"], p["percussion"], secs, start, p["harmonic_start_s"],
                                p["percussion_start_s"], harmonic_semitones=p["harmonic_semitones"],
                                harmonic_ratio=p["harmonic_ratio"], percussion_ratio=p["percussion_ratio"]) for p in pairs]
-            t2 = time.perf_counter()
             q = scorer.vocal(seed, vocal_start_s=start, seconds=secs)
-            t_vocal = time.perf_counter() - t2
-            t3 = time.perf_counter()
-            s2 = scorer.score(q, cands[:30], feats)
-            t_second30 = time.perf_counter() - t3 + t_vocal
-            t4 = time.perf_counter()
-            s2 = scorer.score(q, cands, feats, cache=cache)  # in first-stage order
-            t_all = time.perf_counter() - t4
+            t1 = time.perf_counter()
+            found["harmony"] = harmony_first_stage(index, found["vectors"], scorer, q, vec, lambda names: feats, cache=cache,
+                                                   top=args.harmony_top)
+            t_harmony = time.perf_counter() - t1
+            t2 = time.perf_counter()
+            s2 = scorer.score(q, cands, feats, cache=cache)  # every pair: the exhaustive ranking
+            t_all = time.perf_counter() - t2
             k = min(10, len(cands))
-            truth = set(np.argsort(-s2, kind="stable")[:k].tolist())
-            row = {"song": name, "start_s": round(start, 3), "pairs": len(cands), "two_stage": {}, "random": {},
-                   "first_stage_ms": round(1000 * t_first, 2), "second_stage_30_ms": round(1000 * t_second30, 1),
-                   "exhaustive_s": round(t_all + t1 - t0, 2), "shortlist_30": len(first30)}
-            pos = {(p["harmonic"], p["harmonic_start_s"], p["percussion"], p["percussion_start_s"]): i
-                   for i, p in enumerate(pairs)}
-            row["segments"] = {}
-            for n in SHORTLISTS:
-                sl = index.shortlist(vec, seed.key, seed.tempo, n=n, seconds=secs, exclude=name) if n < len(cands) else pairs
-                ids = [pos[(p["harmonic"], p["harmonic_start_s"], p["percussion"], p["percussion_start_s"])] for p in sl]
-                top = sorted(ids, key=lambda i: -s2[i])[:k]
-                row["two_stage"][n] = len(truth & set(top)) / k
-                row["segments"][n] = len({(p["harmonic"], p["harmonic_start_s"]) for p in sl}) + \
-                    len({(p["percussion"], p["percussion_start_s"]) for p in sl})
-                rec = [len(truth & set(sorted(rng.permutation(len(cands))[:n], key=lambda i: -s2[i])[:k])) / k
-                       for _ in range(20)]
-                row["random"][n] = float(np.mean(rec))
+            order = np.argsort(-s2, kind="stable")
+            truth, best = set(order[:k].tolist()), float(s2[order[:k]].mean())
+            row = {"song": name, "start_s": round(start, 3), "pairs": len(cands),
+                   "first_stage_ms": {"vectors": round(1000 * t_vectors, 2), "harmony": round(1000 * (t_vectors + t_harmony), 1)},
+                   "harmonic_segments": len(found["vectors"]["harmonic"]["idx"]), "exhaustive_s": round(t_all, 2)}
+            pos = {pkey(p): i for i, p in enumerate(pairs)}
+            for fs_name, f in found.items():
+                row[fs_name], row[f"{fs_name}_captured"], row[f"{fs_name}_segments"] = {}, {}, {}
+                for n in shortlists:
+                    sl = index.pairs(f, n)
+                    top = sorted((pos[pkey(p)] for p in sl), key=lambda i: -s2[i])[:k]
+                    row[fs_name][n] = len(truth & set(top)) / k
+                    row[f"{fs_name}_captured"][n] = round(_mean(s2, top) / max(best, 1e-9), 4)
+                    row[f"{fs_name}_segments"][n] = len({(p["harmonic"], p["harmonic_start_s"]) for p in sl}) + \
+                        len({(p["percussion"], p["percussion_start_s"]) for p in sl})
+            row["random"], row["random_captured"], row["random_grid"] = {}, {}, {}
+            for n in shortlists:  # n pairs at random; and the grid of as many segments as the first stage's, at random
+                draws = [sorted(rng.permutation(len(cands))[:n], key=lambda i: -s2[i])[:k] for _ in range(20)]
+                row["random"][n] = float(np.mean([len(truth & set(d)) / k for d in draws]))
+                row["random_captured"][n] = round(float(np.mean([_mean(s2, d) for d in draws])) / max(best, 1e-9), 4)
+                grids = []
+                for _ in range(20):
+                    shuffled = {role: {**f, "score": rng.random(len(f["idx"])).astype(np.float32)}
+                                for role, f in found["vectors"].items()}
+                    top = sorted((pos[pkey(p)] for p in index.pairs(shuffled, n)), key=lambda i: -s2[i])[:k]
+                    grids.append(len(truth & set(top)) / k)
+                row["random_grid"][n] = float(np.mean(grids))
             queries.append(row)
-            print(len(queries), row, flush=True)
+            print(len(queries), {key: row[key] for key in ("song", "pairs", "vectors", "harmony", "random_grid")}, flush=True)
     pairs = [q["pairs"] for q in queries]
+    mean = lambda key, n: round(float(np.mean([q[key][n] for q in queries])), 3)  # noqa: E731
     out = {"db": Path(args.db).name, "songs": len(vocals), "vocals_unusable": unusable, "segments": len(index),
-           "queries": len(queries), "seconds": args.seconds, "features_s": round(feat_s, 1), "index_s": round(index_s, 1),
+           "song_s_max": round(float(index.durations.max()), 1), "queries": len(queries), "vocals_queried": len({q["song"] for q in queries}), "seconds": args.seconds,
+           "features_s": round(feat_s, 1), "index_s": round(index_s, 1), "shortlists": shortlists,
            "pairs_per_query": {"median": float(np.median(pairs)), "min": min(pairs), "max": max(pairs)},
-           "recall_at_10": {n: {"two_stage": round(float(np.mean([q["two_stage"][n] for q in queries])), 3),
-                                "random": round(float(np.mean([q["random"][n] for q in queries])), 3),
-                                "segments_median": float(np.median([q["segments"][n] for q in queries]))}
-                            for n in SHORTLISTS},
-           "first_stage_ms_median": round(float(np.median([q["first_stage_ms"] for q in queries])), 2),
-           "second_stage_30_ms_median": round(float(np.median([q["second_stage_30_ms"] for q in queries])), 1),
+           "recall_at_10": {n: {"harmony": mean("harmony", n), "vectors": mean("vectors", n), "random": mean("random", n), "random_grid": mean("random_grid", n),
+                                "captured_harmony": mean("harmony_captured", n), "captured_vectors": mean("vectors_captured", n),
+                                "captured_random": mean("random_captured", n),
+                                "segments_median": float(np.median([q["harmony_segments"][n] for q in queries]))}
+                            for n in shortlists},
+           "first_stage_ms_median": {k: round(float(np.median([q["first_stage_ms"][k] for q in queries])), 1)
+                                     for k in ("vectors", "harmony")},
+           "harmonic_segments_median": float(np.median([q["harmonic_segments"] for q in queries])),
            "exhaustive_s_median": round(float(np.median([q["exhaustive_s"] for q in queries])), 2),
            "per_query": queries, "machine": machine(), "loadavg_after": loadavg(),
            "command": "OMP_NUM_THREADS=1 python benchmarks/mashup_recall_whole_songs.py " + " ".join(sys.argv[1:])}
-    (OUT / "mashup_recall_whole_songs.json").write_text(json.dumps(out, indent=1) + "\n")
-    write_report(json.loads(json.dumps(out)))
+    (OUT / f"{args.name}.json").write_text(json.dumps(out, indent=1) + "\n")
+    write_report(json.loads(json.dumps(out)), args.name)
 
 
-def write_report(out: dict) -> None:
+def _mean(s: np.ndarray, idx) -> float:
+    """The mean of ``s[idx]`` (0 for no index: an empty shortlist finds nothing)."""
+    return float(s[list(idx)].mean()) if len(idx) else 0.0
+
+
+def write_report(out: dict, name: str) -> None:
     r = out["recall_at_10"]
-    table = "\n".join(f"| {n} | **{r[str(n)]['two_stage']}** | {r[str(n)]['random']} | {r[str(n)]['segments_median']:g} |"
-                      for n in SHORTLISTS if str(n) in r)
+    table = "\n".join(f"| {n} | **{r[str(n)]['harmony']}** | {r[str(n)]['vectors']} | {r[str(n)]['random_grid']} | "
+                      f"{r[str(n)]['random']} | "
+                      f"{r[str(n)]['captured_harmony']} / {r[str(n)]['captured_vectors']} / {r[str(n)]['captured_random']} | "
+                      f"{r[str(n)]['segments_median']:g} |" for n in out["shortlists"])
     md = "\n".join([
         "# Two-stage retrieval on whole songs: recall@10 against an exhaustive ranking",
         "",
-        f"A MashupDB of {out['songs']} duple-metre POP909 test songs built whole (`{out['db']}`, the held-out soundfont; "
-        f"**{out['segments']} harmonic plus percussion stem segments**). {out['queries']} queries: each song's vocal, "
-        f"analysed alone, at windows of {out['seconds']:g} s spread over the song, its own song left out "
-        f"({len(out['vocals_unusable'])} vocal(s) had no beat found alone; the queries come from "
-        f"{len({q['song'] for q in out['per_query']})} vocals, the others had no window with two allowed pairs at the "
-        "tempo read from the vocal alone). For each, every allowed pair "
-        f"(median {out['pairs_per_query']['median']:g}, {out['pairs_per_query']['min']}-{out['pairs_per_query']['max']}) "
-        "was scored by the fast second stage (PreMixNet on stored features): the exhaustive ranking. Two-stage: its top 10 "
-        "among the first stage's shortlist of N pairs (the learned first stage, weights `mashup_first_stage`: every pair "
-        "of the best harmonic and the best percussion segments, up to N; the last column counts those segments, which is "
-        "what the second stage pays for); random: among N pairs drawn at random (mean of 20 draws).",
+        f"A MashupDB of {out['songs']} duple-metre POP909 songs (`{out['db']}`, up to {out.get('song_s_max', '?')} s of "
+        f"audio per song; **{out['segments']} harmonic plus percussion stem segments**). {out['queries']} queries: {out['vocals_queried']} songs' vocals, each analysed "
+        f"alone (key, tempo, downbeats, as an outside vocal; {len(out['vocals_unusable'])} had no beat found alone), at "
+        f"windows of {out['seconds']:g} s spread over the song, its own song left out. For each, every pair `retrieve` "
+        "could return (harmonic within ±3 semitones, tempo ratio in [0.8, 1.2] at one of the three readings of the "
+        "vocal's tempo `retrieve` makes, as found, half and double, enough audio; median "
+        f"{out['pairs_per_query']['median']:g}, {out['pairs_per_query']['min']}-{out['pairs_per_query']['max']} pairs) "
+        "was scored by the fast second stage (PreMixNet on stored features): the exhaustive ranking, whose top 10 are "
+        "the truth. Two-stage: the top 10 by the same scorer among the first stage's shortlist of N pairs (every pair of "
+        "each side's best ceil(sqrt(N)) segments, `retrieve`'s grid). First stages: **harmony** (what `retrieve` runs: "
+        "the harmonic side scored by the second stage's own harmony branch against a reference accompaniment sound, "
+        "`harmony_first_stage`, percussion by its vectors) and vectors alone (segment priors + the learned score, "
+        "weights `mashup_first_stage`). Baselines, mean of 20 draws: a random grid (the same grid of segments drawn at "
+        "random: the same cost to the second stage) and N random pairs (up to 2N segments: far more costly). Captured: the exhaustive "
+        "score of the two-stage top 10 over that of the true top 10 (1 = as good as exhaustive search), harmony / "
+        "vectors / random.",
         "",
-        "| N (shortlist or draw) | recall@10, two-stage | recall@10, random draw | stem segments in the shortlist (median) |",
-        "|---|---|---|---|",
+        "| N (shortlist or draw) | recall@10, harmony | recall@10, vectors | recall@10, random grid | recall@10, random pairs "
+        "| score captured (h / v / random pairs) | stem segments the second stage scores (median) |",
+        "|---|---|---|---|---|---|---|",
         table,
         "",
-        f"Per query (median, one thread): first stage {out['first_stage_ms_median']} ms; second stage on its best 30 "
-        f"(the vocal's features and SourceNet, then 30 candidates) {out['second_stage_30_ms_median']} ms; the exhaustive "
-        f"ranking {out['exhaustive_s_median']} s (the windows of one vocal share each segment's SourceNet; max "
-        f"{max(q['exhaustive_s'] for q in out['per_query'])} s, a vocal's first window). Reading or storing the songs' "
-        f"features: {out['features_s']} s (they were stored beforehand); loading the index: {out.get('index_s', '?')} s "
-        "(with the segment priors, when they were computed in this run: 16 reference vocals x 16 partners per segment).",
+        f"Per query (median, one thread): first stage by vectors {out['first_stage_ms_median']['vectors']} ms, with the "
+        f"harmony scores {out['first_stage_ms_median']['harmony']} ms ({out['harmonic_segments_median']:g} harmonic "
+        "segments allowed; the vocal's own features, which the second stage needs anyway, not included); the exhaustive "
+        f"ranking {out['exhaustive_s_median']} s (the windows of one vocal share each segment's SourceNet). Features "
+        f"stored beforehand (reading them: {out['features_s']} s); loading the index: {out.get('index_s', '?')} s.",
         "",
         f"Machine: {out['machine']}; load average after {out['loadavg_after']} (2 shared cores).",
         "",
         f"Command: `{out['command']}`",
         "",
     ])
-    (OUT / "mashup_recall_whole_songs.md").write_text(md)
+    (OUT / f"{name}.md").write_text(md)
     print(md)
 
 

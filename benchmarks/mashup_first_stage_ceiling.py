@@ -56,6 +56,43 @@ def _rho(x: np.ndarray, y: np.ndarray) -> float:
     return float(spearmanr(x[ok], y[ok])[0]) if ok.sum() > 5 and np.ptp(x[ok]) > 0 else float("nan")
 
 
+def _first_window_scores(scorer, q, index, found, ref, feats, cache) -> np.ndarray:
+    """Each allowed percussion segment's log-odds with the harmonic segments ``ref`` (indices into found's harmonic
+    side), from the first window alone (8.2 s), the segment placed at the stored stretch nearest its own
+    (:data:`~collage.mashup.fastscore.PERC_RATIOS`, no further stretch): what a build could store per segment and
+    stretch, one SourceNet share each."""
+    import torch
+
+    from collage.mashup.fastscore import PERC_RATIOS, placed_features
+    from collage.mashup.score import windows
+
+    H, P = index.segments["harmonic"], index.segments["percussion"]
+    h, p = found["harmonic"], found["percussion"]
+    refs = [Candidate("matched", "v", index.names[H["song"][h["idx"][i]]], index.names[P["song"][p["idx"][0]]], q.seconds, 0.0,
+                      float(H["start_s"][h["idx"][i]]), float(P["start_s"][p["idx"][0]]), harmonic_semitones=int(h["shift"][i]),
+                      harmonic_ratio=float(h["ratio"][i]), percussion_ratio=float(p["ratio"][0])) for i in ref]
+    hkeys, _, _, _ = scorer._segments(q, refs, feats, cache)
+    shape = q.share.shape
+    h_share = torch.stack([cache[("h", q.seconds, k)][0].reshape(shape)[0] for k in hkeys]).mean(0)
+    with torch.no_grad():
+        harm = scorer.model._harmony(torch.from_numpy(q.chroma_w[:1]).repeat(len(hkeys), 1, 1),
+                                     torch.from_numpy(np.stack([cache[("h", q.seconds, k)][1][0] for k in hkeys]))).mean(0)
+    grid = np.asarray([r for r in PERC_RATIOS if r != 1.0])
+    mels = []
+    for i, r in zip(p["idx"], p["ratio"]):
+        r0 = 1.0 if r == 1.0 else float(grid[np.argmin(np.abs(grid - r))])
+        m, _ = placed_features(feats[index.names[P["song"][i]]], "percussion", start_s=float(P["start_s"][i]),
+                               seconds=q.seconds, ratio=r0)
+        mels.append(windows(m)[0])
+    shares = scorer._share(2, np.stack(mels))
+    with torch.no_grad():
+        x = q.share[0][None] + h_share[None] + shares
+        out = scorer._rest(x).squeeze(3)
+        out = out.mean(dim=2) + out.amax(dim=2)
+        lo = scorer.model.head(torch.cat([out, harm[None].expand(len(out), -1)], dim=1))
+        return (lo[:, 0] - lo[:, 1]).numpy().astype(np.float64)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--db", default="runs/mashup/distil/val12_heldout_sf.db")
@@ -110,12 +147,15 @@ def main() -> None:
             ref = np.argsort(-frames["harmonic"]["score"], kind="stable")[:4]
             with np.errstate(all="ignore"):
                 p_exact = np.nanmean(_logit(M[ref]), axis=0)
+            p_window = _first_window_scores(scorer, q, index, found, ref, feats, cache)
             for key, x, y in (("harmonic: vectors", h["score"], h_marg), ("harmonic: prior", H["prior"][h["idx"]], h_marg),
                               ("harmonic: harmony, chroma profiles", coarse["harmonic"]["score"], h_marg),
                               ("harmonic: harmony, frame by frame", frames["harmonic"]["score"], h_marg),
                               ("percussion: vectors", p["score"], p_marg), ("percussion: prior", P["prior"][p["idx"]], p_marg),
                               ("percussion: the stretch, closer to 1 first", -np.abs(np.log(p["ratio"])), p_marg),
-                              ("percussion: exact score with the 4 best harmonic (a SourceNet each)", p_exact, p_marg)):
+                              ("percussion: exact score with the 4 best harmonic (a SourceNet each)", p_exact, p_marg),
+                              ("percussion: its first 8.2 s at the nearest stored stretch with the 4 best harmonic "
+                               "(could be stored at build time)", p_window, p_marg)):
                 rhos.setdefault(key, []).append(_rho(np.asarray(x, np.float64), h_marg if key.startswith("h") else p_marg))
             truth = set(np.argsort(-s2, kind="stable")[:10].tolist())
             pos = {(i, j): n for n, (i, j) in enumerate(zip(hh, pp))}
@@ -123,8 +163,9 @@ def main() -> None:
                       "percussion": {**p, "score": np.nan_to_num(p_marg, nan=-1.0).astype(np.float32)}}
             hkey = {(index.names[H["song"][i]], float(H["start_s"][i]), float(r)): n for n, (i, r) in enumerate(zip(h["idx"], h["ratio"]))}
             pkey = {(index.names[P["song"][i]], float(P["start_s"][i]), float(r)): n for n, (i, r) in enumerate(zip(p["idx"], p["ratio"]))}
+            window = {**frames, "percussion": {**p, "score": p_window.astype(np.float32)}}
             for fs_name, f in (("oracle (each segment's true best pair score)", oracle), ("harmony (retrieve)", frames),
-                               ("vectors", found)):
+                               ("vectors", found), ("harmony, and percussion by its first 8.2 s stored", window)):
                 for n in shortlists:
                     got = [pos[(hkey[(x["harmonic"], x["harmonic_start_s"], x["harmonic_ratio"])],
                                 pkey[(x["percussion"], x["percussion_start_s"], x["percussion_ratio"])])]

@@ -68,8 +68,9 @@ def harmony_first_stage(index: StemIndex, cands: dict, scorer: FastScorer, q, vo
     standardised and put before the others.
 
     Why: on songs rendered with a soundfont no model was trained on, the vector-based harmonic score does not
-    predict a segment's best pair score at all (Spearman 0.01 on val songs); this one does (0.46), at about
-    0.3 ms per segment and no SourceNet (docs/results/mashup_harmony_first_stage.md). ``features(names)``:
+    predict a segment's best pair score at all (Spearman 0.01 on val songs); this one does (0.48), in about
+    90 ms a query at 10,740 segments with no SourceNet beyond the references' (docs/results/
+    mashup_first_stage_ceiling.md, mashup_retrieve_speed.md). ``features(names)``:
     the stored features of those songs (:func:`~collage.mashup.fastscore.ensure_features`); ``cache``: the
     second stage's, which the reference segments' SourceNet shares then fill.
     """

@@ -40,9 +40,12 @@ from collage.mashup.embed import vocal_embedding  # noqa: E402
 from collage.mashup.fastscore import FastScorer, ensure_features  # noqa: E402
 from collage.mashup.generate import Candidate, vocal_starts  # noqa: E402
 from collage.mashup.index import StemIndex  # noqa: E402
-from collage.mashup.retrieval import HARMONY_TOP, harmony_first_stage, scorer_model  # noqa: E402
+from collage.mashup.retrieval import HARMONY_TOP, SHARES_ROUNDS, harmony_first_stage, scorer_model, shares_first_stage  # noqa: E402
+from collage.mashup.shares import ensure_shares  # noqa: E402
 
 OUT = Path(__file__).resolve().parents[1] / "docs" / "results"
+#: the first stages compared, best first
+STAGES = ("shares", "harmony", "vectors")
 
 
 def main() -> None:
@@ -58,6 +61,8 @@ def main() -> None:
                     help="Shortlist sizes (pairs) to measure, comma-separated.")
     ap.add_argument("--harmony-top", type=int, default=HARMONY_TOP,
                     help="Harmonic segments the harmony first stage scores frame by frame (retrieve's default).")
+    ap.add_argument("--shares-rounds", default=",".join(map(str, SHARES_ROUNDS)),
+                    help="Segments per side each round of the shares first stage scores (retrieve's default).")
     ap.add_argument("--name", default="mashup_recall_whole_songs",
                     help="Output name under docs/results (NAME.md, NAME.json); e.g. a validation run's own.")
     ap.add_argument("--from-json", action="store_true", help="Only re-render the report from the JSON record.")
@@ -75,6 +80,9 @@ def main() -> None:
     for c in pool:  # the audio is not needed any more
         c.stems = {}
     scorer = FastScorer(scorer_model("premixnet"))
+    t = time.perf_counter()
+    stored = ensure_shares(args.db, index.names, scorer, lambda names: feats)  # at build time in a real DB
+    shares_s = time.perf_counter() - t
     with MashupDB(args.db) as m:
         vocals = [(s["name"], m.stems(s["id"])["vocals"]["path"]) for s in m.songs()]
     seeds, unusable = [], []
@@ -114,6 +122,10 @@ def main() -> None:
             found["harmony"] = harmony_first_stage(index, found["vectors"], scorer, q, vec, lambda names: feats, cache=cache,
                                                    top=args.harmony_top)
             t_harmony = time.perf_counter() - t1
+            found["shares"] = shares_first_stage(index, found["harmony"], scorer, q, lambda names: stored,
+                                                 lambda names: feats,
+                                                 rounds=tuple(int(x) for x in args.shares_rounds.split(",")))
+            t_shares = time.perf_counter() - t1 - t_harmony
             t2 = time.perf_counter()
             s2 = scorer.score(q, cands, feats, cache=cache)  # every pair: the exhaustive ranking
             t_all = time.perf_counter() - t2
@@ -121,7 +133,8 @@ def main() -> None:
             order = np.argsort(-s2, kind="stable")
             truth, best = set(order[:k].tolist()), float(s2[order[:k]].mean())
             row = {"song": name, "start_s": round(start, 3), "pairs": len(cands),
-                   "first_stage_ms": {"vectors": round(1000 * t_vectors, 2), "harmony": round(1000 * (t_vectors + t_harmony), 1)},
+                   "first_stage_ms": {"vectors": round(1000 * t_vectors, 2), "harmony": round(1000 * (t_vectors + t_harmony), 1),
+                                      "shares": round(1000 * (t_vectors + t_harmony + t_shares), 1)},
                    "harmonic_segments": len(found["vectors"]["harmonic"]["idx"]), "exhaustive_s": round(t_all, 2)}
             pos = {pkey(p): i for i, p in enumerate(pairs)}
             for fs_name, f in found.items():
@@ -146,20 +159,21 @@ def main() -> None:
                     grids.append(len(truth & set(top)) / k)
                 row["random_grid"][n] = float(np.mean(grids))
             queries.append(row)
-            print(len(queries), {key: row[key] for key in ("song", "pairs", "vectors", "harmony", "random_grid")}, flush=True)
+            print(len(queries), {key: row[key] for key in ("song", "pairs", "shares", "harmony", "vectors", "random_grid")},
+                  flush=True)
     pairs = [q["pairs"] for q in queries]
     mean = lambda key, n: round(float(np.mean([q[key][n] for q in queries])), 3)  # noqa: E731
     out = {"db": Path(args.db).name, "songs": len(vocals), "vocals_unusable": unusable, "segments": len(index),
            "song_s_max": round(float(index.durations.max()), 1), "queries": len(queries), "vocals_queried": len({q["song"] for q in queries}), "seconds": args.seconds,
            "features_s": round(feat_s, 1), "index_s": round(index_s, 1), "shortlists": shortlists,
            "pairs_per_query": {"median": float(np.median(pairs)), "min": min(pairs), "max": max(pairs)},
-           "recall_at_10": {n: {"harmony": mean("harmony", n), "vectors": mean("vectors", n), "random": mean("random", n), "random_grid": mean("random_grid", n),
-                                "captured_harmony": mean("harmony_captured", n), "captured_vectors": mean("vectors_captured", n),
-                                "captured_random": mean("random_captured", n),
+           "recall_at_10": {n: {**{k: mean(k, n) for k in (*STAGES, "random", "random_grid")},
+                                **{f"captured_{k}": mean(f"{k}_captured", n) for k in (*STAGES, "random")},
                                 "segments_median": float(np.median([q["harmony_segments"][n] for q in queries]))}
                             for n in shortlists},
+           "shares_s_per_song": round(shares_s / max(len(index.names), 1), 2),
            "first_stage_ms_median": {k: round(float(np.median([q["first_stage_ms"][k] for q in queries])), 1)
-                                     for k in ("vectors", "harmony")},
+                                     for k in STAGES},
            "harmonic_segments_median": float(np.median([q["harmonic_segments"] for q in queries])),
            "exhaustive_s_median": round(float(np.median([q["exhaustive_s"] for q in queries])), 2),
            "per_query": queries, "machine": machine(), "loadavg_after": loadavg(),
@@ -175,10 +189,12 @@ def _mean(s: np.ndarray, idx) -> float:
 
 def write_report(out: dict, name: str) -> None:
     r = out["recall_at_10"]
-    table = "\n".join(f"| {n} | **{r[str(n)]['harmony']}** | {r[str(n)]['vectors']} | {r[str(n)]['random_grid']} | "
-                      f"{r[str(n)]['random']} | "
-                      f"{r[str(n)]['captured_harmony']} / {r[str(n)]['captured_vectors']} / {r[str(n)]['captured_random']} | "
-                      f"{r[str(n)]['segments_median']:g} |" for n in out["shortlists"])
+    stages = [k for k in STAGES if k in r[str(out["shortlists"][0])]]
+    table = "\n".join("| " + " | ".join([str(n), *(f"**{r[str(n)][k]}**" if k == stages[0] else str(r[str(n)][k]) for k in stages),
+                                          str(r[str(n)]["random_grid"]), str(r[str(n)]["random"]),
+                                          " / ".join(str(r[str(n)][f"captured_{k}"]) for k in (*stages, "random")),
+                                          f"{r[str(n)]['segments_median']:g}"]) + " |" for n in out["shortlists"])
+    ms = out["first_stage_ms_median"]
     md = "\n".join([
         "# Two-stage retrieval on whole songs: recall@10 against an exhaustive ranking",
         "",
@@ -191,24 +207,29 @@ def write_report(out: dict, name: str) -> None:
         f"{out['pairs_per_query']['median']:g}, {out['pairs_per_query']['min']}-{out['pairs_per_query']['max']} pairs) "
         "was scored by the fast second stage (PreMixNet on stored features): the exhaustive ranking, whose top 10 are "
         "the truth. Two-stage: the top 10 by the same scorer among the first stage's shortlist of N pairs (every pair of "
-        "each side's best ceil(sqrt(N)) segments, `retrieve`'s grid). First stages: **harmony** (what `retrieve` runs: "
-        "the harmonic side scored by the second stage's own harmony branch against a reference accompaniment sound, "
-        "`harmony_first_stage`, percussion by its vectors) and vectors alone (segment priors + the learned score, "
+        "each side's best ceil(sqrt(N)) segments, `retrieve`'s grid). First stages: "
+        + ("**shares** (what `retrieve` runs: `shares_first_stage`, both sides scored by PreMixNet on SourceNet shares "
+           "stored at build time, each segment paired with the other side's best few, after the harmony stage), "
+           if "shares" in stages else "")
+        + "harmony (the harmonic side scored by the second stage's own harmony branch against a reference accompaniment "
+        "sound, `harmony_first_stage`, percussion by its vectors) and vectors alone (segment priors + the learned score, "
         "weights `mashup_first_stage`). Baselines, mean of 20 draws: a random grid (the same grid of segments drawn at "
-        "random: the same cost to the second stage) and N random pairs (up to 2N segments: far more costly). Captured: the exhaustive "
-        "score of the two-stage top 10 over that of the true top 10 (1 = as good as exhaustive search), harmony / "
-        "vectors / random.",
+        "random: the same cost to the second stage) and N random pairs (up to 2N segments: far more costly). Captured: the "
+        "exhaustive score of the two-stage top 10 over that of the true top 10 (1 = as good as exhaustive search), "
+        + " / ".join([*stages, "random pairs"]) + ".",
         "",
-        "| N (shortlist or draw) | recall@10, harmony | recall@10, vectors | recall@10, random grid | recall@10, random pairs "
-        "| score captured (h / v / random pairs) | stem segments the second stage scores (median) |",
-        "|---|---|---|---|---|---|---|",
+        "| N (shortlist or draw) | " + " | ".join(f"recall@10, {k}" for k in stages)
+        + " | recall@10, random grid | recall@10, random pairs | score captured (" + " / ".join([*stages, "random"])
+        + ") | stem segments the second stage scores (median) |",
+        "|" + "---|" * (len(stages) + 5),
         table,
         "",
-        f"Per query (median, one thread): first stage by vectors {out['first_stage_ms_median']['vectors']} ms, with the "
-        f"harmony scores {out['first_stage_ms_median']['harmony']} ms ({out['harmonic_segments_median']:g} harmonic "
-        "segments allowed; the vocal's own features, which the second stage needs anyway, not included); the exhaustive "
-        f"ranking {out['exhaustive_s_median']} s (the windows of one vocal share each segment's SourceNet). Features "
-        f"stored beforehand (reading them: {out['features_s']} s); loading the index: {out.get('index_s', '?')} s.",
+        "Per query (median, one thread): first stage " + ", ".join(f"up to {k} {ms[k]} ms" for k in reversed(stages))
+        + f" ({out['harmonic_segments_median']:g} harmonic segments allowed; the vocal's own features, which the second "
+        f"stage needs anyway, not included); the exhaustive ranking {out['exhaustive_s_median']} s (the windows of one "
+        f"vocal share each segment's SourceNet). Features stored beforehand (reading them: {out['features_s']} s); loading "
+        f"the index: {out.get('index_s', '?')} s"
+        + (f"; storing the shares (a build's work): {out['shares_s_per_song']} s per song." if "shares_s_per_song" in out else "."),
         "",
         f"Machine: {out['machine']}; load average after {out['loadavg_after']} (2 shared cores).",
         "",

@@ -41,7 +41,9 @@ from collage.mashup.fastscore import FastScorer, ensure_features, features_dir  
 from collage.mashup.generate import Candidate, vocal_starts  # noqa: E402
 from collage.mashup.index import StemIndex  # noqa: E402
 from collage.mashup.score import FEATURE_SR  # noqa: E402
-from collage.mashup.retrieval import HARMONY_TOP, SHORTLIST_FAST, harmony_first_stage, scorer_model  # noqa: E402
+from collage.mashup.retrieval import (HARMONY_TOP, SHARES_ROUNDS, SHORTLIST_FAST, harmony_first_stage,  # noqa: E402
+                                      scorer_model, shares_first_stage)
+from collage.mashup.shares import ensure_shares  # noqa: E402
 
 OUT = Path(__file__).resolve().parents[1] / "docs" / "results"
 
@@ -56,6 +58,12 @@ def repeated(index: StemIndex, k: int) -> StemIndex:
         segs[role] = {key: (np.concatenate([g[key] + i * n for i in range(k)]).astype(np.int32) if key == "song"
                             else np.concatenate([g[key]] * k)) for key in g}
     return StemIndex(names, index.keys * k, np.tile(index.tempi, k), np.tile(index.durations, k), segs)
+
+
+def _rounds(shortlist: int) -> tuple[int, ...]:
+    """The shares first stage's rounds as ``retrieve`` sets them for a shortlist of ``shortlist`` pairs."""
+    k = int(np.ceil(np.sqrt(shortlist)))
+    return tuple(max(m, k) for m in SHARES_ROUNDS)
 
 
 def main() -> None:
@@ -85,6 +93,7 @@ def main() -> None:
     model_s = time.perf_counter() - t
     pool = clips_from_db(args.db)
     feats0 = ensure_features(args.db, pool)
+    stored0 = ensure_shares(args.db, list(feats0), scorer, lambda names: feats0)  # stored at build time
     for c in pool:
         c.stems = {}
     with MashupDB(args.db) as m:
@@ -100,7 +109,9 @@ def main() -> None:
             continue
         analysis_s.append(time.perf_counter() - t)
         seeds.append((name, seed))
-    feat_mb = sum(f.stat().st_size for f in features_dir(args.db).rglob("*.npy")) / 1e6 / max(len(feats0), 1)
+    npy = list(features_dir(args.db).rglob("*.npy"))
+    feat_mb = sum(f.stat().st_size for f in npy if not f.parent.name.startswith("share-")) / 1e6 / max(len(feats0), 1)
+    shares_mb = sum(f.stat().st_size for f in npy if f.parent.name.startswith("share-")) / 1e6 / max(len(feats0), 1)
     t = time.perf_counter()  # librosa's first spectrogram in a process (a CLI run pays it in the vocal's analysis)
     librosa.feature.melspectrogram(y=np.zeros(FEATURE_SR, np.float32), sr=FEATURE_SR)
     librosa_first_ms = round(1000 * (time.perf_counter() - t), 1)
@@ -109,8 +120,10 @@ def main() -> None:
     for k, n_short in [(int(x), int(n)) for x in args.repeats.split(",") for n in args.shortlists.split(",")]:
         index = repeated(base, k)
         feats = {f"{nm}~{i}" if i else nm: f for i in range(k) for nm, f in feats0.items()}
-        times = {"vector": [], "first_stage": [], "vocal": [], "harmony": [], "second_stage": [], "total": [],
-                 "total_cpu": []}
+        stored = {f"{nm}~{i}" if i else nm: f for i in range(k) for nm, f in stored0.items()}
+        rounds = _rounds(n_short)
+        times = {"vector": [], "first_stage": [], "vocal": [], "harmony": [], "shares": [], "second_stage": [],
+                 "total": [], "total_cpu": []}
         for name, seed in ([seeds[0]] * (first_query_ms is None) + seeds):
             secs = min(args.seconds, seed.duration)
             start = float(vocal_starts(seed, secs)[0])
@@ -125,6 +138,8 @@ def main() -> None:
             q = scorer.vocal(seed, vocal_start_s=start, seconds=secs)
             t3 = time.perf_counter()
             found = harmony_first_stage(index, found, scorer, q, vec, lambda names: feats, cache=cache)
+            t3b = time.perf_counter()
+            found = shares_first_stage(index, found, scorer, q, lambda names: stored, lambda names: feats, rounds=rounds)
             picks = index.pairs(found, n_short)
             cands = [Candidate("matched", seed.id, p["harmonic"], p["percussion"], secs, start, p["harmonic_start_s"],
                                p["percussion_start_s"], harmonic_semitones=p["harmonic_semitones"],
@@ -138,7 +153,8 @@ def main() -> None:
             if first_query_ms is None:  # the process's first query (oneDNN kernels, cold pages): reported apart
                 first_query_ms = round(1000 * (t5 - t0), 1)
                 continue
-            for key, v in (("vector", t1 - t0), ("first_stage", t2 - t1), ("vocal", t3 - t2), ("harmony", t4 - t3),
+            for key, v in (("vector", t1 - t0), ("first_stage", t2 - t1), ("vocal", t3 - t2), ("harmony", t3b - t3),
+                           ("shares", t4 - t3b),
                            ("second_stage", t5 - t4), ("total", t5 - t0), ("total_cpu", c5 - c0)):
                 times[key].append(v)
         rows.append({"segments": len(index), "songs": len(index.names), "shortlist": n_short, "index_mb": round(index.nbytes / 1e6, 2),
@@ -156,6 +172,7 @@ def main() -> None:
                        scorer.vocal(seed, vocal_start_s=start, seconds=secs)))
         times, peaks = [], []
         feats = {f"{nm}~{i}" if i else nm: f for i in range(k) for nm, f in feats0.items()}
+        stored = {f"{nm}~{i}" if i else nm: f for i in range(k) for nm, f in stored0.items()}
         for traced in (False, True):  # timed, then again with the allocations traced
             for name, seed, vec, secs, q in qs:
                 if traced:
@@ -164,6 +181,8 @@ def main() -> None:
                 found = index.candidates(vec, seed.key, (seed.tempo, seed.tempo / 2, seed.tempo * 2), seconds=secs,
                                          exclude=name)
                 found = harmony_first_stage(index, found, scorer, q, vec, lambda names: feats, cache={})
+                found = shares_first_stage(index, found, scorer, q, lambda names: stored, lambda names: feats,
+                                           rounds=_rounds(args.top_shortlist))
                 index.pairs(found, args.top_shortlist)
                 if traced:
                     peaks.append(tracemalloc.get_traced_memory()[1])
@@ -178,12 +197,12 @@ def main() -> None:
         del index
     out = {"db": Path(args.db).name, "vocals": len(seeds), "shortlists": args.shortlists, "top": args.top,
            "seconds": args.seconds, "rows": rows, "librosa_first_ms": librosa_first_ms, "first_query_ms": first_query_ms, "first_stage_at_scale": big, "index_load_s": round(load_s, 2), "model_load_s": round(model_s, 2),
-           "vocal_analysis_s_median": round(float(np.median(analysis_s)), 2) if not args.analysis_cache else None, "features_mb_per_song": round(feat_mb, 1),
+           "vocal_analysis_s_median": round(float(np.median(analysis_s)), 2) if not args.analysis_cache else None, "features_mb_per_song": round(feat_mb, 1), "shares_mb_per_song": round(shares_mb, 1),
            "machine": machine(), "loadavg_before": la, "loadavg_after": loadavg(),
            "command": "OMP_NUM_THREADS=1 python benchmarks/mashup_retrieve_speed.py " + " ".join(sys.argv[1:])}
     (OUT / "mashup_retrieve_speed.json").write_text(json.dumps(out, indent=1) + "\n")
     table = "\n".join(f"| {r['segments']:,} | {r['songs']} | {r['shortlist']} | {r['vector_ms_median']} | {r['first_stage_ms_median']} | "
-                      f"{r['vocal_ms_median']} | {r['harmony_ms_median']} | {r['second_stage_ms_median']} | **{r['total_ms_median']}** | {r['total_ms_max']} | {r['total_cpu_ms_median']} | {r['index_mb']} |"
+                      f"{r['vocal_ms_median']} | {r['harmony_ms_median']} | {r['shares_ms_median']} | {r['second_stage_ms_median']} | **{r['total_ms_median']}** | {r['total_ms_max']} | {r['total_cpu_ms_median']} | {r['index_mb']} |"
                       for r in rows)
     md = "\n".join([
         "# `retrieve --top 10` after the vocal's analysis, against DB size",
@@ -191,26 +210,29 @@ def main() -> None:
         f"{len(seeds)} vocals of the DB `{out['db']}` (whole POP909 test songs, each vocal analysed alone, its own song "
         f"left out), {args.seconds:g} s mashups, top {args.top}, one thread. The first stage "
         "reads three tempi of the vocal (as `retrieve` does) and scores the harmonic side by the harmony branch "
-        f"(chroma profiles of every allowed segment, frames of the best {HARMONY_TOP}); the second stage is the fast one (stored features, "
+        f"(chroma profiles of every allowed segment, frames of the best {HARMONY_TOP}), then both sides by PreMixNet on the "
+        f"SourceNet shares stored per song (rounds of {', '.join(map(str, SHARES_ROUNDS))} segments per side, at least the "
+        "grid's, each against the other side's best 4 songs); the second stage is the fast one (stored features, "
         "PreMixNet in parts). Larger sizes repeat the DB in memory under new song names (same stored features, so "
         "their disk pages are shared: a truly larger DB adds the reads of the shortlisted songs' feature frames, a few MB).",
         "",
-        "| stem segments | songs | shortlist | vocal vector (ms) | first stage by vectors (ms) | the vocal's features (ms) | harmony scores (ms) | second stage (ms) | total, median (ms) | total, max (ms) | CPU time of the total, median (ms) | index in memory (MB) |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| stem segments | songs | shortlist | vocal vector (ms) | first stage by vectors (ms) | the vocal's features (ms) | harmony scores (ms) | shares rounds (ms) | second stage (ms) | total, median (ms) | total, max (ms) | CPU time of the total, median (ms) | index in memory (MB) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
         table,
         "",
         f"Not in the totals: loading the index from SQLite {out['index_load_s']} s and PreMixNet {out['model_load_s']} s "
         "(once per process); the vocal's analysis" + (f", median {out['vocal_analysis_s_median']} s per whole-song vocal. "
                                          if out["vocal_analysis_s_median"] is not None else " (read from --analysis-cache). ") +
-        f"Stored features: {out['features_mb_per_song']} MB per whole song on disk (memory-mapped; a query reads the "
-        f"frames of its shortlist). librosa's first spectrogram in a process: {out['librosa_first_ms']} ms (a "
+        f"Stored features: {out['features_mb_per_song']} MB per whole song on disk, stored shares {out['shares_mb_per_song']} "
+        "MB (memory-mapped; a query reads the frames of its shortlist and of the segments the shares rounds score). librosa's first spectrogram in a process: {out['librosa_first_ms']} ms (a "
         "`collage mashup retrieve` run pays it in the vocal's analysis; here it is paid before the queries). The "
         f"process's first query after it, not in the table (it is run once more there): {out['first_query_ms']} ms "
         "(PyTorch's first calls, the feature files' first pages read).",
         "",
         "The first stage alone at library sizes (the DB repeated in memory; the same vocals; the second stage "
         "above does not grow with the DB, its shortlist being fixed): vectors, then the harmony scores (chroma "
-        f"profiles of every allowed harmonic segment, frames of the best {HARMONY_TOP}), then the grid; brute force, linear in "
+        f"profiles of every allowed harmonic segment, frames of the best {HARMONY_TOP}), the shares rounds (a fixed "
+        "number of segments), then the grid; the vectors and profiles are brute force, linear in "
         "the segments the vocal's key and tempo allow.",
         "",
         "| stem segments | songs | first stage, median (ms) | max (ms) | index in memory (MB) | query temporaries, peak (MB) |",

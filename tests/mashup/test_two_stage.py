@@ -204,6 +204,31 @@ def test_index_filters_agree_with_the_candidate_rules():
         assert [p["first_stage"] for p in picks] == sorted((p["first_stage"] for p in picks), reverse=True)
 
 
+def test_a_large_library_scores_only_the_best_segments_by_prior(monkeypatch):
+    """Past PRIOR_TOP allowed segments of a role, only the best by prior reach the learned score (and the query's
+    cost stops growing); below it, every allowed segment does."""
+    import collage.mashup.index as index_module
+
+    rng = np.random.default_rng(2)
+    n_songs, n = 10, 120
+    segs = {}
+    for role in ("harmonic", "percussion"):
+        segs[role] = {"song": rng.integers(0, n_songs, n).astype(np.int32), "start_s": rng.uniform(0, 5, n),
+                      "end_s": np.full(n, 40.0), "bars": np.full(n, 8, np.int16),
+                      "vec": rng.normal(size=(n, DIM)).astype(np.float32), "prior": rng.normal(size=n).astype(np.float32)}
+    index = StemIndex([f"s{i}" for i in range(n_songs)], ["C:maj"] * n_songs, np.full(n_songs, 100.0),
+                      np.full(n_songs, 60.0), segs)
+    vec = rng.normal(size=DIM).astype(np.float32)
+    full = index.scores(vec, "C:maj", 100.0, seconds=10.0)
+    monkeypatch.setattr(index_module, "PRIOR_TOP", 7)
+    capped = index.scores(vec, "C:maj", 100.0, seconds=10.0)
+    for role in ("harmonic", "percussion"):
+        idx = full[role][0]
+        assert len(idx) == n and len(capped[role][0]) == 7
+        best = idx[np.argsort(-segs[role]["prior"][idx])[:7]]
+        assert sorted(capped[role][0].tolist()) == sorted(best.tolist())
+
+
 def test_shortlist_counts_each_mashup_once():
     """An 8- and a 16-bar segment from the same downbeat render the same mashup: the shortlist keeps one."""
     rng = np.random.default_rng(2)

@@ -55,8 +55,8 @@ def mashup_group() -> None:
               help="Where the stems go: a folder or an fsspec URL (s3://bucket/stems) [default: DB.stems/].")
 @click.option("--features", "store_features", is_flag=True,
               help="Also store what retrieve's second stage reads (DB.features/: each song's stems per pitch shift "
-                   "and stretch) and each stem segment's prior for its first stage; without it they are computed "
-                   "when retrieve first needs them.")
+                   "and stretch) and, for its first stage, each stem segment's prior and each stem's SourceNet "
+                   "shares; without it they are computed when retrieve first needs them.")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 def build_command(db, src, source, jobs, on_error, limit, seconds, sr, seed, soundfont, backend, cluster, stem_root,
                   store_features, no_progress):
@@ -84,10 +84,12 @@ def build_command(db, src, source, jobs, on_error, limit, seconds, sr, seed, sou
     if store_features:
         from collage.mashup.fastscore import ensure_db_features
         from collage.mashup.index import StemIndex
+        from collage.mashup.shares import ensure_db_shares
 
         click.echo(f"stored the features of {ensure_db_features(db, progress=not no_progress)} songs")
-        n = len(StemIndex.load(db, progress=not no_progress))  # computes and stores the segments' priors
-        click.echo(f"stored the priors of {n} stem segments")
+        index = StemIndex.load(db, progress=not no_progress)  # computes and stores the segments' priors
+        click.echo(f"stored the priors of {len(index)} stem segments")
+        click.echo(f"stored the SourceNet shares of {ensure_db_shares(db, index.names, progress=not no_progress)} songs")
     if res["skipped"]:
         note(f"skipped {len(res['skipped'])}:")
         for name, why in res["skipped"]:
@@ -166,13 +168,16 @@ def retrieve_command(db, vocal, top, scorer, shortlist, n_candidates, seconds, r
     for it with reference vocals and partners of the DB, stored once per song)
     and a learned score from its stored vector and the vocal's (distilled from
     PreMixNet); with PreMixNet the harmonic segments are then scored by its own
-    harmony branch (the vocal's chroma against theirs, frame by frame). Every
+    harmony branch (the vocal's chroma against theirs, frame by frame), and
+    the best few hundred of each side by PreMixNet itself, each paired with the
+    other side's best few, from SourceNet outputs stored per song. Every
     pair of the best segments of each side, up to --shortlist pairs, is ranked
     by the scorer; --rerank K renders the best K and orders them by the exact
     score. PreMixNet scores them from features stored
     per song and pitch shift (DB.features/), the stretch applied to the
     features; --exact renders every candidate instead. A DB built without
-    --features gets every song's features and segment priors on first use, and
+    --features gets every song's features, segment priors and SourceNet shares
+    on first use, and
     one built before the vectors gets them too (it must be writable).
 
     \b

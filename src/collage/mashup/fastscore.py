@@ -304,6 +304,10 @@ def placed_features(feats: Mapping[str, np.ndarray], role: str, *, start_s: floa
     return m, placed_chroma(feats, start_s=start_s, seconds=seconds, ratio=ratio, semitones=semitones, offset_s=offset_s)
 
 
+def _pair(v) -> tuple:
+    return tuple(v) if isinstance(v, (tuple, list)) else (v, v)
+
+
 def _bn_affine(bn):
     """An eval-mode ``BatchNorm2d`` as ``x * scale + shift`` per channel: ``(scale, shift)``, each ``(C,)``."""
     scale = bn.weight / (bn.running_var + bn.eps).sqrt()
@@ -355,7 +359,12 @@ class FastScorer:
         self._bias0 = shift[:, None, None]
         self._pad = conv.padding
         self._sources = [_fused([*net.block1, *net.block2]) for net in model.sources]
-        self._rest = _fused(list(model.block1d[2:]))
+        rest = list(model.block1d[2:])
+        # the last time pooling by 2, done as a reshape when the frames are even (avg_pool2d is slow on small maps)
+        self._pool2 = isinstance(rest[-1], torch.nn.AvgPool2d) and _pair(rest[-1].kernel_size) == (2, 1) \
+            and _pair(rest[-1].stride) == (2, 1) and _pair(rest[-1].padding) == (0, 0)
+        self._rest = _fused(rest[:-1] if self._pool2 else rest)
+        self._last_pool = rest[-1]
 
     def _share(self, i: int, mel_w: np.ndarray, *, chunk: int = 8):
         """Source ``i``'s share of the first frame-wise convolution, batch norm folded in (the vocal's, ``i`` = 0,
@@ -452,8 +461,7 @@ class FastScorer:
         x = (q.share + torch.stack([cache[("h", q.seconds, k)][0].reshape(shape) for k in hkeys]).mean(0)
              + torch.stack([cache[("p", q.seconds, k)].reshape(shape) for k in pkeys]).mean(0))
         with torch.no_grad():
-            h = self._rest(x).squeeze(3)
-            return h.mean(dim=2) + h.amax(dim=2)
+            return self._pooled(x)
 
     def profile_scores(self, vocal_profile: np.ndarray, profiles: np.ndarray, texture) -> np.ndarray:
         """``(N,)`` float32 log-odds as :meth:`harmony_scores`, from one 12-bin chroma profile per side instead of the
@@ -498,20 +506,52 @@ class FastScorer:
                 out.append(torch.log(p / (1 - p)).numpy())
         return np.concatenate(out).astype(np.float32)
 
+    def harmony_features(self, q: VocalQuery, segments: Sequence[tuple], feats, *, step: int = 1, batch: int = 64):
+        """``(M, W, 2 harmony)`` tensor: the harmony branch's output for the vocal ``q`` and each harmonic segment
+        ``(song, start_s, ratio, semitones)`` of ``segments`` per window, from the stored chroma (as :meth:`score`;
+        with ``step`` > 1, from every ``step``-th frame: nearly the same, ``step`` times cheaper)."""
+        torch = self.torch
+        vch, W, out = torch.from_numpy(np.ascontiguousarray(q.chroma_w[:, :, ::step])), len(q.chroma_w), []
+        with torch.no_grad():
+            for s in range(0, len(segments), batch):
+                part = segments[s: s + batch]
+                hc = np.concatenate([windows(placed_chroma(feats[song], start_s=start, seconds=q.seconds, ratio=ratio,
+                                                           semitones=int(shift)))[:, :, ::step]
+                                     for song, start, ratio, shift in part])
+                out.append(self.model._harmony(vch.repeat(len(part), 1, 1), torch.from_numpy(hc)).reshape(len(part), W, -1))
+        return torch.cat(out) if out else torch.zeros(0, W, 2 * self.cfg.harmony)
+
+    def pair_logits(self, q: VocalQuery, H, P, HH, hi, pi, *, batch: int = 256) -> np.ndarray:
+        """PreMixNet's log-odds for the pairs ``(hi[n], pi[n])`` of given shares ``H``, ``P`` ``(n, W, c1d, T'', 1)``
+        (e.g. stored ones: :func:`~collage.mashup.shares.gather_shares`) and harmony features ``HH`` (or None)."""
+        torch = self.torch
+        p = np.clip(self._combine(q.share, torch.as_tensor(H), torch.as_tensor(P), HH, torch.as_tensor(hi),
+                                  torch.as_tensor(pi), batch), 1e-6, 1 - 1e-6)
+        return np.log(p / (1 - p)).astype(np.float32)
+
+    def _pooled(self, x):
+        """The summed shares ``(N, c1d, T'', 1)`` → ``(N, c1d)``: the rest of the frame-wise convolutions, then the
+        mean plus the max over time (as PreMixNet's forward)."""
+        h = self._rest(x)
+        if self._pool2 and h.shape[2] % 2 == 0:
+            h = h[:, :, 0::2, 0] + h[:, :, 1::2, 0]  # twice the pooled frames
+            return 0.5 * (h.mean(dim=2) + h.amax(dim=2))
+        else:
+            h = (self._last_pool(h) if self._pool2 else h).squeeze(3)
+        return h.mean(dim=2) + h.amax(dim=2)
+
     def _combine(self, v, H, P, HH, hi, pi, batch: int) -> np.ndarray:
         """The rest of the network for pairs ``(hi[n], pi[n])``: shares ``v`` (W, c1d, T'', 1), ``H``, ``P``
         (n, W, c1d, T'', 1), harmony features ``HH`` (n, W, 2 harmony) or None → ``(N,)`` probabilities,
         the mean over windows."""
         torch = self.torch
         out = []
-        rest = self._rest
         with torch.no_grad():
             for s in range(0, len(hi), batch):
                 a, b = hi[s: s + batch], pi[s: s + batch]
                 x = v[None] + H[a] + P[b]  # (B, W, c1d, T'', 1)
                 B, W = x.shape[:2]
-                h = rest(x.reshape(B * W, *x.shape[2:])).squeeze(3)
-                h = h.mean(dim=2) + h.amax(dim=2)
+                h = self._pooled(x.reshape(B * W, *x.shape[2:]))
                 if HH is not None:
                     h = torch.cat([h, HH[a].reshape(B * W, -1)], dim=1)
                 p = torch.softmax(self.model.head(h), dim=1)[:, 0].reshape(B, W).mean(1)

@@ -29,7 +29,11 @@ from collage.mashup.prior import ensure_priors
 from collage.mashup.stemstore import local_copy
 from collage.progress import track
 
-__all__ = ["StemIndex", "ensure_embeddings"]
+__all__ = ["PRIOR_TOP", "StemIndex", "ensure_embeddings"]
+
+#: allowed segments of a role (per reading of the vocal's tempo) that go on to the learned score, the best by prior:
+#: a bound only a large library reaches (about 50,000 stem segments and up)
+PRIOR_TOP = 5000
 
 
 def ensure_embeddings(db_path: str | os.PathLike, *, reindex: bool = False, progress: bool = False) -> int:
@@ -149,12 +153,17 @@ class StemIndex:
         """First-stage scores of every allowed segment: ``{role: (indices, scores, ratios, shifts)}``; a
         pair's score is the sum of its two segments'. A segment's score is its prior and the learned score, each
         standardised over the allowed segments, the learned one weighted by
-        :data:`~collage.mashup.firststage.STUDENT_WEIGHT` (the learned score alone when there are no priors)."""
+        :data:`~collage.mashup.firststage.STUDENT_WEIGHT` (the learned score alone when there are no priors). Of more
+        than :data:`PRIOR_TOP` allowed segments of a role, only the best by prior are scored and returned: past the
+        rule filters, the cost of a query then stops growing with the library."""
         ex = self.names.index(exclude) if exclude is not None and exclude in self.names else None
         out = {}
         for role in ("harmonic", "percussion"):
             g = self.segments[role]
             idx, ratio, shifts = self._allowed(role, key, tempo, seconds, ex)
+            if "prior" in g and len(idx) > PRIOR_TOP:  # a large library: only the best by prior go on
+                keep = np.sort(np.argpartition(-g["prior"][idx], PRIOR_TOP - 1)[:PRIOR_TOP])
+                idx, ratio, shifts = idx[keep], ratio[keep], shifts[keep]
             s = self.first_stage.scores(role, vec, g["vec"][idx], shifts, ratio)
             if "prior" in g:
                 s = segment_scores(g["prior"][idx], s)

@@ -41,9 +41,10 @@ from collage.mashup.score import (
     load_scorer,
     mashup_features,
 )
+from collage.mashup.shares import ensure_shares, gather_shares
 from collage.progress import track
 
-__all__ = ["SHORTLIST_FAST", "SHORTLIST_EXACT", "HARMONY_TOP", "harmony_first_stage", "generate_mashups", "rank_candidates", "render_retrieved", "retrieve",
+__all__ = ["SHORTLIST_FAST", "SHORTLIST_EXACT", "HARMONY_TOP", "SHARES_ROUNDS", "harmony_first_stage", "shares_first_stage", "generate_mashups", "rank_candidates", "render_retrieved", "retrieve",
            "score_candidates", "scorer_model"]
 
 _TERMS = ("automashupper", "harmonic", "rhythmic", "spectral")
@@ -54,6 +55,8 @@ SHORTLIST_FAST, SHORTLIST_EXACT = 2500, 30
 HARMONY_TOP = 200
 #: segments of each side whose sound, averaged, is the reference accompaniment of :func:`harmony_first_stage`
 _REFERENCES = 4
+#: segments of each side that each round of :func:`shares_first_stage` scores by the stored shares
+SHARES_ROUNDS = (100, 400)
 
 
 def harmony_first_stage(index: StemIndex, cands: dict, scorer: FastScorer, q, vocal_vector: np.ndarray,
@@ -95,6 +98,68 @@ def harmony_first_stage(index: StemIndex, cands: dict, scorer: FastScorer, q, vo
     score = standardise(coarse) - 1e3  # below every segment scored by frames
     score[best] = standardise(scorer.harmony_scores(q, segs, feats, texture))
     return {**cands, "harmonic": {**h, "score": score.astype(np.float32)}}
+
+
+def shares_first_stage(index: StemIndex, cands: dict, scorer: FastScorer, q, shares: Callable, features: Callable, *,
+                       rounds: tuple[int, ...] = SHARES_ROUNDS, references: int = _REFERENCES) -> dict:
+    """``cands`` re-scored on both sides by PreMixNet on the stored SourceNet shares (:mod:`collage.mashup.shares`).
+
+    In round ``r`` the best ``rounds[r]`` segments of each side so far are each paired with the best segment of each
+    of the other side's ``references`` best songs (at the same reading of the vocal's tempo) and scored by the
+    best of those pairs' log-odds; the first round's order and references are those of the scores before, each
+    later round's those of the round before. The last round's segments get those log-odds as their scores
+    (standardised), put before every other segment. ``shares(names)``: those songs' stored shares
+    (:func:`~collage.mashup.shares.ensure_shares`); ``features(names)``: their stored features (for the chroma).
+
+    Why: the network's verdict on a segment depends on how it sounds with *this* vocal, which no vector stored
+    without the vocal predicts well (docs/results/mashup_first_stage_ceiling.md); with the shares stored, the
+    verdict costs the network's small head alone (about 0.04 ms a pair on one core), so it can be asked of
+    hundreds of segments, against a few partners each. References from distinct songs, since a song's segments
+    sound alike.
+    """
+    h, p = cands["harmonic"], cands["percussion"]
+    if len(h["idx"]) == 0 or len(p["idx"]) == 0 or not rounds:
+        return cands
+    H, P = index.segments["harmonic"], index.segments["percussion"]
+    top = max(rounds)
+    oh, op = (np.argsort(-c["score"], kind="stable")[:top] for c in (h, p))
+    hsegs = [(index.names[H["song"][h["idx"][i]]], float(H["start_s"][h["idx"][i]]), float(h["ratio"][i]),
+              int(h["shift"][i])) for i in oh]
+    psegs = [(index.names[P["song"][p["idx"][j]]], float(P["start_s"][p["idx"][j]]), float(p["ratio"][j]), 0) for j in op]
+    stored = shares({s[0] for s in hsegs} | {s[0] for s in psegs})
+    Hs = gather_shares(stored, "harmonic", hsegs, seconds=q.seconds)
+    Ps = gather_shares(stored, "percussion", psegs, seconds=q.seconds)
+    HH = scorer.harmony_features(q, hsegs, features({s[0] for s in hsegs}), step=4) if scorer.cfg.harmony else None
+    read = (h["reading"][oh], p["reading"][op])
+    song = (H["song"][h["idx"][oh]], P["song"][p["idx"][op]])
+    rank = [-np.arange(len(oh), dtype=np.float64), -np.arange(len(op), dtype=np.float64)]  # the order so far
+    for m in rounds:
+        sel = [np.argsort(-r, kind="stable")[:m] for r in rank]
+        logit = [np.full(len(oh), -np.inf), np.full(len(op), -np.inf)]
+        for b in np.intersect1d(read[0], read[1]):  # a pair takes both segments at one reading of the vocal's tempo
+            mine = [x[read[i][x] == b] for i, x in enumerate(sel)]
+            refs = [_best_of_songs(np.flatnonzero(read[i] == b), rank[i], song[i], references) for i in range(2)]
+            for i in range(2):  # 0: harmonic segments against percussion references, 1: the other way
+                seg, ref = mine[i], refs[1 - i]
+                if len(seg) and len(ref):
+                    a, c = np.repeat(seg, len(ref)), np.tile(ref, len(seg))
+                    logit[i][seg] = scorer.pair_logits(q, Hs, Ps, HH, *((a, c) if i == 0 else (c, a))).reshape(len(seg), -1).max(1)
+        rank = [np.where(np.isfinite(lg), lg, r - 1e6) for lg, r in zip(logit, rank)]  # scored first, then the rest
+    out = {}
+    for role, c, o, lg in (("harmonic", h, oh, logit[0]), ("percussion", p, op, logit[1])):
+        score = standardise(c["score"]) - 1e3  # below every segment the last round scored
+        ok = np.isfinite(lg)
+        if ok.any():
+            score[o[ok]] = standardise(lg[ok])
+        out[role] = {**c, "score": score.astype(np.float32)}
+    return {**cands, **out}
+
+
+def _best_of_songs(idx: np.ndarray, score: np.ndarray, song: np.ndarray, n: int) -> np.ndarray:
+    """Of the positions ``idx``, the best scoring one of each song, for the ``n`` songs whose best scores highest."""
+    order = idx[np.argsort(-score[idx], kind="stable")]
+    _, first = np.unique(song[order], return_index=True)
+    return order[np.sort(first)[:n]]
 
 
 def scorer_model(scorer: str):
@@ -253,6 +318,9 @@ def retrieve(db: str | os.PathLike, vocal: str | os.PathLike, *, top: int = 5, s
             fq = _FastQuery(db, model, seed_clip, vocal_start, secs)
             found = harmony_first_stage(index, found, fq.scorer, fq.q, vec, fq.features, cache=fq.cache,
                                         top=max(HARMONY_TOP, math.ceil(math.sqrt(shortlist))))
+            k = math.ceil(math.sqrt(shortlist))  # the grid's segments per side: the last round scores at least those
+            found = shares_first_stage(index, found, fq.scorer, fq.q, fq.shares, fq.features,
+                                       rounds=tuple(max(m, k) for m in SHARES_ROUNDS))
         picks = index.pairs(found, shortlist)
         searched = len(index)
         cands = []
@@ -304,8 +372,15 @@ class _FastQuery:
     the ranking of the shortlist)."""
 
     def __init__(self, db, model, seed: Clip, vocal_start_s: float, seconds: float):
-        self.db, self.scorer, self.cache, self.feats = db, FastScorer(model), {}, {}
+        self.db, self.scorer, self.cache, self.feats, self.stored = db, FastScorer(model), {}, {}, {}
         self.q = self.scorer.vocal(seed, vocal_start_s=vocal_start_s, seconds=seconds)
+
+    def shares(self, names) -> dict:
+        """The stored SourceNet shares of the songs ``names`` (computed and stored where missing)."""
+        need = set(names) - set(self.stored)
+        if need:
+            self.stored |= ensure_shares(self.db, need, self.scorer, self.features)
+        return self.stored
 
     def features(self, names) -> dict:
         """The stored features of the songs ``names`` (computed and stored where missing)."""

@@ -1,0 +1,118 @@
+"""SourceNet shares stored per song (collage.mashup.shares) and the first stage that reads them."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.stats import spearmanr
+
+from collage.mashup.fastscore import PERC_RATIOS, SHIFTS, FastScorer, ensure_features, features_dir
+from collage.mashup.retrieval import retrieve, scorer_model, shares_first_stage
+from collage.mashup.score import WINDOW_FRAMES
+from collage.mashup.shares import SHARE_PHASES, SHARE_RATIOS, ensure_shares, gather_shares
+
+from . import synth
+
+
+@pytest.fixture(scope="module")
+def song_db(tmp_path_factory):
+    return synth.song_db(tmp_path_factory.mktemp("shares"), 3)
+
+
+@pytest.fixture(scope="module")
+def scorer():
+    return FastScorer(scorer_model("premixnet"))
+
+
+@pytest.fixture(scope="module")
+def setup(song_db, scorer):
+    from collage.mashup.dbclips import clips_from_db, vocal_clip
+    from collage.mashup.score import FEATURE_SR
+
+    db = song_db / "s.db"
+    clips = clips_from_db(db)
+    feats = ensure_features(db, clips)
+    stored = ensure_shares(db, [c.id for c in clips], scorer, lambda names: feats)
+    seed = vocal_clip(song_db / "vocal.wav", sr=FEATURE_SR)
+    return db, clips, feats, stored, seed
+
+
+def test_shares_are_stored_once_per_song_and_model(setup, scorer, monkeypatch):
+    db, clips, feats, stored, _ = setup
+    s = stored[clips[0].id]
+    c1d = scorer.cfg.c1d
+    assert s["h_share"].shape[:4] == (len(SHIFTS), len(SHARE_RATIOS), SHARE_PHASES, c1d)
+    assert s["p_share"].shape[:3] == (len(PERC_RATIOS), SHARE_PHASES, c1d) and s["p_share"].dtype == np.float16
+    assert len(list(features_dir(db).glob("*/share-*"))) == len(clips)
+    import collage.mashup.shares as shares
+
+    monkeypatch.setattr(shares, "song_shares", lambda *a: pytest.fail("recomputed stored shares"))
+    again = ensure_shares(db, [c.id for c in clips], scorer, lambda names: pytest.fail("features read"))
+    assert np.array_equal(np.asarray(again[clips[0].id]["p_share"]), np.asarray(s["p_share"]))
+
+
+def test_gathered_shares_follow_the_exact_ones(setup, scorer):
+    """The stored shares stand for the ones the second stage computes per candidate: the pairs' scores from them
+    rank the candidates as the second stage does (they are approximations: edges, running mean, nearest stretch)."""
+    from collage.mashup.generate import Candidate
+
+    db, clips, feats, stored, seed = setup
+    q = scorer.vocal(seed, vocal_start_s=0.0, seconds=8.0)
+    rng = np.random.default_rng(0)
+    cands = []
+    for h in clips:
+        for p in clips:
+            if h.id == p.id:
+                continue
+            for _ in range(6):
+                r = float(rng.uniform(0.8, 1.2))
+                cands.append(Candidate("matched", seed.id, h.id, p.id, 8.0, 0.0, float(rng.uniform(0, 3)),
+                                       float(rng.uniform(0, 3)), harmonic_semitones=int(rng.integers(-3, 4)),
+                                       harmonic_ratio=r, percussion_ratio=r))
+    cache = {}
+    exact = scorer.score(q, cands, feats, cache=cache)
+    hs = [(c.harmonic, c.harmonic_start_s, c.harmonic_ratio, c.harmonic_semitones) for c in cands]
+    ps = [(c.percussion, c.percussion_start_s, c.percussion_ratio, 0) for c in cands]
+    H, P = gather_shares(stored, "harmonic", hs, seconds=8.0), gather_shares(stored, "percussion", ps, seconds=8.0)
+    assert H.shape == (len(cands), 1, scorer.cfg.c1d, WINDOW_FRAMES // 8, 1) and H.dtype == np.float32
+    approx = scorer.pair_logits(q, H, P, scorer.harmony_features(q, hs, feats), np.arange(len(cands)), np.arange(len(cands)))
+    assert spearmanr(exact, approx)[0] > 0.7
+    # and against the exact shares themselves (the same pairs): close, not equal
+    Pe = np.stack([cache[("p", 8.0, (c.percussion, round(c.percussion_start_s, 4), round(c.percussion_ratio, 6), 0.0))]
+                   .reshape(q.share.shape).numpy() for c in cands])
+    assert np.sqrt(((P - Pe) ** 2).mean()) < 0.8 * Pe.std()
+
+
+def test_a_segment_past_the_stored_audio_reads_silence(setup):
+    _, clips, _, stored, _ = setup
+    name = clips[0].id
+    far = gather_shares(stored, "percussion", [(name, 1e4, 1.0, 0)], seconds=8.0)
+    assert np.allclose(far[0, 0, :, :, 0], np.asarray(stored[name]["p_silence"], np.float32)[:, None], atol=1e-3)
+
+
+def test_shares_first_stage_scores_both_sides(setup, scorer):
+    from collage.mashup.embed import vocal_embedding
+    from collage.mashup.index import StemIndex
+
+    db, _, feats, stored, seed = setup
+    index = StemIndex.load(db)
+    vec = vocal_embedding(seed.stem("vocals"), seed.sr, seed.downbeats, 0.0, 8.0)
+    found = index.candidates(vec, seed.key, (seed.tempo, seed.tempo / 2, seed.tempo * 2), seconds=8.0)
+    q = scorer.vocal(seed, vocal_start_s=0.0, seconds=8.0)
+    out = shares_first_stage(index, found, scorer, q, lambda n: stored, lambda n: feats, rounds=(1, 2))
+    for role in ("harmonic", "percussion"):
+        a, b = found[role], out[role]
+        assert np.array_equal(a["idx"], b["idx"]) and np.array_equal(a["ratio"], b["ratio"])
+        assert int(np.sum(b["score"] > -100)) == min(2, len(a["idx"]))  # the last round's, ahead of the rest
+    assert shares_first_stage(index, found, scorer, q, lambda n: stored, lambda n: feats, rounds=()) is found
+
+
+def test_retrieve_computes_the_shares_it_lacks(song_db, tmp_path):
+    import shutil
+
+    d = tmp_path / "copy"
+    shutil.copytree(song_db, d)
+    for s in features_dir(d / "s.db").glob("*/share-*"):
+        shutil.rmtree(s)
+    res = retrieve(d / "s.db", d / "vocal.wav", top=3, shortlist=6, seconds=8)
+    assert res["results"] and list(features_dir(d / "s.db").glob("*/share-*"))

@@ -41,6 +41,7 @@ from collage.mashup.fastscore import FastScorer, ensure_features  # noqa: E402
 from collage.mashup.generate import Candidate, vocal_starts  # noqa: E402
 from collage.mashup.index import StemIndex  # noqa: E402
 from collage.mashup.retrieval import HARMONY_TOP, SHARES_ROUNDS, harmony_first_stage, scorer_model, shares_first_stage  # noqa: E402
+from collage.mashup import shares  # noqa: E402
 from collage.mashup.shares import ensure_shares  # noqa: E402
 
 OUT = Path(__file__).resolve().parents[1] / "docs" / "results"
@@ -63,6 +64,11 @@ def main() -> None:
                     help="Harmonic segments the harmony first stage scores frame by frame (retrieve's default).")
     ap.add_argument("--shares-rounds", default=",".join(map(str, SHARES_ROUNDS)),
                     help="Segments per side each round of the shares first stage scores (retrieve's default).")
+    ap.add_argument("--references", type=int, default=None,
+                    help="Partner songs per segment in the shares rounds (default: retrieve's).")
+    ap.add_argument("--share-ratios", default=None,
+                    help="Layout variant (tuning on val): the harmonic stretches the shares are stored at, comma-separated.")
+    ap.add_argument("--share-phases", type=int, default=None, help="Layout variant: frame offsets stored per stretch.")
     ap.add_argument("--name", default="mashup_recall_whole_songs",
                     help="Output name under docs/results (NAME.md, NAME.json); e.g. a validation run's own.")
     ap.add_argument("--from-json", action="store_true", help="Only re-render the report from the JSON record.")
@@ -70,6 +76,11 @@ def main() -> None:
     if args.from_json:
         write_report(json.loads((OUT / f"{args.name}.json").read_text()), args.name)
         return
+    if args.share_ratios:  # a layout variant: stored under its own tag beside the default one
+        shares.SHARE_RATIOS = tuple(float(x) for x in args.share_ratios.split(","))
+    if args.share_phases:
+        shares.SHARE_PHASES, shares._OFFSET = args.share_phases, shares._STEP // args.share_phases
+    refs = {} if args.references is None else {"references": args.references}
     t = time.perf_counter()
     index = StemIndex.load(args.db)  # computes the segment vectors and priors a DB lacks
     index_s = time.perf_counter() - t
@@ -124,7 +135,7 @@ def main() -> None:
             t_harmony = time.perf_counter() - t1
             found["shares"] = shares_first_stage(index, found["harmony"], scorer, q, lambda names: stored,
                                                  lambda names: feats,
-                                                 rounds=tuple(int(x) for x in args.shares_rounds.split(",")))
+                                                 rounds=tuple(int(x) for x in args.shares_rounds.split(",")), **refs)
             t_shares = time.perf_counter() - t1 - t_harmony
             t2 = time.perf_counter()
             s2 = scorer.score(q, cands, feats, cache=cache)  # every pair: the exhaustive ranking
@@ -172,6 +183,8 @@ def main() -> None:
                                 "segments_median": float(np.median([q["harmony_segments"][n] for q in queries]))}
                             for n in shortlists},
            "shares_s_per_song": round(shares_s / max(len(index.names), 1), 2),
+           "shares_config": {"rounds": args.shares_rounds, "references": args.references or "default",
+                             "ratios": list(shares.SHARE_RATIOS), "phases": shares.SHARE_PHASES},
            "first_stage_ms_median": {k: round(float(np.median([q["first_stage_ms"][k] for q in queries])), 1)
                                      for k in STAGES},
            "harmonic_segments_median": float(np.median([q["harmonic_segments"] for q in queries])),
@@ -229,7 +242,9 @@ def write_report(out: dict, name: str) -> None:
         f"stage needs anyway, not included); the exhaustive ranking {out['exhaustive_s_median']} s (the windows of one "
         f"vocal share each segment's SourceNet). Features stored beforehand (reading them: {out['features_s']} s); loading "
         f"the index: {out.get('index_s', '?')} s"
-        + (f"; storing the shares (a build's work): {out['shares_s_per_song']} s per song." if "shares_s_per_song" in out else "."),
+        + (f"; the stored shares, read or computed where missing (a build's work): {out['shares_s_per_song']} s per song." if "shares_s_per_song" in out else ".")
+        + (" Shares rounds {rounds}, partner songs {references}, stored at stretches {ratios} (harmonic) and {phases} "
+           "frame offsets.".format(**out["shares_config"]) if "shares_config" in out else ""),
         "",
         f"Machine: {out['machine']}; load average after {out['loadavg_after']} (2 shared cores).",
         "",

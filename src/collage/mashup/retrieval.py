@@ -315,7 +315,7 @@ def retrieve(db: str | os.PathLike, vocal: str | os.PathLike, *, top: int = 5, s
         tempi = (seed_clip.tempo, seed_clip.tempo / 2, seed_clip.tempo * 2) if tempo_octaves else (seed_clip.tempo,)
         found = index.candidates(vec, seed_clip.key, tempi, seconds=secs, exclude=exclude)
         if fast:  # the second stage's harmony branch scores the harmonic side
-            fq = _FastQuery(db, model, seed_clip, vocal_start, secs)
+            fq = _FastQuery(db, model, seed_clip, vocal_start, secs, report)
             found = harmony_first_stage(index, found, fq.scorer, fq.q, vec, fq.features, cache=fq.cache,
                                         top=max(HARMONY_TOP, math.ceil(math.sqrt(shortlist))))
             k = math.ceil(math.sqrt(shortlist))  # the grid's segments per side: the last round scores at least those
@@ -335,7 +335,7 @@ def retrieve(db: str | os.PathLike, vocal: str | os.PathLike, *, top: int = 5, s
     if candidates is None:  # only the shortlisted songs' stems are needed
         pool = clips_from_db(db, names={c.harmonic for c in cands} | {c.percussion for c in cands}) if cands else []
     if fast:
-        fq = fq or _FastQuery(db, model, seed_clip, vocal_start, secs)
+        fq = fq or _FastQuery(db, model, seed_clip, vocal_start, secs, report)
         rows = fq.rank(cands, report)
         if explain and rows:
             terms = {id(c): t for _, c, t in score_candidates(seed_clip, [c for _, c, _ in rows[:top]], pool,
@@ -371,15 +371,17 @@ class _FastQuery:
     features of the songs read so far and the segments' shares (kept for the first stage's harmony scores and
     the ranking of the shortlist)."""
 
-    def __init__(self, db, model, seed: Clip, vocal_start_s: float, seconds: float):
+    def __init__(self, db, model, seed: Clip, vocal_start_s: float, seconds: float, report=None):
         self.db, self.scorer, self.cache, self.feats, self.stored = db, FastScorer(model), {}, {}, {}
+        self.report = report or (lambda stage, done, total: None)
         self.q = self.scorer.vocal(seed, vocal_start_s=vocal_start_s, seconds=seconds)
 
     def shares(self, names) -> dict:
         """The stored SourceNet shares of the songs ``names`` (computed and stored where missing)."""
         need = set(names) - set(self.stored)
         if need:
-            self.stored |= ensure_shares(self.db, need, self.scorer, self.features)
+            self.stored |= ensure_shares(self.db, need, self.scorer, self.features,
+                                         report=lambda done, total: self.report("storing SourceNet shares", done, total))
         return self.stored
 
     def features(self, names) -> dict:

@@ -131,9 +131,11 @@ def model_tag(scorer: FastScorer) -> str:
     return h.hexdigest()[:12]
 
 
-def ensure_shares(db_path: str | os.PathLike, names, scorer: FastScorer, features) -> dict[str, dict[str, np.ndarray]]:
+def ensure_shares(db_path: str | os.PathLike, names, scorer: FastScorer, features, *,
+                  report=None) -> dict[str, dict[str, np.ndarray]]:
     """The stored shares of the songs ``names``, computed from their features where missing and stored;
-    ``features(names)`` gives the songs' features (:func:`~collage.mashup.fastscore.ensure_features`).
+    ``features(names)`` gives the songs' features (:func:`~collage.mashup.fastscore.ensure_features`);
+    ``report(done, total)`` is called as the missing ones are computed (about 10 s each).
 
     Raises:
         OutputError: the features folder cannot be written.
@@ -145,11 +147,13 @@ def ensure_shares(db_path: str | os.PathLike, names, scorer: FastScorer, feature
             out[n] = _load(d)
         else:
             todo.append((n, d))
-    if todo:
-        feats = features({n for n, _ in todo})
-        for n, d in todo:
-            _write(d, song_shares(scorer, feats[n]))
-            out[n] = _load(d)
+    for i, (n, d) in enumerate(todo):
+        if report:
+            report(i, len(todo))
+        _write(d, song_shares(scorer, features({n})[n]))
+        out[n] = _load(d)
+    if todo and report:
+        report(len(todo), len(todo))
     return out
 
 

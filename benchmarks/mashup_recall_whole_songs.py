@@ -40,7 +40,8 @@ from collage.mashup.embed import vocal_embedding  # noqa: E402
 from collage.mashup.fastscore import FastScorer, ensure_features  # noqa: E402
 from collage.mashup.generate import Candidate, vocal_starts  # noqa: E402
 from collage.mashup.index import StemIndex  # noqa: E402
-from collage.mashup.retrieval import HARMONY_TOP, SHARES_ROUNDS, harmony_first_stage, scorer_model, shares_first_stage  # noqa: E402
+from collage.mashup.retrieval import (HARMONY_TOP, SHARES_ASPECT, SHARES_HARMONY_TOP, harmony_first_stage, scorer_model,  # noqa: E402
+                                      shares_first_stage, shares_rounds)
 from collage.mashup import shares  # noqa: E402
 from collage.mashup.shares import ensure_shares  # noqa: E402
 
@@ -62,8 +63,12 @@ def main() -> None:
                     help="Shortlist sizes (pairs) to measure, comma-separated.")
     ap.add_argument("--harmony-top", type=int, default=HARMONY_TOP,
                     help="Harmonic segments the harmony first stage scores frame by frame (retrieve's default).")
-    ap.add_argument("--shares-rounds", default=",".join(map(str, SHARES_ROUNDS)),
-                    help="Segments per side each round of the shares first stage scores (retrieve's default).")
+    ap.add_argument("--shares-rounds", default=None,
+                    help="Segments per side each round of the shares first stage scores, comma-separated (default: "
+                         "retrieve's for the largest shortlist).")
+    ap.add_argument("--aspect", type=float, default=SHARES_ASPECT,
+                    help="The grid after the shares first stage: percussion segments per harmonic one (retrieve's "
+                         "default); the other first stages' grids are square, as retrieve's without the shares.")
     ap.add_argument("--references", type=int, default=None,
                     help="Partner songs per segment in the shares rounds (default: retrieve's).")
     ap.add_argument("--share-ratios", default=None,
@@ -104,6 +109,8 @@ def main() -> None:
             unusable.append((name, str(e).rsplit(": ", 1)[-1]))
     per_song = args.per_song or -(-args.queries // max(len(seeds), 1))
     shortlists = [int(x) for x in args.shortlists.split(",")]
+    rounds = (tuple(int(x) for x in args.shares_rounds.split(",")) if args.shares_rounds
+              else shares_rounds(max(shortlists)))
     rng = np.random.default_rng(0)
     queries = []
     pkey = lambda p: (p["harmonic"], p["harmonic_start_s"], p["percussion"], p["percussion_start_s"])  # noqa: E731
@@ -133,10 +140,14 @@ def main() -> None:
             found["harmony"] = harmony_first_stage(index, found["vectors"], scorer, q, vec, lambda names: feats, cache=cache,
                                                    top=args.harmony_top)
             t_harmony = time.perf_counter() - t1
-            found["shares"] = shares_first_stage(index, found["harmony"], scorer, q, lambda names: stored,
+            t1s = time.perf_counter()
+            coarse = (found["harmony"] if args.harmony_top == SHARES_HARMONY_TOP else  # as retrieve runs it
+                      harmony_first_stage(index, found["vectors"], scorer, q, vec, lambda names: feats, cache=cache,
+                                          top=SHARES_HARMONY_TOP))
+            found["shares"] = shares_first_stage(index, coarse, scorer, q, lambda names: stored,
                                                  lambda names: feats,
-                                                 rounds=tuple(int(x) for x in args.shares_rounds.split(",")), **refs)
-            t_shares = time.perf_counter() - t1 - t_harmony
+                                                 rounds=rounds, **refs)
+            t_shares = time.perf_counter() - t1s
             t2 = time.perf_counter()
             s2 = scorer.score(q, cands, feats, cache=cache)  # every pair: the exhaustive ranking
             t_all = time.perf_counter() - t2
@@ -145,13 +156,13 @@ def main() -> None:
             truth, best = set(order[:k].tolist()), float(s2[order[:k]].mean())
             row = {"song": name, "start_s": round(start, 3), "pairs": len(cands),
                    "first_stage_ms": {"vectors": round(1000 * t_vectors, 2), "harmony": round(1000 * (t_vectors + t_harmony), 1),
-                                      "shares": round(1000 * (t_vectors + t_harmony + t_shares), 1)},
+                                      "shares": round(1000 * (t_vectors + t_shares), 1)},
                    "harmonic_segments": len(found["vectors"]["harmonic"]["idx"]), "exhaustive_s": round(t_all, 2)}
             pos = {pkey(p): i for i, p in enumerate(pairs)}
             for fs_name, f in found.items():
                 row[fs_name], row[f"{fs_name}_captured"], row[f"{fs_name}_segments"] = {}, {}, {}
                 for n in shortlists:
-                    sl = index.pairs(f, n)
+                    sl = index.pairs(f, n, aspect=args.aspect if fs_name == "shares" else 1.0)
                     top = sorted((pos[pkey(p)] for p in sl), key=lambda i: -s2[i])[:k]
                     row[fs_name][n] = len(truth & set(top)) / k
                     row[f"{fs_name}_captured"][n] = round(_mean(s2, top) / max(best, 1e-9), 4)
@@ -180,10 +191,10 @@ def main() -> None:
            "pairs_per_query": {"median": float(np.median(pairs)), "min": min(pairs), "max": max(pairs)},
            "recall_at_10": {n: {**{k: mean(k, n) for k in (*STAGES, "random", "random_grid")},
                                 **{f"captured_{k}": mean(f"{k}_captured", n) for k in (*STAGES, "random")},
-                                "segments_median": float(np.median([q["harmony_segments"][n] for q in queries]))}
+                                "segments_median": float(np.median([q[f"{STAGES[0]}_segments"][n] for q in queries]))}
                             for n in shortlists},
            "shares_s_per_song": round(shares_s / max(len(index.names), 1), 2),
-           "shares_config": {"rounds": args.shares_rounds, "references": args.references or "default",
+           "shares_config": {"rounds": list(rounds), "aspect": args.aspect, "references": args.references or "default",
                              "ratios": list(shares.SHARE_RATIOS), "phases": shares.SHARE_PHASES},
            "first_stage_ms_median": {k: round(float(np.median([q["first_stage_ms"][k] for q in queries])), 1)
                                      for k in STAGES},
@@ -233,7 +244,7 @@ def write_report(out: dict, name: str) -> None:
         "",
         "| N (shortlist or draw) | " + " | ".join(f"recall@10, {k}" for k in stages)
         + " | recall@10, random grid | recall@10, random pairs | score captured (" + " / ".join([*stages, "random"])
-        + ") | stem segments the second stage scores (median) |",
+        + ") | stem segments the second stage scores, " + stages[0] + " grid (median) |",
         "|" + "---|" * (len(stages) + 5),
         table,
         "",
@@ -243,7 +254,8 @@ def write_report(out: dict, name: str) -> None:
         f"vocal share each segment's SourceNet). Features stored beforehand (reading them: {out['features_s']} s); loading "
         f"the index: {out.get('index_s', '?')} s"
         + (f"; the stored shares, read or computed where missing (a build's work): {out['shares_s_per_song']} s per song." if "shares_s_per_song" in out else ".")
-        + (" Shares rounds {rounds}, partner songs {references}, stored at stretches {ratios} (harmonic) and {phases} "
+        + (" Shares rounds {rounds} segments a side, partners {references} (songs, then segments), the grid after them "
+           "{aspect} percussion segments per harmonic one; shares stored at stretches {ratios} (harmonic) and {phases} "
            "frame offsets.".format(**out["shares_config"]) if "shares_config" in out else ""),
         "",
         f"Machine: {out['machine']}; load average after {out['loadavg_after']} (2 shared cores).",

@@ -41,8 +41,8 @@ from collage.mashup.fastscore import FastScorer, ensure_features, features_dir  
 from collage.mashup.generate import Candidate, vocal_starts  # noqa: E402
 from collage.mashup.index import StemIndex  # noqa: E402
 from collage.mashup.score import FEATURE_SR  # noqa: E402
-from collage.mashup.retrieval import (HARMONY_TOP, SHARES_ROUNDS, SHORTLIST_FAST, harmony_first_stage,  # noqa: E402
-                                      scorer_model, shares_first_stage)
+from collage.mashup.retrieval import (SHARES_ASPECT, SHARES_HARMONY_TOP, SHARES_ROUNDS, SHORTLIST_FAST,  # noqa: E402
+                                      harmony_first_stage, scorer_model, shares_first_stage, shares_rounds)
 from collage.mashup.shares import ensure_shares  # noqa: E402
 
 OUT = Path(__file__).resolve().parents[1] / "docs" / "results"
@@ -58,12 +58,6 @@ def repeated(index: StemIndex, k: int) -> StemIndex:
         segs[role] = {key: (np.concatenate([g[key] + i * n for i in range(k)]).astype(np.int32) if key == "song"
                             else np.concatenate([g[key]] * k)) for key in g}
     return StemIndex(names, index.keys * k, np.tile(index.tempi, k), np.tile(index.durations, k), segs)
-
-
-def _rounds(shortlist: int) -> tuple[int, ...]:
-    """The shares first stage's rounds as ``retrieve`` sets them for a shortlist of ``shortlist`` pairs."""
-    k = int(np.ceil(np.sqrt(shortlist)))
-    return tuple(max(m, k) for m in SHARES_ROUNDS)
 
 
 def main() -> None:
@@ -121,7 +115,7 @@ def main() -> None:
         index = repeated(base, k)
         feats = {f"{nm}~{i}" if i else nm: f for i in range(k) for nm, f in feats0.items()}
         stored = {f"{nm}~{i}" if i else nm: f for i in range(k) for nm, f in stored0.items()}
-        rounds = _rounds(n_short)
+        rounds = shares_rounds(n_short)
         times = {"vector": [], "first_stage": [], "vocal": [], "harmony": [], "shares": [], "second_stage": [],
                  "total": [], "total_cpu": []}
         for name, seed in ([seeds[0]] * (first_query_ms is None) + seeds):
@@ -137,10 +131,11 @@ def main() -> None:
             t2 = time.perf_counter()
             q = scorer.vocal(seed, vocal_start_s=start, seconds=secs)
             t3 = time.perf_counter()
-            found = harmony_first_stage(index, found, scorer, q, vec, lambda names: feats, cache=cache)
+            found = harmony_first_stage(index, found, scorer, q, vec, lambda names: feats, cache=cache,
+                                        top=SHARES_HARMONY_TOP)
             t3b = time.perf_counter()
             found = shares_first_stage(index, found, scorer, q, lambda names: stored, lambda names: feats, rounds=rounds)
-            picks = index.pairs(found, n_short)
+            picks = index.pairs(found, n_short, aspect=SHARES_ASPECT)
             cands = [Candidate("matched", seed.id, p["harmonic"], p["percussion"], secs, start, p["harmonic_start_s"],
                                p["percussion_start_s"], harmonic_semitones=p["harmonic_semitones"],
                                harmonic_ratio=p["harmonic_ratio"], percussion_ratio=p["percussion_ratio"]) for p in picks]
@@ -180,10 +175,11 @@ def main() -> None:
                 t0 = time.perf_counter()
                 found = index.candidates(vec, seed.key, (seed.tempo, seed.tempo / 2, seed.tempo * 2), seconds=secs,
                                          exclude=name)
-                found = harmony_first_stage(index, found, scorer, q, vec, lambda names: feats, cache={})
+                found = harmony_first_stage(index, found, scorer, q, vec, lambda names: feats, cache={},
+                                            top=SHARES_HARMONY_TOP)
                 found = shares_first_stage(index, found, scorer, q, lambda names: stored, lambda names: feats,
-                                           rounds=_rounds(args.top_shortlist))
-                index.pairs(found, args.top_shortlist)
+                                           rounds=shares_rounds(args.top_shortlist))
+                index.pairs(found, args.top_shortlist, aspect=SHARES_ASPECT)
                 if traced:
                     peaks.append(tracemalloc.get_traced_memory()[1])
                     tracemalloc.stop()
@@ -210,9 +206,10 @@ def main() -> None:
         f"{len(seeds)} vocals of the DB `{out['db']}` (whole POP909 test songs, each vocal analysed alone, its own song "
         f"left out), {args.seconds:g} s mashups, top {args.top}, one thread. The first stage "
         "reads three tempi of the vocal (as `retrieve` does) and scores the harmonic side by the harmony branch "
-        f"(chroma profiles of every allowed segment, frames of the best {HARMONY_TOP}), then both sides by PreMixNet on the "
+        "(chroma profiles of every allowed segment), then both sides by PreMixNet on the "
         f"SourceNet shares stored per song (rounds of {', '.join(map(str, SHARES_ROUNDS))} segments per side, at least the "
-        "grid's, each against the other side's best 4 songs); the second stage is the fast one (stored features, "
+        "grid's, each against the best segment of the other side's best 4 songs and its 4 best other segments), a grid of "
+        f"{SHARES_ASPECT:g} percussion segments per harmonic one; the second stage is the fast one (stored features, "
         "PreMixNet in parts). Larger sizes repeat the DB in memory under new song names (same stored features, so "
         "their disk pages are shared: a truly larger DB adds the reads of the shortlisted songs' feature frames, a few MB).",
         "",
@@ -224,14 +221,15 @@ def main() -> None:
         "(once per process); the vocal's analysis" + (f", median {out['vocal_analysis_s_median']} s per whole-song vocal. "
                                          if out["vocal_analysis_s_median"] is not None else " (read from --analysis-cache). ") +
         f"Stored features: {out['features_mb_per_song']} MB per whole song on disk, stored shares {out['shares_mb_per_song']} "
-        "MB (memory-mapped; a query reads the frames of its shortlist and of the segments the shares rounds score). librosa's first spectrogram in a process: {out['librosa_first_ms']} ms (a "
+        "MB (memory-mapped; a query reads the frames of its shortlist and of the segments the shares rounds score). "
+        f"librosa's first spectrogram in a process: {out['librosa_first_ms']} ms (a "
         "`collage mashup retrieve` run pays it in the vocal's analysis; here it is paid before the queries). The "
         f"process's first query after it, not in the table (it is run once more there): {out['first_query_ms']} ms "
         "(PyTorch's first calls, the feature files' first pages read).",
         "",
         "The first stage alone at library sizes (the DB repeated in memory; the same vocals; the second stage "
         "above does not grow with the DB, its shortlist being fixed): vectors, then the harmony scores (chroma "
-        f"profiles of every allowed harmonic segment, frames of the best {HARMONY_TOP}), the shares rounds (a fixed "
+        "profiles of every allowed harmonic segment), the shares rounds (a fixed "
         "number of segments), then the grid; the vectors and profiles are brute force, linear in "
         "the segments the vocal's key and tempo allow.",
         "",

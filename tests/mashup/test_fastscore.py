@@ -56,8 +56,8 @@ def song_db(tmp_path_factory):
 
 def test_retrieve_fast_and_exact_rank_the_same_shortlist(song_db):
     db, vocal = song_db / "s.db", song_db / "vocal.wav"
-    fast = retrieve(db, vocal, top=20, shortlist=6, seconds=8)
-    exact = retrieve(db, vocal, top=20, shortlist=6, seconds=8, second_stage="exact")
+    fast = retrieve(db, vocal, top=20, shortlist=36, seconds=8)
+    exact = retrieve(db, vocal, top=20, shortlist=36, seconds=8, second_stage="exact")
     assert fast["second_stage"] == "fast" and exact["second_stage"] == "exact" and fast["scored"] == exact["scored"] > 1
     key = lambda r: (r["harmonic"], r["harmonic_start_s"], r["percussion"], r["percussion_start_s"])  # noqa: E731
     assert {key(r) for r in fast["results"]} == {key(r) for r in exact["results"]}
@@ -66,13 +66,13 @@ def test_retrieve_fast_and_exact_rank_the_same_shortlist(song_db):
     assert np.mean([abs(f[k] - e[k]) for k in f]) < 0.15
     assert all(r["terms"] == {} for r in fast["results"]) and all(r["terms"] for r in exact["results"])
     assert any(features_dir(db).iterdir())  # stored on first use
-    explained = retrieve(db, vocal, top=2, shortlist=6, seconds=8, explain=True)
+    explained = retrieve(db, vocal, top=2, shortlist=36, seconds=8, explain=True)
     assert [r["score"] for r in explained["results"]] == [r["score"] for r in fast["results"][:2]]
     assert all(set(r["terms"]) >= {"harmonic", "rhythmic", "spectral"} for r in explained["results"])
     with pytest.raises(ParameterError):
         retrieve(db, vocal, second_stage="quick")
     # rerank: the fast ranking's best 3, in the exact path's order and with its scores; the rest as they were
-    re = retrieve(db, vocal, top=20, shortlist=6, seconds=8, rerank=3)
+    re = retrieve(db, vocal, top=20, shortlist=36, seconds=8, rerank=3)
     assert re["rerank"] == 3 and [key(r) for r in re["results"][3:]] == [key(r) for r in fast["results"][3:]]
     assert {key(r) for r in re["results"][:3]} == {key(r) for r in fast["results"][:3]}
     assert [r["score"] for r in re["results"][:3]] == sorted((e[key(r)] for r in re["results"][:3]), reverse=True)

@@ -75,7 +75,7 @@ def test_gathered_shares_follow_the_exact_ones(setup, scorer):
     ps = [(c.percussion, c.percussion_start_s, c.percussion_ratio, 0) for c in cands]
     H, P = gather_shares(stored, "harmonic", hs, seconds=8.0), gather_shares(stored, "percussion", ps, seconds=8.0)
     assert H.shape == (len(cands), 1, scorer.cfg.c1d, WINDOW_FRAMES // 8, 1) and H.dtype == np.float32
-    approx = scorer.pair_logits(q, H, P, scorer.harmony_features(q, hs, feats), np.arange(len(cands)), np.arange(len(cands)))
+    approx = scorer.pair_logits(q.share, H, P, scorer.harmony_features(q, hs, feats), np.arange(len(cands)), np.arange(len(cands)))
     assert spearmanr(exact, approx)[0] > 0.7
     # and against the exact shares themselves (the same pairs): close, not equal
     Pe = np.stack([cache[("p", 8.0, (c.percussion, round(c.percussion_start_s, 4), round(c.percussion_ratio, 6), 0.0))]

@@ -11,7 +11,7 @@ import pytest
 from collage.cli import main
 from collage.errors import ParameterError
 from collage.mashup.db import MashupDB
-from collage.mashup.embed import DIM, EMBED_VERSION, rhythm_vector, segment_embeddings, shortlist_pairs
+from collage.mashup.embed import DIM, EMBED_VERSION, rhythm_vector, grid_shape, segment_embeddings, shortlist_pairs
 from collage.mashup.firststage import pair_inputs
 from collage.mashup.generate import key_distance
 from collage.mashup.index import StemIndex, ensure_embeddings
@@ -106,16 +106,18 @@ def test_shortlist_pairs_is_the_grid_of_each_sides_best_segments():
     song_h, song_p = rng.integers(0, 5, 40), rng.integers(0, 5, 30)
     block_h, block_p = rng.integers(0, 2, 40), rng.integers(0, 2, 30)
     rank_h, rank_p = np.argsort(np.argsort(-h)), np.argsort(np.argsort(-p))
-    for n in (1, 7, 25, 300, 2000):
-        k = int(np.ceil(np.sqrt(n)))
+    for n, aspect in ((1, 1.0), (7, 1.0), (25, 1.0), (300, 1.0), (2000, 1.0), (50, 2.0), (300, 2.2)):
+        kh, kp = int(np.ceil(np.sqrt(n / aspect) - 1e-9)), int(np.ceil(np.sqrt(n * aspect) - 1e-9))
+        assert grid_shape(n, aspect) == (kh, kp)
         for blocks in (False, True):
             kw = {"h_block": block_h, "p_block": block_p} if blocks else {}
-            got = shortlist_pairs(h, p, n, h_group=song_h, p_group=song_p, **kw)
+            got = shortlist_pairs(h, p, n, h_group=song_h, p_group=song_p, aspect=aspect, **kw)
             allowed = [(i, j) for i in range(40) for j in range(30)
                        if song_h[i] != song_p[j] and (not blocks or block_h[i] == block_p[j])]
-            grid = sorted(((h[i] + p[j], i, j) for i, j in allowed if rank_h[i] < k and rank_p[j] < k), reverse=True)
+            grid = sorted(((h[i] + p[j], i, j) for i, j in allowed if rank_h[i] < kh and rank_p[j] < kp), reverse=True)
             assert got == [(i, j) for _, i, j in grid[:n]]
-            assert len({i for i, _ in got}) <= k and len({j for _, j in got}) <= k
+            assert len({i for i, _ in got}) <= kh and len({j for _, j in got}) <= kp
+    assert grid_shape(2500, 2.2) == (34, 75) and grid_shape(2500) == (50, 50)
     assert shortlist_pairs(h, np.zeros(0), 5) == []
     assert shortlist_pairs(h, p, 4) == [(int(i), int(j)) for _, i, j in sorted(
         ((h[i] + p[j], i, j) for i in np.argsort(-h)[:2] for j in np.argsort(-p)[:2]), reverse=True)]

@@ -144,7 +144,7 @@ def score_command(vocals, harmonic, percussion, scorer, as_json) -> None:
 @click.option("--scorer", type=click.Choice(SCORERS), default="premixnet", show_default=True, help="How to rank.")
 @click.option("--shortlist", type=click.IntRange(min=1), default=None,
               help="Pairs of stem segments the first stage passes to the scorer: every pair of the best harmonic and "
-                   "percussion segments, up to this many. [default: 2500 with the fast PreMixNet, 30 when every "
+                   "percussion segments, up to this many. [default: 2000 with the fast PreMixNet, 30 when every "
                    "candidate is rendered]")
 @click.option("--candidates", "n_candidates", type=click.IntRange(min=1), default=None,
               help="Instead of the first stage, draw this many matched pairs at random (for comparison).")
@@ -168,7 +168,7 @@ def retrieve_command(db, vocal, top, scorer, shortlist, n_candidates, seconds, r
     for it with reference vocals and partners of the DB, stored once per song)
     and a learned score from its stored vector and the vocal's (distilled from
     PreMixNet); with PreMixNet the harmonic segments are then scored by its own
-    harmony branch (the vocal's chroma against theirs, frame by frame), and
+    harmony branch (the vocal's chroma profile against theirs), and
     the best few hundred of each side by PreMixNet itself, each paired with the
     other side's best few, from SourceNet outputs stored per song. Every
     pair of the best segments of each side, up to --shortlist pairs, is ranked

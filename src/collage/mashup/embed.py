@@ -33,7 +33,7 @@ import librosa
 import numpy as np
 
 __all__ = ["EMBED_VERSION", "DIM", "STEPS", "SPAN_S", "LAYOUT", "chroma_vector", "rhythm_vector", "segment_embeddings",
-           "vocal_embedding", "shortlist_pairs"]
+           "vocal_embedding", "grid_shape", "shortlist_pairs"]
 
 #: Bumped when the vectors change; stored in the DB, older vectors are recomputed.
 EMBED_VERSION = 2
@@ -165,10 +165,17 @@ def vocal_embedding(vocal: np.ndarray, sr: int, downbeats, start_s: float, secon
     return _Frames(y, sr).describe(np.asarray(downbeats, np.float64) - a, s, s + min(seconds, SPAN_S))
 
 
+def grid_shape(n: int, aspect: float = 1.0) -> tuple[int, int]:
+    """The segments of each side of a grid of about ``n`` pairs with ``aspect`` percussion segments per harmonic
+    one: ``(ceil(sqrt(n / aspect)), ceil(sqrt(n * aspect)))``."""
+    return int(np.ceil(np.sqrt(n / aspect) - 1e-9)), int(np.ceil(np.sqrt(n * aspect) - 1e-9))
+
+
 def shortlist_pairs(h_scores: np.ndarray, p_scores: np.ndarray, n: int, *, h_group=None, p_group=None,
-                    h_block=None, p_block=None) -> list[tuple[int, int]]:
+                    h_block=None, p_block=None, aspect: float = 1.0) -> list[tuple[int, int]]:
     """Up to ``n`` (harmonic index, percussion index) pairs: of every pair of the best ``k = ceil(sqrt(n))``
-    harmonic and the best ``k`` percussion segments that may be paired, the best ``n`` by ``h + p``, best first.
+    harmonic and the best ``k`` percussion segments that may be paired, the best ``n`` by ``h + p``, best first
+    (with ``aspect``, the best :func:`grid_shape` ``(n, aspect)`` of each side instead).
 
     A grid rather than the ``n`` best sums: the second stage pays per segment (its SourceNet) far more
     than per pair (the head), so its cost is set by the ``2k`` segments, and the best pair of a vocal needs
@@ -182,8 +189,8 @@ def shortlist_pairs(h_scores: np.ndarray, p_scores: np.ndarray, n: int, *, h_gro
         return []
     oh = np.argsort(-np.asarray(h_scores), kind="stable")
     op = np.argsort(-np.asarray(p_scores), kind="stable")
-    k = int(np.ceil(np.sqrt(n)))
-    oh, op = oh[:k], op[:k]
+    kh, kp = grid_shape(n, aspect)
+    oh, op = oh[:kh], op[:kp]
     ok = np.ones((len(oh), len(op)), bool)
     if h_group is not None:
         ok &= np.asarray(h_group)[oh][:, None] != np.asarray(p_group)[op][None, :]

@@ -521,11 +521,12 @@ class FastScorer:
                 out.append(self.model._harmony(vch.repeat(len(part), 1, 1), torch.from_numpy(hc)).reshape(len(part), W, -1))
         return torch.cat(out) if out else torch.zeros(0, W, 2 * self.cfg.harmony)
 
-    def pair_logits(self, q: VocalQuery, H, P, HH, hi, pi, *, batch: int = 256) -> np.ndarray:
-        """PreMixNet's log-odds for the pairs ``(hi[n], pi[n])`` of given shares ``H``, ``P`` ``(n, W, c1d, T'', 1)``
-        (e.g. stored ones: :func:`~collage.mashup.shares.gather_shares`) and harmony features ``HH`` (or None)."""
+    def pair_logits(self, v, H, P, HH, hi, pi, *, batch: int = 256) -> np.ndarray:
+        """PreMixNet's log-odds for the pairs ``(hi[n], pi[n])`` of given shares: the vocal's ``v`` ``(W, c1d, T'', 1)``
+        (:attr:`VocalQuery.share`, or some of its windows), ``H``, ``P`` ``(n, W, c1d, T'', 1)`` (e.g. stored ones:
+        :func:`~collage.mashup.shares.gather_shares`) and harmony features ``HH`` ``(n, W, 2 harmony)`` (or None)."""
         torch = self.torch
-        p = np.clip(self._combine(q.share, torch.as_tensor(H), torch.as_tensor(P), HH, torch.as_tensor(hi),
+        p = np.clip(self._combine(torch.as_tensor(v), torch.as_tensor(H), torch.as_tensor(P), HH, torch.as_tensor(hi),
                                   torch.as_tensor(pi), batch), 1e-6, 1 - 1e-6)
         return np.log(p / (1 - p)).astype(np.float32)
 

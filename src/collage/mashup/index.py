@@ -189,16 +189,17 @@ class StemIndex:
         return {role: dict(zip(("idx", "score", "ratio", "shift", "reading"), (np.concatenate(a) for a in zip(*got))))
                 for role, got in parts.items()}
 
-    def pairs(self, cands: dict, n: int) -> list[dict]:
+    def pairs(self, cands: dict, n: int, *, aspect: float = 1.0) -> list[dict]:
         """The best (harmonic segment, percussion segment) pairs of :meth:`candidates`, up to ``n``, best first:
         ``[{"harmonic", "harmonic_start_s", "harmonic_semitones", "harmonic_ratio", "percussion",
         "percussion_start_s", "percussion_ratio", "first_stage"}]``: those of
         :func:`~collage.mashup.embed.shortlist_pairs`, every pair of the best ``ceil(sqrt(n))`` segments of each
-        side, both segments of one reading of the tempo, never both stems from one song."""
+        side (``aspect`` percussion segments per harmonic one: :func:`~collage.mashup.embed.grid_shape`), both
+        segments of one reading of the tempo, never both stems from one song."""
         H, P = self.segments["harmonic"], self.segments["percussion"]
         h, p = cands["harmonic"], cands["percussion"]
         pairs = shortlist_pairs(h["score"], p["score"], n, h_group=H["song"][h["idx"]], p_group=P["song"][p["idx"]],
-                                h_block=h["reading"], p_block=p["reading"])
+                                h_block=h["reading"], p_block=p["reading"], aspect=aspect)
         return [{"harmonic": self.names[H["song"][h["idx"][i]]], "harmonic_start_s": float(H["start_s"][h["idx"][i]]),
                  "harmonic_semitones": int(h["shift"][i]), "harmonic_ratio": float(h["ratio"][i]),
                  "percussion": self.names[P["song"][p["idx"][j]]], "percussion_start_s": float(P["start_s"][p["idx"][j]]),

@@ -16,7 +16,6 @@ them by a scorer (:data:`~collage.mashup.combination.SCORERS`).
 from __future__ import annotations
 
 import json
-import math
 import os
 import time
 from pathlib import Path
@@ -29,7 +28,7 @@ from collage.io.atomic import atomic_path
 from collage.io.audio import write_wav
 from collage.mashup.combination import SCORERS
 from collage.mashup.dbclips import clips_from_db, vocal_clip
-from collage.mashup.embed import LAYOUT, vocal_embedding
+from collage.mashup.embed import LAYOUT, grid_shape, vocal_embedding
 from collage.mashup.fastscore import FastScorer, ensure_features
 from collage.mashup.firststage import standardise
 from collage.mashup.generate import Candidate, Clip, matched_candidates, render_candidate, vocal_starts
@@ -41,22 +40,34 @@ from collage.mashup.score import (
     load_scorer,
     mashup_features,
 )
-from collage.mashup.shares import ensure_shares, gather_shares
+from collage.mashup.shares import distinct_windows, ensure_shares, gather_shares
 from collage.progress import track
 
-__all__ = ["SHORTLIST_FAST", "SHORTLIST_EXACT", "HARMONY_TOP", "SHARES_ROUNDS", "harmony_first_stage", "shares_first_stage", "generate_mashups", "rank_candidates", "render_retrieved", "retrieve",
+__all__ = ["SHORTLIST_FAST", "SHORTLIST_EXACT", "HARMONY_TOP", "SHARES_ROUNDS", "SHARES_ASPECT", "SHARES_HARMONY_TOP", "shares_rounds", "harmony_first_stage", "shares_first_stage", "generate_mashups", "rank_candidates", "render_retrieved", "retrieve",
            "score_candidates", "scorer_model"]
 
 _TERMS = ("automashupper", "harmonic", "rhythmic", "spectral")
-#: ``retrieve``'s default shortlist (pairs) with the fast second stage, and when every candidate is rendered
-SHORTLIST_FAST, SHORTLIST_EXACT = 2500, 30
+#: ``retrieve``'s default shortlist (pairs) with the fast second stage, and when every candidate is rendered; 2,000
+#: keeps a query at 10,740 stem segments under a second on one core (0.89 s median; 2,500: 0.95 s, max 1.13 s;
+#: docs/results/mashup_retrieve_speed.md)
+SHORTLIST_FAST, SHORTLIST_EXACT = 2000, 30
 #: harmonic segments the first stage scores frame by frame with the second stage's harmony branch
 #: (:func:`harmony_first_stage`): the best this many by chroma profiles
 HARMONY_TOP = 200
-#: segments of each side whose sound, averaged, is the reference accompaniment of :func:`harmony_first_stage`
+#: segments of each side whose sound, averaged, is the reference accompaniment of :func:`harmony_first_stage`; in
+#: :func:`shares_first_stage`, the partner songs (and as many more partner segments) of each segment
 _REFERENCES = 4
-#: segments of each side that each round of :func:`shares_first_stage` scores by the stored shares
-SHARES_ROUNDS = (100, 400)
+#: segments of each side that each round of :func:`shares_first_stage` scores by the stored shares (at least the
+#: grid's: :func:`shares_rounds`)
+SHARES_ROUNDS = (100, 300)
+#: harmonic segments the harmony stage scores frame by frame when the shares rounds follow (they score the harmonic
+#: side again, the harmony frames included): none, the chroma profiles alone order the first round
+SHARES_HARMONY_TOP = 0
+#: the grid after the shares rounds: percussion segments per harmonic one. They rank the harmonic side better (a
+#: harmonic segment's merit depends less on its partner), so the grid reaches deeper into the percussion side: on
+#: val songs, 31 x 67 segments kept 0.901 of the exhaustive top 10 and 45 x 45 0.832, at about the same cost
+#: (docs/results/mashup_shares_val.md)
+SHARES_ASPECT = 2.2
 
 
 def harmony_first_stage(index: StemIndex, cands: dict, scorer: FastScorer, q, vocal_vector: np.ndarray,
@@ -101,12 +112,13 @@ def harmony_first_stage(index: StemIndex, cands: dict, scorer: FastScorer, q, vo
 
 
 def shares_first_stage(index: StemIndex, cands: dict, scorer: FastScorer, q, shares: Callable, features: Callable, *,
-                       rounds: tuple[int, ...] = SHARES_ROUNDS, references: int = _REFERENCES) -> dict:
+                       rounds: tuple[int, ...] = SHARES_ROUNDS, references: int = _REFERENCES,
+                       more_partners: int = _REFERENCES) -> dict:
     """``cands`` re-scored on both sides by PreMixNet on the stored SourceNet shares (:mod:`collage.mashup.shares`).
 
-    In round ``r`` the best ``rounds[r]`` segments of each side so far are each paired with the best segment of each
-    of the other side's ``references`` best songs (at the same reading of the vocal's tempo) and scored by the
-    best of those pairs' log-odds; the first round's order and references are those of the scores before, each
+    In round ``r`` the best ``rounds[r]`` segments of each side so far are each paired with the other side's
+    partners (at the same reading of the vocal's tempo: the best segment of each of its ``references`` best songs,
+    then its ``more_partners`` best other segments) and scored by the best of those pairs' log-odds; the first round's order and references are those of the scores before, each
     later round's those of the round before. The last round's segments get those log-odds as their scores
     (standardised), put before every other segment. ``shares(names)``: those songs' stored shares
     (:func:`~collage.mashup.shares.ensure_shares`); ``features(names)``: their stored features (for the chroma).
@@ -114,7 +126,7 @@ def shares_first_stage(index: StemIndex, cands: dict, scorer: FastScorer, q, sha
     Why: the network's verdict on a segment depends on how it sounds with *this* vocal, which no vector stored
     without the vocal predicts well (docs/results/mashup_first_stage_ceiling.md); with the shares stored, the
     verdict costs the network's small head alone (about 0.04 ms a pair on one core), so it can be asked of
-    hundreds of segments, against a few partners each. References from distinct songs, since a song's segments
+    hundreds of segments, against a few partners each. Partners from distinct songs first, since a song's segments
     sound alike.
     """
     h, p = cands["harmonic"], cands["percussion"]
@@ -127,9 +139,11 @@ def shares_first_stage(index: StemIndex, cands: dict, scorer: FastScorer, q, sha
               int(h["shift"][i])) for i in oh]
     psegs = [(index.names[P["song"][p["idx"][j]]], float(P["start_s"][p["idx"][j]]), float(p["ratio"][j]), 0) for j in op]
     stored = shares({s[0] for s in hsegs} | {s[0] for s in psegs})
-    Hs = gather_shares(stored, "harmonic", hsegs, seconds=q.seconds)
-    Ps = gather_shares(stored, "percussion", psegs, seconds=q.seconds)
-    HH = scorer.harmony_features(q, hsegs, features({s[0] for s in hsegs}), step=4) if scorer.cfg.harmony else None
+    w = distinct_windows(q.seconds)  # a window that mostly repeats the one before adds little to a ranking
+    Hs = gather_shares(stored, "harmonic", hsegs, seconds=q.seconds)[:, w]
+    Ps = gather_shares(stored, "percussion", psegs, seconds=q.seconds)[:, w]
+    HH = scorer.harmony_features(q, hsegs, features({s[0] for s in hsegs}), step=4)[:, w] if scorer.cfg.harmony else None
+    v = q.share[w]
     read = (h["reading"][oh], p["reading"][op])
     song = (H["song"][h["idx"][oh]], P["song"][p["idx"][op]])
     rank = [-np.arange(len(oh), dtype=np.float64), -np.arange(len(op), dtype=np.float64)]  # the order so far
@@ -138,12 +152,13 @@ def shares_first_stage(index: StemIndex, cands: dict, scorer: FastScorer, q, sha
         logit = [np.full(len(oh), -np.inf), np.full(len(op), -np.inf)]
         for b in np.intersect1d(read[0], read[1]):  # a pair takes both segments at one reading of the vocal's tempo
             mine = [x[read[i][x] == b] for i, x in enumerate(sel)]
-            refs = [_best_of_songs(np.flatnonzero(read[i] == b), rank[i], song[i], references) for i in range(2)]
+            refs = [_partners(np.flatnonzero(read[i] == b), rank[i], song[i], references, more_partners)
+                    for i in range(2)]
             for i in range(2):  # 0: harmonic segments against percussion references, 1: the other way
                 seg, ref = mine[i], refs[1 - i]
                 if len(seg) and len(ref):
                     a, c = np.repeat(seg, len(ref)), np.tile(ref, len(seg))
-                    logit[i][seg] = scorer.pair_logits(q, Hs, Ps, HH, *((a, c) if i == 0 else (c, a))).reshape(len(seg), -1).max(1)
+                    logit[i][seg] = scorer.pair_logits(v, Hs, Ps, HH, *((a, c) if i == 0 else (c, a))).reshape(len(seg), -1).max(1)
         rank = [np.where(np.isfinite(lg), lg, r - 1e6) for lg, r in zip(logit, rank)]  # scored first, then the rest
     out = {}
     for role, c, o, lg in (("harmonic", h, oh, logit[0]), ("percussion", p, op, logit[1])):
@@ -155,11 +170,19 @@ def shares_first_stage(index: StemIndex, cands: dict, scorer: FastScorer, q, sha
     return {**cands, **out}
 
 
-def _best_of_songs(idx: np.ndarray, score: np.ndarray, song: np.ndarray, n: int) -> np.ndarray:
-    """Of the positions ``idx``, the best scoring one of each song, for the ``n`` songs whose best scores highest."""
+def shares_rounds(shortlist: int) -> tuple[int, ...]:
+    """:data:`SHARES_ROUNDS` for a grid of ``shortlist`` pairs: each round scores at least the grid's segments of a side."""
+    k = max(grid_shape(shortlist, SHARES_ASPECT))
+    return tuple(max(m, k) for m in SHARES_ROUNDS)
+
+
+def _partners(idx: np.ndarray, score: np.ndarray, song: np.ndarray, n_songs: int, n_more: int) -> np.ndarray:
+    """Of the positions ``idx``: the best scoring one of each of the ``n_songs`` songs whose best scores highest, then
+    the ``n_more`` best of the others (a song's segments sound alike, but which of them suits a partner still varies)."""
     order = idx[np.argsort(-score[idx], kind="stable")]
     _, first = np.unique(song[order], return_index=True)
-    return order[np.sort(first)[:n]]
+    songs = order[np.sort(first)[:n_songs]]
+    return np.concatenate([songs, order[~np.isin(order, songs)][:n_more]])
 
 
 def scorer_model(scorer: str):
@@ -317,11 +340,10 @@ def retrieve(db: str | os.PathLike, vocal: str | os.PathLike, *, top: int = 5, s
         if fast:  # the second stage's harmony branch scores the harmonic side
             fq = _FastQuery(db, model, seed_clip, vocal_start, secs, report)
             found = harmony_first_stage(index, found, fq.scorer, fq.q, vec, fq.features, cache=fq.cache,
-                                        top=max(HARMONY_TOP, math.ceil(math.sqrt(shortlist))))
-            k = math.ceil(math.sqrt(shortlist))  # the grid's segments per side: the last round scores at least those
+                                        top=SHARES_HARMONY_TOP)
             found = shares_first_stage(index, found, fq.scorer, fq.q, fq.shares, fq.features,
-                                       rounds=tuple(max(m, k) for m in SHARES_ROUNDS))
-        picks = index.pairs(found, shortlist)
+                                       rounds=shares_rounds(shortlist))
+        picks = index.pairs(found, shortlist, aspect=SHARES_ASPECT if fast else 1.0)
         searched = len(index)
         cands = []
         for p in picks:

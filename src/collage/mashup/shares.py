@@ -36,7 +36,8 @@ from collage.mashup.fastscore import (FEATURE_VERSION, HARMONIC_VERSIONS, MEL_OV
                                       _frames, _gain_db, _harmonic_version, _interp, _song_dir)
 from collage.mashup.score import FEATURE_SR, HOP, WINDOW_FRAMES
 
-__all__ = ["SHARE_RATIOS", "SHARE_PHASES", "song_shares", "ensure_shares", "ensure_db_shares", "gather_shares"]
+__all__ = ["SHARE_RATIOS", "SHARE_PHASES", "song_shares", "ensure_shares", "ensure_db_shares", "gather_shares",
+           "distinct_windows"]
 
 #: the stretches at which each harmonic stem's shares are stored (the percussion's: PERC_RATIOS)
 SHARE_RATIOS = (0.8, 0.85, 0.9, 0.95, 1.0, 1.05, 1.1, 1.15, 1.2)
@@ -206,6 +207,13 @@ def _window_starts(seconds: float) -> list[int]:
         return [0]
     st = list(range(0, T - WINDOW_FRAMES + 1, WINDOW_FRAMES))
     return st + [T - WINDOW_FRAMES] if st[-1] + WINDOW_FRAMES < T else st
+
+
+def distinct_windows(seconds: float) -> np.ndarray:
+    """The model windows of a ``seconds`` mashup that overlap the one before by less than half (the last window,
+    flush with the end, often repeats most of the one before it): indices into the ``W`` windows."""
+    st = _window_starts(seconds)
+    return np.asarray([0] + [i for i in range(1, len(st)) if st[i] - st[i - 1] >= WINDOW_FRAMES // 2], np.int64)
 
 
 def _nearest(grid: Sequence[float], ratio: float, *, exact_one: bool) -> int:

@@ -48,7 +48,7 @@ from collage.mashup.generate import MAX_KEY_DISTANCE, Candidate, Clip, place_ste
 from collage.mashup.score import CHROMA_FFT, FEATURE_SR, FMAX, HOP, N_FFT, N_MELS, chroma, mel, windows
 
 __all__ = ["FEATURE_VERSION", "SHIFTS", "PERC_RATIOS", "HARMONIC_VERSIONS", "song_features", "features_dir", "ensure_features",
-           "ensure_db_features", "placed_features", "placed_chroma",
+           "ensure_db_features", "write_arrays", "placed_features", "placed_chroma",
            "FastScorer", "VocalQuery"]
 
 #: Bumped when the stored features change; older files are recomputed.
@@ -149,6 +149,20 @@ def _read(d: Path) -> dict[str, np.ndarray] | None:
     return {f.stem: np.load(f, mmap_mode="r") for f in d.glob("*.npy")}
 
 
+def write_arrays(d: Path, arrays: Mapping[str, np.ndarray], what: str) -> None:
+    """``d/NAME.npy`` for each array; the folder appears whole or not at all (``what`` names it in the error)."""
+    try:
+        d.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=d.name + ".", dir=d.parent))
+        for k, v in arrays.items():
+            np.save(tmp / f"{k}.npy", v)
+        if d.exists():
+            shutil.rmtree(d)
+        os.replace(tmp, d)
+    except OSError as e:
+        raise OutputError(d, f"cannot store {what} ({e.strerror or e})") from None
+
+
 def ensure_features(db_path: str | os.PathLike, clips: Sequence[Clip]) -> dict[str, dict[str, np.ndarray]]:
     """The features of each clip's song (``clip.id`` is the DB's song name), read from
     ``<db>.features/`` or computed from the clip's stems and stored there (a song's folder appears whole
@@ -165,16 +179,7 @@ def ensure_features(db_path: str | os.PathLike, clips: Sequence[Clip]) -> dict[s
         if got is None:
             feats = song_features(c.stem("harmonic") if "harmonic" in c.stems else None,
                                   c.stem("percussion") if "percussion" in c.stems else None)
-            try:
-                d.parent.mkdir(parents=True, exist_ok=True)
-                tmp = Path(tempfile.mkdtemp(prefix=d.name + ".", dir=d.parent))
-                for k, v in feats.items():
-                    np.save(tmp / f"{k}.npy", v)
-                if d.exists():
-                    shutil.rmtree(d)
-                os.replace(tmp, d)
-            except OSError as e:
-                raise OutputError(d, f"cannot store the features ({e.strerror or e})") from None
+            write_arrays(d, feats, "the features")
             got = _read(d)
         out[c.id] = got
     return out

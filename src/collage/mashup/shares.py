@@ -24,16 +24,13 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Mapping, Sequence
 
 import numpy as np
 
-from collage.errors import OutputError
 from collage.mashup.fastscore import (FEATURE_VERSION, HARMONIC_VERSIONS, MEL_OVERSAMPLE, PERC_RATIOS, SHIFTS, FastScorer, _SILENT_DB,
-                                      _frames, _gain_db, _harmonic_version, _interp, _song_dir)
+                                      _frames, _gain_db, _harmonic_version, _interp, _song_dir, write_arrays)
 from collage.mashup.score import FEATURE_SR, HOP, WINDOW_FRAMES
 
 __all__ = ["SHARE_RATIOS", "SHARE_PHASES", "song_shares", "ensure_shares", "ensure_db_shares", "gather_shares",
@@ -151,7 +148,7 @@ def ensure_shares(db_path: str | os.PathLike, names, scorer: FastScorer, feature
     for i, (n, d) in enumerate(todo):
         if report:
             report(i, len(todo))
-        _write(d, song_shares(scorer, features({n})[n]))
+        write_arrays(d, song_shares(scorer, features({n})[n]), "the SourceNet shares")
         out[n] = _load(d)
     if todo and report:
         report(len(todo), len(todo))
@@ -184,20 +181,6 @@ def ensure_db_shares(db_path: str | os.PathLike, names, *, scorer: FastScorer | 
 def _load(d: Path) -> dict[str, np.ndarray]:
     """A song's stored shares, memory-mapped (a query reads only the frames it needs)."""
     return {f.stem: np.load(f, mmap_mode="r") for f in d.glob("*.npy")}
-
-
-def _write(d: Path, arrays: dict[str, np.ndarray]) -> None:
-    """``d/NAME.npy`` for each array; the folder appears whole or not at all."""
-    try:
-        d.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=d.name + ".", dir=d.parent))
-        for k, v in arrays.items():
-            np.save(tmp / f"{k}.npy", v)
-        if d.exists():
-            shutil.rmtree(d)
-        os.replace(tmp, d)
-    except OSError as e:
-        raise OutputError(d, f"cannot store the SourceNet shares ({e.strerror or e})") from None
 
 
 def _window_starts(seconds: float) -> list[int]:

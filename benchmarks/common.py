@@ -99,3 +99,20 @@ def analysed_vocal(path, cache: str | None):
     y = load_audio(path, sr=FEATURE_SR)
     return Clip(Path(path).stem, FEATURE_SR, a["key"], a["tempo"], np.asarray(a["beats"]), np.asarray(a["downbeats"]),
                 {"vocals": y})
+
+
+def db_vocals(db) -> list[tuple[str, str]]:
+    """``[(song name, vocal stem path)]`` of a MashupDB's songs, in the DB's order."""
+    from collage.mashup.db import MashupDB
+
+    with MashupDB(db) as m:
+        return [(s["name"], m.stems(s["id"])["vocals"]["path"]) for s in m.songs()]
+
+
+def db_features(db) -> dict:
+    """Each song's stored fast-scorer features of a MashupDB (:func:`collage.mashup.fastscore.ensure_features`:
+    computed and stored where missing), memory-mapped; the stems' audio, read to compute them, is let go."""
+    from collage.mashup.dbclips import clips_from_db
+    from collage.mashup.fastscore import ensure_features
+
+    return ensure_features(db, clips_from_db(db))

@@ -30,11 +30,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np  # noqa: E402
-from common import loadavg, machine  # noqa: E402
+from common import db_vocals, loadavg, machine  # noqa: E402
 from scipy.stats import spearmanr  # noqa: E402
 
 from collage.errors import CollageError  # noqa: E402
-from collage.mashup.db import MashupDB  # noqa: E402
 from collage.mashup.dbclips import clips_from_db, vocal_clip  # noqa: E402
 from collage.mashup.embed import vocal_embedding  # noqa: E402
 from collage.mashup.fastscore import FastScorer, ensure_features, song_features  # noqa: E402
@@ -64,8 +63,7 @@ def agreement(args) -> dict:
     feat_s = (time.perf_counter() - t) / 3
     feats = ensure_features(args.db, pool)
     clips = {c.id: c for c in pool}
-    with MashupDB(args.db) as m:
-        vocals = [(s["name"], m.stems(s["id"])["vocals"]["path"]) for s in m.songs()]
+    vocals = db_vocals(args.db)
     rng = np.random.default_rng(0)
     queries, t_exact, t_fast, n_c, split_err = [], 0.0, 0.0, 0, 0.0
     for name, path in vocals:

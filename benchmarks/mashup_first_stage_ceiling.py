@@ -31,14 +31,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np  # noqa: E402
-from common import analysed_vocal, loadavg, machine  # noqa: E402
+from common import analysed_vocal, db_features, db_vocals, loadavg, machine  # noqa: E402
 from scipy.stats import spearmanr  # noqa: E402
 
 from collage.errors import CollageError  # noqa: E402
-from collage.mashup.db import MashupDB  # noqa: E402
-from collage.mashup.dbclips import clips_from_db  # noqa: E402
 from collage.mashup.embed import vocal_embedding  # noqa: E402
-from collage.mashup.fastscore import FastScorer, ensure_features  # noqa: E402
+from collage.mashup.fastscore import FastScorer  # noqa: E402
 from collage.mashup.generate import Candidate, vocal_starts  # noqa: E402
 from collage.mashup.index import StemIndex  # noqa: E402
 from collage.mashup.retrieval import harmony_first_stage, scorer_model  # noqa: E402
@@ -104,14 +102,10 @@ def main() -> None:
     shortlists = [int(x) for x in args.shortlists.split(",")]
     t_start = time.perf_counter()
     index = StemIndex.load(args.db)
-    pool = clips_from_db(args.db)
-    feats = ensure_features(args.db, pool)
-    for c in pool:
-        c.stems = {}
+    feats = db_features(args.db)
     scorer = FastScorer(scorer_model("premixnet"))
     H, P = index.segments["harmonic"], index.segments["percussion"]
-    with MashupDB(args.db) as m:
-        vocals = [(s["name"], m.stems(s["id"])["vocals"]["path"]) for s in m.songs()]
+    vocals = db_vocals(args.db)
     recall, rhos, n_pairs = {}, {}, []
     for name, path in vocals:
         try:

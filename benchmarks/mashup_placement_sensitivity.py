@@ -24,10 +24,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np  # noqa: E402
-from common import loadavg, machine  # noqa: E402
+from common import db_features, loadavg, machine  # noqa: E402
 
-from collage.mashup.dbclips import clips_from_db  # noqa: E402
-from collage.mashup.fastscore import SHIFTS, FastScorer, ensure_features, placed_features  # noqa: E402
+from collage.mashup.fastscore import SHIFTS, FastScorer, placed_features  # noqa: E402
 from collage.mashup.index import StemIndex  # noqa: E402
 from collage.mashup.retrieval import scorer_model  # noqa: E402
 from collage.mashup.score import windows  # noqa: E402
@@ -45,7 +44,7 @@ def main() -> None:
     args = ap.parse_args()
     shifts = [float(x) for x in args.shifts.split(",")]
     index = StemIndex.load(args.db)
-    feats = ensure_features(args.db, clips_from_db(args.db))
+    feats = db_features(args.db)
     scorer = FastScorer(scorer_model("premixnet"))
     rng = np.random.default_rng(0)
     change = {role: {d: [] for d in shifts} for role, _ in ROLES}

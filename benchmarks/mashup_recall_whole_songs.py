@@ -32,10 +32,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np  # noqa: E402
-from common import analysed_vocal, loadavg, machine  # noqa: E402
+from common import analysed_vocal, db_vocals, loadavg, machine  # noqa: E402
 
 from collage.errors import CollageError  # noqa: E402
-from collage.mashup.db import MashupDB  # noqa: E402
 from collage.mashup.dbclips import clips_from_db  # noqa: E402
 from collage.mashup.embed import vocal_embedding  # noqa: E402
 from collage.mashup.fastscore import FastScorer, ensure_features  # noqa: E402
@@ -104,8 +103,7 @@ def main() -> None:
     t = time.perf_counter()
     stored = ensure_shares(args.db, index.names, scorer, lambda names: feats)  # at build time in a real DB
     shares_s = time.perf_counter() - t
-    with MashupDB(args.db) as m:
-        vocals = [(s["name"], m.stems(s["id"])["vocals"]["path"]) for s in m.songs()]
+    vocals = db_vocals(args.db)
     seeds, unusable = [], []
     for name, path in vocals:
         try:

@@ -31,10 +31,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import librosa  # noqa: E402
 import numpy as np  # noqa: E402
-from common import analysed_vocal, loadavg, machine  # noqa: E402
+from common import analysed_vocal, db_vocals, loadavg, machine  # noqa: E402
 
 from collage.errors import CollageError  # noqa: E402
-from collage.mashup.db import MashupDB  # noqa: E402
 from collage.mashup.dbclips import clips_from_db  # noqa: E402
 from collage.mashup.embed import vocal_embedding  # noqa: E402
 from collage.mashup.fastscore import FastScorer, ensure_features, features_dir  # noqa: E402
@@ -90,8 +89,7 @@ def main() -> None:
     stored0 = ensure_shares(args.db, list(feats0), scorer, lambda names: feats0)  # stored at build time
     for c in pool:
         c.stems = {}
-    with MashupDB(args.db) as m:
-        vocals = [(s["name"], m.stems(s["id"])["vocals"]["path"]) for s in m.songs()]
+    vocals = db_vocals(args.db)
     seeds, analysis_s = [], []
     for name, path in vocals:
         if len(seeds) >= args.vocals:

@@ -22,10 +22,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import loadavg, machine  # noqa: E402
+from common import db_vocals, loadavg, machine  # noqa: E402
 
 from collage.audio.mix import mix_stems, normalize_loudness  # noqa: E402
-from collage.mashup.db import MashupDB  # noqa: E402
 from collage.mashup.dbclips import clips_from_db, vocal_clip  # noqa: E402
 from collage.mashup.embed import vocal_embedding  # noqa: E402
 from collage.mashup.generate import place_stem, vocal_starts  # noqa: E402
@@ -46,8 +45,7 @@ def main() -> None:
     la_before = loadavg()
     index = StemIndex.load(args.db)
     model = scorer_model("premixnet")
-    with MashupDB(args.db) as m:
-        vocals = [(s["name"], m.stems(s["id"])["vocals"]["path"]) for s in m.songs()]
+    vocals = db_vocals(args.db)
     t = defaultdict(float)
     n_cand, n_songs_loaded, done = 0, 0, 0
     for name, path in vocals:

@@ -23,12 +23,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np  # noqa: E402
-from common import analysed_vocal, loadavg, machine  # noqa: E402
+from common import analysed_vocal, db_features, db_vocals, loadavg, machine  # noqa: E402
 
-from collage.mashup.db import MashupDB  # noqa: E402
-from collage.mashup.dbclips import clips_from_db  # noqa: E402
 from collage.mashup.embed import grid_shape, vocal_embedding  # noqa: E402
-from collage.mashup.fastscore import FastScorer, ensure_features  # noqa: E402
+from collage.mashup.fastscore import FastScorer  # noqa: E402
 from collage.mashup.generate import Candidate, vocal_starts  # noqa: E402
 from collage.mashup.index import StemIndex  # noqa: E402
 from collage.mashup.retrieval import (SHARES_HARMONY_TOP, harmony_first_stage, scorer_model,  # noqa: E402
@@ -51,14 +49,10 @@ def main() -> None:
     args = ap.parse_args()
     t0 = time.perf_counter()
     index = StemIndex.load(args.db)
-    pool = clips_from_db(args.db)
-    feats = ensure_features(args.db, pool)
-    for c in pool:
-        c.stems = {}
+    feats = db_features(args.db)
     scorer = FastScorer(scorer_model("premixnet"))
     stored = ensure_shares(args.db, index.names, scorer, lambda names: feats)
-    with MashupDB(args.db) as m:
-        vocals = [(s["name"], m.stems(s["id"])["vocals"]["path"]) for s in m.songs()]
+    vocals = db_vocals(args.db)
     H, P = index.segments["harmonic"], index.segments["percussion"]
     recall = {(v[0], a): [] for v in VARIANTS for a in ASPECTS}
     pairs_n = []

@@ -26,12 +26,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np  # noqa: E402
-from common import loadavg, machine  # noqa: E402
+from common import db_vocals, loadavg, machine  # noqa: E402
 
 from collage.errors import CollageError  # noqa: E402
 from collage.datasets.pop909 import pop909_root, split_ids  # noqa: E402
 from collage.mashup import build as build_db  # noqa: E402
-from collage.mashup.db import MashupDB  # noqa: E402
 from collage.mashup.dbclips import clips_from_db, vocal_clip  # noqa: E402
 from collage.mashup.embed import vocal_embedding  # noqa: E402
 from collage.mashup.generate import Candidate, vocal_starts  # noqa: E402
@@ -73,8 +72,7 @@ def main() -> None:
     index = StemIndex.load(db)
     pool = clips_from_db(db)
     model = scorer_model("premixnet")
-    with MashupDB(db) as m:
-        vocals = [(s["name"], m.stems(s["id"])["vocals"]["path"]) for s in m.songs()]
+    vocals = db_vocals(db)
     rng = np.random.default_rng(0)
     queries, t_score, n_scored = [], 0.0, 0
     unusable = []

@@ -48,7 +48,7 @@ from collage.mashup.generate import MAX_KEY_DISTANCE, Candidate, Clip, place_ste
 from collage.mashup.score import CHROMA_FFT, FEATURE_SR, FMAX, HOP, N_FFT, N_MELS, chroma, mel, windows
 
 __all__ = ["FEATURE_VERSION", "SHIFTS", "PERC_RATIOS", "HARMONIC_VERSIONS", "song_features", "features_dir", "ensure_features",
-           "ensure_db_features", "write_arrays", "placed_features", "placed_chroma",
+           "ensure_db_features", "read_arrays", "write_arrays", "placed_features", "placed_chroma",
            "FastScorer", "VocalQuery"]
 
 #: Bumped when the stored features change; older files are recomputed.
@@ -146,6 +146,11 @@ def _read(d: Path) -> dict[str, np.ndarray] | None:
     v = d / "version.npy"
     if not v.is_file() or int(np.load(v)) != FEATURE_VERSION:
         return None
+    return read_arrays(d)
+
+
+def read_arrays(d: Path) -> dict[str, np.ndarray]:
+    """``{NAME: array}`` of the folder's ``NAME.npy`` files, memory-mapped (a query reads only the frames it needs)."""
     return {f.stem: np.load(f, mmap_mode="r") for f in d.glob("*.npy")}
 
 

@@ -24,13 +24,12 @@ from __future__ import annotations
 
 import hashlib
 import os
-from pathlib import Path
 from typing import Mapping, Sequence
 
 import numpy as np
 
 from collage.mashup.fastscore import (FEATURE_VERSION, HARMONIC_VERSIONS, MEL_OVERSAMPLE, PERC_RATIOS, SHIFTS, FastScorer, _SILENT_DB,
-                                      _frames, _gain_db, _harmonic_version, _interp, _song_dir, write_arrays)
+                                      _frames, _gain_db, _harmonic_version, _interp, _song_dir, read_arrays, write_arrays)
 from collage.mashup.score import FEATURE_SR, HOP, WINDOW_FRAMES
 
 __all__ = ["SHARE_RATIOS", "SHARE_PHASES", "song_shares", "ensure_shares", "ensure_db_shares", "gather_shares",
@@ -142,14 +141,14 @@ def ensure_shares(db_path: str | os.PathLike, names, scorer: FastScorer, feature
     for n in names:
         d = _song_dir(db_path, n) / f"share-{tag}"
         if d.is_dir():
-            out[n] = _load(d)
+            out[n] = read_arrays(d)
         else:
             todo.append((n, d))
     for i, (n, d) in enumerate(todo):
         if report:
             report(i, len(todo))
         write_arrays(d, song_shares(scorer, features({n})[n]), "the SourceNet shares")
-        out[n] = _load(d)
+        out[n] = read_arrays(d)
     if todo and report:
         report(len(todo), len(todo))
     return out
@@ -176,11 +175,6 @@ def ensure_db_shares(db_path: str | os.PathLike, names, *, scorer: FastScorer | 
     for n in track(todo, "storing SourceNet shares", show=progress and bool(todo)):
         ensure_shares(db_path, [n], scorer, lambda ns: ensure_features(db_path, clips_from_db(db_path, names=set(ns))))
     return len(todo)
-
-
-def _load(d: Path) -> dict[str, np.ndarray]:
-    """A song's stored shares, memory-mapped (a query reads only the frames it needs)."""
-    return {f.stem: np.load(f, mmap_mode="r") for f in d.glob("*.npy")}
 
 
 def _window_starts(seconds: float) -> list[int]:

@@ -7,8 +7,8 @@ stretch in [0.8, 1.2]), the fast second stage places the segment as a 25 s mashu
 (:func:`~collage.mashup.fastscore.placed_features`) once as is and once ``d`` ms later
 (``offset_s``), for ``d`` of ``--shifts``, and runs the role's SourceNet on each window. Reported:
 the mean relative change of the SourceNet share (|shifted - original| / |original|, means over all
-numbers), per role and shift. Why it matters: the stored shares of :mod:`collage.mashup.shares` can
-place a window only to the nearest model frame (32 ms) and stretch, and the exhaustive ranking the
+numbers), per role and shift. Why it matters: the stored shares of :mod:`collage.mashup.shares` place
+a window only to the nearest stored offset (32 ms harmonic, 8 ms percussion) and stretch, and the exhaustive ranking the
 recall benchmark compares against changes its top 10 under a 4 ms shift
 (``mashup_recall_whole_songs.md``, "the scorer's own precision"). Writes
 docs/results/mashup_placement_sensitivity.md and .json.
@@ -86,8 +86,9 @@ def main() -> None:
         "A shift of a few milliseconds, inaudible and well inside the alignment's own precision, changes the "
         "percussion stem's features by a large fraction (onsets fall between the frames the mel spectrogram is read "
         "at): the scorer's verdict on near-tied pairs is decided partly by such shifts (the exhaustive top 10's "
-        "self-consistency in `mashup_recall_whole_songs.md`), and the stored shares, placed to the nearest frame, "
-        "cannot follow it exactly.",
+        "self-consistency in `mashup_recall_whole_songs.md`), and the stored shares, placed to the nearest stored "
+        "offset, cannot follow it exactly; so the percussion's are stored every 8 ms, the harmonic stem's every 32 ms "
+        "(`mashup_shares_error.md`).",
         "",
         f"Machine: {out['machine']}; load average after {out['loadavg_after']}.",
         "",

@@ -71,9 +71,11 @@ def main() -> None:
                          "default); the other first stages' grids are square, as retrieve's without the shares.")
     ap.add_argument("--references", type=int, default=None,
                     help="Partner songs per segment in the shares rounds (default: retrieve's).")
-    ap.add_argument("--share-ratios", default=None,
-                    help="Layout variant (tuning on val): the harmonic stretches the shares are stored at, comma-separated.")
-    ap.add_argument("--share-phases", type=int, default=None, help="Layout variant: frame offsets stored per stretch.")
+    ap.add_argument("--share-ratios", default=None, help="Layout variant: stretches at which shares are stored, "
+                    "comma-separated, for the role --share-ratios-role.")
+    ap.add_argument("--share-ratios-role", default="harmonic", choices=("harmonic", "percussion"))
+    ap.add_argument("--share-phases", default=None,
+                    help="Layout variant: offsets stored per stretch and share frame, harmonic,percussion (e.g. 8,8).")
     ap.add_argument("--jitter-ms", default="4",
                     help="The scorer's own precision, comma-separated (ms; empty: not measured): the exhaustive ranking is "
                          "also made with every accompaniment stem placed this much earlier and later, and a two-stage pick "
@@ -86,9 +88,9 @@ def main() -> None:
         write_report(json.loads((OUT / f"{args.name}.json").read_text()), args.name)
         return
     if args.share_ratios:  # a layout variant: stored under its own tag beside the default one
-        shares.SHARE_RATIOS = tuple(float(x) for x in args.share_ratios.split(","))
+        shares.SHARE_RATIOS = {**shares.SHARE_RATIOS, args.share_ratios_role: tuple(float(x) for x in args.share_ratios.split(","))}
     if args.share_phases:
-        shares.SHARE_PHASES, shares._OFFSET = args.share_phases, shares._STEP // args.share_phases
+        shares.SHARE_PHASES = dict(zip(("harmonic", "percussion"), (int(x) for x in args.share_phases.split(","))))
     refs = {} if args.references is None else {"references": args.references}
     t = time.perf_counter()
     index = StemIndex.load(args.db)  # computes the segment vectors and priors a DB lacks
@@ -220,7 +222,7 @@ def main() -> None:
                "tolerant_set_median": float(np.median([q["tolerant_set"] for q in queries]))} if shifts else {}),
            "shares_s_per_song": round(shares_s / max(len(index.names), 1), 2),
            "shares_config": {"rounds": list(rounds), "aspect": args.aspect, "references": args.references or "default",
-                             "ratios": list(shares.SHARE_RATIOS), "phases": shares.SHARE_PHASES},
+                             "ratios": shares.SHARE_RATIOS, "phases": shares.SHARE_PHASES},
            "first_stage_ms_median": {k: round(float(np.median([q["first_stage_ms"][k] for q in queries])), 1)
                                      for k in STAGES},
            "harmonic_segments_median": float(np.median([q["harmonic_segments"] for q in queries])),
@@ -302,8 +304,8 @@ def write_report(out: dict, name: str) -> None:
         f"the index: {out.get('index_s', '?')} s"
         + (f"; the stored shares, read or computed where missing (a build's work): {out['shares_s_per_song']} s per song." if "shares_s_per_song" in out else ".")
         + (" Shares rounds {rounds} segments a side, partners {references} (songs, then segments), the grid after them "
-           "{aspect} percussion segments per harmonic one; shares stored at stretches {ratios} (harmonic) and {phases} "
-           "frame offsets.".format(**out["shares_config"]) if "shares_config" in out else ""),
+           "{aspect} percussion segments per harmonic one; shares stored at stretches {ratios} and {phases} "
+           "offsets per share frame of 256 ms.".format(**out["shares_config"]) if "shares_config" in out else ""),
         "",
         f"Machine: {out['machine']}; load average after {out['loadavg_after']} (2 shared cores).",
         "",

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy.stats import spearmanr
 
-from collage.mashup.fastscore import PERC_RATIOS, SHIFTS, FastScorer, ensure_features, features_dir
+from collage.mashup.fastscore import SHIFTS, FastScorer, ensure_features, features_dir
 from collage.mashup.retrieval import retrieve, scorer_model, shares_first_stage
 from collage.mashup.score import WINDOW_FRAMES
 from collage.mashup.shares import SHARE_PHASES, SHARE_RATIOS, ensure_shares, gather_shares
@@ -41,8 +41,9 @@ def test_shares_are_stored_once_per_song_and_model(setup, scorer, monkeypatch):
     db, clips, feats, stored, _ = setup
     s = stored[clips[0].id]
     c1d = scorer.cfg.c1d
-    assert s["h_share"].shape[:4] == (len(SHIFTS), len(SHARE_RATIOS), SHARE_PHASES, c1d)
-    assert s["p_share"].shape[:3] == (len(PERC_RATIOS), SHARE_PHASES, c1d) and s["p_share"].dtype == np.float16
+    assert s["h_share"].shape[:4] == (len(SHIFTS), len(SHARE_RATIOS["harmonic"]), SHARE_PHASES["harmonic"], c1d)
+    assert s["p_share"].shape[:3] == (len(SHARE_RATIOS["percussion"]), SHARE_PHASES["percussion"], c1d)
+    assert s["p_share"].dtype == np.float16
     assert len(list(features_dir(db).glob("*/share-*"))) == len(clips)
     import collage.mashup.shares as shares
 
@@ -116,3 +117,25 @@ def test_retrieve_computes_the_shares_it_lacks(song_db, tmp_path):
         shutil.rmtree(s)
     res = retrieve(d / "s.db", d / "vocal.wav", top=3, shortlist=6, seconds=8)
     assert res["results"] and list(features_dir(d / "s.db").glob("*/share-*"))
+
+
+def test_percussion_shares_follow_a_placement_within_a_frame(setup, scorer):
+    """The percussion's shares are stored every 8 ms (a quarter of a model frame): a segment placed 8 or 16 ms later
+    reads other stored offsets, which stand for the second stage's shares of that placement better than those of
+    the first placement do."""
+    from collage.mashup.fastscore import placed_features
+    from collage.mashup.score import windows
+
+    _, clips, feats, stored, _ = setup
+    name, start, ratio = clips[0].id, 1.0, 1.05
+
+    def exact(s):
+        m = placed_features(feats[name], "percussion", start_s=s, seconds=8.0, ratio=ratio)[0]
+        return scorer._share(2, windows(m)).numpy()
+
+    def gathered(s):
+        return gather_shares(stored, "percussion", [(name, s, ratio, 0)], seconds=8.0)[0]
+
+    for d in (0.008, 0.016):
+        e = exact(start + d)
+        assert np.abs(gathered(start + d) - e).mean() < np.abs(gathered(start) - e).mean()

@@ -7,23 +7,23 @@ In :class:`~collage.mashup.fastscore.FastScorer` a stem segment costs one Source
 window (about 4.4 ms for a 25 s mashup on one core), a pair of segments only the small head (about
 0.05 ms). To look at every allowed segment, not only a shortlist, the SourceNets run once per song
 at build time instead: over the *whole* stem, placed at each stretch of :data:`SHARE_RATIOS`
-(harmonic, per pitch shift of :data:`~collage.mashup.fastscore.SHIFTS`) or
-:data:`~collage.mashup.fastscore.PERC_RATIOS` (percussion), at :data:`SHARE_PHASES` frame offsets.
+(the harmonic stem per pitch shift of :data:`~collage.mashup.fastscore.SHIFTS`), at :data:`SHARE_PHASES` offsets.
 A candidate's share per window is then a slice of the stored sequence (the nearest stretch and
 phase): no network runs. The slices approximate the per-window shares: a window's edges see the
 stem around them instead of zero padding, the per-window mean (PreMixNet's ``time_mean`` input
 norm) becomes a running mean over one window's length, the stretch is the nearest stored one (at
-most 2.5 % off) and the start the nearest even frame. So the first stage ranks segments by them
+most 2.5 % off) and the start the nearest stored offset. So the first stage ranks segments by them
 (:func:`collage.mashup.retrieval.shares_first_stage`); the second stage still computes its shares.
 
 Stored as ``<db>.features/<song>/share-<model>/*.npy`` (``<model>``: a hash of the scorer's weights), read
-memory-mapped; about 22 MB per 5-minute song (float16).
+memory-mapped; about 64 MB per 5-minute song (float16; `benchmarks/mashup_shares_error.py`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+from functools import partial
 from typing import Mapping, Sequence
 
 import numpy as np
@@ -32,15 +32,17 @@ from collage.mashup.fastscore import (FEATURE_VERSION, HARMONIC_VERSIONS, MEL_OV
                                       _frames, _gain_db, _harmonic_version, _interp, _song_dir, read_arrays, write_arrays)
 from collage.mashup.score import FEATURE_SR, HOP, WINDOW_FRAMES
 
-__all__ = ["SHARE_RATIOS", "SHARE_PHASES", "song_shares", "ensure_shares", "ensure_db_shares", "gather_shares",
+__all__ = ["SHARE_RATIOS", "SHARE_PHASES", "stem_shares", "song_shares", "ensure_shares", "ensure_db_shares", "gather_shares",
            "distinct_windows"]
 
-#: the stretches at which each harmonic stem's shares are stored (the percussion's: PERC_RATIOS)
-SHARE_RATIOS = (0.8, 0.85, 0.9, 0.95, 1.0, 1.05, 1.1, 1.15, 1.2)
-#: frame offsets stored per stretch: windows then start on every 2nd model frame (64 ms)
-SHARE_PHASES = 8
+#: the stretches at which each stem's shares are stored, per role (each read from the nearest stored version of the
+#: features, as the second stage reads them; the percussion's at 1.0 only for a ratio of exactly 1)
+SHARE_RATIOS = {"harmonic": (0.8, 0.85, 0.9, 0.95, 1.0, 1.05, 1.1, 1.15, 1.2), "percussion": PERC_RATIOS}
+#: offsets stored per stretch and share frame (8 model frames, 256 ms at stretch 1), per role: the harmonic stem's at
+#: every model frame (32 ms), the percussion's at every quarter frame (8 ms), as its share changes about 3 % per
+#: millisecond of placement (docs/results/mashup_placement_sensitivity.md); a window is read from the nearest
+SHARE_PHASES = {"harmonic": 8, "percussion": 32}
 _STEP = 8  # model frames (hop 512) per share frame: SourceNet pools time by 2 x 2 x 2
-_OFFSET = _STEP // SHARE_PHASES  # model frames between two stored phases
 
 
 def _running_mean(x: np.ndarray, w: int = WINDOW_FRAMES) -> np.ndarray:
@@ -52,11 +54,13 @@ def _running_mean(x: np.ndarray, w: int = WINDOW_FRAMES) -> np.ndarray:
     return ((c[:, hi] - c[:, lo]) / (hi - lo)).astype(np.float32)
 
 
-def _placed_stem(mel_db: np.ndarray, ms: np.ndarray, peak: np.ndarray, r0: float, ratio: float) -> np.ndarray:
-    """The whole stem as the model reads it, stretched by ``ratio`` from a stored version at ``r0``: ``(64, T)``,
-    scaled log-mel at the song's loudness gain, less its running mean (see the module doc)."""
+def _placed_stem(mel_db: np.ndarray, ms: np.ndarray, peak: np.ndarray, r0: float, ratio: float,
+                 shift: float = 0.0) -> np.ndarray:
+    """The whole stem as the model reads it, stretched by ``ratio`` from a stored version at ``r0`` and started
+    ``shift`` model frames late (a fraction of one): ``(64, T)``, scaled log-mel at the song's loudness gain, less
+    its running mean (see the module doc)."""
     T = int(mel_db.shape[1] / MEL_OVERSAMPLE * r0 / ratio)
-    power = _interp(mel_db, np.arange(T) * ratio * MEL_OVERSAMPLE / r0, _SILENT_DB, power=True)
+    power = _interp(mel_db, (np.arange(T) + shift) * ratio * MEL_OVERSAMPLE / r0, _SILENT_DB, power=True)
     with np.errstate(divide="ignore"):
         db = 10.0 * np.log10(np.maximum(power, 1e-30)) + _gain_db(ms, peak, 0.0, len(ms) / 10.0)
     m = ((np.clip(db, -90.0, 30.0) + 30.0) / 30.0).astype(np.float32)
@@ -68,12 +72,15 @@ def _silence(scorer: FastScorer, i: int) -> np.ndarray:
     return scorer._share(i, np.zeros((1, scorer.cfg.n_mels, WINDOW_FRAMES), np.float32))[0, :, WINDOW_FRAMES // 16, 0].numpy()
 
 
-def _sequence_shares(scorer: FastScorer, i: int, m: np.ndarray, silence: np.ndarray) -> np.ndarray:
-    """Source ``i``'s share of a whole placed stem ``m`` (64, T) at each phase: ``(SHARE_PHASES, c1d, n)``."""
-    torch, n = scorer.torch, m.shape[1] // _STEP
-    res = np.repeat(np.repeat(silence[None, :, None], SHARE_PHASES, 0), n, 2)
-    for ph in range(SHARE_PHASES):
-        x = m[:, _OFFSET * ph:]
+def _sequence_shares(scorer: FastScorer, i: int, placed, phases: int, silence: np.ndarray) -> np.ndarray:
+    """Source ``i``'s share of a whole placed stem at each of ``phases`` offsets a share frame: ``(phases, c1d, n)``;
+    ``placed(shift)`` gives the stem ``(64, T)`` started ``shift`` model frames late (a fraction of one)."""
+    torch, sub = scorer.torch, phases // _STEP
+    ms = [placed(k / sub) for k in range(sub)]
+    n = ms[0].shape[1] // _STEP
+    res = np.repeat(np.repeat(silence[None, :, None], phases, 0), n, 2)
+    for ph in range(phases):
+        x = ms[ph % sub][:, ph // sub:]
         T = x.shape[1] // _STEP * _STEP
         if T == 0:
             continue
@@ -85,27 +92,33 @@ def _sequence_shares(scorer: FastScorer, i: int, m: np.ndarray, silence: np.ndar
     return res
 
 
+def stem_shares(scorer: FastScorer, feats: Mapping[str, np.ndarray], role: str, ratio: float,
+                semitones: int = 0) -> np.ndarray:
+    """The ``role`` stem of one song, shifted by ``semitones`` (harmonic) and stretched by ``ratio`` from the nearest
+    stored version of its features, its SourceNet share at each of the role's :data:`SHARE_PHASES` offsets:
+    ``(phases, c1d, n)`` float32, ``n`` share frames (256 ms each at stretch 1)."""
+    if role == "harmonic":
+        k, i = _harmonic_version(semitones, ratio), 1
+        placed = partial(_placed_stem, feats["h_mel"][k], feats["h_ms"][k], feats["h_peak"][k], HARMONIC_VERSIONS[k][1], ratio)
+    else:
+        k, i = _nearest(PERC_RATIOS, ratio, exact_one=True), 2
+        placed = partial(_placed_stem, feats["p_mel"][k], feats["p_ms"], feats["p_peak"], PERC_RATIOS[k], ratio)
+    return _sequence_shares(scorer, i, placed, SHARE_PHASES[role], _silence(scorer, i))
+
+
 def song_shares(scorer: FastScorer, feats: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
     """One song's stored shares from its features (:func:`~collage.mashup.fastscore.song_features`):
-    ``h_share (len(SHIFTS), len(SHARE_RATIOS), SHARE_PHASES, c1d, n)`` and ``p_share (len(PERC_RATIOS),
-    SHARE_PHASES, c1d, n)`` float16, ``n`` share frames (256 ms each at stretch 1); a stem the song lacks is left out.
-    About 10 s per 5-minute song on one core."""
-    out = {}
+    ``h_share (len(SHIFTS), len(SHARE_RATIOS["harmonic"]), phases, c1d, n)`` and ``p_share
+    (len(SHARE_RATIOS["percussion"]), phases, c1d, n)`` float16 (:func:`stem_shares` at each stored shift and
+    stretch); a stem the song lacks is left out. About 15 s per 5-minute song on one core."""
+    out = {"h_silence": _silence(scorer, 1), "p_silence": _silence(scorer, 2)}
     if "h_mel" in feats:
-        sil = _silence(scorer, 1)
-        rows = []
-        for s in SHIFTS:
-            for r in SHARE_RATIOS:
-                k = _harmonic_version(s, r)
-                m = _placed_stem(feats["h_mel"][k], feats["h_ms"][k], feats["h_peak"][k], HARMONIC_VERSIONS[k][1], r)
-                rows.append(_sequence_shares(scorer, 1, m, sil))
-        out["h_share"] = _stack(rows, sil).reshape(len(SHIFTS), len(SHARE_RATIOS), *rows[0].shape[:2], -1)
+        rows = [stem_shares(scorer, feats, "harmonic", r, s) for s in SHIFTS for r in SHARE_RATIOS["harmonic"]]
+        out["h_share"] = _stack(rows, out["h_silence"]).reshape(len(SHIFTS), len(SHARE_RATIOS["harmonic"]),
+                                                                 *rows[0].shape[:2], -1)
     if "p_mel" in feats:
-        sil = _silence(scorer, 2)
-        rows = [_sequence_shares(scorer, 2, _placed_stem(feats["p_mel"][k], feats["p_ms"], feats["p_peak"], r, r), sil)
-                for k, r in enumerate(PERC_RATIOS)]
-        out["p_share"] = _stack(rows, sil)
-    out["h_silence"], out["p_silence"] = _silence(scorer, 1), _silence(scorer, 2)
+        out["p_share"] = _stack([stem_shares(scorer, feats, "percussion", r) for r in SHARE_RATIOS["percussion"]],
+                                out["p_silence"])
     return out
 
 
@@ -121,7 +134,7 @@ def _stack(rows: Sequence[np.ndarray], silence: np.ndarray) -> np.ndarray:
 def model_tag(scorer: FastScorer) -> str:
     """A short hash of the scorer's weights and of how the shares are stored: stored shares belong to one model
     and one layout (:data:`SHARE_RATIOS`, :data:`SHARE_PHASES`, the features' version)."""
-    h = hashlib.sha256(repr((SHARE_RATIOS, SHARE_PHASES, PERC_RATIOS, SHIFTS, FEATURE_VERSION)).encode())
+    h = hashlib.sha256(repr((sorted(SHARE_RATIOS.items()), sorted(SHARE_PHASES.items()), PERC_RATIOS, SHIFTS, FEATURE_VERSION)).encode())
     for k, v in sorted(scorer.model.state_dict().items()):
         h.update(k.encode())
         h.update(v.detach().cpu().numpy().tobytes())
@@ -205,21 +218,17 @@ def gather_shares(stored: Mapping[str, Mapping[str, np.ndarray]], role: str, seg
     float32, ``W`` the windows of a ``seconds`` mashup."""
     nw, starts = WINDOW_FRAMES // _STEP, np.asarray(_window_starts(seconds), np.float64)
     frames = starts[:, None] + _STEP * np.arange(nw)[None, :]  # (W, nw): each share frame's first model frame
-    key = "h_share" if role == "harmonic" else "p_share"
+    key, phases, grid = "h_share" if role == "harmonic" else "p_share", SHARE_PHASES[role], SHARE_RATIOS[role]
     sil = next(iter(stored.values()))[f"{key[0]}_silence"].astype(np.float32)
     out = np.empty((len(segments), len(starts), len(sil), nw), np.float32)
     out[:] = sil[None, None, :, None]
     for n, (song, start, ratio, semis) in enumerate(segments):
-        if role == "harmonic":
-            ri = _nearest(SHARE_RATIOS, ratio, exact_one=False)
-            S, r0 = stored[song][key][int(semis) - SHIFTS[0], ri], SHARE_RATIOS[ri]
-        else:
-            ri = _nearest(PERC_RATIOS, ratio, exact_one=True)
-            S, r0 = stored[song][key][ri], PERC_RATIOS[ri]
-        # each share frame from where its content lies in the stored sequence (the nearest even frame): a stretch
+        ri = _nearest(grid, ratio, exact_one=role == "percussion")
+        S, r0 = stored[song][key][int(semis) - SHIFTS[0], ri] if role == "harmonic" else stored[song][key][ri], grid[ri]
+        # each share frame from where its content lies in the stored sequence (the nearest stored offset): a stretch
         # off the stored one then only moves the frames, it does not accumulate within a window
-        q = np.rint((start * FEATURE_SR / HOP + frames * ratio) / r0 / _OFFSET).astype(np.int64) * _OFFSET  # (W, nw)
-        ph, j = (q % _STEP) // _OFFSET, q // _STEP
+        q = np.rint((start * FEATURE_SR / HOP + frames * ratio) / r0 * phases / _STEP).astype(np.int64)  # (W, nw)
+        ph, j = q % phases, q // phases
         ok = (j >= 0) & (j < S.shape[-1])
         out[n] = np.where(ok[:, None, :], S[ph, :, np.clip(j, 0, S.shape[-1] - 1)].transpose(0, 2, 1), out[n])
     return out[..., None]

@@ -69,6 +69,7 @@ PERC_RATIOS = (0.8, 0.85, 0.9, 0.95, 0.98, 1.0, 1.02, 1.05, 1.1, 1.15, 1.2)
 #: through Rubber Band (stretched by 1.02), the start for a candidate that is stretched but not shifted
 HARMONIC_VERSIONS = tuple((s, 1.0) for s in SHIFTS) + ((0, 1.02),)
 _SILENT_DB = -200.0
+_DB_TO_LN_POWER = np.float32(np.log(10.0) / 10.0)  # dB -> natural log of the power
 _TARGET_LUFS, _PEAK = -14.0, 0.99
 
 
@@ -252,7 +253,7 @@ def _interp(x: np.ndarray, u: np.ndarray, fill: float, *, power: bool = False) -
     lo, hi = int(np.clip(i0.min(), 0, T)), int(np.clip(i0.max() + 2, 0, T))
     x = np.asarray(x[:, lo:hi], dtype=np.float32)  # only the frames read (x may be memory-mapped)
     if power:
-        x, fill = 10.0 ** (x / 10.0), 10.0 ** (fill / 10.0)
+        x, fill = np.exp(x * _DB_TO_LN_POWER), 10.0 ** (fill / 10.0)  # exp: 3x faster than 10 ** x in float32
     j = i0 - lo
     n = x.shape[1]
     if n == 0:
@@ -324,18 +325,53 @@ def _bn_affine(bn):
     return scale.detach(), (bn.bias - bn.running_mean * scale).detach()
 
 
-def _fused(seq):
-    """An ``nn.Sequential`` of the modules ``seq`` with each ``Conv2d`` + ``BatchNorm2d`` pair fused into one
-    convolution (eval mode; :func:`torch.nn.utils.fusion.fuse_conv_bn_eval`)."""
+def _fast_pool(pool):
+    """An ``AvgPool2d`` with no padding and kernel = stride of 1 or 2 per axis, as sums of strided slices where the
+    map divides evenly (the same numbers up to float rounding; ``avg_pool2d`` is 7-8x slower on these small maps on
+    one core); else the pool itself."""
+    kt, kf = _pair(pool.kernel_size)
+    if _pair(pool.stride) != (kt, kf) or _pair(pool.padding) != (0, 0) or max(kt, kf) > 2:
+        return pool
+
+    def run(x):
+        if x.shape[2] % kt or x.shape[3] % kf:
+            return pool(x)
+        if kt == 2:
+            x = x[:, :, 0::2] + x[:, :, 1::2]
+        if kf == 2:
+            x = x[..., 0::2] + x[..., 1::2]
+        return x * (1.0 / (kt * kf)) if kt * kf > 1 else x
+
+    return run
+
+
+class _Chain:
+    """Steps applied in turn: an eval-mode ``nn.Sequential`` without the module machinery."""
+
+    def __init__(self, steps):
+        self.steps = steps
+
+    def __call__(self, x):
+        for f in self.steps:
+            x = f(x)
+        return x
+
+
+def _fused(seq) -> _Chain:
+    """The modules ``seq`` (eval mode) as a :class:`_Chain`: each ``Conv2d`` + ``BatchNorm2d`` pair fused into one
+    convolution (:func:`torch.nn.utils.fusion.fuse_conv_bn_eval`), each average pooling by :func:`_fast_pool`,
+    dropout left out."""
     import torch
 
-    mods, out = list(seq), []
-    for m in mods:
+    out = []
+    for m in seq:
         if isinstance(m, torch.nn.BatchNorm2d) and out and isinstance(out[-1], torch.nn.Conv2d):
-            out[-1] = torch.nn.utils.fusion.fuse_conv_bn_eval(out[-1], m)
-        else:
-            out.append(m)
-    return torch.nn.Sequential(*out).eval()
+            out[-1] = torch.nn.utils.fusion.fuse_conv_bn_eval(out[-1].eval(), m.eval())
+        elif isinstance(m, torch.nn.AvgPool2d):
+            out.append(_fast_pool(m))
+        elif not isinstance(m, torch.nn.Dropout):
+            out.append(m.eval())
+    return _Chain(out)
 
 
 class VocalQuery:
@@ -369,12 +405,7 @@ class FastScorer:
         self._bias0 = shift[:, None, None]
         self._pad = conv.padding
         self._sources = [_fused([*net.block1, *net.block2]) for net in model.sources]
-        rest = list(model.block1d[2:])
-        # the last time pooling by 2, done as a reshape when the frames are even (avg_pool2d is slow on small maps)
-        self._pool2 = isinstance(rest[-1], torch.nn.AvgPool2d) and _pair(rest[-1].kernel_size) == (2, 1) \
-            and _pair(rest[-1].stride) == (2, 1) and _pair(rest[-1].padding) == (0, 0)
-        self._rest = _fused(rest[:-1] if self._pool2 else rest)
-        self._last_pool = rest[-1]
+        self._rest = _fused(model.block1d[2:])
 
     def _share(self, i: int, mel_w: np.ndarray, *, chunk: int = 8):
         """Source ``i``'s share of the first frame-wise convolution, batch norm folded in (the vocal's, ``i`` = 0,
@@ -543,12 +574,7 @@ class FastScorer:
     def _pooled(self, x):
         """The summed shares ``(N, c1d, T'', 1)`` → ``(N, c1d)``: the rest of the frame-wise convolutions, then the
         mean plus the max over time (as PreMixNet's forward)."""
-        h = self._rest(x)
-        if self._pool2 and h.shape[2] % 2 == 0:
-            h = h[:, :, 0::2, 0] + h[:, :, 1::2, 0]  # twice the pooled frames
-            return 0.5 * (h.mean(dim=2) + h.amax(dim=2))
-        else:
-            h = (self._last_pool(h) if self._pool2 else h).squeeze(3)
+        h = self._rest(x).squeeze(3)
         return h.mean(dim=2) + h.amax(dim=2)
 
     def _combine(self, v, H, P, HH, hi, pi, batch: int) -> np.ndarray:

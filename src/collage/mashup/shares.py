@@ -110,7 +110,7 @@ def song_shares(scorer: FastScorer, feats: Mapping[str, np.ndarray]) -> dict[str
     """One song's stored shares from its features (:func:`~collage.mashup.fastscore.song_features`):
     ``h_share (len(SHIFTS), len(SHARE_RATIOS["harmonic"]), phases, c1d, n)`` and ``p_share
     (len(SHARE_RATIOS["percussion"]), phases, c1d, n)`` float16 (:func:`stem_shares` at each stored shift and
-    stretch); a stem the song lacks is left out. About 15 s per 5-minute song on one core."""
+    stretch); a stem the song lacks is left out. About 20 s per 5-minute song on one core."""
     out = {"h_silence": _silence(scorer, 1), "p_silence": _silence(scorer, 2)}
     if "h_mel" in feats:
         rows = [stem_shares(scorer, feats, "harmonic", r, s) for s in SHIFTS for r in SHARE_RATIOS["harmonic"]]
@@ -145,7 +145,7 @@ def ensure_shares(db_path: str | os.PathLike, names, scorer: FastScorer, feature
                   report=None) -> dict[str, dict[str, np.ndarray]]:
     """The stored shares of the songs ``names``, computed from their features where missing and stored;
     ``features(names)`` gives the songs' features (:func:`~collage.mashup.fastscore.ensure_features`);
-    ``report(done, total)`` is called as the missing ones are computed (about 10 s each).
+    ``report(done, total)`` is called as the missing ones are computed (about 20 s each).
 
     Raises:
         OutputError: the features folder cannot be written.

@@ -149,3 +149,18 @@ def test_harmony_scores_with_a_pairs_own_sound_are_its_score(song_db, model):
     assert base.shape == (5,) and np.all(np.isfinite(base)) and len(set(np.round(base, 4))) > 1
     assert np.allclose(fast.profile_scores(np.roll(v, 3), np.roll(S, 3, axis=1), tex), base, atol=1e-4)
     assert fast.harmony_scores(q, [], feats, tex).shape == (0,)
+
+
+def test_fast_pooling_is_the_pooling():
+    """The second stage's pooling by strided slices gives AvgPool2d's numbers, odd maps included (the pool itself)."""
+    import torch
+
+    from collage.mashup.fastscore import _fast_pool
+
+    for kernel in ((2, 2), (2, 1), (1, 2)):
+        pool = torch.nn.AvgPool2d(kernel, ceil_mode=True)
+        for shape in ((3, 4, 16, 8), (2, 4, 15, 8), (2, 4, 16, 7)):
+            x = torch.randn(*shape)
+            assert torch.allclose(_fast_pool(pool)(x), pool(x), atol=1e-6)
+    padded = torch.nn.AvgPool2d((2, 2), padding=1)
+    assert _fast_pool(padded) is padded  # not a plain halving: left to torch

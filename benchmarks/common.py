@@ -93,7 +93,9 @@ def analysed_vocal(path, cache: str | None):
     if str(path) not in store:
         c = vocal_clip(path)
         store[str(path)] = {"key": c.key, "tempo": c.tempo, "beats": c.beats.tolist(), "downbeats": c.downbeats.tolist()}
-        Path(cache).write_text(json.dumps(store))
+        tmp = Path(f"{cache}.tmp")
+        tmp.write_text(json.dumps(store))
+        tmp.replace(cache)  # whole or not at all: a run stopped mid-write keeps the analyses before
         return c
     a = store[str(path)]
     y = load_audio(path, sr=FEATURE_SR)

@@ -118,3 +118,27 @@ def db_features(db) -> dict:
     from collage.mashup.fastscore import ensure_features
 
     return ensure_features(db, clips_from_db(db))
+
+
+def random_segments(index, role: str, n: int, rng) -> list[tuple[str, float, float, int]]:
+    """``n`` random stem segments of ``role`` in a StemIndex, each with a random stretch in [0.8, 1.2] and (harmonic)
+    pitch shift: ``[(song, start_s, ratio, semitones)]``."""
+    from collage.mashup.fastscore import SHIFTS
+
+    seg, out = index.segments[role], []
+    for i in rng.permutation(len(seg["song"]))[:n]:
+        out.append((index.names[seg["song"][i]], float(seg["start_s"][i]), float(rng.uniform(0.8, 1.2)),
+                    int(rng.choice(SHIFTS)) if role == "harmonic" else 0))
+    return out
+
+
+def segment_share(scorer, feats, role: str, segment: tuple, seconds: float, offset_s: float = 0.0):
+    """The fast second stage's SourceNet share of each window of a ``random_segments`` segment placed in a ``seconds``
+    mashup (``offset_s`` later): ``(W, c1d, T'', 1)`` numpy."""
+    from collage.mashup.fastscore import placed_features
+    from collage.mashup.score import windows
+
+    song, start, ratio, semis = segment
+    m = placed_features(feats[song], role, start_s=start, seconds=seconds, ratio=ratio, semitones=semis,
+                        offset_s=offset_s)[0]
+    return scorer._share(1 if role == "harmonic" else 2, windows(m)).numpy()

@@ -24,15 +24,14 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np  # noqa: E402
-from common import db_features, loadavg, machine  # noqa: E402
+from common import db_features, loadavg, machine, random_segments, segment_share  # noqa: E402
 
-from collage.mashup.fastscore import SHIFTS, FastScorer, placed_features  # noqa: E402
+from collage.mashup.fastscore import FastScorer  # noqa: E402
 from collage.mashup.index import StemIndex  # noqa: E402
 from collage.mashup.retrieval import scorer_model  # noqa: E402
-from collage.mashup.score import windows  # noqa: E402
 
 OUT = Path(__file__).resolve().parents[1] / "docs" / "results"
-ROLES = (("harmonic", 1), ("percussion", 2))  # role, its source index in PreMixNet
+ROLES = ("harmonic", "percussion")
 
 
 def main() -> None:
@@ -47,22 +46,13 @@ def main() -> None:
     feats = db_features(args.db)
     scorer = FastScorer(scorer_model("premixnet"))
     rng = np.random.default_rng(0)
-    change = {role: {d: [] for d in shifts} for role, _ in ROLES}
-    for role, src in ROLES:
-        seg = index.segments[role]
-        for n in rng.permutation(len(seg["song"]))[: args.samples]:
-            song, start = index.names[seg["song"][n]], float(seg["start_s"][n])
-            ratio = float(rng.uniform(0.8, 1.2))
-            semis = int(rng.choice(SHIFTS)) if role == "harmonic" else 0
-
-            def share(offset_s: float) -> np.ndarray:
-                m = placed_features(feats[song], role, start_s=start, seconds=args.seconds, ratio=ratio,
-                                    semitones=semis, offset_s=offset_s)[0]
-                return scorer._share(src, windows(m)).numpy()
-
-            base = share(0.0)
+    change = {role: {d: [] for d in shifts} for role in ROLES}
+    for role in ROLES:
+        for seg in random_segments(index, role, args.samples, rng):
+            base = segment_share(scorer, feats, role, seg, args.seconds)
             for d in shifts:
-                change[role][d].append(float(np.abs(share(d / 1000) - base).mean() / np.abs(base).mean()))
+                moved = segment_share(scorer, feats, role, seg, args.seconds, d / 1000)
+                change[role][d].append(float(np.abs(moved - base).mean() / np.abs(base).mean()))
     out = {"db": Path(args.db).name, "samples": args.samples, "seconds": args.seconds, "shifts_ms": shifts,
            "relative_change": {role: {f"{d:g}": round(float(np.mean(v)), 3) for d, v in c.items()}
                                for role, c in change.items()},

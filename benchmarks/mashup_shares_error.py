@@ -22,16 +22,15 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np  # noqa: E402
-from common import db_features, loadavg, machine  # noqa: E402
+from common import db_features, loadavg, machine, random_segments, segment_share  # noqa: E402
 
 import collage.mashup.shares as shares  # noqa: E402
-from collage.mashup.fastscore import PERC_RATIOS, SHIFTS, FastScorer, placed_features  # noqa: E402
+from collage.mashup.fastscore import PERC_RATIOS, SHIFTS, FastScorer  # noqa: E402
 from collage.mashup.index import StemIndex  # noqa: E402
 from collage.mashup.retrieval import scorer_model  # noqa: E402
-from collage.mashup.score import windows  # noqa: E402
 
 OUT = Path(__file__).resolve().parents[1] / "docs" / "results"
-ROLES = (("harmonic", 1), ("percussion", 2))  # role, its source index in PreMixNet
+ROLES = ("harmonic", "percussion")
 _H = shares.SHARE_RATIOS["harmonic"]
 _P_FINE = tuple(sorted({round(0.8 + 0.025 * i, 3) for i in range(17)} | {0.98, 1.02}))
 #: name → (offsets per share frame, stretches stored), per role
@@ -76,23 +75,15 @@ def main() -> None:
     scorer = FastScorer(scorer_model("premixnet"))
     sil = {"h_silence": shares._silence(scorer, 1), "p_silence": shares._silence(scorer, 2)}
     rng = np.random.default_rng(0)
-    samples = []
-    for role, _ in ROLES:
-        seg = index.segments[role]
-        for n in rng.permutation(len(seg["song"]))[: args.samples]:
-            samples.append((role, index.names[seg["song"][n]], float(seg["start_s"][n]), float(rng.uniform(0.8, 1.2)),
-                            int(rng.choice(SHIFTS)) if role == "harmonic" else 0))
-    exact = []
-    for role, song, start, ratio, semis in samples:
-        m = placed_features(feats[song], role, start_s=start, seconds=args.seconds, ratio=ratio, semitones=semis)[0]
-        exact.append(scorer._share(dict(ROLES)[role], windows(m)).numpy())
+    samples = [(role, *seg) for role in ROLES for seg in random_segments(index, role, args.samples, rng)]
+    exact = [segment_share(scorer, feats, role, seg, args.seconds) for role, *seg in samples]
     saved = shares.SHARE_PHASES, shares.SHARE_RATIOS
     error = {}
     try:
         for name, (phases, ratios) in LAYOUTS.items():
             shares.SHARE_PHASES, shares.SHARE_RATIOS = phases, ratios
             stored = {}
-            err = {role: [] for role, _ in ROLES}
+            err = {role: [] for role in ROLES}
             for (role, song, start, ratio, semis), ex in zip(samples, exact):
                 st = stored.setdefault(song, {**sil, "h_share": _Lazy(scorer, feats[song], "harmonic"),
                                               "p_share": _Lazy(scorer, feats[song], "percussion")})

@@ -93,17 +93,18 @@ def _sequence_shares(scorer: FastScorer, i: int, placed, phases: int, silence: n
 
 
 def stem_shares(scorer: FastScorer, feats: Mapping[str, np.ndarray], role: str, ratio: float,
-                semitones: int = 0) -> np.ndarray:
+                semitones: int = 0, *, silence: np.ndarray | None = None) -> np.ndarray:
     """The ``role`` stem of one song, shifted by ``semitones`` (harmonic) and stretched by ``ratio`` from the nearest
     stored version of its features, its SourceNet share at each of the role's :data:`SHARE_PHASES` offsets:
-    ``(phases, c1d, n)`` float32, ``n`` share frames (256 ms each at stretch 1)."""
+    ``(phases, c1d, n)`` float32, ``n`` share frames (256 ms each at stretch 1); ``silence``: the role's share of a
+    silent frame (:func:`_silence`), computed when not given."""
     if role == "harmonic":
         k, i = _harmonic_version(semitones, ratio), 1
         placed = partial(_placed_stem, feats["h_mel"][k], feats["h_ms"][k], feats["h_peak"][k], HARMONIC_VERSIONS[k][1], ratio)
     else:
         k, i = _nearest(PERC_RATIOS, ratio, exact_one=True), 2
         placed = partial(_placed_stem, feats["p_mel"][k], feats["p_ms"], feats["p_peak"], PERC_RATIOS[k], ratio)
-    return _sequence_shares(scorer, i, placed, SHARE_PHASES[role], _silence(scorer, i))
+    return _sequence_shares(scorer, i, placed, SHARE_PHASES[role], _silence(scorer, i) if silence is None else silence)
 
 
 def song_shares(scorer: FastScorer, feats: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -113,12 +114,13 @@ def song_shares(scorer: FastScorer, feats: Mapping[str, np.ndarray]) -> dict[str
     stretch); a stem the song lacks is left out. About 20 s per 5-minute song on one core."""
     out = {"h_silence": _silence(scorer, 1), "p_silence": _silence(scorer, 2)}
     if "h_mel" in feats:
-        rows = [stem_shares(scorer, feats, "harmonic", r, s) for s in SHIFTS for r in SHARE_RATIOS["harmonic"]]
+        rows = [stem_shares(scorer, feats, "harmonic", r, s, silence=out["h_silence"])
+                for s in SHIFTS for r in SHARE_RATIOS["harmonic"]]
         out["h_share"] = _stack(rows, out["h_silence"]).reshape(len(SHIFTS), len(SHARE_RATIOS["harmonic"]),
                                                                  *rows[0].shape[:2], -1)
     if "p_mel" in feats:
-        out["p_share"] = _stack([stem_shares(scorer, feats, "percussion", r) for r in SHARE_RATIOS["percussion"]],
-                                out["p_silence"])
+        out["p_share"] = _stack([stem_shares(scorer, feats, "percussion", r, silence=out["p_silence"])
+                                 for r in SHARE_RATIOS["percussion"]], out["p_silence"])
     return out
 
 

@@ -8,7 +8,9 @@ weights and inputs. Side by side in one process (alternating, each the fastest o
 scorer as shipped and one whose chains' convolutions are put back in the default layout, on the two
 calls retrieval spends its time in: a role's SourceNet share of 32 windows (``_share``: the second
 stage per segment, the shares stored at build time) and the head on 4,800 pairs of shares
-(``pair_logits``: a shares round of 300 segments x 8 partners x 2 sides; the second stage per pair).
+(``pair_logits``: a shares round of 300 segments x 8 partners x 2 sides; the second stage per pair; the default
+layout's pairs gathered as before the change, each pair's three shares indexed and summed channels first, the
+shipped one's from the vocal-plus-harmonic sums and the percussion shares, channels last, by ``index_select``).
 Also the largest difference of their outputs. Writes docs/results/mashup_channels_last.md and .json.
 """
 
@@ -18,6 +20,7 @@ import argparse
 import copy
 import json
 import sys
+import types
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -32,9 +35,26 @@ from collage.mashup.retrieval import scorer_model  # noqa: E402
 OUT = Path(__file__).resolve().parents[1] / "docs" / "results"
 
 
+def _combine_channels_first(self, v, H, P, HH, hi, pi, batch):
+    """``FastScorer._combine`` as it was before the channels-last layout: each pair's three shares gathered by
+    indexing, channels first."""
+    out = []
+    with torch.no_grad():
+        for s in range(0, len(hi), batch):
+            a, b = hi[s: s + batch], pi[s: s + batch]
+            x = v[None] + H[a] + P[b]
+            B, W = x.shape[:2]
+            h = self._pooled(x.reshape(B * W, *x.shape[2:]))
+            if HH is not None:
+                h = torch.cat([h, HH[a].reshape(B * W, -1)], dim=1)
+            out.append(torch.softmax(self.model.head(h), dim=1)[:, 0].reshape(B, W).mean(1).numpy())
+    return np.concatenate(out).astype(np.float32)
+
+
 def default_layout(scorer: fastscore.FastScorer) -> fastscore.FastScorer:
-    """A copy of ``scorer`` whose chains run in the default (channels-first) layout."""
+    """A copy of ``scorer`` whose chains run in the default (channels-first) layout, its pairs gathered as before."""
     other = copy.copy(scorer)
+    other._combine = types.MethodType(_combine_channels_first, other)
 
     def plain(chain):
         return fastscore._Chain([copy.deepcopy(m).to(memory_format=torch.contiguous_format)
@@ -78,7 +98,10 @@ def main() -> None:
              "PreMixNet's SourceNets and its head's frame-wise convolution, as `FastScorer` runs them (fused "
              "convolutions, one thread), side by side in one process, each the fastest of "
              f"{args.repeats} alternating runs. The maps have 1-32 channels; oneDNN's convolutions are faster "
-             "with the channels last.", "",
+             "with the channels last. For the head, the default layout's pairs are gathered as before "
+             "(each pair's vocal, harmonic and percussion shares indexed and summed, channels first), the "
+             "shipped one's from the vocal-plus-harmonic sums and the percussion shares kept channels last, by "
+             "`index_select`.", "",
              "| call | default layout (ms) | channels-last (ms) | speed-up | largest output difference |",
              "|---|---|---|---|---|"]
     for r in rows:

@@ -366,8 +366,8 @@ def _fused(seq) -> _Chain:
     :func:`_fast_pool`, dropout left out.
 
     Channels-last because these maps have few channels (1-32): oneDNN's convolutions are faster in that layout on
-    one core (a SourceNet share 2.0x, the head per pair 1.3x, the same numbers up to float rounding:
-    docs/results/mashup_channels_last.md)."""
+    one core (a SourceNet share 2.0x; with :meth:`FastScorer._combine`'s gathers, the head per pair 2.0x; the same
+    numbers up to float rounding: docs/results/mashup_channels_last.md)."""
     import torch
 
     out = []
@@ -592,12 +592,17 @@ class FastScorer:
         the mean over windows."""
         torch = self.torch
         out = []
+        hi, pi = torch.as_tensor(hi, dtype=torch.long), torch.as_tensor(pi, dtype=torch.long)
         with torch.no_grad():
+            # the vocal's share added once per harmonic segment; both sides channels last (n, W, T'', 1, c1d), the
+            # layout the head's convolutions run in, so that a pair's sum needs no copy to it
+            vH = (v[None] + H).permute(0, 1, 3, 4, 2).contiguous()
+            Pc = P.permute(0, 1, 3, 4, 2).contiguous()
             for s in range(0, len(hi), batch):
                 a, b = hi[s: s + batch], pi[s: s + batch]
-                x = v[None] + H[a] + P[b]  # (B, W, c1d, T'', 1)
+                x = vH.index_select(0, a).add_(Pc.index_select(0, b))  # (B, W, T'', 1, c1d)
                 B, W = x.shape[:2]
-                h = self._pooled(x.reshape(B * W, *x.shape[2:]))
+                h = self._pooled(x.reshape(B * W, *x.shape[2:]).permute(0, 3, 1, 2))
                 if HH is not None:
                     h = torch.cat([h, HH[a].reshape(B * W, -1)], dim=1)
                 p = torch.softmax(self.model.head(h), dim=1)[:, 0].reshape(B, W).mean(1)

@@ -40,8 +40,9 @@ from collage.mashup.embed import vocal_embedding  # noqa: E402
 from collage.mashup.fastscore import FastScorer, ensure_features  # noqa: E402
 from collage.mashup.generate import Candidate, vocal_starts  # noqa: E402
 from collage.mashup.index import StemIndex  # noqa: E402
-from collage.mashup.retrieval import (HARMONY_TOP, SHARES_ASPECT, SHARES_HARMONY_TOP, harmony_first_stage, scorer_model,  # noqa: E402
-                                      shares_first_stage, shares_rounds)
+from collage.mashup.retrieval import (EXPAND, HARMONY_TOP, SHARES_ASPECT, SHARES_HARMONY_TOP,  # noqa: E402
+                                      expansion_pairs, harmony_first_stage, scorer_model, shares_first_stage,
+                                      shares_rounds)
 from collage.mashup import shares  # noqa: E402
 from collage.mashup.shares import ensure_shares  # noqa: E402
 
@@ -71,6 +72,9 @@ def main() -> None:
                          "default); the other first stages' grids are square, as retrieve's without the shares.")
     ap.add_argument("--references", type=int, default=None,
                     help="Partner songs per segment in the shares rounds (default: retrieve's).")
+    ap.add_argument("--expand", default=",".join(map(str, EXPAND)),
+                    help="After the grid: anchors, new segments a side of retrieve's expansion (expansion_pairs; "
+                         "retrieve's default; 0,0: none).")
     ap.add_argument("--share-ratios", default=None, help="Layout variant: stretches at which shares are stored, "
                     "comma-separated, for the role --share-ratios-role.")
     ap.add_argument("--share-ratios-role", default="harmonic", choices=("harmonic", "percussion"))
@@ -92,6 +96,8 @@ def main() -> None:
     if args.share_phases:
         shares.SHARE_PHASES = dict(zip(("harmonic", "percussion"), (int(x) for x in args.share_phases.split(","))))
     refs = {} if args.references is None else {"references": args.references}
+    args.expand = tuple(int(x) for x in args.expand.split(","))
+    args.expand = args.expand if args.expand[1] > 0 else None
     t = time.perf_counter()
     index = StemIndex.load(args.db)  # computes the segment vectors and priors a DB lacks
     index_s = time.perf_counter() - t
@@ -179,7 +185,13 @@ def main() -> None:
             for fs_name, f in found.items():
                 row[fs_name], row[f"{fs_name}_captured"], row[f"{fs_name}_segments"] = {}, {}, {}
                 for n in shortlists:
-                    sl = index.pairs(f, n, aspect=args.aspect if fs_name == "shares" else 1.0)
+                    grid = index.pair_positions(f, n, aspect=args.aspect if fs_name == "shares" else 1.0)
+                    sl = index.pair_dicts(f, grid)
+                    if fs_name == "shares" and args.expand:  # as retrieve: more pairs around the grid's best
+                        at = [pos[pkey(p)] for p in sl]
+                        ranked = [grid[x] for x in np.argsort(-s2[at], kind="stable")]
+                        sl = sl + index.pair_dicts(f, expansion_pairs(index, f, scorer, ranked, anchors=args.expand[0],
+                                                                      new=args.expand[1]))
                     top = sorted((pos[pkey(p)] for p in sl), key=lambda i: -s2[i])[:k]
                     row[fs_name][n] = len(truth & set(top)) / k
                     if shifts:
@@ -222,6 +234,7 @@ def main() -> None:
                "tolerant_set_median": float(np.median([q["tolerant_set"] for q in queries]))} if shifts else {}),
            "shares_s_per_song": round(shares_s / max(len(index.names), 1), 2),
            "shares_config": {"rounds": list(rounds), "aspect": args.aspect, "references": args.references or "default",
+                             "expand": list(args.expand or (0, 0)),
                              "ratios": shares.SHARE_RATIOS, "phases": shares.SHARE_PHASES},
            "first_stage_ms_median": {k: round(float(np.median([q["first_stage_ms"][k] for q in queries])), 1)
                                      for k in STAGES},
@@ -305,7 +318,11 @@ def write_report(out: dict, name: str) -> None:
         + (f"; the stored shares, read or computed where missing (a build's work): {out['shares_s_per_song']} s per song." if "shares_s_per_song" in out else ".")
         + (" Shares rounds {rounds} segments a side, partners {references} (songs, then segments), the grid after them "
            "{aspect} percussion segments per harmonic one; shares stored at stretches {ratios} and {phases} "
-           "offsets per share frame of 256 ms.".format(**out["shares_config"]) if "shares_config" in out else ""),
+           "offsets per share frame of 256 ms.".format(**out["shares_config"]) if "shares_config" in out else "")
+        + (" After the grid (shares only, as `retrieve`): the best {0} segments of each side among its best pairs "
+           "anchor {1} new segments a side, scored by the stored shares against them and paired with the grid "
+           "(`expansion_pairs`; their pairs are counted in the shortlist's segments, not in N).".format(
+               *out["shares_config"]["expand"]) if out.get("shares_config", {}).get("expand", [0, 0])[1] else ""),
         "",
         f"Machine: {out['machine']}; load average after {out['loadavg_after']} (2 shared cores).",
         "",

@@ -37,11 +37,12 @@ from collage.errors import CollageError  # noqa: E402
 from collage.mashup.dbclips import clips_from_db  # noqa: E402
 from collage.mashup.embed import vocal_embedding  # noqa: E402
 from collage.mashup.fastscore import FastScorer, ensure_features, features_dir  # noqa: E402
-from collage.mashup.generate import Candidate, vocal_starts  # noqa: E402
+from collage.mashup.generate import vocal_starts  # noqa: E402
 from collage.mashup.index import StemIndex  # noqa: E402
 from collage.mashup.score import FEATURE_SR  # noqa: E402
 from collage.mashup.retrieval import (SHARES_ASPECT, SHARES_HARMONY_TOP, SHARES_ROUNDS, SHORTLIST_FAST,  # noqa: E402
-                                      harmony_first_stage, scorer_model, shares_first_stage, shares_rounds)
+                                      pair_candidates, expansion_pairs, harmony_first_stage, scorer_model,
+                                      shares_first_stage, shares_rounds)
 from collage.mashup.shares import ensure_shares, model_tag  # noqa: E402
 
 OUT = Path(__file__).resolve().parents[1] / "docs" / "results"
@@ -138,14 +139,16 @@ def main() -> None:
                                             top=SHARES_HARMONY_TOP)
                 t3b = time.perf_counter()
                 found = shares_first_stage(index, found, scorer, q, lambda names: stored, lambda names: feats, rounds=rounds)
-                picks = index.pairs(found, n_short, aspect=SHARES_ASPECT)
-                cands = [Candidate("matched", seed.id, p["harmonic"], p["percussion"], secs, start, p["harmonic_start_s"],
-                                   p["percussion_start_s"], harmonic_semitones=p["harmonic_semitones"],
-                                   harmonic_ratio=p["harmonic_ratio"], percussion_ratio=p["percussion_ratio"]) for p in picks]
+                grid = index.pair_positions(found, n_short, aspect=SHARES_ASPECT)
+                cands = pair_candidates(index, found, grid, seed, secs, start, {})
                 t4 = time.perf_counter()
-                if cands:
+                if cands:  # the grid, then the expansion around its best pairs (as retrieve)
                     s = scorer.score(q, cands, feats, cache=cache)
-                    sorted(zip(-s, range(len(cands))))[: args.top]
+                    more = pair_candidates(index, found, expansion_pairs(index, found, scorer,
+                                                                     [grid[i] for i in np.argsort(-s, kind="stable")]),
+                                       seed, secs, start, {})
+                    s = np.concatenate([s, scorer.score(q, more, feats, cache=cache)]) if more else s
+                    sorted(zip(-s, range(len(s))))[: args.top]
                 t5 = time.perf_counter()
                 c5 = time.process_time()
                 if first_query_ms is None:  # the process's first query (oneDNN kernels, cold pages): reported apart

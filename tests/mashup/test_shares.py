@@ -108,6 +108,35 @@ def test_shares_first_stage_scores_both_sides(setup, scorer):
     assert shares_first_stage(index, found, scorer, q, lambda n: stored, lambda n: feats, rounds=()) is found
 
 
+def test_expansion_adds_allowed_pairs_around_the_grids_best(setup, scorer):
+    """After the second stage ranks a grid, expansion_pairs pairs segments the rounds scored and the grid lacks
+    (the best by the stored shares against the grid's best segments) with the grid's other side: every pair allowed
+    (one reading of the tempo, two songs), none already in the grid, at most ``new`` new segments a side."""
+    from collage.mashup.embed import vocal_embedding
+    from collage.mashup.index import StemIndex
+    from collage.mashup.retrieval import expansion_pairs
+
+    db, _, feats, stored, seed = setup
+    index = StemIndex.load(db)
+    vec = vocal_embedding(seed.stem("vocals"), seed.sr, seed.downbeats, 0.0, 8.0)
+    found = index.candidates(vec, seed.key, (seed.tempo, seed.tempo / 2, seed.tempo * 2), seconds=8.0)
+    q = scorer.vocal(seed, vocal_start_s=0.0, seconds=8.0)
+    out = shares_first_stage(index, found, scorer, q, lambda n: stored, lambda n: feats, rounds=(4, 16))
+    grid = index.pair_positions(out, 1)  # one pair: the rest of what the rounds scored is outside it
+    assert len(grid) == 1
+    assert expansion_pairs(index, found, scorer, grid) == []  # no rounds, nothing to expand from
+    more = expansion_pairs(index, out, scorer, grid, anchors=1, new=1)
+    H, P = index.segments["harmonic"], index.segments["percussion"]
+    h, p = out["harmonic"], out["percussion"]
+    (gi, gj), = grid
+    assert more and not set(more) & set(grid)
+    assert {i for i, _ in more} <= {gi} | set(out["shares"]["harmonic"].tolist())
+    assert len({i for i, _ in more} - {gi}) <= 1 and len({j for _, j in more} - {gj}) <= 1
+    for i, j in more:
+        assert (i == gi) != (j == gj)  # a new segment with the grid's other side
+        assert h["reading"][i] == p["reading"][j] and H["song"][h["idx"][i]] != P["song"][p["idx"][j]]
+
+
 def test_retrieve_computes_the_shares_it_lacks(song_db, tmp_path):
     import shutil
 

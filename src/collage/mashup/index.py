@@ -196,10 +196,19 @@ class StemIndex:
         :func:`~collage.mashup.embed.shortlist_pairs`, every pair of the best ``ceil(sqrt(n))`` segments of each
         side (``aspect`` percussion segments per harmonic one: :func:`~collage.mashup.embed.grid_shape`), both
         segments of one reading of the tempo, never both stems from one song."""
+        return self.pair_dicts(cands, self.pair_positions(cands, n, aspect=aspect))
+
+    def pair_positions(self, cands: dict, n: int, *, aspect: float = 1.0) -> list[tuple[int, int]]:
+        """:meth:`pairs` as positions ``(i, j)`` into ``cands["harmonic"]`` and ``cands["percussion"]``."""
         H, P = self.segments["harmonic"], self.segments["percussion"]
         h, p = cands["harmonic"], cands["percussion"]
-        pairs = shortlist_pairs(h["score"], p["score"], n, h_group=H["song"][h["idx"]], p_group=P["song"][p["idx"]],
-                                h_block=h["reading"], p_block=p["reading"], aspect=aspect)
+        return shortlist_pairs(h["score"], p["score"], n, h_group=H["song"][h["idx"]], p_group=P["song"][p["idx"]],
+                               h_block=h["reading"], p_block=p["reading"], aspect=aspect)
+
+    def pair_dicts(self, cands: dict, pairs) -> list[dict]:
+        """The pairs ``[(i, j)]`` of positions into ``cands``' two sides as :meth:`pairs` gives them."""
+        H, P = self.segments["harmonic"], self.segments["percussion"]
+        h, p = cands["harmonic"], cands["percussion"]
         return [{"harmonic": self.names[H["song"][h["idx"][i]]], "harmonic_start_s": float(H["start_s"][h["idx"][i]]),
                  "harmonic_semitones": int(h["shift"][i]), "harmonic_ratio": float(h["ratio"][i]),
                  "percussion": self.names[P["song"][p["idx"][j]]], "percussion_start_s": float(P["start_s"][p["idx"][j]]),

@@ -144,8 +144,8 @@ def score_command(vocals, harmonic, percussion, scorer, as_json) -> None:
 @click.option("--scorer", type=click.Choice(SCORERS), default="premixnet", show_default=True, help="How to rank.")
 @click.option("--shortlist", type=click.IntRange(min=1), default=None,
               help="Pairs of stem segments the first stage passes to the scorer: every pair of the best harmonic and "
-                   "percussion segments, up to this many. [default: 2000 with the fast PreMixNet, 30 when every "
-                   "candidate is rendered]")
+                   "percussion segments, up to this many (the fast PreMixNet then also tries more partners around "
+                   "its best pairs). [default: 1600 with the fast PreMixNet, 30 when every candidate is rendered]")
 @click.option("--candidates", "n_candidates", type=click.IntRange(min=1), default=None,
               help="Instead of the first stage, draw this many matched pairs at random (for comparison).")
 @click.option("--seconds", type=click.FloatRange(5, 60), default=25.0, show_default=True, help="Mashup length scored.")

@@ -47,10 +47,10 @@ __all__ = ["SHORTLIST_FAST", "SHORTLIST_EXACT", "HARMONY_TOP", "SHARES_ROUNDS", 
            "score_candidates", "scorer_model"]
 
 _TERMS = ("automashupper", "harmonic", "rhythmic", "spectral")
-#: ``retrieve``'s default shortlist (pairs) with the fast second stage, and when every candidate is rendered; 2,000
-#: keeps a query at 10,740 stem segments under a second on one core (0.89 s median; 2,500: 0.95 s, max 1.13 s;
-#: docs/results/mashup_retrieve_speed.md)
-SHORTLIST_FAST, SHORTLIST_EXACT = 2000, 30
+#: ``retrieve``'s default shortlist (pairs) with the fast second stage, and when every candidate is rendered; 1,600,
+#: with the expansion after it (:data:`EXPAND`), keeps a query at 10,740 stem segments under a second on one core
+#: (docs/results/mashup_retrieve_speed.md)
+SHORTLIST_FAST, SHORTLIST_EXACT = 1600, 30
 #: harmonic segments the first stage scores frame by frame with the second stage's harmony branch
 #: (:func:`harmony_first_stage`): the best this many by chroma profiles
 HARMONY_TOP = 200
@@ -70,8 +70,10 @@ SHARES_HARMONY_TOP = 0
 SHARES_ASPECT = 2.2
 #: after the second stage has ranked the grid: the best ``EXPAND[0]`` segments of each side among its best pairs
 #: anchor a search for partners the grid lacks (:func:`expansion_pairs`), which adds the ``EXPAND[1]`` best of each
-#: side to the second stage. On 20 whole val songs it lifted recall@10 at 2,000 pairs from 0.918 to 0.98 (the
-#: queries keeping under half the exhaustive top 10 from 9 to 1 of 147; docs/results/mashup_recall_val2_whole.md)
+#: side to the second stage. On 20 whole val songs it lifted recall@10 against the exhaustive ranking from 0.914
+#: to 0.975 at 2,000 pairs (0.966 at 1,600; queries keeping under half the exhaustive top 10: 13 of 200, then 4),
+#: and on the test songs from 0.749 to 0.847 (0.839 at 1,600; docs/results/mashup_recall_val2_whole.md,
+#: mashup_recall_whole_songs.md), for 40 more segments in the second stage
 EXPAND = (5, 20)
 
 

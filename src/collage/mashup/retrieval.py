@@ -43,7 +43,8 @@ from collage.mashup.score import (
 from collage.mashup.shares import distinct_windows, ensure_shares, gather_shares
 from collage.progress import track
 
-__all__ = ["SHORTLIST_FAST", "SHORTLIST_EXACT", "HARMONY_TOP", "SHARES_ROUNDS", "SHARES_ASPECT", "SHARES_HARMONY_TOP", "shares_rounds", "harmony_first_stage", "shares_first_stage", "generate_mashups", "rank_candidates", "render_retrieved", "retrieve",
+__all__ = ["SHORTLIST_FAST", "SHORTLIST_EXACT", "HARMONY_TOP", "SHARES_ROUNDS", "SHARES_ASPECT", "SHARES_HARMONY_TOP", "EXPAND", "shares_rounds", "harmony_first_stage", "shares_first_stage",
+           "expansion_pairs", "pair_candidates", "generate_mashups", "rank_candidates", "render_retrieved", "retrieve",
            "score_candidates", "scorer_model"]
 
 _TERMS = ("automashupper", "harmonic", "rhythmic", "spectral")
@@ -459,7 +460,7 @@ def retrieve(db: str | os.PathLike, vocal: str | os.PathLike, *, top: int = 5, s
 
 
 def pair_candidates(index: StemIndex, found: dict, pairs: list[tuple[int, int]], seed: Clip, seconds: float,
-                vocal_start_s: float, first: dict) -> list[Candidate]:
+                    vocal_start_s: float, first: dict) -> list[Candidate]:
     """The pairs ``[(i, j)]`` of positions into ``found``'s two sides as mashup candidates for the vocal ``seed``;
     each one's first-stage score goes into ``first`` (by the candidate's id)."""
     out = []

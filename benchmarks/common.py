@@ -142,3 +142,16 @@ def segment_share(scorer, feats, role: str, segment: tuple, seconds: float, offs
     m = placed_features(feats[song], role, start_s=start, seconds=seconds, ratio=ratio, semitones=semis,
                         offset_s=offset_s)[0]
     return scorer._share(1 if role == "harmonic" else 2, windows(m)).numpy()
+
+
+def write_results(out_dir: Path, name: str, out: dict, lines: list[str]) -> str:
+    """``out`` as ``out_dir/NAME.json`` and the report ``lines`` (followed by the machine and the command, from ``out``'s
+    ``machine``, ``loadavg_after`` and ``command``) as ``out_dir/NAME.md``; prints and returns the report."""
+    import json
+
+    (out_dir / f"{name}.json").write_text(json.dumps(out, indent=1) + "\n")
+    md = "\n".join([*lines, "", f"Machine: {out['machine']}; load average after {out['loadavg_after']}.", "",
+                    f"Command: `{out['command']}`", ""])
+    (out_dir / f"{name}.md").write_text(md)
+    print(md)
+    return md

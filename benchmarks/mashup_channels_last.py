@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import json
 import sys
 import types
 from pathlib import Path
@@ -27,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
-from common import best_time, loadavg, machine  # noqa: E402
+from common import best_time, loadavg, machine, write_results  # noqa: E402
 
 from collage.mashup import fastscore  # noqa: E402
 from collage.mashup.retrieval import scorer_model  # noqa: E402
@@ -93,7 +92,6 @@ def main() -> None:
                      "max_difference": float(np.abs(a_ - b_).max())})
     out = {"rows": rows, "repeats": args.repeats, "machine": machine(), "loadavg_after": loadavg(),
            "command": "OMP_NUM_THREADS=1 python benchmarks/mashup_channels_last.py " + " ".join(sys.argv[1:])}
-    (OUT / "mashup_channels_last.json").write_text(json.dumps(out, indent=1) + "\n")
     lines = ["# The fast second stage's convolutions: channels-last against the default layout", "",
              "PreMixNet's SourceNets and its head's frame-wise convolution, as `FastScorer` runs them (fused "
              "convolutions, one thread), side by side in one process, each the fastest of "
@@ -108,12 +106,8 @@ def main() -> None:
         d, cl = r["ms"]["default layout"], r["ms"]["channels-last (shipped)"]
         lines.append(f"| {r['call']} | {d} | {cl} | {d / cl:.2f}x | {r['max_difference']:.1e} |")
     lines += ["", "The SourceNet share is the second stage's cost per stem segment and the stored shares' at build "
-              "time; the head is the shares rounds' cost per pair and the second stage's.", "",
-              f"Machine: {out['machine']}; load average after {out['loadavg_after']}.", "",
-              f"Command: `{out['command']}`", ""]
-    md = "\n".join(lines)
-    (OUT / "mashup_channels_last.md").write_text(md)
-    print(md)
+              "time; the head is the shares rounds' cost per pair and the second stage's."]
+    write_results(OUT, "mashup_channels_last", out, lines)
 
 
 if __name__ == "__main__":

@@ -15,7 +15,6 @@ and the largest change of any output. Writes docs/results/subnormal_weights.md a
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -23,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
-from common import best_time, loadavg, machine  # noqa: E402
+from common import best_time, loadavg, machine, write_results  # noqa: E402
 
 from collage.mashup.fastscore import FastScorer  # noqa: E402
 from collage.pretrained import build_model, load_card, load_pretrained, read_state_dict, shipped_names, weights_dir  # noqa: E402
@@ -80,7 +79,6 @@ def main() -> None:
         timings[name] = row
     out = {"counts": counts, "timings": timings, "repeats": args.repeats, "batch": args.batch, "machine": machine(),
            "loadavg_after": loadavg(), "command": "OMP_NUM_THREADS=1 python benchmarks/subnormal_weights.py " + " ".join(sys.argv[1:])}
-    (OUT / "subnormal_weights.json").write_text(json.dumps(out, indent=1) + "\n")
     write_report(out)
 
 
@@ -109,11 +107,7 @@ def write_report(out: dict) -> None:
             s, f = r["head_ms"]["stored"], r["head_ms"]["flushed"]
             lines.append(f"| `{name}` | fast second stage's head (`FastScorer.pair_logits`), {r['head_pairs']:,} pairs "
                          f"| {s} ms | {f} ms | {s / f:.1f}x | {r['max_head_logit_change']:.1e} (log-odds) |")
-    lines += ["", f"Machine: {out['machine']}; load average after {out['loadavg_after']}.", "",
-              f"Command: `{out['command']}`", ""]
-    md = "\n".join(lines)
-    (OUT / "subnormal_weights.md").write_text(md)
-    print(md)
+    write_results(OUT, "subnormal_weights", out, lines)
 
 
 if __name__ == "__main__":

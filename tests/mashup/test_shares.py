@@ -91,15 +91,22 @@ def test_a_segment_past_the_stored_audio_reads_silence(setup):
     assert np.allclose(far[0, 0, :, :, 0], np.asarray(stored[name]["p_silence"], np.float32)[:, None], atol=1e-3)
 
 
-def test_shares_first_stage_scores_both_sides(setup, scorer):
+@pytest.fixture(scope="module")
+def query(setup, scorer):
+    """The DB's index, the allowed segments for the vocal's first 8 s (three tempo readings) and its query."""
     from collage.mashup.embed import vocal_embedding
     from collage.mashup.index import StemIndex
 
-    db, _, feats, stored, seed = setup
+    db, _, _, _, seed = setup
     index = StemIndex.load(db)
     vec = vocal_embedding(seed.stem("vocals"), seed.sr, seed.downbeats, 0.0, 8.0)
     found = index.candidates(vec, seed.key, (seed.tempo, seed.tempo / 2, seed.tempo * 2), seconds=8.0)
-    q = scorer.vocal(seed, vocal_start_s=0.0, seconds=8.0)
+    return index, found, scorer.vocal(seed, vocal_start_s=0.0, seconds=8.0)
+
+
+def test_shares_first_stage_scores_both_sides(setup, scorer, query):
+    _, _, feats, stored, _ = setup
+    index, found, q = query
     out = shares_first_stage(index, found, scorer, q, lambda n: stored, lambda n: feats, rounds=(1, 2))
     for role in ("harmonic", "percussion"):
         a, b = found[role], out[role]
@@ -108,19 +115,14 @@ def test_shares_first_stage_scores_both_sides(setup, scorer):
     assert shares_first_stage(index, found, scorer, q, lambda n: stored, lambda n: feats, rounds=()) is found
 
 
-def test_expansion_adds_allowed_pairs_around_the_grids_best(setup, scorer):
+def test_expansion_adds_allowed_pairs_around_the_grids_best(setup, scorer, query):
     """After the second stage ranks a grid, expansion_pairs pairs segments the rounds scored and the grid lacks
     (the best by the stored shares against the grid's best segments) with the grid's other side: every pair allowed
     (one reading of the tempo, two songs), none already in the grid, at most ``new`` new segments a side."""
-    from collage.mashup.embed import vocal_embedding
-    from collage.mashup.index import StemIndex
     from collage.mashup.retrieval import expansion_pairs
 
-    db, _, feats, stored, seed = setup
-    index = StemIndex.load(db)
-    vec = vocal_embedding(seed.stem("vocals"), seed.sr, seed.downbeats, 0.0, 8.0)
-    found = index.candidates(vec, seed.key, (seed.tempo, seed.tempo / 2, seed.tempo * 2), seconds=8.0)
-    q = scorer.vocal(seed, vocal_start_s=0.0, seconds=8.0)
+    _, _, feats, stored, _ = setup
+    index, found, q = query
     out = shares_first_stage(index, found, scorer, q, lambda n: stored, lambda n: feats, rounds=(4, 16))
     grid = index.pair_positions(out, 1)  # one pair: the rest of what the rounds scored is outside it
     assert len(grid) == 1

@@ -34,9 +34,10 @@ from collage.mashup.retrieval import scorer_model  # noqa: E402
 OUT = Path(__file__).resolve().parents[1] / "docs" / "results"
 
 
-def _combine_channels_first(self, v, H, P, HH, hi, pi, batch):
+def _combine_channels_first(self, sides, hi, pi, batch):
     """``FastScorer._combine`` as it was before the channels-last layout: each pair's three shares gathered by
-    indexing, channels first."""
+    indexing, channels first (``sides``: the shares as given, :func:`_sides_as_given`)."""
+    v, H, P, HH = sides
     out = []
     with torch.no_grad():
         for s in range(0, len(hi), batch):
@@ -50,10 +51,16 @@ def _combine_channels_first(self, v, H, P, HH, hi, pi, batch):
     return np.concatenate(out).astype(np.float32)
 
 
+def _sides_as_given(self, v, H, P, HH=None):
+    """``FastScorer.pair_sides`` before the channels-last layout: the shares as they are, laid out per call."""
+    return torch.as_tensor(v), torch.as_tensor(H), torch.as_tensor(P), HH
+
+
 def default_layout(scorer: fastscore.FastScorer) -> fastscore.FastScorer:
     """A copy of ``scorer`` whose chains run in the default (channels-first) layout, its pairs gathered as before."""
     other = copy.copy(scorer)
     other._combine = types.MethodType(_combine_channels_first, other)
+    other.pair_sides = types.MethodType(_sides_as_given, other)
 
     def plain(chain):
         return fastscore._Chain([copy.deepcopy(m).to(memory_format=torch.contiguous_format)
@@ -79,7 +86,7 @@ def main() -> None:
     HH = torch.randn(n, W, 2 * shipped.cfg.harmony)
     a, b = rng.integers(0, n, 4800), rng.integers(0, n, 4800)
     calls = {"SourceNet share, 32 windows (percussion)": lambda s: s._share(2, mel),
-             "head, 4,800 pairs": lambda s: s.pair_logits(v, H, P, HH, a, b)}
+             "head, 4,800 pairs": lambda s: s.pair_logits(s.pair_sides(v, H, P, HH), a, b)}
     rows = []
     for what, call in calls.items():
         outs = {k: np.asarray(call(s)) for k, s in scorers.items()}

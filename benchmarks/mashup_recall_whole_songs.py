@@ -41,7 +41,7 @@ from collage.mashup.fastscore import FastScorer, ensure_features  # noqa: E402
 from collage.mashup.generate import Candidate, vocal_starts  # noqa: E402
 from collage.mashup.index import StemIndex  # noqa: E402
 from collage.mashup.retrieval import (EXPAND, HARMONY_TOP, SHARES_ASPECT, SHARES_HARMONY_TOP,  # noqa: E402
-                                      expansion_pairs, harmony_first_stage, scorer_model, shares_first_stage,
+                                      expanded_ranking, harmony_first_stage, scorer_model, shares_first_stage,
                                       shares_rounds)
 from collage.mashup import shares  # noqa: E402
 from collage.mashup.shares import ensure_shares  # noqa: E402
@@ -73,8 +73,8 @@ def main() -> None:
     ap.add_argument("--references", type=int, default=None,
                     help="Partner songs per segment in the shares rounds (default: retrieve's).")
     ap.add_argument("--expand", default=",".join(map(str, EXPAND)),
-                    help="After the grid: anchors, new segments a side of retrieve's expansion (expansion_pairs; "
-                         "retrieve's default; 0,0: none).")
+                    help="After the grid: anchors, new segments a side, passes of retrieve's expansion "
+                         "(expanded_ranking; retrieve's default; 0,0: none; passes 1 when left out).")
     ap.add_argument("--share-ratios", default=None, help="Layout variant: stretches at which shares are stored, "
                     "comma-separated, for the role --share-ratios-role.")
     ap.add_argument("--share-ratios-role", default="harmonic", choices=("harmonic", "percussion"))
@@ -96,7 +96,7 @@ def main() -> None:
     if args.share_phases:
         shares.SHARE_PHASES = dict(zip(("harmonic", "percussion"), (int(x) for x in args.share_phases.split(","))))
     refs = {} if args.references is None else {"references": args.references}
-    args.expand = tuple(int(x) for x in args.expand.split(","))
+    args.expand = (*(int(x) for x in args.expand.split(",")), 1)[:3]
     args.expand = args.expand if args.expand[1] > 0 else None
     t = time.perf_counter()
     index = StemIndex.load(args.db)  # computes the segment vectors and priors a DB lacks
@@ -188,10 +188,10 @@ def main() -> None:
                     grid = index.pair_positions(f, n, aspect=args.aspect if fs_name == "shares" else 1.0)
                     sl = index.pair_dicts(f, grid)
                     if fs_name == "shares" and args.expand:  # as retrieve: more pairs around the grid's best
-                        at = [pos[pkey(p)] for p in sl]
-                        ranked = [grid[x] for x in np.argsort(-s2[at], kind="stable")]
-                        sl = sl + index.pair_dicts(f, expansion_pairs(index, f, scorer, ranked, anchors=args.expand[0],
-                                                                      new=args.expand[1]))
+                        ranked, _ = expanded_ranking(index, f, scorer, grid,
+                                                     lambda ps: s2[[pos[pkey(p)] for p in index.pair_dicts(f, ps)]],
+                                                     anchors=args.expand[0], new=args.expand[1], passes=args.expand[2])
+                        sl = index.pair_dicts(f, ranked)
                     top = sorted((pos[pkey(p)] for p in sl), key=lambda i: -s2[i])[:k]
                     row[fs_name][n] = len(truth & set(top)) / k
                     if shifts:
@@ -320,9 +320,11 @@ def write_report(out: dict, name: str) -> None:
            "{aspect} percussion segments per harmonic one; shares stored at stretches {ratios} and {phases} "
            "offsets per share frame of 256 ms.".format(**out["shares_config"]) if "shares_config" in out else "")
         + (" After the grid (shares only, as `retrieve`): the best {0} segments of each side among its best pairs "
-           "anchor {1} new segments a side, scored by the stored shares against them and paired with the grid "
-           "(`expansion_pairs`; their pairs are counted in the shortlist's segments, not in N).".format(
-               *out["shares_config"]["expand"]) if out.get("shares_config", {}).get("expand", [0, 0])[1] else ""),
+           "anchor {1} new segments a side, scored by the stored shares against them and paired with the grid and with "
+           "each other, {2} pass(es), each around the ranking grown by the one before (`expanded_ranking`; their pairs "
+           "are counted in the shortlist's segments, not in N).".format(
+               *(list(out["shares_config"]["expand"]) + [1])[:3])
+           if out.get("shares_config", {}).get("expand", [0, 0])[1] else ""),
         "",
         f"Machine: {out['machine']}; load average after {out['loadavg_after']} (2 shared cores).",
         "",

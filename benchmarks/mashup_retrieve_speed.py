@@ -41,7 +41,7 @@ from collage.mashup.generate import vocal_starts  # noqa: E402
 from collage.mashup.index import StemIndex  # noqa: E402
 from collage.mashup.score import FEATURE_SR  # noqa: E402
 from collage.mashup.retrieval import (EXPAND, SHARES_ASPECT, SHARES_HARMONY_TOP, SHARES_ROUNDS, SHORTLIST_FAST,  # noqa: E402
-                                      pair_candidates, expansion_pairs, harmony_first_stage, scorer_model,
+                                      pair_candidates, expanded_ranking, harmony_first_stage, scorer_model,
                                       shares_first_stage, shares_rounds)
 from collage.mashup.shares import ensure_shares, model_tag  # noqa: E402
 
@@ -71,7 +71,8 @@ def main() -> None:
                     help="A JSON file keeping each vocal's analysis (key, tempo, beats, downbeats) between runs.")
     ap.add_argument("--seconds", type=float, default=25.0)
     ap.add_argument("--expand", default=",".join(map(str, EXPAND)),
-                    help="Anchors, new segments a side of the expansion after the grid (retrieve's default; 0,0: none).")
+                    help="Anchors, new segments a side, passes of the expansion after the grid (retrieve's default; 0,0: none; "
+                         "passes 1 when left out).")
     ap.add_argument("--runs", type=int, default=3, help="Runs of each query; the fastest counts (the others were "
                     "slowed by the machine's other work, as timeit reasons).")
     ap.add_argument("--first-stage-repeats", default="100,1000",
@@ -79,7 +80,7 @@ def main() -> None:
     ap.add_argument("--top-shortlist", type=int, default=None, help="The shortlist of the first-stage-only rows "
                     "(default: retrieve's).")
     args = ap.parse_args()
-    expand = tuple(int(x) for x in args.expand.split(","))
+    expand = (*(int(x) for x in args.expand.split(",")), 1)[:3]
     if args.top_shortlist is None:
         args.top_shortlist = SHORTLIST_FAST
     la = loadavg()
@@ -146,13 +147,15 @@ def main() -> None:
                 cands = pair_candidates(index, found, grid, seed, secs, start, {})
                 t4 = time.perf_counter()
                 if cands:  # the grid, then the expansion around its best pairs (as retrieve)
-                    s = scorer.score(q, cands, feats, cache=cache)
-                    more = pair_candidates(index, found, expansion_pairs(index, found, scorer,
-                                                                     [grid[i] for i in np.argsort(-s, kind="stable")],
-                                                                     anchors=expand[0], new=expand[1]),
-                                           seed, secs, start, {})
-                    s = np.concatenate([s, scorer.score(q, more, feats, cache=cache)]) if more else s
-                    sorted(zip(-s, range(len(s))))[: args.top]
+                    made = dict(zip(grid, cands))
+
+                    def score(pairs, index=index, found=found, made=made, q=q, feats=feats, cache=cache):
+                        new = [p for p in pairs if p not in made]
+                        made.update(zip(new, pair_candidates(index, found, new, seed, secs, start, {})))
+                        return scorer.score(q, [made[p] for p in pairs], feats, cache=cache)
+
+                    expanded_ranking(index, found, scorer, grid, score, anchors=expand[0], new=expand[1],
+                                     passes=expand[2])
                 t5 = time.perf_counter()
                 c5 = time.process_time()
                 if first_query_ms is None:  # the process's first query (oneDNN kernels, cold pages): reported apart

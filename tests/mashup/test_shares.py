@@ -76,7 +76,8 @@ def test_gathered_shares_follow_the_exact_ones(setup, scorer):
     ps = [(c.percussion, c.percussion_start_s, c.percussion_ratio, 0) for c in cands]
     H, P = gather_shares(stored, "harmonic", hs, seconds=8.0), gather_shares(stored, "percussion", ps, seconds=8.0)
     assert H.shape == (len(cands), 1, scorer.cfg.c1d, WINDOW_FRAMES // 8, 1) and H.dtype == np.float32
-    approx = scorer.pair_logits(q.share, H, P, scorer.harmony_features(q, hs, feats), np.arange(len(cands)), np.arange(len(cands)))
+    approx = scorer.pair_logits(scorer.pair_sides(q.share, H, P, scorer.harmony_features(q, hs, feats)),
+                                np.arange(len(cands)), np.arange(len(cands)))
     assert spearmanr(exact, approx)[0] > 0.7
     # and against the exact shares themselves (the same pairs): close, not equal
     Pe = np.stack([cache[("p", 8.0, (c.percussion, round(c.percussion_start_s, 4), round(c.percussion_ratio, 6), 0.0))]
@@ -117,9 +118,10 @@ def test_shares_first_stage_scores_both_sides(setup, scorer, query):
 
 def test_expansion_adds_allowed_pairs_around_the_grids_best(setup, scorer, query):
     """After the second stage ranks a grid, expansion_pairs pairs segments the rounds scored and the grid lacks
-    (the best by the stored shares against the grid's best segments) with the grid's other side: every pair allowed
-    (one reading of the tempo, two songs), none already in the grid, at most ``new`` new segments a side."""
-    from collage.mashup.retrieval import expansion_pairs
+    (the best by the stored shares against the grid's best segments) with the grid's other side and with each other:
+    every pair allowed (one reading of the tempo, two songs), none already in the grid, at most ``new`` new segments
+    a side. expanded_ranking scores the grid, then each pass's new pairs, once each, and ranks them all."""
+    from collage.mashup.retrieval import expanded_ranking, expansion_pairs
 
     _, _, feats, stored, _ = setup
     index, found, q = query
@@ -135,8 +137,21 @@ def test_expansion_adds_allowed_pairs_around_the_grids_best(setup, scorer, query
     assert {i for i, _ in more} <= {gi} | set(out["shares"]["harmonic"].tolist())
     assert len({i for i, _ in more} - {gi}) <= 1 and len({j for _, j in more} - {gj}) <= 1
     for i, j in more:
-        assert (i == gi) != (j == gj)  # a new segment with the grid's other side
+        assert (i, j) != (gi, gj)  # a new segment with the grid's other side, or two new ones
         assert h["reading"][i] == p["reading"][j] and H["song"][h["idx"][i]] != P["song"][p["idx"][j]]
+    asked = []
+
+    def score(pairs):  # a stand-in for the second stage: any deterministic score of a pair
+        asked.append(list(pairs))
+        return np.asarray([-(i * 7 + j * 3) % 11 for i, j in pairs], np.float64)
+
+    ranked, s = expanded_ranking(index, out, scorer, grid, score, anchors=1, new=1, passes=2)
+    flat = [x for a in asked for x in a]
+    assert asked[0] == grid and asked[1] == more and len(flat) == len(set(flat)) == len(ranked)
+    assert set(ranked) == set(flat) and list(s) == sorted(s, reverse=True)
+    calls = len(asked)
+    empty, s0 = expanded_ranking(index, out, scorer, [], score)
+    assert empty == [] and len(s0) == 0 and len(asked) == calls  # nothing scored for an empty grid
 
 
 def test_retrieve_computes_the_shares_it_lacks(song_db, tmp_path):

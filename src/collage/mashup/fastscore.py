@@ -47,7 +47,7 @@ from collage.errors import OutputError, ParameterError
 from collage.mashup.generate import MAX_KEY_DISTANCE, Candidate, Clip, place_stem
 from collage.mashup.score import CHROMA_FFT, FEATURE_SR, FMAX, HOP, N_FFT, N_MELS, chroma, mel, windows
 
-__all__ = ["FEATURE_VERSION", "SHIFTS", "PERC_RATIOS", "HARMONIC_VERSIONS", "song_features", "features_dir", "ensure_features",
+__all__ = ["FEATURE_VERSION", "SHIFTS", "PERC_RATIOS", "HARMONIC_VERSIONS", "song_features", "features_dir", "ensure_features", "PairSides",
            "ensure_db_features", "read_arrays", "write_arrays", "placed_features", "placed_chroma",
            "FastScorer", "VocalQuery"]
 
@@ -382,6 +382,16 @@ def _fused(seq) -> _Chain:
                   torch.channels_last)
 
 
+class PairSides:
+    """Shares laid out for pairing (:meth:`FastScorer.pair_sides`): the vocal's added to each harmonic segment's,
+    ``vH`` ``(n, W, T'', 1, c1d)``, the percussion segments' ``P`` ``(m, W, T'', 1, c1d)`` (channels last, the layout the
+    head's convolutions run in, so that a pair's sum needs no copy to it) and the harmony features ``HH`` ``(n, W, 2
+    harmony)`` or None. Made once, paired many times."""
+
+    def __init__(self, vH, P, HH):
+        self.vH, self.P, self.HH = vH, P, HH
+
+
 class VocalQuery:
     """One vocal window, ready to be paired: its SourceNet share per window and its chroma windows."""
 
@@ -468,7 +478,7 @@ class FastScorer:
                               .reshape(len(hkeys), W, -1))
         H, P = torch.stack(h_share), torch.stack(p_share)  # (n, W, c1d, T'', 1)
         HH = torch.stack(h_harm) if h_harm else None
-        return self._combine(q.share, H, P, HH, torch.as_tensor(hi), torch.as_tensor(pi), batch)
+        return self._combine(self.pair_sides(q.share, H, P, HH), torch.as_tensor(hi), torch.as_tensor(pi), batch)
 
     def _segments(self, q: VocalQuery, cands: Sequence[Candidate], feats, cache: dict):
         """The candidates' distinct harmonic and percussion segments (keys, in order), each one's SourceNet share (and
@@ -571,13 +581,20 @@ class FastScorer:
                 out.append(self.model._harmony(vch.repeat(len(part), 1, 1), torch.from_numpy(hc)).reshape(len(part), W, -1))
         return torch.cat(out) if out else torch.zeros(0, W, 2 * self.cfg.harmony)
 
-    def pair_logits(self, v, H, P, HH, hi, pi, *, batch: int = 256) -> np.ndarray:
-        """PreMixNet's log-odds for the pairs ``(hi[n], pi[n])`` of given shares: the vocal's ``v`` ``(W, c1d, T'', 1)``
-        (:attr:`VocalQuery.share`, or some of its windows), ``H``, ``P`` ``(n, W, c1d, T'', 1)`` (e.g. stored ones:
-        :func:`~collage.mashup.shares.gather_shares`) and harmony features ``HH`` ``(n, W, 2 harmony)`` (or None)."""
+    def pair_sides(self, v, H, P, HH=None) -> PairSides:
+        """Given shares ready to be paired: the vocal's ``v`` ``(W, c1d, T'', 1)`` (:attr:`VocalQuery.share`, or some of
+        its windows), ``H``, ``P`` ``(n, W, c1d, T'', 1)`` (e.g. stored ones: :func:`~collage.mashup.shares.gather_shares`)
+        and harmony features ``HH`` ``(n, W, 2 harmony)`` (or None); for :meth:`pair_logits`."""
         torch = self.torch
-        p = np.clip(self._combine(torch.as_tensor(v), torch.as_tensor(H), torch.as_tensor(P), HH, torch.as_tensor(hi),
-                                  torch.as_tensor(pi), batch), 1e-6, 1 - 1e-6)
+        v, H, P = torch.as_tensor(v), torch.as_tensor(H), torch.as_tensor(P)
+        with torch.no_grad():
+            return PairSides((v[None] + H).permute(0, 1, 3, 4, 2).contiguous(), P.permute(0, 1, 3, 4, 2).contiguous(), HH)
+
+    def pair_logits(self, sides: PairSides, hi, pi, *, batch: int = 256) -> np.ndarray:
+        """PreMixNet's log-odds for the pairs ``(hi[n], pi[n])`` of :meth:`pair_sides`' harmonic and percussion
+        segments: ``(N,)`` float32."""
+        torch = self.torch
+        p = np.clip(self._combine(sides, torch.as_tensor(hi), torch.as_tensor(pi), batch), 1e-6, 1 - 1e-6)
         return np.log(p / (1 - p)).astype(np.float32)
 
     def _pooled(self, x):
@@ -586,25 +603,20 @@ class FastScorer:
         h = self._rest(x).squeeze(3)
         return h.mean(dim=2) + h.amax(dim=2)
 
-    def _combine(self, v, H, P, HH, hi, pi, batch: int) -> np.ndarray:
-        """The rest of the network for pairs ``(hi[n], pi[n])``: shares ``v`` (W, c1d, T'', 1), ``H``, ``P``
-        (n, W, c1d, T'', 1), harmony features ``HH`` (n, W, 2 harmony) or None → ``(N,)`` probabilities,
-        the mean over windows."""
+    def _combine(self, sides: PairSides, hi, pi, batch: int) -> np.ndarray:
+        """The rest of the network for pairs ``(hi[n], pi[n])`` of ``sides`` → ``(N,)`` probabilities, the mean over
+        windows."""
         torch = self.torch
         out = []
         hi, pi = torch.as_tensor(hi, dtype=torch.long), torch.as_tensor(pi, dtype=torch.long)
         with torch.no_grad():
-            # the vocal's share added once per harmonic segment; both sides channels last (n, W, T'', 1, c1d), the
-            # layout the head's convolutions run in, so that a pair's sum needs no copy to it
-            vH = (v[None] + H).permute(0, 1, 3, 4, 2).contiguous()
-            Pc = P.permute(0, 1, 3, 4, 2).contiguous()
             for s in range(0, len(hi), batch):
                 a, b = hi[s: s + batch], pi[s: s + batch]
-                x = vH.index_select(0, a).add_(Pc.index_select(0, b))  # (B, W, T'', 1, c1d)
+                x = sides.vH.index_select(0, a).add_(sides.P.index_select(0, b))  # (B, W, T'', 1, c1d)
                 B, W = x.shape[:2]
                 h = self._pooled(x.reshape(B * W, *x.shape[2:]).permute(0, 3, 1, 2))
-                if HH is not None:
-                    h = torch.cat([h, HH[a].reshape(B * W, -1)], dim=1)
+                if sides.HH is not None:
+                    h = torch.cat([h, sides.HH[a].reshape(B * W, -1)], dim=1)
                 p = torch.softmax(self.model.head(h), dim=1)[:, 0].reshape(B, W).mean(1)
                 out.append(p.numpy())
         return np.concatenate(out).astype(np.float32)
@@ -622,5 +634,5 @@ class FastScorer:
                 with torch.no_grad():
                     hh = self.model._harmony(torch.from_numpy(windows(f[0, n_mels:n_mels + 12])),
                                              torch.from_numpy(windows(f[1, n_mels:n_mels + 12])))[None]
-            out.append(self._combine(v, h[None], p[None], hh, zero, zero, 1))
+            out.append(self._combine(self.pair_sides(v, h[None], p[None], hh), zero, zero, 1))
         return np.concatenate(out) if out else np.zeros(0, np.float32)

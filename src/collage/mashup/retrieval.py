@@ -43,7 +43,7 @@ from collage.mashup.score import (
 from collage.mashup.shares import distinct_windows, ensure_shares, gather_shares
 from collage.progress import track
 
-__all__ = ["SHORTLIST_FAST", "SHORTLIST_EXACT", "HARMONY_TOP", "SHARES_ROUNDS", "SHARES_ASPECT", "SHARES_HARMONY_TOP", "EXPAND", "shares_rounds", "harmony_first_stage", "shares_first_stage",
+__all__ = ["SHORTLIST_FAST", "SHORTLIST_EXACT", "HARMONY_TOP", "SHARES_ROUNDS", "SHARES_ASPECT", "SHARES_HARMONY_TOP", "EXPAND", "expanded_ranking", "shares_rounds", "harmony_first_stage", "shares_first_stage",
            "expansion_pairs", "pair_candidates", "generate_mashups", "rank_candidates", "render_retrieved", "retrieve",
            "score_candidates", "scorer_model"]
 
@@ -74,8 +74,9 @@ SHARES_ASPECT = 2.2
 #: side to the second stage. On 20 whole val songs it lifted recall@10 against the exhaustive ranking from 0.914
 #: to 0.975 at 2,000 pairs (0.966 at 1,600; queries keeping under half the exhaustive top 10: 13 of 200, then 4),
 #: and on the test songs from 0.749 to 0.847 (0.839 at 1,600; docs/results/mashup_recall_val2_whole.md,
-#: mashup_recall_whole_songs.md), for 40 more segments in the second stage
-EXPAND = (5, 20)
+#: mashup_recall_whole_songs.md), for 40 more segments in the second stage. ``EXPAND[2]``: passes
+#: (:func:`expanded_ranking`), each around the best of the ranking grown by the one before
+EXPAND = (5, 20, 1)
 
 
 def harmony_first_stage(index: StemIndex, cands: dict, scorer: FastScorer, q, vocal_vector: np.ndarray,
@@ -151,7 +152,7 @@ def shares_first_stage(index: StemIndex, cands: dict, scorer: FastScorer, q, sha
     Hs = gather_shares(stored, "harmonic", hsegs, seconds=q.seconds)[:, w]
     Ps = gather_shares(stored, "percussion", psegs, seconds=q.seconds)[:, w]
     HH = scorer.harmony_features(q, hsegs, features({s[0] for s in hsegs}), step=4)[:, w] if scorer.cfg.harmony else None
-    v = q.share[w]
+    sides = scorer.pair_sides(q.share[w], Hs, Ps, HH)  # laid out once for every round's pairs
     read = (h["reading"][oh], p["reading"][op])
     song = (H["song"][h["idx"][oh]], P["song"][p["idx"][op]])
     rank = [-np.arange(len(oh), dtype=np.float64), -np.arange(len(op), dtype=np.float64)]  # the order so far
@@ -166,7 +167,7 @@ def shares_first_stage(index: StemIndex, cands: dict, scorer: FastScorer, q, sha
                 seg, ref = mine[i], refs[1 - i]
                 if len(seg) and len(ref):
                     a, c = np.repeat(seg, len(ref)), np.tile(ref, len(seg))
-                    logit[i][seg] = scorer.pair_logits(v, Hs, Ps, HH, *((a, c) if i == 0 else (c, a))).reshape(len(seg), -1).max(1)
+                    logit[i][seg] = scorer.pair_logits(sides, *((a, c) if i == 0 else (c, a))).reshape(len(seg), -1).max(1)
         rank = [np.where(np.isfinite(lg), lg, r - 1e6) for lg, r in zip(logit, rank)]  # scored first, then the rest
     out = {}
     for role, c, o, lg in (("harmonic", h, oh, logit[0]), ("percussion", p, op, logit[1])):
@@ -176,7 +177,7 @@ def shares_first_stage(index: StemIndex, cands: dict, scorer: FastScorer, q, sha
             score[o[ok]] = standardise(lg[ok])
         out[role] = {**c, "score": score.astype(np.float32)}
     # what the rounds gathered, for the expansion after the second stage (expansion_pairs)
-    out["shares"] = {"harmonic": oh, "percussion": op, "Hs": Hs, "Ps": Ps, "HH": HH, "v": v}
+    out["shares"] = {"harmonic": oh, "percussion": op, "sides": sides}
     return {**cands, **out}
 
 
@@ -189,7 +190,8 @@ def expansion_pairs(index: StemIndex, cands: dict, scorer: FastScorer, ranked: l
     ``anchors`` segments of each side among the ranked pairs are the anchors; every segment of the other side that
     the rounds scored and the grid lacks is scored by PreMixNet on the stored shares with each anchor (at the same
     reading of the vocal's tempo, never two stems of one song), and the ``new`` best of each side, by their best
-    anchor, are paired with the grid's segments of the other side.
+    anchor, are paired with the grid's segments of the other side and with each other. Called again with the
+    ranking grown by those pairs, it searches around the new best (a second pass).
 
     Why: a segment's merit depends on its partner (a percussion segment's most of all), and the shares rounds could
     only try a few partners per segment, chosen before any exact score; the second stage's best pairs name the
@@ -225,16 +227,35 @@ def expansion_pairs(index: StemIndex, cands: dict, scorer: FastScorer, ranked: l
         anc_rows = np.asarray([row[other][x] for x in anchor_a[b]])
         hi, pi = (seg_rows, anc_rows) if side == 0 else (anc_rows, seg_rows)
         logit = np.full(ok.shape, -np.inf, np.float32)
-        logit[a, b] = scorer.pair_logits(st["v"], st["Hs"], st["Ps"], st["HH"], hi, pi)
+        logit[a, b] = scorer.pair_logits(st["sides"], hi, pi)
         best = logit.max(1)
         order = [k for k in np.argsort(-best, kind="stable")[:new] if np.isfinite(best[k])]
         added[side].extend(int(pool_a[k]) for k in order)
-    out = []
-    for i in added[0]:
-        out += [(i, j) for j in sorted(grid[1]) if read[0][i] == read[1][j] and song[0][i] != song[1][j]]
-    for j in added[1]:
-        out += [(i, j) for i in sorted(grid[0]) if read[0][i] == read[1][j] and song[0][i] != song[1][j]]
-    return out
+    ok = lambda i, j: read[0][i] == read[1][j] and song[0][i] != song[1][j]  # noqa: E731
+    hs, ps = sorted(grid[0]), sorted(grid[1])
+    out = [(i, j) for i in added[0] for j in ps + added[1] if ok(i, j)]  # the new segments with each other too
+    return out + [(i, j) for j in added[1] for i in hs if ok(i, j)]
+
+
+def expanded_ranking(index: StemIndex, found: dict, scorer: FastScorer, grid: list[tuple[int, int]],
+                     score: Callable[[list[tuple[int, int]]], np.ndarray], *, anchors: int = EXPAND[0],
+                     new: int = EXPAND[1], passes: int = EXPAND[2]) -> tuple[list[tuple[int, int]], np.ndarray]:
+    """The ``grid``'s pairs (positions into ``found``'s two sides) and those the expansion adds around the best of
+    them (:func:`expansion_pairs`, ``passes`` times, each on the ranking so far), ranked best first: ``(pairs,
+    scores)``. ``score(pairs)`` gives the second stage's scores of pairs, ``(len(pairs),)``; each pair is scored once.
+    ``retrieve``'s search after the first stage (the benchmarks' too, with their own ``score``)."""
+    pairs = list(grid)
+    s = np.asarray(score(pairs), np.float64) if pairs else np.zeros(0)
+    for _ in range(passes if pairs else 0):
+        seen = set(pairs)
+        more = [x for x in expansion_pairs(index, found, scorer, [pairs[k] for k in np.argsort(-s, kind="stable")],
+                                           anchors=anchors, new=new) if x not in seen]
+        if not more:
+            break
+        pairs += more
+        s = np.concatenate([s, np.asarray(score(more), np.float64)])
+    order = np.argsort(-s, kind="stable")
+    return [pairs[k] for k in order], s[order]
 
 
 def shares_rounds(shortlist: int) -> tuple[int, ...]:
@@ -415,21 +436,25 @@ def retrieve(db: str | os.PathLike, vocal: str | os.PathLike, *, top: int = 5, s
         cands = pair_candidates(index, found, grid, seed_clip, secs, vocal_start, first)
         report("first stage", 1, 1)
     t1 = time.perf_counter()
+    if fast:
+        fq = fq or _FastQuery(db, model, seed_clip, vocal_start, secs, report)
+        if candidates is None:  # the grid, then partners it lacks around its best pairs
+            made = dict(zip(grid, cands))
+
+            def score(pairs):
+                new = [p for p in pairs if p not in made]
+                made.update(zip(new, pair_candidates(index, found, new, seed_clip, secs, vocal_start, first)))
+                n = len(made) - len(pairs)  # the progress goes on from the count before
+                return fq.scores([made[p] for p in pairs], lambda stage, done, total: report(stage, n + done, n + total))
+
+            ranked, s = expanded_ranking(index, found, fq.scorer, grid, score)
+            rows = [[float(x), made[p], {}] for p, x in zip(ranked, s)]
+            cands = list(made.values())
+        else:
+            rows = fq.rank(cands, report)
     if candidates is None:  # only the shortlisted songs' stems are needed
         pool = clips_from_db(db, names={c.harmonic for c in cands} | {c.percussion for c in cands}) if cands else []
     if fast:
-        fq = fq or _FastQuery(db, model, seed_clip, vocal_start, secs, report)
-        rows = fq.rank(cands, report)
-        if candidates is None:  # partners the grid lacks, around its best pairs
-            where = {id(c): ij for c, ij in zip(cands, grid)}
-            more = pair_candidates(index, found, expansion_pairs(index, found, fq.scorer,
-                                                                 [where[id(c)] for _, c, _ in rows]),
-                                   seed_clip, secs, vocal_start, first)
-            n = len(cands)  # the progress goes on from the grid's count
-            rows = sorted(rows + fq.rank(more, lambda stage, done, total: report(stage, n + done, n + total)),
-                          key=lambda r: -r[0])
-            need = ({c.harmonic for c in more} | {c.percussion for c in more}) - {c.id for c in pool}
-            pool += clips_from_db(db, names=need) if need else []
         if explain and rows:
             terms = {id(c): t for _, c, t in score_candidates(seed_clip, [c for _, c, _ in rows[:top]], pool,
                                                                scorer="automashupper", model=None, seconds=secs,
@@ -497,15 +522,19 @@ class _FastQuery:
             self.feats |= ensure_features(self.db, clips_from_db(self.db, names=need))
         return self.feats
 
-    def rank(self, cands: list, report) -> list:
-        """``cands`` scored by PreMixNet through :mod:`collage.mashup.fastscore`: ``[(score, Candidate, {})]`` best first."""
+    def scores(self, cands: list, report) -> np.ndarray:
+        """``cands`` scored by PreMixNet through :mod:`collage.mashup.fastscore`: ``(len(cands),)`` probabilities."""
         report("scoring", 0, len(cands))
         if not cands:
-            return []
-        scores = self.scorer.score(self.q, cands, self.features({c.harmonic for c in cands} | {c.percussion for c in cands}),
-                                   cache=self.cache)
+            return np.zeros(0, np.float32)
+        s = self.scorer.score(self.q, cands, self.features({c.harmonic for c in cands} | {c.percussion for c in cands}),
+                              cache=self.cache)
         report("scoring", len(cands), len(cands))
-        return sorted(([float(s), c, {}] for s, c in zip(scores, cands)), key=lambda r: -r[0])
+        return s
+
+    def rank(self, cands: list, report) -> list:
+        """``cands`` scored (:meth:`scores`): ``[(score, Candidate, {})]`` best first."""
+        return sorted(([float(s), c, {}] for s, c in zip(self.scores(cands, report), cands)), key=lambda r: -r[0])
 
 
 def render_retrieved(db: str | os.PathLike, found: dict, *, rank: int = 1,

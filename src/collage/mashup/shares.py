@@ -29,7 +29,7 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from collage.mashup.fastscore import (FEATURE_VERSION, HARMONIC_VERSIONS, MEL_OVERSAMPLE, PERC_RATIOS, SHIFTS, FastScorer, _SILENT_DB,
-                                      _frames, _gain_db, _harmonic_version, _interp, _song_dir, read_arrays, write_arrays)
+                                      _frames, _gain_db, _harmonic_version, _interp, _scaled_db, _song_dir, read_arrays, write_arrays)
 from collage.mashup.score import FEATURE_SR, HOP, WINDOW_FRAMES
 
 __all__ = ["SHARE_RATIOS", "SHARE_PHASES", "stem_shares", "song_shares", "ensure_shares", "ensure_db_shares", "gather_shares",
@@ -60,10 +60,8 @@ def _placed_stem(mel_db: np.ndarray, ms: np.ndarray, peak: np.ndarray, r0: float
     ``shift`` model frames late (a fraction of one): ``(64, T)``, scaled log-mel at the song's loudness gain, less
     its running mean (see the module doc)."""
     T = int(mel_db.shape[1] / MEL_OVERSAMPLE * r0 / ratio)
-    power = _interp(mel_db, (np.arange(T) + shift) * ratio * MEL_OVERSAMPLE / r0, _SILENT_DB, power=True)
-    with np.errstate(divide="ignore"):
-        db = 10.0 * np.log10(np.maximum(power, 1e-30)) + _gain_db(ms, peak, 0.0, len(ms) / 10.0)
-    m = ((np.clip(db, -90.0, 30.0) + 30.0) / 30.0).astype(np.float32)
+    m = _scaled_db(_interp(mel_db, (np.arange(T) + shift) * ratio * MEL_OVERSAMPLE / r0, _SILENT_DB, power=True),
+                   _gain_db(ms, peak, 0.0, len(ms) / 10.0))
     return m - _running_mean(m)
 
 

@@ -83,6 +83,10 @@ def test_gathered_shares_follow_the_exact_ones(setup, scorer):
     Pe = np.stack([cache[("p", 8.0, (c.percussion, round(c.percussion_start_s, 4), round(c.percussion_ratio, 6), 0.0))]
                    .reshape(q.share.shape).numpy() for c in cands])
     assert np.sqrt(((P - Pe) ** 2).mean()) < 0.8 * Pe.std()
+    # segment_shares computes the very shares score does (and keeps them in its cache)
+    own, mine = scorer.segment_shares(q, "percussion", ps, feats, {}), {}
+    assert np.allclose(own.numpy(), Pe, atol=1e-5)
+    assert scorer.segment_shares(q, "harmonic", hs[:2], feats, mine).shape == (2, *q.share.shape) and len(mine) == 2
 
 
 def test_a_segment_past_the_stored_audio_reads_silence(setup):
@@ -138,6 +142,13 @@ def test_expansion_adds_allowed_pairs_around_the_grids_best(setup, scorer, query
     assert len({i for i, _ in more} - {gi}) <= 1 and len({j for _, j in more} - {gj}) <= 1
     for i, j in more:
         assert (i, j) != (gi, gj)  # a new segment with the grid's other side, or two new ones
+        assert h["reading"][i] == p["reading"][j] and H["song"][h["idx"][i]] != P["song"][p["idx"][j]]
+    # the anchors by their own shares (the second stage's, as segment_shares gives them): allowed pairs around them too
+    cache = {}
+    own = lambda role, segs: scorer.segment_shares(q, role, segs, feats, cache)  # noqa: E731
+    by_own = expansion_pairs(index, out, scorer, grid, anchors=1, new=1, exact=own)
+    assert by_own and not set(by_own) & set(grid) and len(cache) == 2  # the anchors' shares, one a side
+    for i, j in by_own:
         assert h["reading"][i] == p["reading"][j] and H["song"][h["idx"][i]] != P["song"][p["idx"][j]]
     asked = []
 

@@ -523,6 +523,27 @@ class FastScorer:
             pk = (c.percussion, round(c.percussion_start_s, 4), round(c.percussion_ratio, 6), round(c.percussion_offset_s, 4))
             hi.append(hkeys.setdefault(hk, len(hkeys)))
             pi.append(pkeys.setdefault(pk, len(pkeys)))
+        self._fill(q, hkeys, pkeys, feats, cache)
+        return list(hkeys), list(pkeys), hi, pi
+
+    def segment_shares(self, q: VocalQuery, role: str, segments: Sequence[tuple], feats, cache: dict):
+        """The SourceNet shares of stem segments ``[(song, start_s, ratio, semitones)]`` (semitones 0 for percussion)
+        placed for the vocal ``q`` as :meth:`score` computes them, through ``cache`` (computed into it where missing):
+        ``(n, W, c1d, T'', 1)`` tensor."""
+        torch = self.torch
+        if role == "harmonic":
+            keys = [(song, round(st, 4), round(r, 6), int(k), 0.0) for song, st, r, k in segments]
+            self._fill(q, keys, [], feats, cache)
+            out = [cache[("h", q.seconds, k)][0] for k in keys]
+        else:
+            keys = [(song, round(st, 4), round(r, 6), 0.0) for song, st, r, _ in segments]
+            self._fill(q, [], keys, feats, cache)
+            out = [cache[("p", q.seconds, k)] for k in keys]
+        return torch.stack([x.reshape(q.share.shape) for x in out]) if out else torch.zeros(0, *q.share.shape)
+
+    def _fill(self, q: VocalQuery, hkeys, pkeys, feats, cache: dict) -> None:
+        """Each segment's SourceNet share (and the harmonic one's placed chroma windows) computed into ``cache`` where
+        missing; keys as :meth:`_segments` makes them."""
         W = len(q.chroma_w)
         todo = [hk for hk in hkeys if ("h", q.seconds, hk) not in cache]
         if todo:
@@ -538,7 +559,6 @@ class FastScorer:
             shares = self._share(2, np.concatenate([windows(m) for m in placed])).reshape(len(todo), W, -1)
             for n, pk in enumerate(todo):
                 cache[("p", q.seconds, pk)] = shares[n]
-        return list(hkeys), list(pkeys), hi, pi
 
     def texture(self, q: VocalQuery, cands: Sequence[Candidate], feats, *, cache: dict | None = None):
         """``(W, c1d)`` tensor: the part of the head's input that the stems' sounds give (the frame-wise convolutions,
@@ -616,11 +636,12 @@ class FastScorer:
     def pair_sides(self, v, H, P, HH=None) -> PairSides:
         """Given shares ready to be paired: the vocal's ``v`` ``(W, c1d, T'', 1)`` (:attr:`VocalQuery.share`, or some of
         its windows), ``H``, ``P`` ``(n, W, c1d, T'', 1)`` (e.g. stored ones: :func:`~collage.mashup.shares.gather_shares`)
-        and harmony features ``HH`` ``(n, W, 2 harmony)`` (or None); for :meth:`pair_logits`."""
+        and harmony features ``HH`` ``(n, W, 2 harmony)`` (or None); for :meth:`pair_logits`. A side given as None is
+        left None (to be taken from other sides)."""
         torch = self.torch
-        v, H, P = torch.as_tensor(v), torch.as_tensor(H), torch.as_tensor(P)
         with torch.no_grad():
-            return PairSides((v[None] + H).permute(0, 1, 3, 4, 2).contiguous(), P.permute(0, 1, 3, 4, 2).contiguous(), HH)
+            vH = None if H is None else (torch.as_tensor(v)[None] + torch.as_tensor(H)).permute(0, 1, 3, 4, 2).contiguous()
+            return PairSides(vH, None if P is None else torch.as_tensor(P).permute(0, 1, 3, 4, 2).contiguous(), HH)
 
     def pair_logits(self, sides: PairSides, hi, pi, *, batch: int = 256) -> np.ndarray:
         """PreMixNet's log-odds for the pairs ``(hi[n], pi[n])`` of :meth:`pair_sides`' harmonic and percussion

@@ -29,7 +29,7 @@ from collage.io.audio import write_wav
 from collage.mashup.combination import SCORERS
 from collage.mashup.dbclips import clips_from_db, vocal_clip
 from collage.mashup.embed import LAYOUT, grid_shape, vocal_embedding
-from collage.mashup.fastscore import FastScorer, ensure_features
+from collage.mashup.fastscore import FastScorer, PairSides, ensure_features
 from collage.mashup.firststage import standardise
 from collage.mashup.generate import Candidate, Clip, matched_candidates, render_candidate, vocal_starts
 from collage.mashup.index import StemIndex
@@ -44,7 +44,7 @@ from collage.mashup.shares import distinct_windows, ensure_shares, gather_shares
 from collage.progress import track
 
 __all__ = ["SHORTLIST_FAST", "SHORTLIST_EXACT", "HARMONY_TOP", "SHARES_ROUNDS", "SHARES_ASPECT", "SHARES_HARMONY_TOP", "EXPAND", "expanded_ranking", "shares_rounds", "harmony_first_stage", "shares_first_stage",
-           "expansion_pairs", "pair_candidates", "generate_mashups", "rank_candidates", "render_retrieved", "retrieve",
+           "expansion_pairs", "segment_tuples", "pair_candidates", "generate_mashups", "rank_candidates", "render_retrieved", "retrieve",
            "score_candidates", "scorer_model"]
 
 _TERMS = ("automashupper", "harmonic", "rhythmic", "spectral")
@@ -144,9 +144,7 @@ def shares_first_stage(index: StemIndex, cands: dict, scorer: FastScorer, q, sha
     H, P = index.segments["harmonic"], index.segments["percussion"]
     top = max(rounds)
     oh, op = (np.argsort(-c["score"], kind="stable")[:top] for c in (h, p))
-    hsegs = [(index.names[H["song"][h["idx"][i]]], float(H["start_s"][h["idx"][i]]), float(h["ratio"][i]),
-              int(h["shift"][i])) for i in oh]
-    psegs = [(index.names[P["song"][p["idx"][j]]], float(P["start_s"][p["idx"][j]]), float(p["ratio"][j]), 0) for j in op]
+    hsegs, psegs = segment_tuples(index, cands, "harmonic", oh), segment_tuples(index, cands, "percussion", op)
     stored = shares({s[0] for s in hsegs} | {s[0] for s in psegs})
     w = distinct_windows(q.seconds)  # a window that mostly repeats the one before adds little to a ranking
     Hs = gather_shares(stored, "harmonic", hsegs, seconds=q.seconds)[:, w]
@@ -177,12 +175,20 @@ def shares_first_stage(index: StemIndex, cands: dict, scorer: FastScorer, q, sha
             score[o[ok]] = standardise(lg[ok])
         out[role] = {**c, "score": score.astype(np.float32)}
     # what the rounds gathered, for the expansion after the second stage (expansion_pairs)
-    out["shares"] = {"harmonic": oh, "percussion": op, "sides": sides}
+    out["shares"] = {"harmonic": oh, "percussion": op, "sides": sides, "v": q.share[w], "windows": w}
     return {**cands, **out}
 
 
+def segment_tuples(index: StemIndex, cands: dict, role: str, positions) -> list[tuple[str, float, float, int]]:
+    """Segments of ``cands``' side ``role`` at ``positions`` as ``(song, start_s, ratio, semitones)`` (semitones 0 for
+    percussion): how :mod:`collage.mashup.shares` and :meth:`FastScorer.segment_shares` name them."""
+    c, S = cands[role], index.segments[role]
+    return [(index.names[S["song"][c["idx"][i]]], float(S["start_s"][c["idx"][i]]), float(c["ratio"][i]),
+             int(c["shift"][i]) if role == "harmonic" else 0) for i in positions]
+
+
 def expansion_pairs(index: StemIndex, cands: dict, scorer: FastScorer, ranked: list[tuple[int, int]], *,
-                    anchors: int = EXPAND[0], new: int = EXPAND[1]) -> list[tuple[int, int]]:
+                    anchors: int = EXPAND[0], new: int = EXPAND[1], exact: Callable | None = None) -> list[tuple[int, int]]:
     """Pairs to add to a ranked grid: positions ``(i, j)`` into ``cands``' harmonic and percussion sides.
 
     ``ranked``: the grid's pairs (positions), best first by the second stage; ``cands``: from
@@ -195,7 +201,11 @@ def expansion_pairs(index: StemIndex, cands: dict, scorer: FastScorer, ranked: l
 
     Why: a segment's merit depends on its partner (a percussion segment's most of all), and the shares rounds could
     only try a few partners per segment, chosen before any exact score; the second stage's best pairs name the
-    partners worth trying. About 3,000 head calls and 2 x ``new`` more segments for the second stage."""
+    partners worth trying. About 3,000 head calls and 2 x ``new`` more segments for the second stage.
+
+    ``exact(role, segments)``: the second stage's own shares of segments (:func:`segment_tuples`), ``(n, W, c1d, T'',
+    1)``, e.g. :meth:`~collage.mashup.fastscore.FastScorer.segment_shares` through the query's cache (the anchors were
+    scored, so they are there); given, each anchor is paired by its own share instead of its stored one."""
     st = cands.get("shares")
     if st is None or not ranked or new <= 0:
         return []
@@ -226,8 +236,17 @@ def expansion_pairs(index: StemIndex, cands: dict, scorer: FastScorer, ranked: l
         seg_rows = np.asarray([row[side][x] for x in pool_a[a]])
         anc_rows = np.asarray([row[other][x] for x in anchor_a[b]])
         hi, pi = (seg_rows, anc_rows) if side == 0 else (anc_rows, seg_rows)
+        sides = st["sides"]
+        if exact is not None:  # the anchors by their own shares: rows 0.. of the other side
+            own = exact("percussion" if side == 0 else "harmonic",
+                        segment_tuples(index, cands, "percussion" if side == 0 else "harmonic", anchor_a))[:, st["windows"]]
+            if side == 0:
+                sides, pi = PairSides(sides.vH, scorer.pair_sides(None, None, own).P, sides.HH), b
+            else:
+                HH = None if sides.HH is None else sides.HH[np.asarray([row[0][x] for x in anchor_a])]
+                sides, hi = PairSides(scorer.pair_sides(st["v"], own, None).vH, sides.P, HH), b
         logit = np.full(ok.shape, -np.inf, np.float32)
-        logit[a, b] = scorer.pair_logits(st["sides"], hi, pi)
+        logit[a, b] = scorer.pair_logits(sides, hi, pi)
         best = logit.max(1)
         order = [k for k in np.argsort(-best, kind="stable")[:new] if np.isfinite(best[k])]
         added[side].extend(int(pool_a[k]) for k in order)
@@ -239,17 +258,19 @@ def expansion_pairs(index: StemIndex, cands: dict, scorer: FastScorer, ranked: l
 
 def expanded_ranking(index: StemIndex, found: dict, scorer: FastScorer, grid: list[tuple[int, int]],
                      score: Callable[[list[tuple[int, int]]], np.ndarray], *, anchors: int = EXPAND[0],
-                     new: int = EXPAND[1], passes: int = EXPAND[2]) -> tuple[list[tuple[int, int]], np.ndarray]:
+                     new: int = EXPAND[1], passes: int = EXPAND[2],
+                     exact: Callable | None = None) -> tuple[list[tuple[int, int]], np.ndarray]:
     """The ``grid``'s pairs (positions into ``found``'s two sides) and those the expansion adds around the best of
     them (:func:`expansion_pairs`, ``passes`` times, each on the ranking so far), ranked best first: ``(pairs,
     scores)``. ``score(pairs)`` gives the second stage's scores of pairs, ``(len(pairs),)``; each pair is scored once.
-    ``retrieve``'s search after the first stage (the benchmarks' too, with their own ``score``)."""
+    ``retrieve``'s search after the first stage (the benchmarks' too, with their own ``score``); ``exact``: as
+    :func:`expansion_pairs`'."""
     pairs = list(grid)
     s = np.asarray(score(pairs), np.float64) if pairs else np.zeros(0)
     for _ in range(passes if pairs else 0):
         seen = set(pairs)
         more = [x for x in expansion_pairs(index, found, scorer, [pairs[k] for k in np.argsort(-s, kind="stable")],
-                                           anchors=anchors, new=new) if x not in seen]
+                                           anchors=anchors, new=new, exact=exact) if x not in seen]
         if not more:
             break
         pairs += more

@@ -190,7 +190,8 @@ def main() -> None:
                     if fs_name == "shares" and args.expand:  # as retrieve: more pairs around the grid's best
                         ranked, _ = expanded_ranking(index, f, scorer, grid,
                                                      lambda ps: s2[[pos[pkey(p)] for p in index.pair_dicts(f, ps)]],
-                                                     anchors=args.expand[0], new=args.expand[1], passes=args.expand[2])
+                                                     anchors=args.expand[0], new=args.expand[1], passes=args.expand[2],
+                                                     exact=lambda role, segs: scorer.segment_shares(q, role, segs, feats, cache))
                         sl = index.pair_dicts(f, ranked)
                     top = sorted((pos[pkey(p)] for p in sl), key=lambda i: -s2[i])[:k]
                     row[fs_name][n] = len(truth & set(top)) / k

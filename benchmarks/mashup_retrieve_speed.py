@@ -155,7 +155,8 @@ def main() -> None:
                         return scorer.score(q, [made[p] for p in pairs], feats, cache=cache)
 
                     expanded_ranking(index, found, scorer, grid, score, anchors=expand[0], new=expand[1],
-                                     passes=expand[2])
+                                     passes=expand[2], exact=lambda role, segs, q=q, feats=feats, cache=cache:
+                                     scorer.segment_shares(q, role, segs, feats, cache))
                 t5 = time.perf_counter()
                 c5 = time.process_time()
                 if first_query_ms is None:  # the process's first query (oneDNN kernels, cold pages): reported apart

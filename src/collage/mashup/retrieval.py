@@ -468,7 +468,7 @@ def retrieve(db: str | os.PathLike, vocal: str | os.PathLike, *, top: int = 5, s
                 n = len(made) - len(pairs)  # the progress goes on from the count before
                 return fq.scores([made[p] for p in pairs], lambda stage, done, total: report(stage, n + done, n + total))
 
-            ranked, s = expanded_ranking(index, found, fq.scorer, grid, score)
+            ranked, s = expanded_ranking(index, found, fq.scorer, grid, score, exact=fq.segment_shares)
             rows = [[float(x), made[p], {}] for p, x in zip(ranked, s)]
             cands = list(made.values())
         else:
@@ -542,6 +542,11 @@ class _FastQuery:
         if need:
             self.feats |= ensure_features(self.db, clips_from_db(self.db, names=need))
         return self.feats
+
+    def segment_shares(self, role: str, segments: list):
+        """The second stage's own shares of stem segments (:meth:`~collage.mashup.fastscore.FastScorer.segment_shares`),
+        kept in the query's cache."""
+        return self.scorer.segment_shares(self.q, role, segments, self.features({s[0] for s in segments}), self.cache)
 
     def scores(self, cands: list, report) -> np.ndarray:
         """``cands`` scored by PreMixNet through :mod:`collage.mashup.fastscore`: ``(len(cands),)`` probabilities."""

@@ -253,10 +253,10 @@ def expansion_pairs(index: StemIndex, cands: dict, scorer: FastScorer, ranked: l
         best = logit.max(1)
         order = [k for k in np.argsort(-best, kind="stable")[:new] if np.isfinite(best[k])]
         added[side].extend(int(pool_a[k]) for k in order)
-    ok = lambda i, j: read[0][i] == read[1][j] and song[0][i] != song[1][j]  # noqa: E731
+    allowed = lambda i, j: read[0][i] == read[1][j] and song[0][i] != song[1][j]  # noqa: E731
     hs, ps = sorted(grid[0]), sorted(grid[1])
-    out = [(i, j) for i in added[0] for j in ps + added[1] if ok(i, j)]  # the new segments with each other too
-    return out + [(i, j) for j in added[1] for i in hs if ok(i, j)]
+    out = [(i, j) for i in added[0] for j in ps + added[1] if allowed(i, j)]  # the new segments with each other too
+    return out + [(i, j) for j in added[1] for i in hs if allowed(i, j)]
 
 
 def expanded_ranking(index: StemIndex, found: dict, scorer: FastScorer, grid: list[tuple[int, int]],

@@ -155,3 +155,9 @@ def write_results(out_dir: Path, name: str, out: dict, lines: list[str]) -> str:
     (out_dir / f"{name}.md").write_text(md)
     print(md)
     return md
+
+
+def parse_expand(text: str) -> tuple[int, int, int]:
+    """A benchmark's ``--expand A,N[,P]`` → ``(anchors, new, passes)`` (passes 1 when left out), as
+    :data:`collage.mashup.retrieval.EXPAND`."""
+    return (*(int(x) for x in text.split(",")), 1)[:3]

@@ -32,7 +32,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np  # noqa: E402
-from common import analysed_vocal, db_vocals, loadavg, machine  # noqa: E402
+from common import analysed_vocal, db_vocals, loadavg, machine, parse_expand  # noqa: E402
 
 from collage.errors import CollageError  # noqa: E402
 from collage.mashup.dbclips import clips_from_db  # noqa: E402
@@ -96,7 +96,7 @@ def main() -> None:
     if args.share_phases:
         shares.SHARE_PHASES = dict(zip(("harmonic", "percussion"), (int(x) for x in args.share_phases.split(","))))
     refs = {} if args.references is None else {"references": args.references}
-    args.expand = (*(int(x) for x in args.expand.split(",")), 1)[:3]
+    args.expand = parse_expand(args.expand)
     args.expand = args.expand if args.expand[1] > 0 else None
     t = time.perf_counter()
     index = StemIndex.load(args.db)  # computes the segment vectors and priors a DB lacks
@@ -321,7 +321,7 @@ def write_report(out: dict, name: str) -> None:
            "{aspect} percussion segments per harmonic one; shares stored at stretches {ratios} and {phases} "
            "offsets per share frame of 256 ms.".format(**out["shares_config"]) if "shares_config" in out else "")
         + (" After the grid (shares only, as `retrieve`): the best {0} segments of each side among its best pairs "
-           "anchor {1} new segments a side, scored by the stored shares against them and paired with the grid and with "
+           "anchor {1} new segments a side, scored by their stored shares against the anchors' own and paired with the grid and with "
            "each other, {2} pass(es), each around the ranking grown by the one before (`expanded_ranking`; their pairs "
            "are counted in the shortlist's segments, not in N).".format(
                *(list(out["shares_config"]["expand"]) + [1])[:3])

@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import librosa  # noqa: E402
 import numpy as np  # noqa: E402
-from common import analysed_vocal, db_vocals, loadavg, machine  # noqa: E402
+from common import analysed_vocal, db_vocals, loadavg, machine, parse_expand  # noqa: E402
 
 from collage.errors import CollageError  # noqa: E402
 from collage.mashup.dbclips import clips_from_db  # noqa: E402
@@ -80,7 +80,7 @@ def main() -> None:
     ap.add_argument("--top-shortlist", type=int, default=None, help="The shortlist of the first-stage-only rows "
                     "(default: retrieve's).")
     args = ap.parse_args()
-    expand = (*(int(x) for x in args.expand.split(",")), 1)[:3]
+    expand = parse_expand(args.expand)
     if args.top_shortlist is None:
         args.top_shortlist = SHORTLIST_FAST
     la = loadavg()
@@ -150,9 +150,8 @@ def main() -> None:
                     made = dict(zip(grid, cands))
 
                     def score(pairs, index=index, found=found, made=made, q=q, feats=feats, cache=cache):
-                        new = [p for p in pairs if p not in made]
-                        made.update(zip(new, pair_candidates(index, found, new, seed, secs, start, {})))
-                        return scorer.score(q, [made[p] for p in pairs], feats, cache=cache)
+                        return scorer.score(q, pair_candidates(index, found, pairs, seed, secs, start, {}, made), feats,
+                                            cache=cache)
 
                     expanded_ranking(index, found, scorer, grid, score, anchors=expand[0], new=expand[1],
                                      passes=expand[2], exact=lambda role, segs, q=q, feats=feats, cache=cache:

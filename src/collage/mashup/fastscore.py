@@ -414,6 +414,13 @@ def _fused(seq) -> _Chain:
                   torch.channels_last)
 
 
+def _segment_key(role: str, song: str, start_s: float, ratio: float, semitones: int = 0, offset_s: float = 0.0) -> tuple:
+    """How :class:`FastScorer`'s cache names a placed segment (the percussion's without semitones)."""
+    if role == "harmonic":
+        return song, round(start_s, 4), round(ratio, 6), int(semitones), round(offset_s, 4)
+    return song, round(start_s, 4), round(ratio, 6), round(offset_s, 4)
+
+
 class PairSides:
     """Shares laid out for pairing (:meth:`FastScorer.pair_sides`): the vocal's added to each harmonic segment's,
     ``vH`` ``(n, W, T'', 1, c1d)``, the percussion segments' ``P`` ``(m, W, T'', 1, c1d)`` (channels last, the layout the
@@ -518,9 +525,9 @@ class FastScorer:
         segments as indices into them: ``(hkeys, pkeys, hi, pi)``."""
         hkeys, pkeys, hi, pi = {}, {}, [], []
         for c in cands:
-            hk = (c.harmonic, round(c.harmonic_start_s, 4), round(c.harmonic_ratio, 6), int(c.harmonic_semitones),
-                  round(c.harmonic_offset_s, 4))
-            pk = (c.percussion, round(c.percussion_start_s, 4), round(c.percussion_ratio, 6), round(c.percussion_offset_s, 4))
+            hk = _segment_key("harmonic", c.harmonic, c.harmonic_start_s, c.harmonic_ratio, c.harmonic_semitones,
+                              c.harmonic_offset_s)
+            pk = _segment_key("percussion", c.percussion, c.percussion_start_s, c.percussion_ratio, 0, c.percussion_offset_s)
             hi.append(hkeys.setdefault(hk, len(hkeys)))
             pi.append(pkeys.setdefault(pk, len(pkeys)))
         self._fill(q, hkeys, pkeys, feats, cache)
@@ -531,12 +538,11 @@ class FastScorer:
         placed for the vocal ``q`` as :meth:`score` computes them, through ``cache`` (computed into it where missing):
         ``(n, W, c1d, T'', 1)`` tensor."""
         torch = self.torch
+        keys = [_segment_key(role, *seg) for seg in segments]
         if role == "harmonic":
-            keys = [(song, round(st, 4), round(r, 6), int(k), 0.0) for song, st, r, k in segments]
             self._fill(q, keys, [], feats, cache)
             out = [cache[("h", q.seconds, k)][0] for k in keys]
         else:
-            keys = [(song, round(st, 4), round(r, 6), 0.0) for song, st, r, _ in segments]
             self._fill(q, [], keys, feats, cache)
             out = [cache[("p", q.seconds, k)] for k in keys]
         return torch.stack([x.reshape(q.share.shape) for x in out]) if out else torch.zeros(0, *q.share.shape)

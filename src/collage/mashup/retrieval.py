@@ -463,13 +463,13 @@ def retrieve(db: str | os.PathLike, vocal: str | os.PathLike, *, top: int = 5, s
     if fast:
         fq = fq or _FastQuery(db, model, seed_clip, vocal_start, secs, report)
         if candidates is None:  # the grid, then partners it lacks around its best pairs
-            made = dict(zip(grid, cands))
+            made, scored = dict(zip(grid, cands)), 0
 
             def score(pairs):
-                new = [p for p in pairs if p not in made]
-                made.update(zip(new, pair_candidates(index, found, new, seed_clip, secs, vocal_start, first)))
-                n = len(made) - len(pairs)  # the progress goes on from the count before
-                return fq.scores([made[p] for p in pairs], lambda stage, done, total: report(stage, n + done, n + total))
+                nonlocal scored
+                n, scored = scored, scored + len(pairs)  # the progress goes on from the count before
+                return fq.scores(pair_candidates(index, found, pairs, seed_clip, secs, vocal_start, first, made),
+                                 lambda stage, done, total: report(stage, n + done, n + total))
 
             ranked, s = expanded_ranking(index, found, fq.scorer, grid, score, exact=fq.segment_shares)
             rows = [[float(x), made[p], {}] for p, x in zip(ranked, s)]
@@ -509,16 +509,18 @@ def retrieve(db: str | os.PathLike, vocal: str | os.PathLike, *, top: int = 5, s
 
 
 def pair_candidates(index: StemIndex, found: dict, pairs: list[tuple[int, int]], seed: Clip, seconds: float,
-                    vocal_start_s: float, first: dict) -> list[Candidate]:
+                    vocal_start_s: float, first: dict, made: dict | None = None) -> list[Candidate]:
     """The pairs ``[(i, j)]`` of positions into ``found``'s two sides as mashup candidates for the vocal ``seed``;
-    each one's first-stage score goes into ``first`` (by the candidate's id)."""
-    out = []
-    for p in index.pair_dicts(found, pairs):
-        out.append(Candidate("matched", seed.id, p["harmonic"], p["percussion"], seconds, vocal_start_s,
-                             p["harmonic_start_s"], p["percussion_start_s"], harmonic_semitones=p["harmonic_semitones"],
-                             harmonic_ratio=p["harmonic_ratio"], percussion_ratio=p["percussion_ratio"]))
-        first[id(out[-1])] = p["first_stage"]
-    return out
+    each one's first-stage score goes into ``first`` (by the candidate's id). ``made``: candidates made before, by
+    pair, reused, and the new ones added to it."""
+    made = {} if made is None else made
+    new = [p for p in dict.fromkeys(pairs) if p not in made]
+    for ij, p in zip(new, index.pair_dicts(found, new)):
+        c = Candidate("matched", seed.id, p["harmonic"], p["percussion"], seconds, vocal_start_s,
+                      p["harmonic_start_s"], p["percussion_start_s"], harmonic_semitones=p["harmonic_semitones"],
+                      harmonic_ratio=p["harmonic_ratio"], percussion_ratio=p["percussion_ratio"])
+        made[ij], first[id(c)] = c, p["first_stage"]
+    return [made[p] for p in pairs]
 
 
 class _FastQuery:

@@ -85,8 +85,7 @@ def _first_window_scores(scorer, q, index, found, ref, feats, cache) -> np.ndarr
     shares = scorer._share(2, np.stack(mels))
     with torch.no_grad():
         x = q.share[0][None] + h_share[None] + shares
-        out = scorer._rest(x).squeeze(3)
-        out = out.mean(dim=2) + out.amax(dim=2)
+        out = scorer._pooled(x[..., 0])
         lo = scorer.model.head(torch.cat([out, harm[None].expand(len(out), -1)], dim=1))
         return (lo[:, 0] - lo[:, 1]).numpy().astype(np.float64)
 

@@ -46,10 +46,10 @@ from collage.audio.mix import normalize_loudness
 from collage.audio.stretch import stretch
 from collage.errors import OutputError, ParameterError
 from collage.mashup.generate import MAX_KEY_DISTANCE, Candidate, Clip, place_stem
-from collage.mashup.score import CHROMA_FFT, FEATURE_SR, FMAX, HOP, N_FFT, N_MELS, chroma, mel, windows
+from collage.mashup.score import CHROMA_FFT, FEATURE_SR, FMAX, HOP, N_FFT, N_MELS, WINDOW_FRAMES, chroma, mel, windows
 
 __all__ = ["FEATURE_VERSION", "SHIFTS", "PERC_RATIOS", "HARMONIC_VERSIONS", "song_features", "features_dir", "ensure_features", "PairSides",
-           "ensure_db_features", "read_arrays", "write_arrays", "placed_features", "placed_chroma",
+           "ensure_db_features", "read_arrays", "write_arrays", "placed_features", "placed_chroma", "window_starts",
            "FastScorer", "VocalQuery"]
 
 #: Bumped when the stored features change; older files are recomputed.
@@ -153,8 +153,9 @@ def _read(d: Path) -> dict[str, np.ndarray] | None:
 
 
 def read_arrays(d: Path) -> dict[str, np.ndarray]:
-    """``{NAME: array}`` of the folder's ``NAME.npy`` files, memory-mapped (a query reads only the frames it needs)."""
-    return {f.stem: np.load(f, mmap_mode="r") for f in d.glob("*.npy")}
+    """``{NAME: array}`` of the folder's ``NAME.npy`` files, memory-mapped (a query reads only the frames it needs): plain
+    read-only arrays over the maps (indexing an ``np.memmap`` runs a Python layer, a few microseconds a read)."""
+    return {f.stem: np.asarray(np.load(f, mmap_mode="r")) for f in d.glob("*.npy")}
 
 
 def write_arrays(d: Path, arrays: Mapping[str, np.ndarray], what: str) -> None:
@@ -252,7 +253,7 @@ def _interp(x: np.ndarray, u: np.ndarray, fill: float, *, power: bool = False) -
     i0 = np.floor(u).astype(np.int64)
     w = (u - i0).astype(np.float32)
     T = x.shape[1]
-    lo, hi = int(np.clip(i0.min(), 0, T)), int(np.clip(i0.max() + 2, 0, T))
+    lo, hi = min(max(int(i0.min()), 0), T), min(max(int(i0.max()) + 2, 0), T)  # np.clip on a scalar is slow
     n = hi - lo
     if power:
         fill = 10.0 ** (fill / 10.0)
@@ -311,12 +312,37 @@ def _source_frames(start_s: float, seconds: float, ratio: float, offset_s: float
 
 
 def placed_chroma(feats: Mapping[str, np.ndarray], *, start_s: float, seconds: float, ratio: float = 1.0,
-                  semitones: int = 0, offset_s: float = 0.0) -> np.ndarray:
-    """The harmonic stem's ``(12, T)`` chroma as :func:`placed_features` gives it, without the log-mel."""
+                  semitones: int = 0, offset_s: float = 0.0, frames: np.ndarray | None = None) -> np.ndarray:
+    """The harmonic stem's ``(12, T)`` chroma as :func:`placed_features` gives it, without the log-mel; with ``frames``
+    (output frame numbers), only those ``(12, len(frames))``, scaled by their own largest value."""
     k = _harmonic_version(semitones, ratio)
     _, u = _source_frames(start_s, seconds, ratio, offset_s)
+    if frames is not None:
+        u = u[frames]
     c = _interp(feats["h_chroma"][k], u / HARMONIC_VERSIONS[k][1], 0.0)
     return (c / max(float(c.max()), 1e-8)).astype(np.float32)
+
+
+def window_starts(seconds: float) -> list[int]:
+    """The first frame of each model window of a ``seconds`` mashup (as :func:`~collage.mashup.score.windows`)."""
+    T = _frames(seconds)
+    if T <= WINDOW_FRAMES:
+        return [0]
+    st = list(range(0, T - WINDOW_FRAMES + 1, WINDOW_FRAMES))
+    return st + [T - WINDOW_FRAMES] if st[-1] + WINDOW_FRAMES < T else st
+
+
+def _windowed_chroma(feats, seconds: float, segment: tuple, step: int) -> np.ndarray:
+    """A harmonic segment ``(song, start_s, ratio, semitones)``'s placed chroma per model window, every ``step``-th
+    frame: ``(W, 12, frames / step)``; with ``step`` 1 ``windows(placed_chroma(...))``, else only the frames read
+    (scaled by their largest value: the harmony branch reads each frame's direction and the frames' relative weights)."""
+    song, start, ratio, shift = segment
+    if step == 1:
+        return windows(placed_chroma(feats[song], start_s=start, seconds=seconds, ratio=ratio, semitones=int(shift)))
+    n = min(_frames(seconds), WINDOW_FRAMES)
+    fr = (np.asarray(window_starts(seconds))[:, None] + np.arange(0, n, step)[None]).ravel()
+    c = placed_chroma(feats[song], start_s=start, seconds=seconds, ratio=ratio, semitones=int(shift), frames=fr)
+    return c.reshape(12, -1, len(range(0, n, step))).transpose(1, 0, 2)
 
 
 def placed_features(feats: Mapping[str, np.ndarray], role: str, *, start_s: float, seconds: float, ratio: float = 1.0,
@@ -397,9 +423,9 @@ def _fused(seq) -> _Chain:
     convolution (:func:`torch.nn.utils.fusion.fuse_conv_bn_eval`) with channels-last weights, each average pooling by
     :func:`_fast_pool`, dropout left out.
 
-    Channels-last because these maps have few channels (1-32): oneDNN's convolutions are faster in that layout on
-    one core (a SourceNet share 2.0x; with :meth:`FastScorer._combine`'s gathers, the head per pair 2.0x; the same
-    numbers up to float rounding: docs/results/mashup_channels_last.md)."""
+    Channels-last because a SourceNet's maps have few channels (1-16): oneDNN's convolutions are faster in that
+    layout on one core (a SourceNet share 1.6-2.0x, the same numbers up to float rounding:
+    docs/results/mashup_channels_last.md)."""
     import torch
 
     out = []
@@ -414,6 +440,34 @@ def _fused(seq) -> _Chain:
                   torch.channels_last)
 
 
+class _FrameHead:
+    """PreMixNet's frame-wise part after the first convolution (``block1d[2:]``: ReLU, a ``(k, 1)`` convolution
+    and its batch norm, ReLU, average pooling over time), eval mode, on maps ``(N, c1d, T'')`` → ``(N, c1d, T''
+    / pool)``, ``x`` overwritten (by its ReLU, as the module in place did): the same function as the 2-D modules on ``(N, c1d, T'', 1)`` up to float rounding, with the
+    convolution fused with its batch norm and run as a 1-D one. Its maps are one frame wide; as a 1-D convolution
+    the head runs 1.8x faster per pair on one core than as a 2-D one in the channels-last layout
+    (docs/results/mashup_channels_last.md)."""
+
+    def __init__(self, seq):
+        import torch
+
+        relu, conv, bn, _, pool = seq
+        if not (isinstance(relu, torch.nn.ReLU) and isinstance(conv, torch.nn.Conv2d) and isinstance(bn, torch.nn.BatchNorm2d)
+                and isinstance(pool, torch.nn.AvgPool2d) and conv.kernel_size[1] == 1):
+            raise ParameterError("given a head unlike PreMixNet's frame-wise block")
+        fused = torch.nn.utils.fusion.fuse_conv_bn_eval(conv.eval(), bn.eval())
+        self.torch, self.weight, self.bias = torch, fused.weight[..., 0].detach().contiguous(), fused.bias.detach()
+        self.pad, self.pool = int(_pair(conv.padding)[0]), int(_pair(pool.kernel_size)[0])
+        self.ceil = bool(pool.ceil_mode)
+
+    def __call__(self, x):
+        F = self.torch.nn.functional
+        h = F.conv1d(x.relu_(), self.weight, self.bias, padding=self.pad).relu_()
+        if self.pool == 2 and h.shape[2] % 2 == 0:  # as _fast_pool: sums of strided slices
+            return (h[..., 0::2] + h[..., 1::2]) * 0.5
+        return F.avg_pool1d(h, self.pool, ceil_mode=self.ceil) if self.pool > 1 else h
+
+
 def _segment_key(role: str, song: str, start_s: float, ratio: float, semitones: int = 0, offset_s: float = 0.0) -> tuple:
     """How :class:`FastScorer`'s cache names a placed segment (the percussion's without semitones)."""
     if role == "harmonic":
@@ -423,8 +477,8 @@ def _segment_key(role: str, song: str, start_s: float, ratio: float, semitones: 
 
 class PairSides:
     """Shares laid out for pairing (:meth:`FastScorer.pair_sides`): the vocal's added to each harmonic segment's,
-    ``vH`` ``(n, W, T'', 1, c1d)``, the percussion segments' ``P`` ``(m, W, T'', 1, c1d)`` (channels last, the layout the
-    head's convolutions run in, so that a pair's sum needs no copy to it) and the harmony features ``HH`` ``(n, W, 2
+    ``vH`` ``(n, W, c1d, T'')``, the percussion segments' ``P`` ``(m, W, c1d, T'')`` (contiguous, each window a
+    frame-wise map, the layout the head's 1-D convolution reads) and the harmony features ``HH`` ``(n, W, 2
     harmony)`` or None. Made once, paired many times."""
 
     def __init__(self, vH, P, HH):
@@ -463,7 +517,7 @@ class FastScorer:
         self._bias0 = shift[:, None, None]
         self._pad = conv.padding
         self._sources = [_fused([*net.block1, *net.block2]) for net in model.sources]
-        self._rest = _fused(model.block1d[2:])
+        self._frames = _FrameHead(model.block1d[2:])
 
     def _share(self, i: int, mel_w: np.ndarray, *, chunk: int = 8):
         """Source ``i``'s share of the first frame-wise convolution, batch norm folded in (the vocal's, ``i`` = 0,
@@ -579,7 +633,7 @@ class FastScorer:
         x = (q.share + torch.stack([cache[("h", q.seconds, k)][0].reshape(shape) for k in hkeys]).mean(0)
              + torch.stack([cache[("p", q.seconds, k)].reshape(shape) for k in pkeys]).mean(0))
         with torch.no_grad():
-            return self._pooled(x)
+            return self._pooled(x[..., 0])
 
     def profile_scores(self, vocal_profile: np.ndarray, profiles: np.ndarray, texture) -> np.ndarray:
         """``(N,)`` float32 log-odds as :meth:`harmony_scores`, from one 12-bin chroma profile per side instead of the
@@ -614,9 +668,7 @@ class FastScorer:
         with torch.no_grad():
             for s in range(0, len(segments), batch):
                 part = segments[s: s + batch]
-                hc = np.stack([windows(placed_chroma(feats[song], start_s=start, seconds=q.seconds, ratio=ratio,
-                                                     semitones=int(shift)))[:, :, ::step]
-                               for song, start, ratio, shift in part])  # (m, W, 12, frames / step)
+                hc = np.stack([_windowed_chroma(feats, q.seconds, seg, step) for seg in part])  # (m, W, 12, frames / step)
                 m = len(part)
                 harm = self.model._harmony(vch.repeat(m, 1, 1), torch.from_numpy(hc.reshape(m * W, 12, -1)))
                 lo = self.model.head(torch.cat([texture.repeat(m, 1), harm], dim=1))
@@ -633,9 +685,7 @@ class FastScorer:
         with torch.no_grad():
             for s in range(0, len(segments), batch):
                 part = segments[s: s + batch]
-                hc = np.concatenate([windows(placed_chroma(feats[song], start_s=start, seconds=q.seconds, ratio=ratio,
-                                                           semitones=int(shift)))[:, :, ::step]
-                                     for song, start, ratio, shift in part])
+                hc = np.concatenate([_windowed_chroma(feats, q.seconds, seg, step) for seg in part])
                 out.append(self.model._harmony(vch.repeat(len(part), 1, 1), torch.from_numpy(hc)).reshape(len(part), W, -1))
         return torch.cat(out) if out else torch.zeros(0, W, 2 * self.cfg.harmony)
 
@@ -646,10 +696,10 @@ class FastScorer:
         left None (to be taken from other sides)."""
         torch = self.torch
         with torch.no_grad():
-            vH = None if H is None else (torch.as_tensor(v)[None] + torch.as_tensor(H)).permute(0, 1, 3, 4, 2).contiguous()
-            return PairSides(vH, None if P is None else torch.as_tensor(P).permute(0, 1, 3, 4, 2).contiguous(), HH)
+            vH = None if H is None else (torch.as_tensor(v)[None] + torch.as_tensor(H))[..., 0].contiguous()
+            return PairSides(vH, None if P is None else torch.as_tensor(P)[..., 0].contiguous(), HH)
 
-    def pair_logits(self, sides: PairSides, hi, pi, *, batch: int = 256) -> np.ndarray:
+    def pair_logits(self, sides: PairSides, hi, pi, *, batch: int = 128) -> np.ndarray:
         """PreMixNet's log-odds for the pairs ``(hi[n], pi[n])`` of :meth:`pair_sides`' harmonic and percussion
         segments: ``(N,)`` float32."""
         torch = self.torch
@@ -657,23 +707,23 @@ class FastScorer:
         return np.log(p / (1 - p)).astype(np.float32)
 
     def _pooled(self, x):
-        """The summed shares ``(N, c1d, T'', 1)`` → ``(N, c1d)``: the rest of the frame-wise convolutions, then the
-        mean plus the max over time (as PreMixNet's forward)."""
-        h = self._rest(x).squeeze(3)
+        """The summed shares ``(N, c1d, T'')`` (overwritten) → ``(N, c1d)``: the rest of the frame-wise convolutions, then the mean
+        plus the max over time (as PreMixNet's forward)."""
+        h = self._frames(x)
         return h.mean(dim=2) + h.amax(dim=2)
 
     def _combine(self, sides: PairSides, hi, pi, batch: int) -> np.ndarray:
         """The rest of the network for pairs ``(hi[n], pi[n])`` of ``sides`` → ``(N,)`` probabilities, the mean over
-        windows."""
+        windows. ``batch`` pairs at a time: 128 keep a batch's maps (about 1.5 MB) near the core."""
         torch = self.torch
         out = []
         hi, pi = torch.as_tensor(hi, dtype=torch.long), torch.as_tensor(pi, dtype=torch.long)
         with torch.no_grad():
             for s in range(0, len(hi), batch):
                 a, b = hi[s: s + batch], pi[s: s + batch]
-                x = sides.vH.index_select(0, a).add_(sides.P.index_select(0, b))  # (B, W, T'', 1, c1d)
+                x = sides.vH.index_select(0, a).add_(sides.P.index_select(0, b))  # (B, W, c1d, T'')
                 B, W = x.shape[:2]
-                h = self._pooled(x.reshape(B * W, *x.shape[2:]).permute(0, 3, 1, 2))
+                h = self._pooled(x.reshape(B * W, *x.shape[2:]))
                 if sides.HH is not None:
                     h = torch.cat([h, sides.HH[a].reshape(B * W, -1)], dim=1)
                 p = torch.softmax(self.model.head(h), dim=1)[:, 0].reshape(B, W).mean(1)

@@ -4,8 +4,8 @@
 >>> H = gather_shares(stored, "harmonic", segments, seconds=25.0)  # (N, W, c1d, T'', 1), as FastScorer's shares
 
 In :class:`~collage.mashup.fastscore.FastScorer` a stem segment costs one SourceNet pass per 8.2 s
-window (about 4.4 ms for a 25 s mashup on one core), a pair of segments only the small head (about
-0.05 ms). To look at every allowed segment, not only a shortlist, the SourceNets run once per song
+window (about 3 ms for a 25 s mashup on one core), a pair of segments only the small head (about
+0.02 ms). To look at every allowed segment, not only a shortlist, the SourceNets run once per song
 at build time instead: over the *whole* stem, placed at each stretch of :data:`SHARE_RATIOS`
 (the harmonic stem per pitch shift of :data:`~collage.mashup.fastscore.SHIFTS`), at :data:`SHARE_PHASES` offsets.
 A candidate's share per window is then a slice of the stored sequence (the nearest stretch and
@@ -29,7 +29,8 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from collage.mashup.fastscore import (FEATURE_VERSION, HARMONIC_VERSIONS, MEL_OVERSAMPLE, PERC_RATIOS, SHIFTS, FastScorer, _SILENT_DB,
-                                      _frames, _gain_db, _harmonic_version, _interp, _scaled_db, _song_dir, read_arrays, write_arrays)
+                                      _gain_db, _harmonic_version, _interp, _scaled_db, _song_dir, read_arrays, window_starts,
+                                      write_arrays)
 from collage.mashup.score import FEATURE_SR, HOP, WINDOW_FRAMES
 
 __all__ = ["SHARE_RATIOS", "SHARE_PHASES", "stem_shares", "song_shares", "ensure_shares", "ensure_db_shares", "gather_shares",
@@ -190,19 +191,10 @@ def ensure_db_shares(db_path: str | os.PathLike, names, *, scorer: FastScorer | 
     return len(todo)
 
 
-def _window_starts(seconds: float) -> list[int]:
-    """The first frame of each model window of a ``seconds`` mashup (as :func:`~collage.mashup.score.windows`)."""
-    T = _frames(seconds)
-    if T <= WINDOW_FRAMES:
-        return [0]
-    st = list(range(0, T - WINDOW_FRAMES + 1, WINDOW_FRAMES))
-    return st + [T - WINDOW_FRAMES] if st[-1] + WINDOW_FRAMES < T else st
-
-
 def distinct_windows(seconds: float) -> np.ndarray:
     """The model windows of a ``seconds`` mashup that overlap the one before by less than half (the last window,
     flush with the end, often repeats most of the one before it): indices into the ``W`` windows."""
-    st = _window_starts(seconds)
+    st = window_starts(seconds)
     return np.asarray([0] + [i for i in range(1, len(st)) if st[i] - st[i - 1] >= WINDOW_FRAMES // 2], np.int64)
 
 
@@ -216,19 +208,30 @@ def gather_shares(stored: Mapping[str, Mapping[str, np.ndarray]], role: str, seg
     """The stored shares of stem segments as :meth:`~collage.mashup.fastscore.FastScorer.score` uses its own:
     ``segments`` ``[(song, start_s, ratio, semitones)]`` (semitones 0 for percussion) → ``(N, W, c1d, T'', 1)``
     float32, ``W`` the windows of a ``seconds`` mashup."""
-    nw, starts = WINDOW_FRAMES // _STEP, np.asarray(_window_starts(seconds), np.float64)
+    nw, starts = WINDOW_FRAMES // _STEP, np.asarray(window_starts(seconds), np.float64)
     frames = starts[:, None] + _STEP * np.arange(nw)[None, :]  # (W, nw): each share frame's first model frame
     key, phases, grid = "h_share" if role == "harmonic" else "p_share", SHARE_PHASES[role], SHARE_RATIOS[role]
     sil = next(iter(stored.values()))[f"{key[0]}_silence"].astype(np.float32)
     out = np.empty((len(segments), len(starts), len(sil), nw), np.float32)
-    out[:] = sil[None, None, :, None]
-    for n, (song, start, ratio, semis) in enumerate(segments):
-        ri = _nearest(grid, ratio, exact_one=role == "percussion")
-        S, r0 = stored[song][key][int(semis) - SHIFTS[0], ri] if role == "harmonic" else stored[song][key][ri], grid[ri]
-        # each share frame from where its content lies in the stored sequence (the nearest stored offset): a stretch
-        # off the stored one then only moves the frames, it does not accumulate within a window
-        q = np.rint((start * FEATURE_SR / HOP + frames * ratio) / r0 * phases / _STEP).astype(np.int64)  # (W, nw)
-        ph, j = q % phases, q // phases
-        ok = (j >= 0) & (j < S.shape[-1])
-        out[n] = np.where(ok[:, None, :], S[ph, :, np.clip(j, 0, S.shape[-1] - 1)].transpose(0, 2, 1), out[n])
+    if not len(segments):
+        return out[..., None]
+    start, ratio = (np.asarray([seg[i] for seg in segments], np.float64) for i in (1, 2))
+    g = np.asarray(grid)
+    if role == "percussion":  # the stored 1.0 only for a ratio of exactly 1
+        g = np.where((g == 1.0)[None, :] & (ratio != 1.0)[:, None], np.inf, g[None, :])
+    ri = np.argmin(np.abs(np.broadcast_to(g, (len(segments), len(grid))) - ratio[:, None]), axis=1)
+    r0 = np.asarray(grid)[ri]
+    # each share frame from where its content lies in the stored sequence (the nearest stored offset): a stretch
+    # off the stored one then only moves the frames, it does not accumulate within a window
+    q = np.rint((start[:, None, None] * FEATURE_SR / HOP + frames[None] * ratio[:, None, None]) / r0[:, None, None]
+                * phases / _STEP).astype(np.int64)  # (N, W, nw)
+    ph, j = q % phases, q // phases
+    for n, (song, _, _, semis) in enumerate(segments):
+        S = stored[song][key][int(semis) - SHIFTS[0], ri[n]] if role == "harmonic" else stored[song][key][ri[n]]
+        jn, size = j[n], S.shape[-1]
+        if jn.min() >= 0 and jn.max() < size:
+            out[n] = S[ph[n], :, jn].transpose(0, 2, 1)
+        else:
+            ok = (jn >= 0) & (jn < size)
+            out[n] = np.where(ok[..., None], S[ph[n], :, np.clip(jn, 0, size - 1)], sil).transpose(0, 2, 1)
     return out[..., None]

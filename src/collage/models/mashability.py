@@ -123,7 +123,7 @@ def interval_profile(v: torch.Tensor, h: torch.Tensor, eps: float = 1e-4) -> tup
     """Vocal and harmonic chroma ``(B, 12, T)`` → per-frame cosine between ``v`` and ``h`` rotated
     by k semitones, ``r[:, k, t] = <v_t, h_t shifted by k> / (|v_t| |h_t|)``, ``(B, 12, T)``, and
     each frame's weight ``|v_t| |h_t|`` ``(B, T)`` (0 where either stem is silent)."""
-    nv, nh = v.norm(dim=1), h.norm(dim=1)
+    nv, nh = (v * v).sum(1).sqrt(), (h * h).sum(1).sqrt()  # not .norm(dim=1): 30x slower over this axis on CPU
     r = torch.stack([(v * torch.roll(h, -k, dims=1)).sum(1) for k in range(N_CHROMA)], dim=1)
     return r / (nv * nh + eps).unsqueeze(1), nv * nh
 

@@ -6,7 +6,8 @@
 Queries as in ``mashup_recall_whole_songs.py`` (each vocal of the DB analysed alone, windows of 25 s spread over
 the song, its own song left out; every allowed pair scored by the fast second stage: the exhaustive ranking, whose
 top 10 are the truth). Each query runs ``retrieve``'s first stage once (harmony, then the shares rounds), and each
-variant ``N:anchors,new,passes`` takes the grid of ``N`` pairs, then ``passes`` times
+variant ``N[@aspect]:anchors,new,passes`` takes the grid of ``N`` pairs (``aspect`` percussion segments per
+harmonic one; ``retrieve``'s when left out), then ``passes`` times
 :func:`~collage.mashup.retrieval.expansion_pairs` with the ranking so far (the exhaustive scores stand in for the
 second stage's, which they are); a trailing ``-`` leaves out the pairs of two new segments (how the expansion
 worked before they were added); a trailing ``e``: each anchor is paired by its own share (the second stage's,
@@ -42,21 +43,23 @@ VARIANTS = ("1600:0,0,0 1600:5,20,1- 1600:5,20,1 1600:5,20,1e 1600:5,20,2 1600:5
             "1000:5,20,2e 2000:5,20,1")
 
 
-def parse_variant(v: str) -> tuple[int, int, int, int, bool, bool]:
-    """``"N:anchors,new,passes"`` (a trailing ``-``: no pairs of two new segments; ``e``: the anchors by their own
-    shares) → ``(N, anchors, new, passes, cross, exact)``."""
+def parse_variant(v: str) -> tuple[int, float, int, int, int, bool, bool]:
+    """``"N[@aspect]:anchors,new,passes"`` (a trailing ``-``: no pairs of two new segments; ``e``: the anchors by their
+    own shares; ``aspect``: the grid's percussion segments per harmonic one, ``retrieve``'s when left out) →
+    ``(N, aspect, anchors, new, passes, cross, exact)``."""
     exact = v.endswith("e")
     v = v.rstrip("e")
     cross = not v.endswith("-")
     n, rest = v.rstrip("-").split(":")
+    n, aspect = (n.split("@") + [str(SHARES_ASPECT)])[:2]
     a, new, passes = (int(x) for x in rest.split(","))
-    return int(n), a, new, passes, cross, exact
+    return int(n), float(aspect), a, new, passes, cross, exact
 
 
-def search(index, f, scorer, score, n: int, anchors: int, new: int, passes: int, cross: bool, exact):
+def search(index, f, scorer, score, n: int, aspect: float, anchors: int, new: int, passes: int, cross: bool, exact):
     """The pairs (positions) the second stage would score for one variant, and the expansion's time (s);
     ``score(pairs)`` gives the second stage's scores of positions; ``exact``: the anchors' own shares or None."""
-    grid = index.pair_positions(f, n, aspect=SHARES_ASPECT)
+    grid = index.pair_positions(f, n, aspect=aspect)
     if cross:
         t0 = time.perf_counter()
         ranked, _ = expanded_ranking(index, f, scorer, grid, score, anchors=anchors, new=new, passes=passes, exact=exact)
@@ -127,8 +130,8 @@ def main() -> None:
             truth, best = set(order[:k].tolist()), float(s2[order[:k]].mean())
             row = {"song": name, "start_s": round(start, 3), "pairs": len(cands)}
             for v, spec in specs.items():
-                exact = (lambda role, segs: scorer.segment_shares(q, role, segs, feats, cache)) if spec[5] else None
-                scored, t = search(index, f, scorer, lambda ps: s2[at(ps)], *spec[:5], exact)
+                exact = (lambda role, segs: scorer.segment_shares(q, role, segs, feats, cache)) if spec[6] else None
+                scored, t = search(index, f, scorer, lambda ps: s2[at(ps)], *spec[:6], exact)
                 found = at(scored)
                 top = found[np.argsort(-s2[found], kind="stable")[:k]]
                 row[v] = {"recall": len(truth & set(top.tolist())) / k,
@@ -148,7 +151,8 @@ def main() -> None:
     lines = [f"# The search after the grid, in variants: recall@10 on `{out['db']}`", "",
              f"{out['queries']} queries (25 s vocal windows, each song's vocal analysed alone, its own song left out) "
              f"against a DB of {out['segments']} stem segments; truth: the exhaustive ranking's top 10 by the fast second "
-             "stage. Variant `N:anchors,new,passes`: the grid of N pairs after `retrieve`'s first stage, then `passes` "
+             "stage. Variant `N[@aspect]:anchors,new,passes`: the grid of N pairs after `retrieve`'s first stage (`aspect` "
+             f"percussion segments per harmonic one; {SHARES_ASPECT:g}, `retrieve`'s, when not given), then `passes` "
              "rounds of `expansion_pairs` (the best `anchors` segments of each side in the ranking so far anchor the "
              "search; the `new` best segments of each side join, paired with the ranked segments of the other side and "
              "with each other; a trailing `-`: not with each other; `e`: the anchors by their own shares, not the stored "

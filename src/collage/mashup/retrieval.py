@@ -71,14 +71,12 @@ SHARES_HARMONY_TOP = 0
 SHARES_ASPECT = 2.2
 #: after the second stage has ranked the grid: the best ``EXPAND[0]`` segments of each side among its best pairs
 #: anchor a search for partners the grid lacks (:func:`expansion_pairs`), which adds the ``EXPAND[1]`` best of each
-#: side to the second stage. On 20 whole val songs it lifted recall@10 against the exhaustive ranking from 0.914
-#: to 0.975 at 2,000 pairs (0.966 at 1,600; queries keeping under half the exhaustive top 10: 13 of 200, then 4),
-#: and on the test songs from 0.749 to 0.847 (0.839 at 1,600; docs/results/mashup_recall_val2_whole.md,
-#: mashup_recall_whole_songs.md), for 40 more segments in the second stage. ``EXPAND[2]``: passes
-#: (:func:`expanded_ranking`), each around the best of the ranking grown by the one before. With the anchors paired
-#: by their own shares and the new segments with each other, one pass keeps 0.973 on those val songs, two 0.991 for
-#: 163 segments instead of 127, which a query has no time for (docs/results/mashup_expansion_val.md); on the test
-#: songs 0.856 at 1,600 pairs
+#: side to the second stage; ``EXPAND[2]``: passes (:func:`expanded_ranking`), each around the best of the ranking
+#: grown by the one before. On 20 whole val songs one pass lifts recall@10 against the exhaustive ranking at 1,600
+#: pairs from 0.881 to 0.973, for 40 more segments in the second stage (127). More costs a query time it lacks at
+#: 10,740 segments (docs/results/mashup_retrieve_speed.md): 10 anchors keep 0.978 for half again the expansion's head
+#: calls, two passes 0.991 for 163 segments, a grid of 3 percussion segments per harmonic one 0.983 for 134
+#: (docs/results/mashup_expansion_val.md, mashup_expansion_anchors_val.md, mashup_expansion_aspect_val.md)
 EXPAND = (5, 20, 1)
 
 
@@ -137,7 +135,7 @@ def shares_first_stage(index: StemIndex, cands: dict, scorer: FastScorer, q, sha
 
     Why: the network's verdict on a segment depends on how it sounds with *this* vocal, which no vector stored
     without the vocal predicts well (docs/results/mashup_first_stage_ceiling.md); with the shares stored, the
-    verdict costs the network's small head alone (about 0.04 ms a pair on one core), so it can be asked of
+    verdict costs the network's small head alone (about 0.02 ms a pair on one core), so it can be asked of
     hundreds of segments, against a few partners each. Partners from distinct songs first, since a song's segments
     sound alike.
     """

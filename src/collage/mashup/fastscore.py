@@ -532,7 +532,10 @@ class FastScorer:
                 if self.cfg.input_norm == "time_mean":
                     x = x - x.mean(dim=2, keepdim=True)
                 B, F, T = x.shape
-                if T % p == 0:  # SourceNet's input pooling, on a contiguous layout (the same numbers)
+                if p == 2 and T % 2 == 0:  # SourceNet's input pooling by strided slices (a mean over a last axis of 2
+                    # is 8x slower on one core), on a contiguous layout: the same numbers up to float rounding
+                    h = ((x[..., 0::2] + x[..., 1::2]) * 0.5).transpose(1, 2).contiguous().unsqueeze(1)
+                elif T % p == 0:
                     h = x.reshape(B, F, T // p, p).mean(-1).transpose(1, 2).contiguous().unsqueeze(1)
                 else:
                     h = net.pool_input(x.transpose(1, 2).unsqueeze(1))
@@ -709,8 +712,8 @@ class FastScorer:
     def _pooled(self, x):
         """The summed shares ``(N, c1d, T'')`` (overwritten) → ``(N, c1d)``: the rest of the frame-wise convolutions, then the mean
         plus the max over time (as PreMixNet's forward)."""
-        h = self._frames(x)
-        return h.mean(dim=2) + h.amax(dim=2)
+        h = self._frames(x).transpose(1, 2).contiguous()  # time first: these reductions over 16 frames run 1.7x faster
+        return h.mean(dim=1) + h.amax(dim=1)
 
     def _combine(self, sides: PairSides, hi, pi, batch: int) -> np.ndarray:
         """The rest of the network for pairs ``(hi[n], pi[n])`` of ``sides`` → ``(N,)`` probabilities, the mean over

@@ -85,7 +85,7 @@ def _sequence_shares(scorer: FastScorer, i: int, placed, phases: int, silence: n
             continue
         x = torch.from_numpy(np.ascontiguousarray(x[:, :T]))
         with torch.no_grad():
-            h = x.reshape(1, x.shape[0], T // 2, 2).mean(-1).transpose(1, 2).contiguous().unsqueeze(1)
+            h = ((x[:, 0::2] + x[:, 1::2]) * 0.5)[None].transpose(1, 2).contiguous().unsqueeze(1)  # input pooling, as _share
             s = torch.nn.functional.conv2d(scorer._sources[i](h), scorer._w[i], padding=scorer._pad)[0, :, :, 0]
         res[ph, :, : s.shape[1]] = s.numpy()
     return res

@@ -445,7 +445,7 @@ class _FrameHead:
     and its batch norm, ReLU, average pooling over time), eval mode, on maps ``(N, c1d, T'')`` → ``(N, c1d, T''
     / pool)``, ``x`` overwritten (by its ReLU, as the module in place did): the same function as the 2-D modules on ``(N, c1d, T'', 1)`` up to float rounding, with the
     convolution fused with its batch norm and run as a 1-D one. Its maps are one frame wide; as a 1-D convolution
-    the head runs 1.8x faster per pair on one core than as a 2-D one in the channels-last layout
+    the head runs 1.5-1.8x faster per pair on one core than as a 2-D one in the channels-last layout
     (docs/results/mashup_channels_last.md)."""
 
     def __init__(self, seq):

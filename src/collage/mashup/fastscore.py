@@ -442,19 +442,19 @@ def _fused(seq) -> _Chain:
 
 class _FrameHead:
     """PreMixNet's frame-wise part after the first convolution (``block1d[2:]``: ReLU, a ``(k, 1)`` convolution
-    and its batch norm, ReLU, average pooling over time), eval mode, on maps ``(N, c1d, T'')`` → ``(N, c1d, T''
-    / pool)``, ``x`` overwritten (by its ReLU, as the module in place did): the same function as the 2-D modules on ``(N, c1d, T'', 1)`` up to float rounding, with the
-    convolution fused with its batch norm and run as a 1-D one. Its maps are one frame wide; as a 1-D convolution
-    the head runs 1.5-1.8x faster per pair on one core than as a 2-D one in the channels-last layout
-    (docs/results/mashup_channels_last.md)."""
+    and its batch norm, ReLU, average pooling over time), eval mode, on maps ``(N, c1d, T'')`` → ``(N, c1d,
+    T'' / pool)``, ``x`` overwritten (by its ReLU, as the module in place did). The same function as the 2-D
+    modules on ``(N, c1d, T'', 1)`` up to float rounding, the convolution fused with its batch norm and run as a
+    1-D one: the maps are one frame wide, and as a 1-D convolution the head runs 1.5-1.8x faster per pair on one
+    core than as a 2-D one in the channels-last layout (docs/results/mashup_channels_last.md)."""
 
     def __init__(self, seq):
         import torch
 
-        relu, conv, bn, _, pool = seq
-        if not (isinstance(relu, torch.nn.ReLU) and isinstance(conv, torch.nn.Conv2d) and isinstance(bn, torch.nn.BatchNorm2d)
-                and isinstance(pool, torch.nn.AvgPool2d) and conv.kernel_size[1] == 1):
+        kinds = (torch.nn.ReLU, torch.nn.Conv2d, torch.nn.BatchNorm2d, torch.nn.ReLU, torch.nn.AvgPool2d)
+        if len(seq) != len(kinds) or not all(isinstance(m, k) for m, k in zip(seq, kinds)) or seq[1].kernel_size[1] != 1:
             raise ParameterError("given a head unlike PreMixNet's frame-wise block")
+        _, conv, bn, _, pool = seq
         fused = torch.nn.utils.fusion.fuse_conv_bn_eval(conv.eval(), bn.eval())
         self.torch, self.weight, self.bias = torch, fused.weight[..., 0].detach().contiguous(), fused.bias.detach()
         self.pad, self.pool = int(_pair(conv.padding)[0]), int(_pair(pool.kernel_size)[0])

@@ -424,7 +424,7 @@ def _fused(seq) -> _Chain:
     :func:`_fast_pool`, dropout left out.
 
     Channels-last because a SourceNet's maps have few channels (1-16): oneDNN's convolutions are faster in that
-    layout on one core (a SourceNet share 1.6-2.0x, the same numbers up to float rounding:
+    layout on one core (a SourceNet share about 2x, the same numbers up to float rounding:
     docs/results/mashup_channels_last.md)."""
     import torch
 
@@ -445,7 +445,7 @@ class _FrameHead:
     and its batch norm, ReLU, average pooling over time), eval mode, on maps ``(N, c1d, T'')`` → ``(N, c1d,
     T'' / pool)``, ``x`` overwritten (by its ReLU, as the module in place did). The same function as the 2-D
     modules on ``(N, c1d, T'', 1)`` up to float rounding, the convolution fused with its batch norm and run as a
-    1-D one: the maps are one frame wide, and as a 1-D convolution the head runs 1.5-1.8x faster per pair on one
+    1-D one: the maps are one frame wide, and as a 1-D convolution the head runs 1.5x faster per pair on one
     core than as a 2-D one in the channels-last layout (docs/results/mashup_channels_last.md)."""
 
     def __init__(self, seq):

@@ -49,7 +49,7 @@ from collage.mashup.generate import MAX_KEY_DISTANCE, Candidate, Clip, place_ste
 from collage.mashup.score import CHROMA_FFT, FEATURE_SR, FMAX, HOP, N_FFT, N_MELS, WINDOW_FRAMES, chroma, mel, windows
 
 __all__ = ["FEATURE_VERSION", "SHIFTS", "PERC_RATIOS", "HARMONIC_VERSIONS", "song_features", "features_dir", "ensure_features", "PairSides",
-           "ensure_db_features", "read_arrays", "write_arrays", "placed_features", "placed_chroma", "window_starts",
+           "ensure_db_features", "read_arrays", "write_arrays", "placed_features", "placed_chroma", "window_starts", "nearest_stored",
            "FastScorer", "VocalQuery"]
 
 #: Bumped when the stored features change; older files are recomputed.
@@ -311,6 +311,17 @@ def _source_frames(start_s: float, seconds: float, ratio: float, offset_s: float
     return src0, src0 * FEATURE_SR / HOP + np.arange(_frames(seconds)) * ratio
 
 
+def nearest_stored(grid: Sequence[float], ratio, *, exact_one: bool) -> np.ndarray:
+    """Index into ``grid`` (stored stretches) of the one nearest each ``ratio`` (a number or an array): ``ratio``'s
+    shape, int. ``exact_one``: the grid's 1.0 (the stem unprocessed) only for a ratio of exactly 1, as the exact path
+    leaves only such a stem unstretched."""
+    r, g = np.asarray(ratio, np.float64), np.asarray(grid, np.float64)
+    d = np.abs(g - r[..., None])
+    if exact_one:
+        d = np.where((g == 1.0) & (r[..., None] != 1.0), np.inf, d)
+    return np.argmin(d, axis=-1)
+
+
 def placed_chroma(feats: Mapping[str, np.ndarray], *, start_s: float, seconds: float, ratio: float = 1.0,
                   semitones: int = 0, offset_s: float = 0.0, frames: np.ndarray | None = None) -> np.ndarray:
     """The harmonic stem's ``(12, T)`` chroma as :func:`placed_features` gives it, without the log-mel; with ``frames``
@@ -359,8 +370,7 @@ def placed_features(feats: Mapping[str, np.ndarray], role: str, *, start_s: floa
     elif semitones:
         raise ParameterError(f"given semitones={semitones!r} for the {role} stem; only the harmonic stem is shifted")
     else:
-        grid = np.asarray([r if r != 1.0 or ratio == 1.0 else np.inf for r in PERC_RATIOS])
-        k = int(np.argmin(np.abs(grid - ratio)))
+        k = int(nearest_stored(PERC_RATIOS, ratio, exact_one=True))
         r0 = PERC_RATIOS[k]
         mel_db, ms, pk = feats["p_mel"][k], feats["p_ms"], feats["p_peak"]
     src0, u = _source_frames(start_s, seconds, ratio, offset_s)  # source time in model frames (hop 512)
@@ -524,24 +534,30 @@ class FastScorer:
         with its shift): ``(B, 64, frames)`` → ``(B, c1d, T'', 1)``, ``chunk`` windows per call (small batches stay
         in cache: 8 runs 1.8x faster per window than 64 on one core)."""
         torch = self.torch
-        net, p = self.model.sources[i], self.cfg.pool_input
         out = []
         with torch.no_grad():
             for s in range(0, len(mel_w), chunk):
                 x = torch.from_numpy(np.ascontiguousarray(mel_w[s: s + chunk], dtype=np.float32))
                 if self.cfg.input_norm == "time_mean":
                     x = x - x.mean(dim=2, keepdim=True)
-                B, F, T = x.shape
-                if p == 2 and T % 2 == 0:  # SourceNet's input pooling by strided slices (a mean over a last axis of 2
-                    # is 8x slower on one core), on a contiguous layout: the same numbers up to float rounding
-                    h = ((x[..., 0::2] + x[..., 1::2]) * 0.5).transpose(1, 2).contiguous().unsqueeze(1)
-                elif T % p == 0:
-                    h = x.reshape(B, F, T // p, p).mean(-1).transpose(1, 2).contiguous().unsqueeze(1)
-                else:
-                    h = net.pool_input(x.transpose(1, 2).unsqueeze(1))
-                out.append(torch.nn.functional.conv2d(self._sources[i](h), self._w[i], padding=self._pad))
+                out.append(self._source_share(i, x))
         out = torch.cat(out)
         return out + self._bias0 if i == 0 else out
+
+    def _source_share(self, i: int, x):
+        """Source ``i``'s SourceNet and share of the first frame-wise convolution on normalised log-mel ``x`` ``(B, 64,
+        T)`` tensor → ``(B, c1d, T'', 1)`` (no shift), under ``torch.no_grad``: for :meth:`_share`'s windows and the
+        whole stems of :func:`~collage.mashup.shares.stem_shares`."""
+        torch, p = self.torch, self.cfg.pool_input
+        B, F, T = x.shape
+        if p == 2 and T % 2 == 0:  # SourceNet's input pooling by strided slices (a mean over a last axis of 2
+            # is 8x slower on one core), on a contiguous layout: the same numbers up to float rounding
+            h = ((x[..., 0::2] + x[..., 1::2]) * 0.5).transpose(1, 2).contiguous().unsqueeze(1)
+        elif T % p == 0:
+            h = x.reshape(B, F, T // p, p).mean(-1).transpose(1, 2).contiguous().unsqueeze(1)
+        else:
+            h = self.model.sources[i].pool_input(x.transpose(1, 2).unsqueeze(1))
+        return torch.nn.functional.conv2d(self._sources[i](h), self._w[i], padding=self._pad)
 
     def vocal(self, seed: Clip, *, vocal_start_s: float, seconds: float) -> VocalQuery:
         """The vocal window placed, normalised and featurised exactly as the exact path does."""

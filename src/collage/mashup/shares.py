@@ -29,8 +29,8 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from collage.mashup.fastscore import (FEATURE_VERSION, HARMONIC_VERSIONS, MEL_OVERSAMPLE, PERC_RATIOS, SHIFTS, FastScorer, _SILENT_DB,
-                                      _gain_db, _harmonic_version, _interp, _scaled_db, _song_dir, read_arrays, window_starts,
-                                      write_arrays)
+                                      _gain_db, _harmonic_version, _interp, _scaled_db, _song_dir, nearest_stored, read_arrays,
+                                      window_starts, write_arrays)
 from collage.mashup.score import FEATURE_SR, HOP, WINDOW_FRAMES
 
 __all__ = ["SHARE_RATIOS", "SHARE_PHASES", "stem_shares", "song_shares", "ensure_shares", "ensure_db_shares", "gather_shares",
@@ -83,10 +83,9 @@ def _sequence_shares(scorer: FastScorer, i: int, placed, phases: int, silence: n
         T = x.shape[1] // _STEP * _STEP
         if T == 0:
             continue
-        x = torch.from_numpy(np.ascontiguousarray(x[:, :T]))
+        x = torch.from_numpy(np.ascontiguousarray(x[None, :, :T]))
         with torch.no_grad():
-            h = ((x[:, 0::2] + x[:, 1::2]) * 0.5)[None].transpose(1, 2).contiguous().unsqueeze(1)  # input pooling, as _share
-            s = torch.nn.functional.conv2d(scorer._sources[i](h), scorer._w[i], padding=scorer._pad)[0, :, :, 0]
+            s = scorer._source_share(i, x)[0, :, :, 0]
         res[ph, :, : s.shape[1]] = s.numpy()
     return res
 
@@ -101,7 +100,7 @@ def stem_shares(scorer: FastScorer, feats: Mapping[str, np.ndarray], role: str, 
         k, i = _harmonic_version(semitones, ratio), 1
         placed = partial(_placed_stem, feats["h_mel"][k], feats["h_ms"][k], feats["h_peak"][k], HARMONIC_VERSIONS[k][1], ratio)
     else:
-        k, i = _nearest(PERC_RATIOS, ratio, exact_one=True), 2
+        k, i = int(nearest_stored(PERC_RATIOS, ratio, exact_one=True)), 2
         placed = partial(_placed_stem, feats["p_mel"][k], feats["p_ms"], feats["p_peak"], PERC_RATIOS[k], ratio)
     return _sequence_shares(scorer, i, placed, SHARE_PHASES[role], _silence(scorer, i) if silence is None else silence)
 
@@ -198,11 +197,6 @@ def distinct_windows(seconds: float) -> np.ndarray:
     return np.asarray([0] + [i for i in range(1, len(st)) if st[i] - st[i - 1] >= WINDOW_FRAMES // 2], np.int64)
 
 
-def _nearest(grid: Sequence[float], ratio: float, *, exact_one: bool) -> int:
-    g = np.asarray([r if r != 1.0 or ratio == 1.0 or not exact_one else np.inf for r in grid])
-    return int(np.argmin(np.abs(g - ratio)))
-
-
 def gather_shares(stored: Mapping[str, Mapping[str, np.ndarray]], role: str, segments: Sequence[tuple], *,
                   seconds: float) -> np.ndarray:
     """The stored shares of stem segments as :meth:`~collage.mashup.fastscore.FastScorer.score` uses its own:
@@ -216,10 +210,7 @@ def gather_shares(stored: Mapping[str, Mapping[str, np.ndarray]], role: str, seg
     if not len(segments):
         return out[..., None]
     start, ratio = (np.asarray([seg[i] for seg in segments], np.float64) for i in (1, 2))
-    g = np.asarray(grid)
-    if role == "percussion":  # the stored 1.0 only for a ratio of exactly 1
-        g = np.where((g == 1.0)[None, :] & (ratio != 1.0)[:, None], np.inf, g[None, :])
-    ri = np.argmin(np.abs(np.broadcast_to(g, (len(segments), len(grid))) - ratio[:, None]), axis=1)
+    ri = nearest_stored(grid, ratio, exact_one=role == "percussion")
     r0 = np.asarray(grid)[ri]
     # each share frame from where its content lies in the stored sequence (the nearest stored offset): a stretch
     # off the stored one then only moves the frames, it does not accumulate within a window

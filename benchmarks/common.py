@@ -157,7 +157,11 @@ def write_results(out_dir: Path, name: str, out: dict, lines: list[str]) -> str:
     return md
 
 
-def parse_expand(text: str) -> tuple[int, int, int]:
-    """A benchmark's ``--expand A,N[,P]`` → ``(anchors, new, passes)`` (passes 1 when left out), as
+def parse_expand(text: str) -> tuple[int, int, int, bool]:
+    """A benchmark's ``--expand A,N[,P[,F]]`` → ``(anchors, new, passes, fresh)`` (passes 1 when left out; ``F``:
+    ``f`` or ``True`` for passes after the first around the anchors new to the top only), as
     :data:`collage.mashup.retrieval.EXPAND`."""
-    return (*(int(x) for x in text.split(",")), 1)[:3]
+    parts = text.split(",")
+    nums = [int(x) for x in parts[:3]] + [1] * (3 - min(len(parts), 3))
+    fresh = len(parts) > 3 and parts[3].strip().lower() in ("f", "fresh", "true", "1")
+    return (*nums[:3], fresh)

@@ -43,26 +43,28 @@ VARIANTS = ("1600:0,0,0 1600:5,20,1- 1600:5,20,1 1600:5,20,1e 1600:5,20,2 1600:5
             "1000:5,20,2e 2000:5,20,1")
 
 
-def parse_variant(v: str) -> tuple[int, float, int, int, int, bool, bool]:
-    """``"N[@aspect]:anchors,new,passes"`` (a trailing ``-``: no pairs of two new segments; ``e``: the anchors by their
-    own shares; ``aspect``: the grid's percussion segments per harmonic one, ``retrieve``'s when left out) →
-    ``(N, aspect, anchors, new, passes, cross, exact)``."""
-    exact = v.endswith("e")
-    v = v.rstrip("e")
-    cross = not v.endswith("-")
-    n, rest = v.rstrip("-").split(":")
+def parse_variant(v: str) -> tuple[int, float, int, int, int, bool, bool, bool]:
+    """``"N[@aspect]:anchors,new,passes[flags]"`` (flags, any of: ``-``: no pairs of two new segments; ``e``: the
+    anchors by their own shares; ``f``: each pass after the first around the anchors new to the top only; ``aspect``:
+    the grid's percussion segments per harmonic one, ``retrieve``'s when left out) → ``(N, aspect, anchors, new,
+    passes, cross, exact, fresh)``."""
+    body = v.rstrip("-ef")
+    flags = v[len(body):]
+    n, rest = body.split(":")
     n, aspect = (n.split("@") + [str(SHARES_ASPECT)])[:2]
     a, new, passes = (int(x) for x in rest.split(","))
-    return int(n), float(aspect), a, new, passes, cross, exact
+    return int(n), float(aspect), a, new, passes, "-" not in flags, "e" in flags, "f" in flags
 
 
-def search(index, f, scorer, score, n: int, aspect: float, anchors: int, new: int, passes: int, cross: bool, exact):
+def search(index, f, scorer, score, n: int, aspect: float, anchors: int, new: int, passes: int, cross: bool, exact,
+           fresh: bool = False):
     """The pairs (positions) the second stage would score for one variant, and the expansion's time (s);
     ``score(pairs)`` gives the second stage's scores of positions; ``exact``: the anchors' own shares or None."""
     grid = index.pair_positions(f, n, aspect=aspect)
     if cross:
         t0 = time.perf_counter()
-        ranked, _ = expanded_ranking(index, f, scorer, grid, score, anchors=anchors, new=new, passes=passes, exact=exact)
+        ranked, _ = expanded_ranking(index, f, scorer, grid, score, anchors=anchors, new=new, passes=passes, exact=exact,
+                                     fresh=fresh)
         return ranked, time.perf_counter() - t0
     scored, t = list(grid), 0.0  # as the expansion was before its new segments were paired with each other
     for _ in range(passes if new else 0):
@@ -131,7 +133,7 @@ def main() -> None:
             row = {"song": name, "start_s": round(start, 3), "pairs": len(cands)}
             for v, spec in specs.items():
                 exact = (lambda role, segs: scorer.segment_shares(q, role, segs, feats, cache)) if spec[6] else None
-                scored, t = search(index, f, scorer, lambda ps: s2[at(ps)], *spec[:6], exact)
+                scored, t = search(index, f, scorer, lambda ps: s2[at(ps)], *spec[:6], exact, spec[7])
                 found = at(scored)
                 top = found[np.argsort(-s2[found], kind="stable")[:k]]
                 row[v] = {"recall": len(truth & set(top.tolist())) / k,
@@ -144,6 +146,8 @@ def main() -> None:
                    "captured": round(float(np.mean([q[v]["captured"] for q in queries])), 4),
                    "under_half": int(sum(q[v]["recall"] < 0.5 for q in queries)),
                    "segments_median": float(np.median([q[v]["segments"] for q in queries])),
+                   "segments_mean": round(float(np.mean([q[v]["segments"] for q in queries])), 1),
+                   "segments_p90": float(np.percentile([q[v]["segments"] for q in queries], 90)),
                    "expansion_ms_median": float(np.median([q[v]["expansion_ms"] for q in queries]))} for v in variants}
     out = {"db": Path(args.db).name, "segments": len(index), "queries": len(queries), "variants": summary,
            "per_query": queries, "machine": machine(), "loadavg_after": loadavg(),
@@ -155,13 +159,14 @@ def main() -> None:
              f"percussion segments per harmonic one; {SHARES_ASPECT:g}, `retrieve`'s, when not given), then `passes` "
              "rounds of `expansion_pairs` (the best `anchors` segments of each side in the ranking so far anchor the "
              "search; the `new` best segments of each side join, paired with the ranked segments of the other side and "
-             "with each other; a trailing `-`: not with each other; `e`: the anchors by their own shares, not the stored "
-             "ones). Segments: the distinct stem segments the second "
+             "with each other; flags after: `-`: not with each other; `e`: the anchors by their own shares, not the stored "
+             "ones; `f`: each pass after the first around the anchors new to the top only, none when the top kept "
+             "its segments). Segments: the distinct stem segments the second "
              "stage scores (its cost, a SourceNet pass per window each).", "",
-             "| variant | recall@10 | captured | queries under half | segments scored (median) | expansion ms (median) |",
-             "|---|---|---|---|---|---|"]
+             "| variant | recall@10 | captured | queries under half | segments scored (median) | segments (mean) | "
+             "segments (90th percentile) | expansion ms (median) |", "|---|---|---|---|---|---|---|---|"]
     lines += [f"| `{v}` | {s['recall_at_10']} | {s['captured']} | {s['under_half']} | {s['segments_median']:g} | "
-              f"{s['expansion_ms_median']:g} |" for v, s in summary.items()]
+              f"{s.get('segments_mean', '')} | {s.get('segments_p90', '')} | {s['expansion_ms_median']:g} |" for v, s in summary.items()]
     write_results(OUT, args.name, out, lines)
 
 

@@ -191,6 +191,7 @@ def main() -> None:
                         ranked, _ = expanded_ranking(index, f, scorer, grid,
                                                      lambda ps: s2[[pos[pkey(p)] for p in index.pair_dicts(f, ps)]],
                                                      anchors=args.expand[0], new=args.expand[1], passes=args.expand[2],
+                                                     fresh=args.expand[3],
                                                      exact=lambda role, segs: scorer.segment_shares(q, role, segs, feats, cache))
                         sl = index.pair_dicts(f, ranked)
                     top = sorted((pos[pkey(p)] for p in sl), key=lambda i: -s2[i])[:k]
@@ -322,9 +323,11 @@ def write_report(out: dict, name: str) -> None:
            "offsets per share frame of 256 ms.".format(**out["shares_config"]) if "shares_config" in out else "")
         + (" After the grid (shares only, as `retrieve`): the best {0} segments of each side among its best pairs "
            "anchor {1} new segments a side, scored by their stored shares against the anchors' own and paired with the grid and with "
-           "each other, {2} pass(es), each around the ranking grown by the one before (`expanded_ranking`; their pairs "
+           "each other, {2} pass(es), each around the ranking grown by the one before{3} (`expanded_ranking`; their pairs "
            "are counted in the shortlist's segments, not in N).".format(
-               *(list(out["shares_config"]["expand"]) + [1])[:3])
+               *(list(out["shares_config"]["expand"]) + [1])[:3],
+               " and after the first only around the anchors new to its top" if (out["shares_config"]["expand"] + [0, 0])[3]
+               else "")
            if out.get("shares_config", {}).get("expand", [0, 0])[1] else ""),
         "",
         f"Machine: {out['machine']}; load average after {out['loadavg_after']} (2 shared cores).",

@@ -15,7 +15,7 @@ the grid) at library sizes.
 Sizes: the real DB (whole test songs), and the same DB repeated in memory under new song names
 (5x, 10x, ...: the same stored features under each name, so their pages are shared and the disk
 reads of a truly larger DB are not in the times; the first stage's work and the shortlist's
-scoring are those of the larger DB). Writes docs/results/mashup_retrieve_speed.md and .json.
+scoring are those of the larger DB). Writes docs/results/NAME.md and .json (``--name``, default mashup_retrieve_speed).
 """
 
 from __future__ import annotations
@@ -77,6 +77,8 @@ def main() -> None:
                     "slowed by the machine's other work, as timeit reasons).")
     ap.add_argument("--first-stage-repeats", default="100,1000",
                     help="Also time the first stage alone with the DB repeated this many times (100k, 1M segments).")
+    ap.add_argument("--name", default="mashup_retrieve_speed",
+                    help="Output name under docs/results (NAME.md, NAME.json), e.g. a side-by-side run's own.")
     ap.add_argument("--top-shortlist", type=int, default=None, help="The shortlist of the first-stage-only rows "
                     "(default: retrieve's).")
     args = ap.parse_args()
@@ -123,7 +125,7 @@ def main() -> None:
         stored = {f"{nm}~{i}" if i else nm: f for i in range(k) for nm, f in stored0.items()}
         rounds = shares_rounds(n_short)
         times = {"vector": [], "first_stage": [], "vocal": [], "harmony": [], "shares": [], "second_stage": [],
-                 "total": [], "total_cpu": []}
+                 "total": [], "total_cpu": [], "segments": []}
         for name, seed in ([seeds[0]] * (first_query_ms is None) + seeds):
             best = None
             for _ in range(1 if first_query_ms is None else args.runs):  # the least disturbed run of a query counts
@@ -154,7 +156,7 @@ def main() -> None:
                                             cache=cache)
 
                     expanded_ranking(index, found, scorer, grid, score, anchors=expand[0], new=expand[1],
-                                     passes=expand[2], exact=lambda role, segs, q=q, feats=feats, cache=cache:
+                                     passes=expand[2], fresh=expand[3], exact=lambda role, segs, q=q, feats=feats, cache=cache:
                                      scorer.segment_shares(q, role, segs, feats, cache))
                 t5 = time.perf_counter()
                 c5 = time.process_time()
@@ -162,14 +164,18 @@ def main() -> None:
                     first_query_ms = round(1000 * (t5 - t0), 1)
                     break
                 step = {"vector": t1 - t0, "first_stage": t2 - t1, "vocal": t3 - t2, "harmony": t3b - t3, "shares": t4 - t3b,
-                        "second_stage": t5 - t4, "total": t5 - t0, "total_cpu": c5 - c0}
+                        "second_stage": t5 - t4, "total": t5 - t0, "total_cpu": c5 - c0,
+                        "segments": len(cache)}  # the segments the second stage placed and ran SourceNets on
                 if best is None or step["total"] < best["total"]:
                     best = step
             for key, v in (best or {}).items():
                 times[key].append(v)
         rows.append({"segments": len(index), "songs": len(index.names), "shortlist": n_short, "index_mb": round(index.nbytes / 1e6, 2),
-                     **{f"{key}_ms_median": round(1000 * float(np.median(v)), 1) for key, v in times.items()},
-                     "total_ms_max": round(1000 * float(np.max(times["total"])), 1)})
+                     **{f"{key}_ms_median": round(1000 * float(np.median(v)), 1) for key, v in times.items()
+                        if key != "segments"},
+                     "total_ms_max": round(1000 * float(np.max(times["total"])), 1),
+                     "total_ms": [round(1000 * float(v), 1) for v in times["total"]],
+                     "segments_median": float(np.median(times["segments"])), "segments_max": int(max(times["segments"]))})
         print(rows[-1], flush=True)
     big = []  # the first stage alone at library sizes (the second stage's work does not grow with the DB)
     for k in [int(x) for x in args.first_stage_repeats.split(",") if x]:
@@ -211,9 +217,10 @@ def main() -> None:
            "vocal_analysis_s_median": round(float(np.median(analysis_s)), 2) if not args.analysis_cache else None, "features_mb_per_song": round(feat_mb, 1), "shares_mb_per_song": round(shares_mb, 1),
            "machine": machine(), "loadavg_before": la, "loadavg_after": loadavg(),
            "command": "OMP_NUM_THREADS=1 python benchmarks/mashup_retrieve_speed.py " + " ".join(sys.argv[1:])}
-    (OUT / "mashup_retrieve_speed.json").write_text(json.dumps(out, indent=1) + "\n")
+    (OUT / f"{args.name}.json").write_text(json.dumps(out, indent=1) + "\n")
     table = "\n".join(f"| {r['segments']:,} | {r['songs']} | {r['shortlist']} | {r['vector_ms_median']} | {r['first_stage_ms_median']} | "
-                      f"{r['vocal_ms_median']} | {r['harmony_ms_median']} | {r['shares_ms_median']} | {r['second_stage_ms_median']} | **{r['total_ms_median']}** | {r['total_ms_max']} | {r['total_cpu_ms_median']} | {r['index_mb']} |"
+                      f"{r['vocal_ms_median']} | {r['harmony_ms_median']} | {r['shares_ms_median']} | {r['second_stage_ms_median']} | **{r['total_ms_median']}** | {r['total_ms_max']} | {r['total_cpu_ms_median']} | "
+                      f"{r['segments_median']:g} / {r['segments_max']} | {r['index_mb']} |"
                       for r in rows)
     md = "\n".join([
         "# `retrieve --top 10` after the vocal's analysis, against DB size",
@@ -226,11 +233,13 @@ def main() -> None:
         f"SourceNet shares stored per song (rounds of {', '.join(map(str, SHARES_ROUNDS))} segments per side, at least the "
         "grid's, each against the best segment of the other side's best 4 songs and its 4 best other segments), a grid of "
         f"{SHARES_ASPECT:g} percussion segments per harmonic one; the second stage is the fast one (stored features, "
-        "PreMixNet in parts). Larger sizes repeat the DB in memory under new song names (same stored features, so "
+        "PreMixNet in parts), then the expansion around its best pairs "
+        f"({expand[0]} anchors, {expand[1]} new segments a side, up to {expand[2]} passes"
+        f"{', the later ones around anchors new to the top only' if expand[3] else ''}; `expanded_ranking`). Larger sizes repeat the DB in memory under new song names (same stored features, so "
         "their disk pages are shared: a truly larger DB adds the reads of the shortlisted songs' feature frames, a few MB).",
         "",
-        "| stem segments | songs | shortlist | vocal vector (ms) | first stage by vectors (ms) | the vocal's features (ms) | harmony scores (ms) | shares rounds (ms) | second stage (ms) | total, median (ms) | total, max (ms) | CPU time of the total, median (ms) | index in memory (MB) |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| stem segments | songs | shortlist | vocal vector (ms) | first stage by vectors (ms) | the vocal's features (ms) | harmony scores (ms) | shares rounds (ms) | second stage (ms) | total, median (ms) | total, max (ms) | CPU time of the total, median (ms) | segments the second stage scores, median / max | index in memory (MB) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
         table,
         "",
         f"Not in the totals: loading the index from SQLite {out['index_load_s']} s and PreMixNet {out['model_load_s']} s "
@@ -259,7 +268,7 @@ def main() -> None:
         f"Command: `{out['command']}`",
         "",
     ])
-    (OUT / "mashup_retrieve_speed.md").write_text(md)
+    (OUT / f"{args.name}.md").write_text(md)
     print(md)
 
 

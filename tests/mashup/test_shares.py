@@ -165,6 +165,29 @@ def test_expansion_adds_allowed_pairs_around_the_grids_best(setup, scorer, query
     assert empty == [] and len(s0) == 0 and len(asked) == calls  # nothing scored for an empty grid
 
 
+def test_fresh_passes_search_only_around_anchors_new_to_the_top(setup, scorer, query):
+    """With ``fresh``, a pass after the first searches only around the anchors its ranking has that no pass before
+    had: when the grid's pair stays the best, the later passes add nothing; anchors in ``skip`` are left out."""
+    from collage.mashup.retrieval import expanded_ranking, expansion_pairs, ranked_anchors
+
+    _, _, feats, stored, _ = setup
+    index, found, q = query
+    out = shares_first_stage(index, found, scorer, q, lambda n: stored, lambda n: feats, rounds=(4, 16))
+    grid = index.pair_positions(out, 1)
+    (gi, gj), = grid
+    assert ranked_anchors([(gi, gj), (7, gj), (gi, 9), (3, 4)], 2) == ([gi, 7], [gj, 9])
+    assert expansion_pairs(index, out, scorer, grid, anchors=1, new=1)
+    assert expansion_pairs(index, out, scorer, grid, anchors=1, new=1, skip=([gi], [gj])) == []
+    asked = []
+
+    def score(pairs):  # the grid's pair stays the best
+        asked.append(list(pairs))
+        return np.asarray([1.0 if p == (gi, gj) else float(-len(asked)) for p in pairs])
+
+    ranked, _ = expanded_ranking(index, out, scorer, grid, score, anchors=1, new=1, passes=3, fresh=True)
+    assert len(asked) == 2 and ranked[0] == (gi, gj)  # the grid, the first pass; no fresh anchor after it
+
+
 def test_retrieve_computes_the_shares_it_lacks(song_db, tmp_path):
     import shutil
 

@@ -44,7 +44,7 @@ from collage.mashup.shares import distinct_windows, ensure_shares, gather_shares
 from collage.progress import track
 
 __all__ = ["SHORTLIST_FAST", "SHORTLIST_EXACT", "HARMONY_TOP", "SHARES_ROUNDS", "SHARES_ASPECT", "SHARES_HARMONY_TOP", "EXPAND", "expanded_ranking", "shares_rounds", "harmony_first_stage", "shares_first_stage",
-           "expansion_pairs", "segment_tuples", "pair_candidates", "generate_mashups", "rank_candidates", "render_retrieved", "retrieve",
+           "expansion_pairs", "ranked_anchors", "segment_tuples", "pair_candidates", "generate_mashups", "rank_candidates", "render_retrieved", "retrieve",
            "score_candidates", "scorer_model"]
 
 _TERMS = ("automashupper", "harmonic", "rhythmic", "spectral")
@@ -72,12 +72,15 @@ SHARES_ASPECT = 2.2
 #: after the second stage has ranked the grid: the best ``EXPAND[0]`` segments of each side among its best pairs
 #: anchor a search for partners the grid lacks (:func:`expansion_pairs`), which adds the ``EXPAND[1]`` best of each
 #: side to the second stage; ``EXPAND[2]``: passes (:func:`expanded_ranking`), each around the best of the ranking
-#: grown by the one before. On 20 whole val songs one pass lifts recall@10 against the exhaustive ranking at 1,600
-#: pairs from 0.881 to 0.973, for 40 more segments in the second stage (127). More costs a query time it lacks at
-#: 10,740 segments (docs/results/mashup_retrieve_speed.md): 10 anchors keep 0.978 for half again the expansion's head
-#: calls, two passes 0.991 for 163 segments, a grid of 3 percussion segments per harmonic one 0.983 for 134
-#: (docs/results/mashup_expansion_val.md, mashup_expansion_anchors_val.md, mashup_expansion_aspect_val.md)
-EXPAND = (5, 20, 1)
+#: grown by the one before; ``EXPAND[3]`` (fresh): a pass after the first only around the anchors new to the top.
+#: On 20 whole val songs one pass lifts recall@10 against the exhaustive ranking at 1,600 pairs from 0.881 to 0.973,
+#: for 40 more segments in the second stage (127); two full passes 0.991 for 163 segments, which a query at 10,740
+#: segments has no time for (docs/results/mashup_retrieve_speed.md). Often the best pair of the exhaustive ranking
+#: joins a segment the first pass found with partners nobody looked for (a harmonic segment that suits one song's
+#: drums throughout): three passes, the later ones around fresh anchors only, keep 0.992 for 124 segments on
+#: average (most queries stop after the first pass; the tenth slowest scores 147)
+#: (docs/results/mashup_expansion_fresh_val.md, mashup_expansion_val.md, mashup_expansion_anchors_val.md)
+EXPAND = (5, 20, 3, True)
 
 
 def harmony_first_stage(index: StemIndex, cands: dict, scorer: FastScorer, q, vocal_vector: np.ndarray,
@@ -189,7 +192,8 @@ def segment_tuples(index: StemIndex, cands: dict, role: str, positions) -> list[
 
 
 def expansion_pairs(index: StemIndex, cands: dict, scorer: FastScorer, ranked: list[tuple[int, int]], *,
-                    anchors: int = EXPAND[0], new: int = EXPAND[1], exact: Callable | None = None) -> list[tuple[int, int]]:
+                    anchors: int = EXPAND[0], new: int = EXPAND[1], exact: Callable | None = None,
+                    skip: tuple = ((), ())) -> list[tuple[int, int]]:
     """Pairs to add to a ranked grid: positions ``(i, j)`` into ``cands``' harmonic and percussion sides.
 
     ``ranked``: the grid's pairs (positions), best first by the second stage; ``cands``: from
@@ -206,18 +210,15 @@ def expansion_pairs(index: StemIndex, cands: dict, scorer: FastScorer, ranked: l
 
     ``exact(role, segments)``: the second stage's own shares of segments (:func:`segment_tuples`), ``(n, W, c1d, T'',
     1)``, e.g. :meth:`~collage.mashup.fastscore.FastScorer.segment_shares` through the query's cache (the anchors were
-    scored, so they are there); given, each anchor is paired by its own share instead of its stored one."""
+    scored, so they are there); given, each anchor is paired by its own share instead of its stored one. ``skip``:
+    positions of each side ``(harmonic, percussion)`` left out of the anchors (those of earlier passes)."""
     st = cands.get("shares")
     if st is None or not ranked or new <= 0:
         return []
     h, p = cands["harmonic"], cands["percussion"]
     H, P = index.segments["harmonic"], index.segments["percussion"]
     row = [{int(x): r for r, x in enumerate(st["harmonic"])}, {int(x): r for r, x in enumerate(st["percussion"])}]
-    top = ([], [])
-    for pair in ranked:
-        for side in (0, 1):
-            if pair[side] not in top[side] and len(top[side]) < anchors:
-                top[side].append(pair[side])
+    top = tuple([a for a in side if a not in skip[k]] for k, side in enumerate(ranked_anchors(ranked, anchors)))
     grid = ({i for i, _ in ranked}, {j for _, j in ranked})
     read = (h["reading"], p["reading"])
     song = (H["song"][h["idx"]], P["song"][p["idx"]])
@@ -257,21 +258,39 @@ def expansion_pairs(index: StemIndex, cands: dict, scorer: FastScorer, ranked: l
     return out + [(i, j) for j in added[1] for i in hs if allowed(i, j)]
 
 
+def ranked_anchors(ranked: list[tuple[int, int]], anchors: int) -> tuple[list[int], list[int]]:
+    """The best ``anchors`` segments of each side among ``ranked`` pairs (best first): ``(harmonic, percussion)``
+    positions, best first."""
+    top = ([], [])
+    for pair in ranked:
+        if len(top[0]) >= anchors and len(top[1]) >= anchors:
+            break
+        for side in (0, 1):
+            if pair[side] not in top[side] and len(top[side]) < anchors:
+                top[side].append(pair[side])
+    return top
+
+
 def expanded_ranking(index: StemIndex, found: dict, scorer: FastScorer, grid: list[tuple[int, int]],
                      score: Callable[[list[tuple[int, int]]], np.ndarray], *, anchors: int = EXPAND[0],
                      new: int = EXPAND[1], passes: int = EXPAND[2],
-                     exact: Callable | None = None) -> tuple[list[tuple[int, int]], np.ndarray]:
+                     exact: Callable | None = None, fresh: bool = EXPAND[3]) -> tuple[list[tuple[int, int]], np.ndarray]:
     """The ``grid``'s pairs (positions into ``found``'s two sides) and those the expansion adds around the best of
     them (:func:`expansion_pairs`, ``passes`` times, each on the ranking so far), ranked best first: ``(pairs,
     scores)``. ``score(pairs)`` gives the second stage's scores of pairs, ``(len(pairs),)``; each pair is scored once.
     ``retrieve``'s search after the first stage (the benchmarks' too, with their own ``score``); ``exact``: as
-    :func:`expansion_pairs`'."""
+    :func:`expansion_pairs`'. ``fresh``: each pass after the first searches only around the anchors that no pass
+    before had (a segment the last pass brought into the top, whose partners nobody has looked for yet); when the
+    top kept its segments, the search stops, so the later passes cost a query only where they can find more."""
     pairs = list(grid)
     s = np.asarray(score(pairs), np.float64) if pairs else np.zeros(0)
+    used = (set(), set())
     for _ in range(passes if pairs else 0):
-        seen = set(pairs)
-        more = [x for x in expansion_pairs(index, found, scorer, [pairs[k] for k in np.argsort(-s, kind="stable")],
-                                           anchors=anchors, new=new, exact=exact) if x not in seen]
+        seen, ranked = set(pairs), [pairs[k] for k in np.argsort(-s, kind="stable")]
+        more = [x for x in expansion_pairs(index, found, scorer, ranked, anchors=anchors, new=new, exact=exact,
+                                           skip=used if fresh else ((), ())) if x not in seen]
+        for side, top in zip(used, ranked_anchors(ranked, anchors)):
+            side.update(top)
         if not more:
             break
         pairs += more

@@ -49,8 +49,8 @@ __all__ = ["SHORTLIST_FAST", "SHORTLIST_EXACT", "HARMONY_TOP", "SHARES_ROUNDS", 
 
 _TERMS = ("automashupper", "harmonic", "rhythmic", "spectral")
 #: ``retrieve``'s default shortlist (pairs) with the fast second stage, and when every candidate is rendered; 1,600,
-#: with the expansion after it (:data:`EXPAND`), keeps a query at 10,740 stem segments under a second on one core (0.86 s
-#: median on the AMD EPYC of the last measurement, 1.00 s at most; docs/results/mashup_retrieve_speed.md)
+#: with the expansion after it (:data:`EXPAND`), keeps a query at 10,740 stem segments just under a second on one core
+#: (0.97 s median over 19 vocals on the AMD EPYC of the last measurement, 1.28 s at most; docs/results/mashup_retrieve_speed.md)
 SHORTLIST_FAST, SHORTLIST_EXACT = 1600, 30
 #: harmonic segments the first stage scores frame by frame with the second stage's harmony branch
 #: (:func:`harmony_first_stage`): the best this many by chroma profiles

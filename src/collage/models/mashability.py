@@ -124,7 +124,8 @@ def interval_profile(v: torch.Tensor, h: torch.Tensor, eps: float = 1e-4) -> tup
     by k semitones, ``r[:, k, t] = <v_t, h_t shifted by k> / (|v_t| |h_t|)``, ``(B, 12, T)``, and
     each frame's weight ``|v_t| |h_t|`` ``(B, T)`` (0 where either stem is silent)."""
     nv, nh = (v * v).sum(1).sqrt(), (h * h).sum(1).sqrt()  # not .norm(dim=1): 30x slower over this axis on CPU
-    r = torch.stack([(v * torch.roll(h, -k, dims=1)).sum(1) for k in range(N_CHROMA)], dim=1)
+    hh = torch.cat([h, h[:, :-1]], dim=1)  # each rotation a view of it (torch.roll copies every one)
+    r = torch.stack([(v * hh[:, k:k + N_CHROMA]).sum(1) for k in range(N_CHROMA)], dim=1)
     return r / (nv * nh + eps).unsqueeze(1), nv * nh
 
 

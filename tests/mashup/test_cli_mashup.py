@@ -72,6 +72,8 @@ def test_score_explains_with_automashupper(stems, capsys):
 
 def test_retrieve_and_generate_bad_db(tmp_path, stems, capsys):
     _one_line_error(capsys, ["mashup", "retrieve", str(tmp_path / "none.db"), "--vocal", stems["vocals"]], "none.db")
+    _one_line_error(capsys, ["mashup", "retrieve", str(tmp_path / "none.db"), "--vocal", stems["vocals"],
+                             "--per-song-pair", "-1"], "per-song-pair")
     blocker = tmp_path / "out"
     blocker.write_text("a file")
     _one_line_error(capsys, ["mashup", "generate", str(tmp_path / "none.db"), "-o", str(blocker)], "out")

@@ -307,3 +307,29 @@ def test_harmony_first_stage_scores_the_harmonic_side(song_db):
     full = harmony_first_stage(index, found, scorer, q, vec, lambda names: feats)
     assert np.all(full["harmonic"]["score"] > -100)  # every allowed one scored frame by frame
     assert index.pairs(full, 4) and all(p["first_stage"] > -100 for p in index.pairs(full, 4))
+
+
+def test_per_song_pair_limits_results_from_one_pair_of_songs(song_db, monkeypatch):
+    """``per_song_pair``: at most N results share a harmonic song and a percussion song; the ranking's order kept,
+    the next best filling the list; 0 keeps the scorer's ranking as it is. ``retrieve`` applies it to the whole
+    ranking before cutting it to ``top`` (this DB has one segment a song, so no pair of songs repeats in it)."""
+    import collage.mashup.retrieval as R
+
+    class C:
+        def __init__(self, h, p):
+            self.harmonic, self.percussion = h, p
+
+    rows = [[0.9, C("a", "b"), {}], [0.8, C("a", "b"), {}], [0.7, C("b", "a"), {}], [0.6, C("a", "b"), {}],
+            [0.5, C("a", "c"), {}]]
+    assert [r[0] for r in R.limit_per_song_pair(rows, 2)] == [0.9, 0.8, 0.7, 0.5]
+    assert [r[0] for r in R.limit_per_song_pair(rows, 1)] == [0.9, 0.7, 0.5]
+    assert R.limit_per_song_pair(rows, 0) == rows
+    db, vocal = song_db / "s.db", song_db / "vocal.wav"
+    seen = []
+    real = R.limit_per_song_pair
+    monkeypatch.setattr(R, "limit_per_song_pair", lambda rows, n: seen.append((len(rows), n)) or real(rows, n))
+    once = R.retrieve(db, vocal, top=3, seconds=8, per_song_pair=1)["results"]
+    assert seen and seen[-1][1] == 1 and seen[-1][0] > 3  # the whole ranking, before the cut to top
+    assert len(once) == 3 and len({(r["harmonic"], r["percussion"]) for r in once}) == 3
+    with pytest.raises(ParameterError, match="per_song_pair"):
+        R.retrieve(db, vocal, per_song_pair=-1)

@@ -156,10 +156,13 @@ def score_command(vocals, harmonic, percussion, scorer, as_json) -> None:
 @click.option("--explain", is_flag=True, help="Add AutoMashUpper's terms to each result (renders them; --json).")
 @click.option("--rerank", type=click.IntRange(min=0), default=0, show_default=True,
               help="Render the best K of the fast ranking and order them by the exact score (about 1 s each).")
+@click.option("--per-song-pair", type=click.IntRange(min=0), default=0, show_default=True,
+              help="At most N results from one harmonic song with one percussion song (the next best fill the list); "
+                   "0: no limit.")
 @seed_option("Seed for drawing candidates (--candidates).")
 @json_flag()
-def retrieve_command(db, vocal, top, scorer, shortlist, n_candidates, seconds, reindex, exact, explain, rerank, seed,
-                     as_json) -> None:
+def retrieve_command(db, vocal, top, scorer, shortlist, n_candidates, seconds, reindex, exact, explain, rerank,
+                     per_song_pair, seed, as_json) -> None:
     """The best accompaniments (harmonic + percussion stems of the DB) for a vocal.
 
     The vocal is analysed (key, tempo, downbeats). Every harmonic stem segment
@@ -185,12 +188,13 @@ def retrieve_command(db, vocal, top, scorer, shortlist, n_candidates, seconds, r
       collage mashup retrieve songs.db --vocal my_acapella.wav --top 5
       collage mashup retrieve songs.db --vocal my_acapella.wav --top 10 --shortlist 400
       collage mashup retrieve songs.db --vocal my_acapella.wav --top 5 --rerank 3
+      collage mashup retrieve songs.db --vocal my_acapella.wav --top 10 --per-song-pair 1
     """
     from collage.mashup.retrieval import retrieve
 
     res = retrieve(db, vocal, top=top, scorer=scorer, shortlist=shortlist, candidates=n_candidates, seconds=seconds,
                    seed=seed, reindex=reindex, second_stage="exact" if exact else "fast", explain=explain,
-                   rerank=rerank)
+                   rerank=rerank, per_song_pair=per_song_pair)
     if as_json:
         emit_json(res)
         return

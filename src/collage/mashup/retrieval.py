@@ -44,7 +44,7 @@ from collage.mashup.shares import distinct_windows, ensure_shares, gather_shares
 from collage.progress import track
 
 __all__ = ["SHORTLIST_FAST", "SHORTLIST_EXACT", "HARMONY_TOP", "SHARES_ROUNDS", "SHARES_ASPECT", "SHARES_HARMONY_TOP", "EXPAND", "expanded_ranking", "shares_rounds", "harmony_first_stage", "shares_first_stage",
-           "expansion_pairs", "ranked_anchors", "segment_tuples", "pair_candidates", "generate_mashups", "rank_candidates", "render_retrieved", "retrieve",
+           "expansion_pairs", "ranked_anchors", "limit_per_song_pair", "segment_tuples", "pair_candidates", "generate_mashups", "rank_candidates", "render_retrieved", "retrieve",
            "score_candidates", "scorer_model"]
 
 _TERMS = ("automashupper", "harmonic", "rhythmic", "spectral")
@@ -368,7 +368,7 @@ def retrieve(db: str | os.PathLike, vocal: str | os.PathLike, *, top: int = 5, s
              shortlist: int | None = None, candidates: int | None = None, seconds: float = 25.0, seed: int = 0,
              reindex: bool = False, tempo_octaves: bool = True, exclude: str | None = None,
              on_progress: Callable[[str, int, int], None] | None = None, second_stage: str = "fast",
-             explain: bool = False, rerank: int = 0) -> dict:
+             explain: bool = False, rerank: int = 0, per_song_pair: int = 0) -> dict:
     """The best accompaniments (harmonic + percussion stem segments of the MashupDB ``db``) for a vocal stem.
 
     >>> found = collage.mashup.retrieve("songs.db", "my_acapella.wav", top=5)
@@ -414,6 +414,10 @@ def retrieve(db: str | os.PathLike, vocal: str | os.PathLike, *, top: int = 5, s
         rerank: with the fast second stage, render the best ``rerank`` of its ranking and order them by the
             exact path's score (about 1 s each on one core), the rest following in the fast order; their
             ``score`` is then the exact one and their ``terms`` AutoMashUpper's. 0: none.
+        per_song_pair: at most this many results take their harmonic stem from one song and their percussion stem
+            from one other (the next best of the ranking take the places of the rest: the same two songs at other
+            starts often rank close together, and a list of them is one idea many times). 0: no limit (the
+            ranking as the scorer has it).
     Returns:
         ``{"vocal", "key", "tempo" (BPM), "mode" ("two-stage" or "random"), "second_stage" ("fast" or "exact"),
         "vocal_start_s" and "seconds"
@@ -440,6 +444,8 @@ def retrieve(db: str | os.PathLike, vocal: str | os.PathLike, *, top: int = 5, s
         raise ParameterError(f"given second_stage={second_stage!r}; expected 'fast' or 'exact'")
     if not isinstance(rerank, int) or isinstance(rerank, bool) or rerank < 0:
         raise ParameterError(f"given rerank={rerank!r}; expected a number of results, 0 or more")
+    if not isinstance(per_song_pair, int) or isinstance(per_song_pair, bool) or per_song_pair < 0:
+        raise ParameterError(f"given per_song_pair={per_song_pair!r}; expected a number of results, 0 or more")
     report = on_progress or (lambda stage, done, total: None)
     model = scorer_model(scorer)
     fast = second_stage == "fast" and scorer == "premixnet"
@@ -496,6 +502,7 @@ def retrieve(db: str | os.PathLike, vocal: str | os.PathLike, *, top: int = 5, s
     if candidates is None:  # only the shortlisted songs' stems are needed
         pool = clips_from_db(db, names={c.harmonic for c in cands} | {c.percussion for c in cands}) if cands else []
     if fast:
+        rows = limit_per_song_pair(rows, per_song_pair)
         if explain and rows:
             terms = {id(c): t for _, c, t in score_candidates(seed_clip, [c for _, c, _ in rows[:top]], pool,
                                                                scorer="automashupper", model=None, seconds=secs,
@@ -503,8 +510,8 @@ def retrieve(db: str | os.PathLike, vocal: str | os.PathLike, *, top: int = 5, s
             rows = [[s, c, terms.get(id(c), t)] for s, c, t in rows]
     else:
         rerank = 0
-        rows = score_candidates(seed_clip, cands, pool, scorer=scorer, model=model, seconds=secs,
-                                vocal_start_s=vocal_start, on_progress=on_progress)
+        rows = limit_per_song_pair(score_candidates(seed_clip, cands, pool, scorer=scorer, model=model, seconds=secs,
+                                                    vocal_start_s=vocal_start, on_progress=on_progress), per_song_pair)
     t2 = time.perf_counter()
     rerank = min(rerank, len(rows))
     if rerank:  # the fast ranking's best, in the exact path's order
@@ -523,6 +530,21 @@ def retrieve(db: str | os.PathLike, vocal: str | os.PathLike, *, top: int = 5, s
             "vocal_start_s": round(vocal_start, 4), "seconds": round(secs, 4), "searched": searched, "scored": len(rows),
             "timing": {"first_stage_s": round(t1 - t0, 4), "second_stage_s": round(t2 - t1, 3),
                        "rerank_s": round(t3 - t2, 3)}, "rerank": rerank, "results": res}
+
+
+def limit_per_song_pair(rows: list, n: int) -> list:
+    """Of ranked ``rows`` ``[(score, Candidate, terms)]`` (best first), at most ``n`` per pair of songs (the harmonic
+    stem's, the percussion stem's), in order; ``n`` 0: all of them."""
+    if not n:
+        return rows
+    seen: dict[tuple[str, str], int] = {}
+    out = []
+    for row in rows:
+        k = (row[1].harmonic, row[1].percussion)
+        seen[k] = seen.get(k, 0) + 1
+        if seen[k] <= n:
+            out.append(row)
+    return out
 
 
 def pair_candidates(index: StemIndex, found: dict, pairs: list[tuple[int, int]], seed: Clip, seconds: float,

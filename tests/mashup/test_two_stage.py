@@ -328,8 +328,10 @@ def test_per_song_pair_limits_results_from_one_pair_of_songs(song_db, monkeypatc
     seen = []
     real = R.limit_per_song_pair
     monkeypatch.setattr(R, "limit_per_song_pair", lambda rows, n: seen.append((len(rows), n)) or real(rows, n))
-    once = R.retrieve(db, vocal, top=3, seconds=8, per_song_pair=1)["results"]
+    res = R.retrieve(db, vocal, top=3, seconds=8, per_song_pair=1)
+    once = res["results"]
     assert seen and seen[-1][1] == 1 and seen[-1][0] > 3  # the whole ranking, before the cut to top
+    assert res["scored"] == seen[-1][0]  # every candidate scored is counted, kept or not
     assert len(once) == 3 and len({(r["harmonic"], r["percussion"]) for r in once}) == 3
     with pytest.raises(ParameterError, match="per_song_pair"):
         R.retrieve(db, vocal, per_song_pair=-1)

@@ -502,6 +502,7 @@ def retrieve(db: str | os.PathLike, vocal: str | os.PathLike, *, top: int = 5, s
     if candidates is None:  # only the shortlisted songs' stems are needed
         pool = clips_from_db(db, names={c.harmonic for c in cands} | {c.percussion for c in cands}) if cands else []
     if fast:
+        n_scored = len(rows)
         rows = limit_per_song_pair(rows, per_song_pair)
         if explain and rows:
             terms = {id(c): t for _, c, t in score_candidates(seed_clip, [c for _, c, _ in rows[:top]], pool,
@@ -510,8 +511,10 @@ def retrieve(db: str | os.PathLike, vocal: str | os.PathLike, *, top: int = 5, s
             rows = [[s, c, terms.get(id(c), t)] for s, c, t in rows]
     else:
         rerank = 0
-        rows = limit_per_song_pair(score_candidates(seed_clip, cands, pool, scorer=scorer, model=model, seconds=secs,
-                                                    vocal_start_s=vocal_start, on_progress=on_progress), per_song_pair)
+        rows = score_candidates(seed_clip, cands, pool, scorer=scorer, model=model, seconds=secs,
+                                vocal_start_s=vocal_start, on_progress=on_progress)
+        n_scored = len(rows)
+        rows = limit_per_song_pair(rows, per_song_pair)
     t2 = time.perf_counter()
     rerank = min(rerank, len(rows))
     if rerank:  # the fast ranking's best, in the exact path's order
@@ -527,7 +530,7 @@ def retrieve(db: str | os.PathLike, vocal: str | os.PathLike, *, top: int = 5, s
            for i, (s, c, t) in enumerate(rows[:top])]
     return {"vocal": str(vocal), "key": seed_clip.key, "tempo": round(seed_clip.tempo, 2), "mode": mode,
             "second_stage": "fast" if fast else "exact",
-            "vocal_start_s": round(vocal_start, 4), "seconds": round(secs, 4), "searched": searched, "scored": len(rows),
+            "vocal_start_s": round(vocal_start, 4), "seconds": round(secs, 4), "searched": searched, "scored": n_scored,
             "timing": {"first_stage_s": round(t1 - t0, 4), "second_stage_s": round(t2 - t1, 3),
                        "rerank_s": round(t3 - t2, 3)}, "rerank": rerank, "results": res}
 

@@ -162,6 +162,5 @@ def parse_expand(text: str) -> tuple[int, int, int, bool]:
     ``f`` or ``True`` for passes after the first around the anchors new to the top only), as
     :data:`collage.mashup.retrieval.EXPAND`."""
     parts = text.split(",")
-    nums = [int(x) for x in parts[:3]] + [1] * (3 - min(len(parts), 3))
     fresh = len(parts) > 3 and parts[3].strip().lower() in ("f", "fresh", "true", "1")
-    return (*nums[:3], fresh)
+    return (*(*(int(x) for x in parts[:3]), 1)[:3], fresh)

@@ -166,7 +166,7 @@ def main() -> None:
              "| variant | recall@10 | captured | queries under half | segments scored (median) | segments (mean) | "
              "segments (90th percentile) | expansion ms (median) |", "|---|---|---|---|---|---|---|---|"]
     lines += [f"| `{v}` | {s['recall_at_10']} | {s['captured']} | {s['under_half']} | {s['segments_median']:g} | "
-              f"{s.get('segments_mean', '')} | {s.get('segments_p90', '')} | {s['expansion_ms_median']:g} |" for v, s in summary.items()]
+              f"{s['segments_mean']} | {s['segments_p90']} | {s['expansion_ms_median']:g} |" for v, s in summary.items()]
     write_results(OUT, args.name, out, lines)
 
 

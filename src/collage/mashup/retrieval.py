@@ -288,9 +288,10 @@ def expanded_ranking(index: StemIndex, found: dict, scorer: FastScorer, grid: li
     for _ in range(passes if pairs else 0):
         seen, ranked = set(pairs), [pairs[k] for k in np.argsort(-s, kind="stable")]
         more = [x for x in expansion_pairs(index, found, scorer, ranked, anchors=anchors, new=new, exact=exact,
-                                           skip=used if fresh else ((), ())) if x not in seen]
-        for side, top in zip(used, ranked_anchors(ranked, anchors)):
-            side.update(top)
+                                           skip=used) if x not in seen]
+        if fresh:
+            for side, top in zip(used, ranked_anchors(ranked, anchors)):
+                side.update(top)
         if not more:
             break
         pairs += more
@@ -501,20 +502,17 @@ def retrieve(db: str | os.PathLike, vocal: str | os.PathLike, *, top: int = 5, s
             rows = fq.rank(cands, report)
     if candidates is None:  # only the shortlisted songs' stems are needed
         pool = clips_from_db(db, names={c.harmonic for c in cands} | {c.percussion for c in cands}) if cands else []
-    if fast:
-        n_scored = len(rows)
-        rows = limit_per_song_pair(rows, per_song_pair)
-        if explain and rows:
-            terms = {id(c): t for _, c, t in score_candidates(seed_clip, [c for _, c, _ in rows[:top]], pool,
-                                                               scorer="automashupper", model=None, seconds=secs,
-                                                               vocal_start_s=vocal_start)}
-            rows = [[s, c, terms.get(id(c), t)] for s, c, t in rows]
-    else:
+    if not fast:
         rerank = 0
         rows = score_candidates(seed_clip, cands, pool, scorer=scorer, model=model, seconds=secs,
                                 vocal_start_s=vocal_start, on_progress=on_progress)
-        n_scored = len(rows)
-        rows = limit_per_song_pair(rows, per_song_pair)
+    n_scored = len(rows)
+    rows = limit_per_song_pair(rows, per_song_pair)
+    if fast and explain and rows:
+        terms = {id(c): t for _, c, t in score_candidates(seed_clip, [c for _, c, _ in rows[:top]], pool,
+                                                           scorer="automashupper", model=None, seconds=secs,
+                                                           vocal_start_s=vocal_start)}
+        rows = [[s, c, terms.get(id(c), t)] for s, c, t in rows]
     t2 = time.perf_counter()
     rerank = min(rerank, len(rows))
     if rerank:  # the fast ranking's best, in the exact path's order
